@@ -1,0 +1,1 @@
+"""mlform specs: load, validate and resolve `mlform/v1` pipeline specs."""
