@@ -1,0 +1,68 @@
+"""The `mlform` command line. Commands load lazily so `mlform --help` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["main"]
+
+# name -> (module:attribute, one-line help). Help text lives here so `--help` imports nothing heavy.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("mlform.compiler.commands.validate:validate", "Validate specs and report every error at once."),
+    "graph": ("mlform.compiler.commands.graph:graph", "Show the step graph of a spec."),
+    "schema": ("mlform.compiler.commands.schema:schema", "Print the JSON Schema of the spec format."),
+    "init": ("mlform.compiler.commands.init:init", "Scaffold a new spec with data that validates."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module, _, attr = entry[0].partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="mlform", prog_name="mlform")
+def cli() -> None:
+    """mlform: declarative ML pipelines. One YAML spec per model, compiled and applied like infrastructure."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning mlform errors into a message and exit code 1 (no traceback)."""
+    from mlform.specs.errors import MlformError, SpecError
+
+    try:
+        return cli.main(args=argv, prog_name="mlform", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except SpecError as exc:
+        for diagnostic in exc.diagnostics:
+            click.echo(str(diagnostic), err=True)
+        sys.exit(1)
+    except MlformError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Subcommands of the `mlform` CLI, one module each."""

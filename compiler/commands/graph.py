@@ -1,0 +1,30 @@
+"""`mlform graph`: the step graph with fingerprints, as text, Mermaid, dot or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..graphviews import FORMATS
+from .common import env_option, spec_files, specs_argument
+
+
+@click.command()
+@specs_argument
+@env_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+def graph(specs: tuple[Path, ...], env: str | None, fmt: str) -> None:
+    """Show the step graph of SPECS (Mermaid renders in GitHub Markdown)."""
+    from mlform.specs import load_spec
+
+    from ..graph import build_graph
+    from ..graphviews import graph_data, render_graph
+
+    graphs = [build_graph(load_spec(path, env)) for path in spec_files(specs)]
+    if fmt == "json":
+        payload = [graph_data(g) for g in graphs]
+        click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, sort_keys=True))
+        return
+    click.echo("\n\n".join(render_graph(g, fmt) for g in graphs))

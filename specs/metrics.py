@@ -1,0 +1,46 @@
+"""The metric names a spec may use, the task each fits, and which direction is better."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["METRICS", "Metric", "Task"]
+
+Task = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named evaluation metric."""
+
+    name: str
+    task: Task
+    greater_is_better: bool = True
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("accuracy", "classification"),
+        Metric("balanced_accuracy", "classification"),
+        Metric("f1", "classification"),
+        Metric("f1_macro", "classification"),
+        Metric("f1_micro", "classification"),
+        Metric("f1_weighted", "classification"),
+        Metric("precision", "classification"),
+        Metric("precision_macro", "classification"),
+        Metric("recall", "classification"),
+        Metric("recall_macro", "classification"),
+        Metric("roc_auc", "classification"),
+        Metric("average_precision", "classification"),
+        Metric("log_loss", "classification", greater_is_better=False),
+        Metric("r2", "regression"),
+        Metric("explained_variance", "regression"),
+        Metric("mae", "regression", greater_is_better=False),
+        Metric("mse", "regression", greater_is_better=False),
+        Metric("rmse", "regression", greater_is_better=False),
+        Metric("mape", "regression", greater_is_better=False),
+        Metric("median_ae", "regression", greater_is_better=False),
+    )
+}
