@@ -16,6 +16,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("mlform.compiler.commands.graph:graph", "Show the step graph of a spec."),
     "schema": ("mlform.compiler.commands.schema:schema", "Print the JSON Schema of the spec format."),
     "init": ("mlform.compiler.commands.init:init", "Scaffold a new spec with data that validates."),
+    "run": ("mlform.runtime.commands:run", "Run the pipeline's steps locally, skipping cached ones."),
+    "runs": ("mlform.runtime.commands:runs", "List and show tracked runs."),
+    "models": ("mlform.runtime.commands:models", "List registered models and their aliases."),
+    "predict": ("mlform.runtime.commands:predict", "Score a file in batch with a registered model."),
+    "serve": ("mlform.runtime.serving.commands:serve", "Serve a registered model over HTTP."),
+    "monitor": ("mlform.runtime.monitoring.commands:monitor", "Compare current data with the reference for drift."),
 }
 
 

@@ -1,0 +1,33 @@
+# Two entry points on a fresh machine: `make demo` and `make test`. Each creates .venv when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# strict editable installs expose only the files present at install time: reinstall when the file set changes
+FILESET := $(shell { cat pyproject.toml; find compiler runtime specs templates -type f \( -name '*.py' -o -name '*.j2' \) | LC_ALL=C sort; } | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(FILESET)
+
+.PHONY: install demo test test-fast bench clean
+
+install: $(STAMP)
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing mlform into $(VENV) ..."
+	@flock $(VENV)/.lock $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=strict
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: install
+	$(BIN)/mlform validate examples
+	$(BIN)/mlform graph examples/iris --env prod
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not integration"
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .hypothesis
