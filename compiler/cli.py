@@ -20,8 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("mlform.runtime.commands:runs", "List and show tracked runs."),
     "models": ("mlform.runtime.commands:models", "List registered models and their aliases."),
     "predict": ("mlform.runtime.commands:predict", "Score a file in batch with a registered model."),
-    "serve": ("mlform.runtime.serving.commands:serve", "Serve a registered model over HTTP."),
-    "monitor": ("mlform.runtime.monitoring.commands:monitor", "Compare current data with the reference for drift."),
+    "serve": ("mlform.runtime.serving_cli:serve", "Serve a registered model over HTTP."),
+    "monitor": ("mlform.runtime.monitor_cli:monitor", "Compare current data with the reference for drift."),
 }
 
 
