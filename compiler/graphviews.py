@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from .graph import StepGraph
+if TYPE_CHECKING:  # at run time this module stays light, so `mlform graph --help` imports no networkx
+    from .graph import StepGraph
 
-__all__ = ["FORMATS", "render_graph"]
+__all__ = ["FORMATS", "graph_data", "render_graph"]
 
 FORMATS = ("text", "mermaid", "dot", "json")
 

@@ -19,7 +19,8 @@ def _number(text: str, low: int, high: int, names: dict[str, int], field: str) -
     value = names.get(text.lower())
     if value is None:
         if not text.isdigit():
-            msg = f"{field} `{text}` is not a number"
+            named = f" or a name like `{next(iter(names))}`" if names else ""
+            msg = f"{field} `{text}` is not a number{named}"
             raise ValueError(msg)
         value = int(text)
     if not low <= value <= high:
@@ -36,6 +37,9 @@ def _check_part(part: str, low: int, high: int, names: dict[str, int], field: st
     if base == "*":
         return
     start, dash, end = base.partition("-")
+    if not start or (dash and not end):
+        msg = f"{field} `{part}` is missing a number"
+        raise ValueError(msg)
     first = _number(start, low, high, names, field)
     if dash and _number(end, low, high, names, field) < first:
         msg = f"{field} range `{base}` runs backwards"
@@ -46,6 +50,10 @@ def check_cron(expression: str) -> str:
     """Return `expression` if it is a valid cron schedule, else raise ValueError saying why."""
     if expression in MACROS:
         return expression
+    if expression.startswith("@"):
+        listed = ", ".join(f"`{m}`" for m in sorted(MACROS))
+        msg = f"unknown schedule macro `{expression}`; expected one of {listed}"
+        raise ValueError(msg)
     fields = expression.split()
     if len(fields) != 5:
         msg = (f"`{expression}` is not a cron expression: expected 5 fields "

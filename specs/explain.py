@@ -12,20 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .base import DNS_LABEL
+from .base import PATTERNS
 from .errors import Diagnostic
-from .source import YAML11_BOOLS, Document, KeyPath
+from .source import YAML11_BOOLS, Document, KeyPath, resolve_plain
 
 __all__ = ["describe", "did_you_mean", "explain", "keys_of"]
 
-_PATTERNS = {
-    DNS_LABEL: "a DNS-1123 label: lowercase letters, digits and `-`, starting and ending with a letter or digit",
-    r"^[A-Za-z_][A-Za-z0-9_-]*$": "an identifier: letters, digits, `_` and `-`, not starting with a digit",
-    r"^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name: letters, digits and `_`",
-    r"^[a-z][a-z0-9_-]*$": "lowercase letters, digits, `_` and `-`, starting with a letter",
-    r"^[a-z][a-z0-9-]{0,30}$": "an environment name: lowercase letters, digits and `-`, at most 31 characters",
-    r"^3\.\d{1,2}$": "a Python version like `3.11`",
-}
 _EXPECTED = {
     "string_type": "a string",
     "int_type": "an integer",
@@ -38,6 +30,8 @@ _EXPECTED = {
     "list_type": "a list",
     "none_required": "null",
 }
+# quoted text that would be a value of the expected kind without its quotes
+_UNQUOTED: dict[str, tuple[type, ...]] = {"int_type": (int,), "float_type": (int, float), "bool_type": (bool,)}
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
@@ -62,6 +56,12 @@ def describe(value: Any) -> str:
     return "a list" if isinstance(value, list) else "a mapping"
 
 
+def _kind(value: Any) -> str:
+    """Name only the kind of a YAML value, for places whose values must not be echoed."""
+    kinds = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"), (list, "a list"))
+    return "null" if value is None else next((name for tp, name in kinds if isinstance(value, tp)), "a mapping")
+
+
 def _unwrap(tp: Any) -> Any:
     while typing.get_origin(tp) is typing.Annotated:
         tp = typing.get_args(tp)[0]
@@ -82,8 +82,8 @@ def _union_member(tp: Any, segment: str | int) -> Any | None:
     return None
 
 
-def keys_of(root: type[BaseModel], loc: Sequence[str | int]) -> list[str] | None:
-    """The keys the model at pydantic location `loc` accepts, or None if `loc` is not a model."""
+def _type_at(root: type[BaseModel], loc: Sequence[str | int]) -> Any:
+    """The declared type at pydantic location `loc`, or None when the location leaves the schema."""
     tp: Any = root
     for segment in loc:
         tp = _unwrap(tp)
@@ -103,10 +103,38 @@ def keys_of(root: type[BaseModel], loc: Sequence[str | int]) -> list[str] | None
                 return None
         else:
             return None
-    tp = _unwrap(tp)
+    return _unwrap(tp)
+
+
+def keys_of(root: type[BaseModel], loc: Sequence[str | int]) -> list[str] | None:
+    """The keys the model at pydantic location `loc` accepts, or None if `loc` is not a model."""
+    tp = _type_at(root, loc)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return [f.alias or n for n, f in tp.model_fields.items()]
     return None
+
+
+def _union_tags(root: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The `type` values of the tagged union at `loc`, in declaration order."""
+    tags: list[str] = []
+    for member in typing.get_args(_type_at(root, loc)):
+        member = _unwrap(member)
+        if isinstance(member, type) and issubclass(member, BaseModel) and "type" in member.model_fields:
+            tags.extend(typing.get_args(member.model_fields["type"].annotation))
+    return tags
+
+
+def _secret_hint(root: type[BaseModel], loc: Sequence[str | int]) -> str | None:
+    """What belongs at `loc` when it lies inside a secret reference or declaration, else None."""
+    for end in range(len(loc), -1, -1):
+        hint = getattr(_type_at(root, loc[:end]), "secret_hint", None)
+        if isinstance(hint, str):
+            return hint
+    return None
+
+
+def _listed(options: Sequence[str]) -> str:
+    return ", ".join(f"`{o}`" for o in options)
 
 
 def _normalize(data: Any, loc: Sequence[str | int]) -> tuple[KeyPath, bool]:
@@ -129,15 +157,25 @@ def _normalize(data: Any, loc: Sequence[str | int]) -> tuple[KeyPath, bool]:
 def _hint(doc: Document, path: KeyPath, kind: str, value: Any) -> str:
     raw = doc.plain.get(path)
     if raw is None:
-        return ""
+        unquoted = resolve_plain(value) if isinstance(value, str) else None
+        return "; remove the quotes" if type(unquoted) in _UNQUOTED.get(kind, ()) else ""
     if kind == "string_type" and value is not None:
         return f'; quote it to keep it as text: "{raw}"'
     if kind == "bool_type" and raw.lower() in YAML11_BOOLS:
         return "; mlform reads YAML 1.2, where only `true` and `false` are booleans"
     if kind in ("int_type", "float_type") and re.fullmatch(r"[-+]?0[0-9]+", raw):
+        digits = raw.lstrip("+-0")
+        octal = f", or `0o{digits}` for octal" if re.fullmatch(r"[0-7]*", digits) else ""
         return (f"; `{raw}` has a leading zero, which YAML 1.1 reads as octal and YAML 1.2 as decimal: "
-                f"write `{int(raw, 10)}`, or `0o{raw.lstrip('+-0')}` for octal")
+                f"write `{int(raw, 10)}`{octal}")
     return ""
+
+
+def _unknown_key(key: str, allowed: Sequence[str]) -> str:
+    hint = did_you_mean(key, allowed)
+    if not hint and allowed:
+        hint = f"; expected one of {_listed(sorted(allowed))}"
+    return f"unknown key `{key}`{hint}"
 
 
 def _message(doc: Document, root: type[BaseModel], error: Any, path: KeyPath) -> str:
@@ -145,34 +183,35 @@ def _message(doc: Document, root: type[BaseModel], error: Any, path: KeyPath) ->
     if kind == "missing":
         return f"missing required key `{error['loc'][-1]}`"
     if kind == "extra_forbidden":
-        key = str(error["loc"][-1])
-        allowed = keys_of(root, error["loc"][:-1]) or []
-        hint = did_you_mean(key, allowed)
-        if not hint and allowed:
-            hint = "; expected one of " + ", ".join(f"`{k}`" for k in sorted(allowed))
-        return f"unknown key `{key}`{hint}"
+        return _unknown_key(str(error["loc"][-1]), keys_of(root, error["loc"][:-1]) or [])
+    secret = None if error["loc"][-1:] == ("[key]",) else _secret_hint(root, error["loc"])
+    if secret is not None and kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {_kind(value)}; {secret}"
+    if secret is not None and kind == "string_pattern_mismatch":
+        return f"the value is not {PATTERNS.get(ctx.get('pattern', ''), 'valid here')}"
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {describe(value)}{_hint(doc, path, kind, value)}"
     if kind == "literal_error":
         options = re.findall(r"'([^']*)'", ctx.get("expected", ""))
-        listed = ", ".join(f"`{o}`" for o in options)
+        if error["loc"][-1:] == ("[key]",):
+            return _unknown_key(str(value), options)
+        hint = did_you_mean(value, options) if isinstance(value, str) else ""
         if len(options) == 1:
-            return f"expected `{options[0]}`, got {describe(value)}{did_you_mean(str(value), options)}"
-        return f"expected one of {listed}; got {describe(value)}{did_you_mean(str(value), options)}"
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
+            return f"expected `{options[0]}`, got {describe(value)}{hint}"
+        return f"expected one of {_listed(options)}; got {describe(value)}{hint}"
+    if kind == "union_tag_not_found":
+        return f"missing required key `type` (one of {_listed(_union_tags(root, error['loc']))})"
+    if kind == "union_tag_invalid":
         options = re.findall(r"'([^']*)'", ctx.get("expected_tags", ""))
-        listed = ", ".join(f"`{o}`" for o in options)
-        if kind == "union_tag_not_found":
-            return f"missing required key `type` (one of {listed})"
         tag = str(ctx.get("tag"))
-        return f"unknown type `{tag}`; expected one of {listed}{did_you_mean(tag, options)}"
+        return f"unknown type `{tag}`; expected one of {_listed(options)}{did_you_mean(tag, options)}"
     if kind == "string_pattern_mismatch":
-        wanted = _PATTERNS.get(ctx.get("pattern", ""), f"text matching `{ctx.get('pattern')}`")
+        wanted = PATTERNS.get(ctx.get("pattern", ""), f"text matching `{ctx.get('pattern')}`")
         return f"`{value}` is not {wanted}"
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "string_too_long":
-        return f"is longer than {ctx['max_length']} characters"
+        return f"must be at most {ctx['max_length']} characters, got {len(value)}"
     if kind == "too_short":
         return f"needs at least {ctx['min_length']} item{'s' if ctx['min_length'] != 1 else ''}"
     bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
@@ -187,20 +226,18 @@ def _message(doc: Document, root: type[BaseModel], error: Any, path: KeyPath) ->
 def explain(doc: Document, root: type[BaseModel], exc: ValidationError) -> list[Diagnostic]:
     """Locate and word every error of `exc`, merging the alternatives of one union into one message."""
     grouped: dict[tuple[KeyPath, str], list[str]] = defaultdict(list)
-    marks: dict[KeyPath, Any] = {}
+    marks: dict[tuple[KeyPath, str], Any] = {}
     for error in exc.errors():
-        loc = error["loc"]
-        if error["type"] == "missing":
-            path, _ = _normalize(doc.data, loc[:-1])
-        else:
-            path, _ = _normalize(doc.data, loc)
-        if error["type"] == "union_tag_invalid":
+        loc, kind = error["loc"], error["type"]
+        path, _ = _normalize(doc.data, loc[:-1] if kind == "missing" else loc)
+        if kind == "union_tag_invalid":
             path = (*path, "type")
-        mark = doc.keys.get(path) if error["type"] == "extra_forbidden" else None
-        marks[path] = mark or doc.mark(path)
+        # unknown keys, bad keys and missing keys point at a key; everything else at the value
+        on_key = kind in ("extra_forbidden", "missing") or loc[-1:] == ("[key]",)
         message = _message(doc, root, error, path)
-        group = "expected" if message.startswith("expected ") and error["type"] in _EXPECTED else message
+        group = "expected" if message.startswith("expected ") and kind in _EXPECTED else message
         grouped[(path, group)].append(message)
+        marks[(path, group)] = (doc.keys.get(path) if on_key else None) or doc.mark(path)
     found = []
     for (path, group), messages in grouped.items():
         if group == "expected" and len(messages) > 1:
@@ -212,7 +249,7 @@ def explain(doc: Document, root: type[BaseModel], exc: ValidationError) -> list[
             message = f"expected {listed}, got {got}"
         else:
             message = messages[0]
-        mark = marks[path]
+        mark = marks[(path, group)]
         found.append(Diagnostic(doc.file, mark.line, mark.col, _dotted(mark.written or path), message))
     return found
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictFloat, StrictInt, model_validator
 
-from .base import Cron, Identifier, ImportPath, Name, NonEmptyStr, Quantity, SecretUse, SpecModel
+from .base import ALIAS, ENV_VAR, Cron, Identifier, ImportPath, Name, NonEmptyStr, Quantity, SecretUse, SpecModel
 from .metrics import Task
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
 
 DriftMethod = Literal["psi", "ks", "wasserstein", "jensenshannon"]
 Number = StrictInt | StrictFloat
-Alias = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=63)]
+Alias = Annotated[str, Field(pattern=ALIAS, max_length=63)]
 
 
 class Transformer(SpecModel):
@@ -128,7 +128,7 @@ class Serving(SpecModel):
     resources: Resources = Field(default_factory=Resources)
     autoscaling: Autoscaling | None = None
     max_batch_size: Annotated[int, Field(ge=1)] = 1000
-    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], SecretUse] = Field(
+    env: dict[Annotated[str, Field(pattern=ENV_VAR)], SecretUse] = Field(
         default_factory=dict, description="Environment variables of the server, from declared secrets.")
 
 

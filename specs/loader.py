@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -15,13 +16,13 @@ from .errors import Diagnostic, SpecError
 from .explain import did_you_mean, explain
 from .overlays import BASE, check_overlays, environment_names, resolve
 from .pipeline import Pipeline
-from .semantic import check_pipeline
+from .semantic import Finding, check_sections, sections_of, valid_sections
 from .source import Document, read_document
 
 __all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "load_spec", "validate_file"]
 
 SPEC_FILENAMES = ("mlform.yaml", "mlform.yml")
-_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", ".mlform", "__pycache__", "build", "dist"}
+_SKIP_DIRS = {"venv", "node_modules", "__pycache__", "build", "dist"}
 
 
 @dataclass(frozen=True)
@@ -57,44 +58,53 @@ class ResolvedSpec:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _specs_below(folder: Path) -> list[Path]:
+    """Spec files under `folder`, never descending into hidden, build or virtualenv folders."""
+    found = []
+    for parent, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".")]
+        found += [Path(parent, name) for name in files if name in SPEC_FILENAMES]
+    return sorted(found)
+
+
 def discover(paths: Iterable[str | Path]) -> list[Path]:
     """Spec files named by `paths`: files as given, directories searched for `mlform.yaml`."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            for candidate in sorted(path.rglob("mlform.y*ml")):
-                parts = set(candidate.relative_to(path).parts[:-1])
-                if candidate.name in SPEC_FILENAMES and not parts & _SKIP_DIRS:
-                    found.append(candidate)
-        else:
-            found.append(path)
+        found += _specs_below(path) if path.is_dir() else [path]
     return list(dict.fromkeys(found))
 
 
+def _locate(view: Document, finding: Finding) -> Diagnostic:
+    mark = (view.keys.get(finding.path) if finding.on_key else None) or view.mark(finding.path)
+    # a mark deep enough is the finding's own (possibly inside an overlay); a shallower one is an ancestor's
+    shown = mark.written if len(mark.written) >= len(finding.path) else finding.path
+    return Diagnostic(view.file, mark.line, mark.col, ".".join(str(p) for p in shown), finding.message,
+                      finding.severity)
+
+
 def _resolve_env(doc: Document, path: Path, env: str) -> tuple[ResolvedSpec | None, list[Diagnostic]]:
+    """Schema errors and semantic findings of one environment; the resolved spec when there are no errors."""
     view = resolve(doc, env)
     try:
-        pipeline = Pipeline.model_validate(view.data)
+        pipeline: Pipeline | None = Pipeline.model_validate(view.data)
     except ValidationError as exc:
-        return None, explain(view, Pipeline, exc)
-    found = []
-    for key_path, message, severity in check_pipeline(pipeline, path.parent):
-        mark = view.mark(key_path)
-        shown = ".".join(str(p) for p in mark.written) if len(mark.written) >= len(key_path) else ""
-        shown = shown or ".".join(str(p) for p in key_path)
-        found.append(Diagnostic(doc.file, mark.line, mark.col, shown, message, severity))
-    warnings = tuple(d for d in found if d.severity != "error")
-    if len(warnings) != len(found):
+        pipeline, found = None, explain(view, Pipeline, exc)
+        sections = valid_sections(view.data)
+    else:
+        found, sections = [], sections_of(pipeline)
+    found += [_locate(view, finding) for finding in check_sections(sections, path.parent)]
+    if pipeline is None or any(d.severity == "error" for d in found):
         return None, found
-    return ResolvedSpec(path.resolve(), doc.file, env, pipeline, view, warnings), found
+    return ResolvedSpec(path.resolve(), doc.file, env, pipeline, view, tuple(found)), found
 
 
 def _envs_or_error(doc: Document, env: str) -> None:
     names = environment_names(doc)
     if env != BASE and env not in names:
         declared = ", ".join(f"`{n}`" for n in names) or "none"
-        mark = doc.mark(("environments",))
+        mark = doc.keys.get(("environments",)) or doc.mark(())
         message = f"environment `{env}` is not declared (declared: {declared}){did_you_mean(env, names)}"
         raise SpecError([Diagnostic(doc.file, mark.line, mark.col, "environments", message)])
 
@@ -108,25 +118,31 @@ def validate_file(path: str | Path, envs: Sequence[str] | None = None) -> tuple[
             _envs_or_error(doc, env)
     except SpecError as exc:
         return [], list(exc.diagnostics)
-    overlay_errors = check_overlays(doc)
+    wanted = list(envs) if envs else [BASE, *environment_names(doc)]
+    overlay_errors = [d for d in check_overlays(doc) if d.path.split(".")[1] in wanted]
     found: set[Diagnostic] = set(overlay_errors)
     broken = {d.path.split(".")[1] for d in overlay_errors}
+    base_found: list[Diagnostic] | None = None
     specs = []
-    base_found: set[Diagnostic] = set()
-    for env in envs or [BASE, *environment_names(doc)]:
+    for env in wanted:
         if env in broken:
             continue
         spec, diagnostics = _resolve_env(doc, path, env)
         if env == BASE:
-            base_found = set(diagnostics)
-        for diagnostic in diagnostics:
-            if env != BASE and diagnostic not in base_found and diagnostic.severity == "error":
-                diagnostic = Diagnostic(diagnostic.file, diagnostic.line, diagnostic.col, diagnostic.path,
-                                        f"{diagnostic.message} (in environment `{env}`)", diagnostic.severity)
-            found.add(diagnostic)
+            base_found = diagnostics
+        elif any(d.severity == "error" for d in diagnostics):
+            # an error the base spec has too is the spec's, not this environment's
+            if base_found is None:
+                base_found = _resolve_env(doc, path, BASE)[1]
+            diagnostics = [d if d in base_found or d.severity != "error" else _in_env(d, env) for d in diagnostics]
+        found.update(diagnostics)
         if spec is not None:
             specs.append(spec)
     return specs, sorted(found)
+
+
+def _in_env(diagnostic: Diagnostic, env: str) -> Diagnostic:
+    return replace(diagnostic, message=f"{diagnostic.message} (in environment `{env}`)")
 
 
 def load_spec(path: str | Path, env: str | None = None) -> ResolvedSpec:

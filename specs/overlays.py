@@ -23,14 +23,15 @@ _SECTIONS = ("metadata", "data", "validation", "model", "evaluation", "registry"
 
 def merge(base: Any, overlay: Any) -> Any:
     """Deep-merge `overlay` onto `base`: mappings merge, `null` deletes a key, anything else replaces."""
-    if not isinstance(base, dict) or not isinstance(overlay, dict):
+    if not isinstance(overlay, dict):
         return overlay
-    merged = dict(base)
+    # a mapping that replaces a non-mapping still drops its nulls: they delete nothing, so they mean nothing
+    merged = dict(base) if isinstance(base, dict) else {}
     for key, value in overlay.items():
         if value is None:
             merged.pop(key, None)
         else:
-            merged[key] = merge(base.get(key), value)
+            merged[key] = merge(merged.get(key), value)
     return merged
 
 
@@ -47,13 +48,8 @@ def check_overlays(doc: Document) -> list[Diagnostic]:
     if not isinstance(envs, dict):
         return found
     for env, overlay in envs.items():
-        if overlay is None:
-            continue
         if not isinstance(overlay, dict):
-            mark = doc.mark(("environments", env))
-            found.append(Diagnostic(doc.file, mark.line, mark.col, f"environments.{env}",
-                                    "an environment overlay must be a mapping"))
-            continue
+            continue  # null is an empty overlay; any other non-mapping is a schema error
         for key in overlay:
             path = ("environments", env, key)
             mark = doc.keys.get(path) or doc.mark(path)
@@ -67,7 +63,8 @@ def check_overlays(doc: Document) -> list[Diagnostic]:
                            "environment overlays only change sections the base defines")
             elif key == "metadata" and isinstance(overlay[key], dict) and "name" in overlay[key]:
                 mark = doc.keys.get((*path, "name")) or mark
-                where, message = f"{where}.name", "`metadata.name` identifies the pipeline in every environment"
+                where = f"{where}.name"
+                message = "`metadata.name` cannot be overridden per environment: it names the pipeline everywhere"
             else:
                 continue
             found.append(Diagnostic(doc.file, mark.line, mark.col, where, message))
@@ -78,7 +75,8 @@ def resolve(doc: Document, env: str) -> Document:
     """The document as environment `env` sees it; marks of overlaid values point into the overlay."""
     if env == BASE:
         return doc
-    overlay = (doc.data.get("environments") or {}).get(env) or {}
+    overlay = (doc.data.get("environments") or {}).get(env)
+    overlay = overlay if isinstance(overlay, dict) else {}
     merged = Document(file=doc.file, data=merge(doc.data, overlay),
                       values=dict(doc.values), keys=dict(doc.keys), plain=dict(doc.plain))
     _overlay_marks(doc, merged, overlay, base=doc.data, path=(), source=("environments", env))

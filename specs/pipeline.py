@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from .base import DNS_LABEL, Identifier, LabelValue, NonEmptyStr, SpecModel
+from .base import (
+    DNS_LABEL, ENV_NAME, ENV_VAR, LABEL_KEY, SECRET_KEY, Identifier, LabelValue, NonEmptyStr, SpecModel,
+)
 from .data import Data, Validation
 from .lifecycle import Evaluation, ModelSpec, Monitoring, Registry, Serving, Tracking
 from .targets import Targets
 
 __all__ = ["ENV_NAME", "KubernetesSecret", "Metadata", "Pipeline", "SecretRef"]
 
-ENV_NAME = r"^[a-z][a-z0-9-]{0,30}$"
-LabelKey = Annotated[str, Field(pattern=r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
+LabelKey = Annotated[str, Field(pattern=LABEL_KEY)]
 
 
 class Metadata(SpecModel):
@@ -32,13 +33,15 @@ class KubernetesSecret(SpecModel):
     """A key of a Kubernetes Secret."""
 
     secret: Annotated[str, Field(pattern=DNS_LABEL, max_length=253)]
-    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
+    key: Annotated[str, Field(pattern=SECRET_KEY, max_length=253)]
 
 
 class SecretRef(SpecModel):
     """Where a secret's value lives; the value itself never appears in a spec or an artifact."""
 
-    env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    secret_hint: ClassVar[str] = "declare where the value lives (`env` or `kubernetes`), never the value itself"
+
+    env: Annotated[str, Field(pattern=ENV_VAR)] | None = None
     kubernetes: KubernetesSecret | None = None
 
     @model_validator(mode="after")

@@ -1,11 +1,19 @@
-"""Checks beyond the schema: imports, estimator params, metrics per task, cross-references, quantities."""
+"""Checks beyond the schema: imports, estimator params, metrics per task, cross-references, quantities.
+
+Each check names the top-level sections it needs, so the checks still run, section by section, when
+another part of the spec fails schema validation: one pass reports a schema error and an estimator typo.
+"""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from .base import parse_quantity
 from .explain import did_you_mean
@@ -13,9 +21,28 @@ from .metrics import METRICS, Task
 from .pipeline import Pipeline
 from .source import KeyPath
 
-__all__ = ["Finding", "check_pipeline", "estimator_task", "import_object"]
+__all__ = [
+    "Finding",
+    "Sections",
+    "check_sections",
+    "estimator_task",
+    "import_object",
+    "sections_of",
+    "valid_sections",
+]
 
-Finding = tuple[KeyPath, str, str]  # (path, message, severity)
+# Top-level key -> its validated section (None for an absent optional section); sections that fail
+# schema validation are left out, and so are the checks that need them.
+Sections = Mapping[str, Any]
+
+
+class Finding(NamedTuple):
+    """One semantic finding at a key path; `on_key` when it is about the mapping key, not its value."""
+
+    path: KeyPath
+    message: str
+    severity: str = "error"
+    on_key: bool = False
 
 
 def import_object(path: str) -> Any:
@@ -45,6 +72,19 @@ def estimator_task(cls: type) -> Task | None:
     return None
 
 
+def _is_estimator(obj: Any) -> bool:
+    return isinstance(obj, type) and hasattr(obj, "fit") and hasattr(obj, "get_params")
+
+
+def _estimator(import_path: str) -> type | None:
+    """The estimator class at `import_path`, or None when it does not import or is not an estimator."""
+    try:
+        cls = import_object(import_path)
+    except ImportError:
+        return None
+    return cls if _is_estimator(cls) else None
+
+
 def _param_names(cls: type) -> list[str]:
     getter = getattr(cls, "_get_param_names", None)
     return list(getter()) if callable(getter) else []
@@ -54,130 +94,154 @@ def _check_class(path: KeyPath, import_path: str, params: dict[str, Any], needs:
     try:
         cls = import_object(import_path)
     except ImportError as exc:
-        yield path, str(exc), "error"
+        yield Finding(path, str(exc))
         return
-    if not isinstance(cls, type) or not (hasattr(cls, "fit") and hasattr(cls, "get_params")):
-        yield path, f"`{import_path}` is not a scikit-learn estimator (no `fit` and `get_params`)", "error"
+    if not _is_estimator(cls):
+        yield Finding(path, f"`{import_path}` is not a scikit-learn estimator (no `fit` and `get_params`)")
         return
     if needs == "transform" and not hasattr(cls, "transform"):
-        yield path, f"`{import_path}` is not a transformer (no `transform`)", "error"
+        yield Finding(path, f"`{import_path}` is not a transformer (no `transform`)")
     known = _param_names(cls)
-    params_path = (*path[:-1], "params")
+    short = import_path.rsplit(".", 1)[-1]
     for name in params:
         if name not in known:
-            short = import_path.rsplit(".", 1)[-1]
-            yield (*params_path, name), f"`{short}` has no parameter `{name}`{did_you_mean(name, known)}", "error"
+            yield Finding((*path[:-1], "params", name),
+                          f"`{short}` has no parameter `{name}`{did_you_mean(name, known)}", on_key=True)
 
 
-def _check_model(spec: Pipeline) -> Iterator[Finding]:
-    yield from _check_class(("model", "estimator"), spec.model.estimator, spec.model.params, "fit")
-    for index, step in enumerate(spec.model.preprocessing):
-        path = ("model", "preprocessing", index, "transformer")
-        yield from _check_class(path, step.transformer, step.params, "transform")
+def _check_estimators(s: Sections) -> Iterator[Finding]:
+    model = s["model"]
+    yield from _check_class(("model", "estimator"), model.estimator, model.params, "fit")
+    for index, step in enumerate(model.preprocessing):
+        yield from _check_class(("model", "preprocessing", index, "transformer"), step.transformer, step.params,
+                                "transform")
+
+
+def _check_preprocessing_columns(s: Sections) -> Iterator[Finding]:
+    features = s["data"].features
+    for index, step in enumerate(s["model"].preprocessing):
         for col_index, column in enumerate(step.columns):
-            if column not in spec.data.features:
-                yield (("model", "preprocessing", index, "columns", col_index),
-                       f"column `{column}` is not a feature{did_you_mean(column, spec.data.features)}", "error")
+            if column not in features:
+                yield Finding(("model", "preprocessing", index, "columns", col_index),
+                              f"column `{column}` is not a feature{did_you_mean(column, features)}")
 
 
-def _task(spec: Pipeline) -> tuple[Task | None, list[Finding]]:
-    try:
-        cls = import_object(spec.model.estimator)
-    except ImportError:
-        return spec.model.task, []
-    inferred = estimator_task(cls) if isinstance(cls, type) else None
-    if spec.model.task and inferred and spec.model.task != inferred:
-        message = f"`{spec.model.estimator}` is a {inferred} estimator, but `task` says {spec.model.task}"
-        return spec.model.task, [(("model", "task"), message, "error")]
-    if inferred is None and spec.model.task is None:
-        message = f"cannot tell whether `{spec.model.estimator}` classifies or regresses; set `model.task`"
-        return None, [(("model", "estimator"), message, "error")]
-    return spec.model.task or inferred, []
+def _task(s: Sections) -> Task | None:
+    """The model's task as declared or inferred; None when the model section is invalid or says neither."""
+    model = s.get("model")
+    if model is None:
+        return None
+    cls = _estimator(model.estimator)
+    return model.task or (estimator_task(cls) if cls else None)
 
 
-def _check_metric(path: KeyPath, name: str, task: Task | None) -> Iterator[Finding]:
+def _check_task(s: Sections) -> Iterator[Finding]:
+    model = s["model"]
+    cls = _estimator(model.estimator)
+    if cls is None:
+        return  # _check_estimators says why
+    inferred = estimator_task(cls)
+    if model.task and inferred and model.task != inferred:
+        yield Finding(("model", "task"), f"`{model.estimator}` is a {inferred} estimator, but `task` says {model.task}")
+    if inferred is None and model.task is None:
+        yield Finding(("model", "estimator"),
+                      f"cannot tell whether `{model.estimator}` classifies or regresses; set `model.task`")
+
+
+def _check_metric(path: KeyPath, name: str, task: Task | None, on_key: bool = False) -> Iterator[Finding]:
     metric = METRICS.get(name)
     if metric is None:
         choices = [m for m, spec in METRICS.items() if task in (None, spec.task)]
-        yield path, f"unknown metric `{name}`{did_you_mean(name, choices)}", "error"
+        yield Finding(path, f"unknown metric `{name}`{did_you_mean(name, choices)}", on_key=on_key)
     elif task is not None and metric.task != task:
-        yield path, f"metric `{name}` is for {metric.task}, but this model does {task}", "error"
+        yield Finding(path, f"metric `{name}` is for {metric.task}, but this model does {task}", on_key=on_key)
 
 
-def _check_evaluation(spec: Pipeline, task: Task | None) -> Iterator[Finding]:
-    ev = spec.evaluation
+def _check_evaluation(s: Sections) -> Iterator[Finding]:
+    ev, task = s["evaluation"], _task(s)
     for index, name in enumerate(ev.metrics):
         yield from _check_metric(("evaluation", "metrics", index), name, task)
     for name in ev.gates:
         if name not in ev.metrics:
-            yield (("evaluation", "gates", name),
-                   f"gate on `{name}`, which is not in `evaluation.metrics`{did_you_mean(name, ev.metrics)}", "error")
+            yield Finding(("evaluation", "gates", name),
+                          f"gate on `{name}`, which is not in `evaluation.metrics`{did_you_mean(name, ev.metrics)}",
+                          on_key=True)
     if ev.champion and ev.champion.metric not in ev.metrics:
-        yield (("evaluation", "champion", "metric"),
-               f"`{ev.champion.metric}` is not in `evaluation.metrics`{did_you_mean(ev.champion.metric, ev.metrics)}",
-               "error")
-    if spec.monitoring:
-        for name in spec.monitoring.performance:
-            yield from _check_metric(("monitoring", "performance", name), name, task)
+        yield Finding(("evaluation", "champion", "metric"),
+                      f"`{ev.champion.metric}` is not in `evaluation.metrics`"
+                      f"{did_you_mean(ev.champion.metric, ev.metrics)}")
 
 
-def _check_data(spec: Pipeline) -> Iterator[Finding]:
-    data = spec.data
+def _check_performance_metrics(s: Sections) -> Iterator[Finding]:
+    if s["monitoring"] is None:
+        return
+    task = _task(s)
+    for name in s["monitoring"].performance:
+        yield from _check_metric(("monitoring", "performance", name), name, task, on_key=True)
+
+
+def _check_data(s: Sections) -> Iterator[Finding]:
+    data = s["data"]
     sources = list(data.sources)
     if data.train_source is None and len(sources) > 1:
-        yield ("data",), f"several sources ({', '.join(f'`{s}`' for s in sources)}); set `train_source`", "error"
+        listed = ", ".join(f"`{name}`" for name in sources)
+        yield Finding(("data",), f"several sources ({listed}); set `train_source`", on_key=True)
     if data.train_source is not None and data.train_source not in data.sources:
-        yield (("data", "train_source"),
-               f"no source named `{data.train_source}`{did_you_mean(data.train_source, sources)}", "error")
+        yield Finding(("data", "train_source"),
+                      f"no source named `{data.train_source}`{did_you_mean(data.train_source, sources)}")
     if data.target in data.features:
         index = data.features.index(data.target)
-        yield ("data", "features", index), f"the target `{data.target}` cannot also be a feature", "error"
+        yield Finding(("data", "features", index), f"the target `{data.target}` cannot also be a feature")
     for index, column in enumerate(data.id_columns):
         if column in data.features or column == data.target:
-            yield ("data", "id_columns", index), f"`{column}` is an id column and cannot be a feature or the target", "error"
+            yield Finding(("data", "id_columns", index),
+                          f"`{column}` is an id column and cannot be a feature or the target")
+
+
+def _check_validation_columns(s: Sections) -> Iterator[Finding]:
+    data = s["data"]
     known = [*data.features, data.target, *data.id_columns]
     if data.split.time_column:
         known.append(data.split.time_column)
-    for column, rule in spec.validation.columns.items():
+    for column, rule in s["validation"].columns.items():
         if column not in known:
-            yield (("validation", "columns", column),
-                   f"`{column}` is not a feature, the target, an id column or the time column"
-                   f"{did_you_mean(column, known)}", "error")
+            yield Finding(("validation", "columns", column),
+                          f"`{column}` is not a feature, the target, an id column or the time column"
+                          f"{did_you_mean(column, known)}", on_key=True)
         elif column == data.target and (rule.max_null_fraction or 0) > 0:
-            yield (("validation", "columns", column, "max_null_fraction"),
-                   f"the target `{column}` cannot be allowed nulls", "error")
+            yield Finding(("validation", "columns", column, "max_null_fraction"),
+                          f"the target `{column}` cannot be allowed nulls")
 
 
-def _check_monitoring(spec: Pipeline) -> Iterator[Finding]:
-    mon = spec.monitoring
+def _check_monitoring(s: Sections) -> Iterator[Finding]:
+    mon, data = s["monitoring"], s["data"]
     if mon is None:
         return
-    sources = list(spec.data.sources)
+    sources = list(data.sources)
     for key in ("reference", "current"):
         name = getattr(mon, key)
-        if name is not None and name not in spec.data.sources:
-            yield ("monitoring", key), f"no source named `{name}`{did_you_mean(name, sources)}", "error"
-    if (mon.reference or spec.data.training_source) == mon.current:
-        yield ("monitoring", "current"), f"`current` and `reference` are both `{mon.current}`", "error"
+        if name is not None and name not in data.sources:
+            yield Finding(("monitoring", key), f"no source named `{name}`{did_you_mean(name, sources)}")
+    if (mon.reference or data.training_source) == mon.current:
+        yield Finding(("monitoring", "current"), f"`current` and `reference` are both `{mon.current}`")
     for feature in mon.drift.features:
-        if feature not in spec.data.features:
-            yield (("monitoring", "drift", "features", feature),
-                   f"`{feature}` is not a feature{did_you_mean(feature, spec.data.features)}", "error")
+        if feature not in data.features:
+            yield Finding(("monitoring", "drift", "features", feature),
+                          f"`{feature}` is not a feature{did_you_mean(feature, data.features)}", on_key=True)
 
 
-def _check_serving(spec: Pipeline) -> Iterator[Finding]:
-    if spec.serving is None:
+def _check_serving(s: Sections) -> Iterator[Finding]:
+    serving = s["serving"]
+    if serving is None:
         return
-    resources = spec.serving.resources
+    resources = serving.resources
     for kind, limit in resources.limits.items():
         request = resources.requests.get(kind)
         if request is not None and parse_quantity(request) > parse_quantity(limit):
-            yield (("serving", "resources", "requests", kind),
-                   f"request {request} is above the limit {limit}", "error")
-    scaling = spec.serving.autoscaling
-    if scaling and "cpu" not in resources.requests:
-        yield (("serving", "autoscaling"),
-               "CPU autoscaling needs `serving.resources.requests.cpu`", "error")
+            yield Finding(("serving", "resources", "requests", kind), f"request {request} is above the limit {limit}")
+    if serving.autoscaling and "cpu" not in resources.requests:
+        yield Finding(("serving", "autoscaling"), "CPU autoscaling needs `serving.resources.requests.cpu`",
+                      on_key=True)
 
 
 def _secret_uses(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
@@ -191,28 +255,64 @@ def _secret_uses(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
             yield from _secret_uses(value, (*path, index))
 
 
-def _check_secrets(spec: Pipeline) -> Iterator[Finding]:
-    declared = list(spec.secrets)
-    for path, name in _secret_uses(spec.model_dump(by_alias=True, exclude={"environments", "secrets"}), ()):
-        if name not in spec.secrets:
-            yield path, f"secret `{name}` is not declared under `secrets`{did_you_mean(name, declared)}", "error"
+def _check_secrets(s: Sections) -> Iterator[Finding]:
+    declared = list(s["secrets"])
+    used = {name: section.model_dump(by_alias=True) for name, section in s.items() if isinstance(section, BaseModel)}
+    for path, name in _secret_uses(used, ()):
+        if name not in declared:
+            yield Finding(path, f"secret `{name}` is not declared under `secrets`{did_you_mean(name, declared)}")
 
 
-def _check_files(spec: Pipeline, root: Path) -> Iterator[Finding]:
-    for name, source in spec.data.sources.items():
+def _check_files(data: Any, root: Path) -> Iterator[Finding]:
+    for name, source in data.sources.items():
         path = getattr(source, "path", None)
         if path is not None and not (root / path).exists():
-            yield ("data", "sources", name, "path"), f"file `{path}` does not exist (yet)", "warning"
+            yield Finding(("data", "sources", name, "path"), f"file `{path}` does not exist (yet)", "warning")
 
 
-def check_pipeline(spec: Pipeline, root: Path) -> list[Finding]:
-    """Every semantic finding for a schema-valid pipeline whose spec file lives in `root`."""
-    task, findings = _task(spec)
-    findings.extend(_check_model(spec))
-    findings.extend(_check_evaluation(spec, task))
-    findings.extend(_check_data(spec))
-    findings.extend(_check_monitoring(spec))
-    findings.extend(_check_serving(spec))
-    findings.extend(_check_secrets(spec))
-    findings.extend(_check_files(spec, root))
-    return findings
+# (sections a check needs, the check); a check may also use other sections when they are valid
+_CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], ...] = (
+    (("model",), _check_task),
+    (("model",), _check_estimators),
+    (("model", "data"), _check_preprocessing_columns),
+    (("evaluation",), _check_evaluation),
+    (("monitoring",), _check_performance_metrics),
+    (("data",), _check_data),
+    (("data", "validation"), _check_validation_columns),
+    (("monitoring", "data"), _check_monitoring),
+    (("serving",), _check_serving),
+    (("secrets",), _check_secrets),
+)
+
+
+def check_sections(sections: Sections, root: Path) -> list[Finding]:
+    """Every semantic finding the valid `sections` allow, for a spec file that lives in `root`."""
+    found = [finding for needs, check in _CHECKS if all(n in sections for n in needs) for finding in check(sections)]
+    if "data" in sections:
+        found.extend(_check_files(sections["data"], root))
+    return found
+
+
+def sections_of(spec: Pipeline) -> dict[str, Any]:
+    """The sections of a schema-valid pipeline, keyed as written."""
+    return {field.alias or name: getattr(spec, name) for name, field in Pipeline.model_fields.items()}
+
+
+@cache
+def _section_adapters() -> dict[str, tuple[TypeAdapter[Any], FieldInfo]]:
+    """Per top-level key: a validator for that section alone, and the section's field."""
+    return {field.alias or name: (TypeAdapter(field.annotation), field) for name, field in Pipeline.model_fields.items()}
+
+
+def valid_sections(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The top-level sections of `data` that pass schema validation on their own (defaults for absent ones)."""
+    found: dict[str, Any] = {}
+    for key, (adapter, field) in _section_adapters().items():
+        if key in data:
+            try:
+                found[key] = adapter.validate_python(data[key])
+            except ValidationError:
+                continue
+        elif not field.is_required():
+            found[key] = field.get_default(call_default_factory=True)
+    return found

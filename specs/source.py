@@ -24,6 +24,9 @@ MAX_NODES = 100_000
 KeyPath = tuple[str | int, ...]
 
 _STR = "tag:yaml.org,2002:str"
+_PLAIN = "tag:mlform:plain"  # private: an untagged plain scalar, resolved here with YAML 1.2 rules
+_SCALAR_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("int", "float", "bool", "null")}
+_COLLECTIONS = {yaml.MappingNode: "tag:yaml.org,2002:map", yaml.SequenceNode: "tag:yaml.org,2002:seq"}
 _INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
 _OCT = re.compile(r"0o[0-7]+")
@@ -66,9 +69,15 @@ class Document:
 
 
 class _Loader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
-    """Composes nodes only; every plain scalar keeps the `str` tag so this module resolves it."""
+    """Composes nodes only; untagged plain scalars get a private tag so this module resolves them."""
 
     yaml_implicit_resolvers: dict[str, Any] = {}
+
+    def resolve(self, kind: type[yaml.Node], value: str | None, implicit: tuple[bool, bool]) -> str:
+        """The tag of an untagged node: `_PLAIN` for plain scalars, so `!!str 12` stays distinguishable."""
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _PLAIN
+        return str(super().resolve(kind, value, implicit))
 
 
 def _fail(file: str, line: int, col: int, message: str) -> SpecError:
@@ -138,33 +147,34 @@ class _Builder:
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            mark = self._mark(node, path)
-            raise _fail(self.doc.file, mark.line, mark.col,
-                        f"document expands to more than {MAX_NODES} nodes (YAML alias bomb?)")
+            # aliases share their anchor's node, so the top-level key is the place to point at
+            mark = self.doc.keys.get(path[:1]) or self._mark(node, path)
+            raise SpecError([Diagnostic(self.doc.file, mark.line, mark.col, _dotted(path[:1]),
+                                        f"document expands to more than {MAX_NODES} nodes (YAML alias bomb?)")])
         self.doc.values[path] = self._mark(node, path)
+        if type(node) in _COLLECTIONS and node.tag != _COLLECTIONS[type(node)]:
+            self._unsupported_tag(node, path)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
         return self._scalar(node, path)
 
+    def _unsupported_tag(self, node: yaml.Node, path: KeyPath) -> None:
+        mark = self._mark(node, path)
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!", 1)
+        self.errors.append(Diagnostic(self.doc.file, mark.line, mark.col, _dotted(path),
+                                      f"unsupported YAML tag `{tag}`"))
+
     def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
-        if node.tag == _STR and not node.style:
+        if node.tag == _PLAIN:
             self.doc.plain[path] = node.value
             return resolve_plain(node.value)
         if node.tag == _STR:
             return node.value
-        explicit = {
-            "tag:yaml.org,2002:int": resolve_plain,
-            "tag:yaml.org,2002:float": resolve_plain,
-            "tag:yaml.org,2002:bool": resolve_plain,
-            "tag:yaml.org,2002:null": resolve_plain,
-        }
-        if node.tag in explicit:
-            return explicit[node.tag](node.value)
-        mark = self._mark(node, path)
-        self.errors.append(Diagnostic(self.doc.file, mark.line, mark.col, _dotted(path),
-                                      f"unsupported YAML tag `{node.tag}`"))
+        if node.tag in _SCALAR_TAGS:
+            return resolve_plain(node.value)
+        self._unsupported_tag(node, path)
         return node.value
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
@@ -215,9 +225,16 @@ def parse_document(raw: bytes, file: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
+        start = exc.context_mark if exc.problem and exc.context else None
+        if start is not None:
+            problem += f" ({exc.context} at line {start.line + 1}, column {start.column + 1})"
         raise _fail(file, line, col, f"invalid YAML: {problem}") from None
-    if len(nodes) != 1:
-        raise _fail(file, 1, 1, f"expected exactly one YAML document, found {len(nodes)}")
+    if not nodes:
+        raise _fail(file, 1, 1, "the file is empty; a spec is a mapping that starts with `apiVersion: mlform/v1`")
+    if len(nodes) > 1:
+        second = nodes[1].start_mark
+        raise _fail(file, second.line + 1, second.column + 1,
+                    f"a spec file holds one YAML document, found {len(nodes)}")
     node = nodes[0]
     if not isinstance(node, yaml.MappingNode):
         line, col = node.start_mark.line + 1, node.start_mark.column + 1

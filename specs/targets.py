@@ -6,13 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictStr, field_validator
 
-from .base import Name, NonEmptyStr, SpecModel
+from .base import IMAGE, PYTHON_VERSION, Name, NonEmptyStr, SpecModel
 from .cron import MACROS, check_cron
 
 __all__ = ["AirflowTarget", "DockerTarget", "GithubActionsTarget", "KubernetesTarget", "Targets"]
 
-_IMAGE = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
-ImageRef = Annotated[str, Field(pattern=_IMAGE, max_length=255)]
+ImageRef = Annotated[str, Field(pattern=IMAGE, max_length=255)]
 
 
 class DockerTarget(SpecModel):
@@ -25,7 +24,7 @@ class DockerTarget(SpecModel):
 class GithubActionsTarget(SpecModel):
     """GitHub Actions workflows for pull requests, applies and monitoring."""
 
-    python_version: Annotated[str, Field(pattern=r"^3\.\d{1,2}$")] = "3.11"
+    python_version: Annotated[str, Field(pattern=PYTHON_VERSION)] = "3.11"
     runs_on: NonEmptyStr = "ubuntu-24.04"
 
 
