@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("mlform.compiler.commands.validate:validate", "Validate specs and report every error at once."),
     "graph": ("mlform.compiler.commands.graph:graph", "Show the step graph of a spec."),
     "schema": ("mlform.compiler.commands.schema:schema", "Print the JSON Schema of the spec format."),
+    "compile": ("mlform.compiler.commands.compile:compile_", "Emit Dockerfiles, workflows, DAGs and manifests."),
     "init": ("mlform.compiler.commands.init:init", "Scaffold a new spec with data that validates."),
     "run": ("mlform.runtime.commands:run", "Run the pipeline's steps locally, skipping cached ones."),
     "runs": ("mlform.runtime.commands:runs", "List and show tracked runs."),
@@ -60,8 +61,9 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
+        # Usage errors exit 1 like every other bad input: exit 2 means "changes" for `plan --detailed-exitcode`.
         exc.show()
-        sys.exit(exc.exit_code)
+        sys.exit(1)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)

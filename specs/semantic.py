@@ -6,6 +6,7 @@ another part of the spec fails schema validation: one pass reports a schema erro
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
@@ -85,6 +86,7 @@ def _estimator(import_path: str) -> type | None:
     return cls if _is_estimator(cls) else None
 
 
+@functools.lru_cache(maxsize=256)
 def _param_names(cls: type) -> list[str]:
     getter = getattr(cls, "_get_param_names", None)
     return list(getter()) if callable(getter) else []
@@ -257,7 +259,8 @@ def _secret_uses(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
 
 def _check_secrets(s: Sections) -> Iterator[Finding]:
     declared = list(s["secrets"])
-    used = {name: section.model_dump(by_alias=True) for name, section in s.items() if isinstance(section, BaseModel)}
+    used = {name: section.model_dump(by_alias=True, exclude_defaults=True)  # defaults never name a secret
+            for name, section in s.items() if isinstance(section, BaseModel)}
     for path, name in _secret_uses(used, ()):
         if name not in declared:
             yield Finding(path, f"secret `{name}` is not declared under `secrets`{did_you_mean(name, declared)}")

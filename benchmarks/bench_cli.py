@@ -1,0 +1,235 @@
+"""CLI benchmark: start-up against a bare click CLI and MLflow, and `validate`/`graph` over 1 to 1,000 specs.
+
+Writes benchmarks/results/cli.md. MLflow is installed on first use into benchmarks/.venvs/mlflow (gitignored).
+Run it alone with `python benchmarks/bench_cli.py`, or every benchmark with `make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["Timing", "machine_facts", "main", "make_tree", "mlflow_command", "render", "time_commands"]
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULT = HERE / "results" / "cli.md"
+IRIS = REPO / "examples" / "iris"
+MLFLOW_VENV = HERE / ".venvs" / "mlflow"
+MLFLOW_REQUIREMENT = "mlflow==3.17.*"
+HELP_GOAL_S = 0.10
+HELLO_CLI = '''\
+import click
+
+
+@click.group()
+def cli():
+    """A hello-world click CLI: the floor for any click-based tool."""
+
+
+@cli.command()
+def hello():
+    """Say hello."""
+    click.echo("hello")
+
+
+cli()
+'''
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock seconds of repeated runs of one command."""
+
+    label: str
+    samples: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        """The median run."""
+        return statistics.median(self.samples)
+
+
+def _run_once(argv: Sequence[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-3:]
+        raise RuntimeError(f"`{' '.join(argv)}` exited {done.returncode}: {' / '.join(tail)}")
+    return elapsed
+
+
+def time_commands(commands: dict[str, list[str]], runs: int, warmup: int) -> list[Timing]:
+    """Time each command `runs` times after `warmup` runs, interleaved so background load hits all alike."""
+    samples: dict[str, list[float]] = {label: [] for label in commands}
+    for round_number in range(warmup + runs):
+        for label, argv in commands.items():
+            elapsed = _run_once(argv)
+            if round_number >= warmup:
+                samples[label].append(elapsed)
+    return [Timing(label, tuple(values)) for label, values in samples.items()]
+
+
+def mlflow_command() -> tuple[Path | None, str]:
+    """The `mlflow` executable of the benchmark venv (installed when missing), or None and why not."""
+    exe = MLFLOW_VENV / "bin" / "mlflow"
+    if not exe.exists():
+        print(f"installing {MLFLOW_REQUIREMENT} into {MLFLOW_VENV.relative_to(REPO)} (first run only) ...", flush=True)
+        steps = [[sys.executable, "-m", "venv", "--clear", str(MLFLOW_VENV)],
+                 [str(MLFLOW_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                  MLFLOW_REQUIREMENT]]
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                return None, f"install failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}"
+    done = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return None, "`mlflow --version` failed"
+    return exe, done.stdout.strip().rsplit(" ", 1)[-1]
+
+
+def make_tree(root: Path, count: int) -> Path:
+    """`count` copies of the iris example under `root`, each with its own pipeline and model name."""
+    spec = (IRIS / "mlform.yaml").read_text()
+    for index in range(1, count + 1):
+        name = f"iris-{index:04d}"
+        folder = root / name
+        shutil.copytree(IRIS / "data", folder / "data")
+        text = re.sub(r"(?m)^  name: iris$", f"  name: {name}", spec)
+        (folder / "mlform.yaml").write_text(text.replace("model_name: iris-classifier", f"model_name: {name}"))
+    return root
+
+
+def scale_timings(sizes: Sequence[int], runs_for: dict[int, int], mlform: str) -> dict[int, list[Timing]]:
+    """validate and graph times over trees of each size."""
+    found = {}
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="mlform-bench-") as tmp:
+            tree = str(make_tree(Path(tmp), size))
+            commands = {"validate": [mlform, "validate", tree], "graph": [mlform, "graph", tree]}
+            found[size] = time_commands(commands, runs=runs_for[size], warmup=1)
+            print(f"  {size} specs: " + ", ".join(f"{t.label} {t.median:.2f}s" for t in found[size]), flush=True)
+    return found
+
+
+def _meminfo_gib() -> str:
+    try:
+        text = Path("/proc/meminfo").read_text()
+    except OSError:
+        return "unknown"
+    match = re.search(r"MemTotal:\s+(\d+) kB", text)
+    return f"{int(match[1]) / 2**20:.0f} GiB" if match else "unknown"
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    match = re.search(r"model name\s*:\s*(.+)", text)
+    return match[1].strip() if match else platform.processor() or "unknown"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_facts(mlflow_version: str) -> list[tuple[str, str]]:
+    """What the numbers were measured on."""
+    packages = ["mlform", "click", "pydantic", "PyYAML", "networkx", "scikit-learn"]
+    return [
+        ("date", datetime.date.today().isoformat()),
+        ("CPU", f"{_cpu_model()}, {os.cpu_count()} cores"),
+        ("memory", _meminfo_gib()),
+        ("OS", f"{platform.system()} {platform.release()}"),
+        ("load average (1, 5, 15 min) at the end", ", ".join(f"{load:.2f}" for load in os.getloadavg())),
+        ("Python", platform.python_version()),
+        *((package, _version(package)) for package in packages),
+        ("mlflow (separate venv)", mlflow_version),
+    ]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def render(startup: list[Timing], scale: dict[int, list[Timing]], facts: list[tuple[str, str]],
+           runs: int) -> str:
+    """The Markdown report."""
+    by_label = {t.label: t for t in startup}
+    floor = by_label["click hello --help"].median
+    help_median = by_label["mlform --help"].median
+    verdict = "met" if help_median <= HELP_GOAL_S else "NOT met"
+    lines = ["## CLI start-up and spec throughput (bench_cli)", "",
+             f"Goal: `mlform --help` <= {HELP_GOAL_S:.2f} s: **{verdict}** (median {help_median:.3f} s).", "",
+             f"### Start-up: median of {runs} runs, interleaved, after warm-up", ""]
+    rows = [[f"`{t.label}`", f"{t.median:.3f}", f"{min(t.samples):.3f}", f"{max(t.samples):.3f}",
+             f"{t.median / floor:.2f}x", f"{t.median / help_median:.2f}x"] for t in startup]
+    lines += _table(["command", "median s", "min s", "max s", "vs click hello", "vs mlform --help"], rows)
+    lines += ["", "### validate and graph over N copies of the iris spec (3 environments each)", ""]
+    rows = []
+    for size, timings in scale.items():
+        found = {t.label: t for t in timings}
+        validate, graph = found["validate"], found["graph"]
+        rows.append([str(size), str(len(validate.samples)),
+                     f"{validate.median:.2f}", f"{1000 * validate.median / size:.1f}",
+                     f"{graph.median:.2f}", f"{1000 * graph.median / size:.1f}"])
+    lines += _table(["specs", "runs", "validate median s", "validate ms/spec", "graph median s", "graph ms/spec"],
+                    rows)
+    lines += ["", "`validate` checks the base spec and every environment; `graph` resolves the base spec.", "",
+              "### Machine", ""]
+    lines += _table(["fact", "value"], [[key, value] for key, value in facts])
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the benchmark and write results/cli.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few runs and small trees, to check the script")
+    args = parser.parse_args(argv)
+    runs = 5 if args.quick else 20
+    sizes = (1, 10) if args.quick else (1, 100, 1000)
+    runs_for = {1: 3 if args.quick else 10, 10: 3, 100: 5, 1000: 3}
+    mlform = str(Path(sys.executable).with_name("mlform"))
+    with tempfile.TemporaryDirectory(prefix="mlform-bench-") as tmp:
+        hello = Path(tmp) / "hello.py"
+        hello.write_text(HELLO_CLI)
+        commands = {"python -c pass": [sys.executable, "-c", "pass"],
+                    "click hello --help": [sys.executable, str(hello), "--help"],
+                    "mlform --help": [mlform, "--help"],
+                    "mlform --version": [mlform, "--version"]}
+        mlflow, mlflow_version = mlflow_command()
+        if mlflow is not None:
+            commands |= {"mlflow --help": [str(mlflow), "--help"], "mlflow --version": [str(mlflow), "--version"]}
+        print("timing start-up ...", flush=True)
+        startup = time_commands(commands, runs=runs, warmup=3)
+    print("timing validate and graph ...", flush=True)
+    scale = scale_timings(sizes, runs_for, mlform)
+    report = render(startup, scale, machine_facts(mlflow_version if mlflow else f"not measured ({mlflow_version})"),
+                    runs)
+    from mlform.specs.fsutil import write_atomic
+
+    write_atomic(RESULT, report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
