@@ -1,0 +1,60 @@
+"""`mlform compile`: emit Docker, GitHub Actions, Airflow and Kubernetes files, or check they are current."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from .common import env_option, spec_files, specs_argument
+
+
+def _targets(value: str | None) -> list[str] | None:
+    return [name.strip() for name in value.split(",") if name.strip()] if value else None
+
+
+@click.command("compile")
+@specs_argument
+@env_option
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="Output root (default: the project root, the nearest folder holding `.git`).")
+@click.option("--target", "-t", "targets", metavar="NAMES",
+              help="Comma-separated targets to emit (default: all), e.g. `docker,kubernetes`.")
+@click.option("--templates", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              metavar="DIR", help="Folder of `<target>/<name>.j2` templates that replace built-in ones by name.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing each file missing, stale or hand-edited.")
+def compile_(specs: tuple[Path, ...], env: str | None, out: Path | None, targets: str | None,
+             templates: Path | None, check: bool) -> None:
+    """Compile SPECS for each environment they declare (or --env) into deployable files.
+
+    \b
+    Layout under --out (default: the project root):
+      deploy/<name>/<env>/{docker,airflow,kubernetes}/...
+      .github/workflows/mlform-<name>-<env>-{pr,apply,monitor}.yml
+    Each file names its spec, environment and spec digest in a header; do not edit them by hand.
+    """
+    from ..targets import output
+
+    build = output.compile_specs(spec_files(specs), env, out, _targets(targets), templates)
+
+    def shown(relative: str) -> str:
+        return os.path.relpath(build.out / relative)
+
+    if check:
+        findings = output.check(build)
+        for finding in findings:
+            click.echo(f"{finding.kind}: {shown(finding.path)}", err=True)
+        if findings:
+            click.echo(f"{len(findings)} of {len(build.files)} generated files are not current; "
+                       "run `mlform compile` and commit the result.", err=True)
+            raise SystemExit(1)
+        click.echo(f"ok: {len(build.files)} generated files are current")
+        return
+    written, deleted = output.write(build)
+    for relative in written:
+        click.echo(f"wrote {shown(relative)}")
+    for relative in deleted:
+        click.echo(f"deleted {shown(relative)}")
+    unchanged = len(build.files) - len(written)
+    click.echo(f"{len(written)} written, {len(deleted)} deleted, {unchanged} unchanged")

@@ -1,0 +1,251 @@
+"""GitHub Actions target: pull-request, apply and monitor workflows per pipeline and environment.
+
+Workflows are dumped from data. No spec value reaches a `run:` script: scripts read `env:` variables, and
+values that GitHub would evaluate (`${{ ... }}`) are escaped. Every action is pinned to the commit of a
+release tag, named in a trailing comment.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from ..render import dump_yaml, shquote
+from . import Context
+from .common import image, registry_host, step_secrets
+
+__all__ = ["ACTIONS", "directory", "render"]
+
+# action -> (commit of the release tag, tag)
+ACTIONS: dict[str, tuple[str, str]] = {
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "actions/github-script": ("3a2844b7e9c422d3c10d287c895573f7108da1b3", "v9.0.0"),
+    "docker/setup-buildx-action": ("37fe631027851001ddb9b187196cc803df7f5f0e", "v4.3.0"),
+    "docker/login-action": ("dbcb813823bdd20940b903addbd779551569679f", "v4.6.0"),
+    "docker/build-push-action": ("53b7df96c91f9c12dcc8a07bcb9ccacbed38856a", "v7.3.0"),
+}
+_GLOB_SPECIALS = "\\*?+[]!"
+
+_PLAN = """\
+mlform plan "$MLFORM_SPEC" --env "$MLFORM_ENV" --format markdown > "$RUNNER_TEMP/mlform-plan.md"
+cat "$RUNNER_TEMP/mlform-plan.md" >> "$GITHUB_STEP_SUMMARY"
+"""
+_COMMENT = """\
+const fs = require('fs');
+const marker = `<!-- mlform-plan ${process.env.MLFORM_PLAN_ID} -->`;
+const plan = fs.readFileSync(`${process.env.RUNNER_TEMP}/mlform-plan.md`, 'utf8');
+const body = `${marker}\\n${plan.slice(0, 60000)}`;
+const { owner, repo } = context.repo;
+const issue_number = context.issue.number;
+const comments = await github.paginate(github.rest.issues.listComments, { owner, repo, issue_number, per_page: 100 });
+const previous = comments.find((c) => c.user.type === 'Bot' && c.body.startsWith(marker));
+if (previous) {
+  await github.rest.issues.updateComment({ owner, repo, comment_id: previous.id, body });
+} else {
+  await github.rest.issues.createComment({ owner, repo, issue_number, body });
+}
+"""
+_MONITOR = """\
+set +e
+mlform monitor "$MLFORM_SPEC" --env "$MLFORM_ENV"
+status=$?
+set -e
+if [ "$status" -eq 3 ]; then
+  echo "breach=true" >> "$GITHUB_OUTPUT"
+  echo "::warning title=mlform monitor::drift or performance breach"
+elif [ "$status" -ne 0 ]; then
+  exit "$status"
+fi
+"""
+_DISPATCH = """\
+await github.rest.actions.createWorkflowDispatch({
+  ...context.repo,
+  workflow_id: process.env.MLFORM_APPLY_WORKFLOW,
+  ref: context.ref,
+  inputs: { reason: 'monitoring breach' },
+});
+"""
+_ALERT = """\
+echo "::error title=mlform monitor::drift or performance breach; see the log of the previous step"
+exit 1
+"""
+_CRON_MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+                "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+
+
+def directory(ctx: Context) -> str:
+    """`.github/workflows` under the output root."""
+    return ".github/workflows"
+
+
+def literal(value: str) -> str:
+    """`value` with GitHub expression openers escaped, so GitHub never evaluates spec text."""
+    return value.replace("${{", "${{ '${{' }}")
+
+
+def glob_literal(path: str) -> str:
+    """`path` as a paths-filter pattern matching itself: specials escaped, line breaks (which a pattern
+    cannot hold) matched by `?`."""
+    return "".join(f"\\{char}" if char in _GLOB_SPECIALS else "?" if char in "\r\n" else char for char in path)
+
+
+def _uses(action: str) -> str:
+    return f"{action}@{ACTIONS[action][0]}"
+
+
+def _pin_comments(text: str) -> str:
+    for action, (_, tag) in ACTIONS.items():
+        text = text.replace(f"uses: {_uses(action)}\n", f"uses: {_uses(action)} # {tag}\n")
+    return text
+
+
+def _file(ctx: Context, kind: str) -> str:
+    return f"mlform-{ctx.spec.name}-{ctx.spec.env}-{kind}.yml"
+
+
+def _watched(ctx: Context) -> list[str]:
+    """The spec, its data files, the generated files and these workflows: a change to any runs the checks."""
+    layout, pipeline = ctx.layout, ctx.spec.pipeline
+    paths = [glob_literal(layout.spec_path)]
+    for source in pipeline.data.sources.values():
+        data = getattr(source, "path", None)
+        if data is not None:
+            joined = posixpath.normpath(posixpath.join(layout.spec_dir, data))
+            if not joined.startswith(("../", "/")) and joined != "..":
+                paths.append(glob_literal(joined))
+    out = "" if layout.out == "." else f"{glob_literal(layout.out)}/"
+    paths.append(f"{out}deploy/{ctx.spec.name}/{ctx.spec.env}/**")
+    paths.append(f"{out}.github/workflows/mlform-{ctx.spec.name}-{ctx.spec.env}-*.yml")
+    return list(dict.fromkeys(paths))
+
+
+def _setup(ctx: Context) -> list[dict[str, Any]]:
+    github = ctx.spec.pipeline.targets.github_actions
+    assert github is not None
+    return [
+        {"name": "Check out", "uses": _uses("actions/checkout"), "with": {"persist-credentials": False}},
+        {"name": "Set up Python", "uses": _uses("actions/setup-python"),
+         "with": {"python-version": github.python_version}},
+        {"name": "Install mlform", "run": f"python -m pip install {shquote(f'mlform=={ctx.version}')}\n"},
+    ]
+
+
+def _job(ctx: Context, permissions: dict[str, str], steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    github = ctx.spec.pipeline.targets.github_actions
+    assert github is not None
+    env = {"MLFORM_SPEC": literal(ctx.layout.spec_path), "MLFORM_ENV": ctx.spec.env}
+    return {"runs-on": literal(github.runs_on), **extra, "permissions": permissions, "timeout-minutes": 60,
+            "env": env, "steps": [*_setup(ctx), *steps]}
+
+
+def _secrets_env(ctx: Context) -> dict[str, str]:
+    """The secrets the steps read, each from the repository secret named like its variable."""
+    return {var: f"${{{{ secrets.{var} }}}}" for var in step_secrets(ctx)}
+
+
+def _workflow(name: str, on: dict[str, Any], concurrency: dict[str, Any], jobs: dict[str, Any],
+              run_name: str | None = None) -> str:
+    head = {"name": name, **({"run-name": run_name} if run_name else {})}
+    doc = {**head, "on": on, "permissions": {}, "concurrency": concurrency, "jobs": jobs}
+    return _pin_comments(dump_yaml(doc))
+
+
+def _pull_request(ctx: Context) -> str:
+    layout, plan_id = ctx.layout, f"{ctx.spec.name}/{ctx.spec.env}"
+    compile_check = 'mlform compile "$MLFORM_SPEC" --env "$MLFORM_ENV" --out "$MLFORM_OUT" --check'
+    env = {"MLFORM_OUT": literal(layout.out)}
+    if layout.templates is not None:
+        compile_check += ' --templates "$MLFORM_TEMPLATES"'
+        env["MLFORM_TEMPLATES"] = literal(layout.templates)
+    steps = [
+        {"name": "Validate", "run": 'mlform validate "$MLFORM_SPEC" --env "$MLFORM_ENV" --format github\n'},
+        {"name": "Check generated files are current", "env": env, "run": compile_check + "\n"},
+        {"name": "Plan", "run": _PLAN},
+        {"name": "Diff", "run": 'mlform diff "$MLFORM_SPEC" --env "$MLFORM_ENV"\n'},
+        {"name": "Comment the plan", "if": "github.event.pull_request.head.repo.full_name == github.repository",
+         "uses": _uses("actions/github-script"), "env": {"MLFORM_PLAN_ID": plan_id}, "with": {"script": _COMMENT}},
+    ]
+    job = _job(ctx, {"contents": "read", "pull-requests": "write"}, steps)
+    group = f"mlform-pr-{ctx.spec.name}-{ctx.spec.env}-${{{{ github.event.pull_request.number }}}}"
+    return _workflow(f"mlform {ctx.spec.name} ({ctx.spec.env}): pull request",
+                     {"pull_request": {"paths": _watched(ctx)}},
+                     {"group": group, "cancel-in-progress": True}, {"check": job})
+
+
+def _image_steps(ctx: Context) -> list[dict[str, Any]]:
+    """Log in, then build and push the images whose Dockerfiles the docker target writes."""
+    pipeline = ctx.spec.pipeline
+    host = registry_host(ctx)
+    if host == "ghcr.io":
+        login: dict[str, Any] = {"registry": host, "username": "${{ github.actor }}",
+                                 "password": "${{ secrets.GITHUB_TOKEN }}"}
+    else:
+        login = {**({"registry": host} if host else {}), "username": "${{ secrets.REGISTRY_USERNAME }}",
+                 "password": "${{ secrets.REGISTRY_PASSWORD }}"}
+    steps = [{"name": "Set up Docker Buildx", "uses": _uses("docker/setup-buildx-action")},
+             {"name": "Log in to the registry", "uses": _uses("docker/login-action"), "with": login}]
+    kinds = ["train"]
+    if pipeline.serving is not None and pipeline.serving.mode == "online":
+        kinds.append("serve")
+    folder = ctx.rooted(ctx.layout.deploy_dir(ctx.spec.name, ctx.spec.env, "docker"))
+    for kind in kinds:
+        steps.append({"name": f"Build and push the {kind} image", "uses": _uses("docker/build-push-action"),
+                      "with": {"context": literal(ctx.layout.spec_dir), "file": literal(f"{folder}/Dockerfile.{kind}"),
+                               "push": True, "tags": image(ctx, kind)}})
+    return steps
+
+
+def _apply(ctx: Context) -> str:
+    apply_step: dict[str, Any] = {"name": "Apply", "run": 'mlform apply "$MLFORM_SPEC" --env "$MLFORM_ENV"\n'}
+    secrets = _secrets_env(ctx)
+    if secrets:
+        apply_step = {"name": "Apply", "env": secrets, "run": apply_step["run"]}
+    steps = [apply_step]
+    permissions = {"contents": "read"}
+    if ctx.spec.pipeline.targets.docker is not None:
+        steps += _image_steps(ctx)
+        if registry_host(ctx) == "ghcr.io":
+            permissions["packages"] = "write"
+    extra = {"environment": ctx.spec.env} if ctx.spec.env != "default" else {}
+    job = _job(ctx, permissions, steps, **extra)
+    on = {"push": {"branches": ["main"], "paths": _watched(ctx)},
+          "workflow_dispatch": {"inputs": {"reason": {"description": "Why the pipeline is applied again",
+                                                      "type": "string", "required": False, "default": "manual"}}}}
+    title = f"mlform {ctx.spec.name} ({ctx.spec.env}): apply"
+    return _workflow(title, on, {"group": f"mlform-apply-{ctx.spec.name}-{ctx.spec.env}", "cancel-in-progress": False},
+                     {"apply": job}, run_name=f"{title} (${{{{ inputs.reason || github.event_name }}}})")
+
+
+def _monitor(ctx: Context) -> str:
+    monitoring = ctx.spec.pipeline.monitoring
+    assert monitoring is not None
+    monitor_step: dict[str, Any] = {"name": "Monitor drift and performance", "id": "monitor"}
+    secrets = _secrets_env(ctx)
+    if secrets:
+        monitor_step["env"] = secrets
+    monitor_step["run"] = _MONITOR
+    steps, permissions = [monitor_step], {"contents": "read"}
+    breach = "steps.monitor.outputs.breach == 'true'"
+    if monitoring.on_breach == "retrain":
+        permissions["actions"] = "write"
+        steps.append({"name": "Dispatch retraining", "if": breach, "uses": _uses("actions/github-script"),
+                      "env": {"MLFORM_APPLY_WORKFLOW": _file(ctx, "apply")}, "with": {"script": _DISPATCH}})
+    elif monitoring.on_breach == "alert":
+        steps.append({"name": "Fail on breach", "if": breach, "run": _ALERT})
+    job = _job(ctx, permissions, steps)
+    cron = _CRON_MACROS.get(monitoring.schedule, monitoring.schedule)
+    return _workflow(f"mlform {ctx.spec.name} ({ctx.spec.env}): monitor",
+                     {"schedule": [{"cron": cron}], "workflow_dispatch": {}},
+                     {"group": f"mlform-monitor-{ctx.spec.name}-{ctx.spec.env}", "cancel-in-progress": False},
+                     {"monitor": job})
+
+
+def render(ctx: Context) -> dict[str, str]:
+    """The pull-request and apply workflows, and the monitor workflow when the spec monitors."""
+    if ctx.spec.pipeline.targets.github_actions is None:
+        return {}
+    files = {_file(ctx, "pr"): _pull_request(ctx), _file(ctx, "apply"): _apply(ctx)}
+    if ctx.spec.pipeline.monitoring is not None:
+        files[_file(ctx, "monitor")] = _monitor(ctx)
+    return files

