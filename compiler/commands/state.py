@@ -1,0 +1,66 @@
+"""`mlform state list|show` and `mlform force-unlock`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .common import env_option, spec_files, specs_argument
+
+__all__ = ["force_unlock", "state"]
+
+
+@click.group()
+def state() -> None:
+    """Inspect the state that `mlform apply` records per spec and environment."""
+
+
+@state.command("list")
+@specs_argument
+def state_list(specs: tuple[Path, ...]) -> None:
+    """List the states of SPECS: environment, serial, lineage and steps recorded."""
+    from mlform.specs import validate_file
+
+    from ..planner import state_store
+
+    for path in spec_files(specs):
+        resolved, _ = validate_file(path)
+        for spec in resolved:
+            current = state_store(spec).read()
+            if current is not None:
+                click.echo(f"{spec.display}  {spec.env:<10} serial {current.serial:<4} lineage {current.lineage}  "
+                           f"{len(current.steps)} steps, {len(current.artifacts)} artifacts")
+
+
+@state.command("show")
+@click.argument("spec", type=click.Path(exists=True, path_type=Path))
+@env_option
+def state_show(spec: Path, env: str | None) -> None:
+    """Print the state of SPEC in one environment as JSON."""
+    from mlform.specs import load_spec
+    from mlform.specs.errors import StateError
+
+    from ..planner import state_store
+
+    resolved = load_spec(spec_files((spec,))[0], env)
+    current = state_store(resolved).read()
+    if current is None:
+        raise StateError(f"no state for {resolved.display} ({resolved.env}) yet; `mlform apply` creates it")
+    click.echo(current.to_json(), nl=False)
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@click.argument("spec", type=click.Path(exists=True, path_type=Path))
+@env_option
+def force_unlock(lock_id: str, spec: Path, env: str | None) -> None:
+    """Remove the lock LOCK_ID from the state of SPEC, when its holder is gone."""
+    from mlform.specs import load_spec
+
+    from ..planner import state_store
+
+    resolved = load_spec(spec_files((spec,))[0], env)
+    info = state_store(resolved).force_unlock(lock_id)
+    click.echo(f"Removed the lock held by {info.describe()}.")

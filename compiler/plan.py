@@ -1,0 +1,99 @@
+"""Plans are data: each Change has an Action, `before`, `after` and the reason it happens.
+
+Invariants per action: CREATE has `before` None; DELETE has `after` None; UPDATE has both and they
+differ; RUN is a step that will execute (`before` is the recorded fingerprint or None); NOOP is an
+artifact or step left as it is (`before` == `after`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from mlform.specs.errors import PlanError
+
+__all__ = ["PLAN_FORMAT", "Action", "Change", "Plan"]
+
+PLAN_FORMAT = 1
+
+
+class Action(str, Enum):
+    """What a change does; the value is its symbol in rendered plans."""
+
+    CREATE = "+"
+    UPDATE = "~"
+    DELETE = "-"
+    RUN = ">"
+    NOOP = "="
+
+
+@dataclass(frozen=True)
+class Change:
+    """One planned change of an artifact (`kind="artifact"`), step (`"step"`) or alias (`"alias"`)."""
+
+    kind: str
+    address: str
+    action: Action
+    before: Any = None
+    after: Any = None
+    reason: str = ""
+    diff: str = ""
+
+
+@dataclass
+class Plan:
+    """Everything one apply would do for one spec and environment, and what it was computed against."""
+
+    spec: str
+    env: str
+    spec_digest: str
+    lineage: str | None
+    serial: int | None
+    data: dict[str, str] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+
+    def of(self, kind: str, *actions: Action) -> list[Change]:
+        """The changes of `kind`, restricted to `actions` when given."""
+        return [c for c in self.changes if c.kind == kind and (not actions or c.action in actions)]
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether applying would change anything."""
+        return any(c.action is not Action.NOOP for c in self.changes)
+
+    def summary(self) -> str:
+        """`Plan: X to add, Y to change, Z to destroy; N steps to run.`"""
+        add = len(self.of("artifact", Action.CREATE))
+        change = len(self.of("artifact", Action.UPDATE)) + len(self.of("alias", Action.UPDATE, Action.CREATE))
+        destroy = len(self.of("artifact", Action.DELETE))
+        run = len(self.of("step", Action.RUN))
+        return f"Plan: {add} to add, {change} to change, {destroy} to destroy; {run} steps to run."
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON-ready data with `format_version`."""
+        changes = [{**asdict(c), "action": c.action.name.lower()} for c in self.changes]
+        body = {k: v for k, v in asdict(self).items() if k != "changes"}
+        return {"format_version": PLAN_FORMAT, **body, "changes": changes, "summary": self.summary()}
+
+    def to_json(self) -> str:
+        """Stable JSON text of the plan."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        """Read a saved plan; raise PlanError when it is not one this mlform can apply."""
+        try:
+            data = json.loads(text)
+            version = data.pop("format_version")
+        except (ValueError, KeyError, AttributeError) as exc:
+            raise PlanError(f"not an mlform plan file: {exc}") from None
+        if version != PLAN_FORMAT:
+            raise PlanError(f"plan format_version {version} is not supported (expected {PLAN_FORMAT})")
+        data.pop("summary", None)
+        try:
+            changes = [Change(**{**c, "action": Action[c["action"].upper()]}) for c in data.pop("changes")]
+            return cls(**data, changes=changes)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise PlanError(f"plan file has unexpected content: {exc}") from None

@@ -1,0 +1,120 @@
+"""Make a plan: compare compiled artifacts with the disk, step fingerprints with the runtime's cache."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlform.specs import ResolvedSpec
+
+from .plan import Action, Change, Plan
+from .state import State, StateStore
+from .targets.output import Build, compile_specs
+
+__all__ = ["DIFF_LINES", "PlanInputs", "make_plan", "state_store"]
+
+DIFF_LINES = 200
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """Where artifacts go and how they are rendered: the same for plan and apply."""
+
+    out: Path | None = None
+    targets: Sequence[str] | None = None
+    templates: Path | None = None
+
+
+def state_store(spec: ResolvedSpec) -> StateStore:
+    """The state backend of one spec and environment, in the runtime's state folder."""
+    from mlform.runtime.state import state_dir_for
+
+    return StateStore(state_dir_for(spec.root) / "state", spec.name, spec.env)
+
+
+def digest_text(text: str) -> str:
+    """`sha256:<hex>` of an artifact's text."""
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _diff(before: str, after: str, name: str) -> str:
+    lines = list(difflib.unified_diff(before.splitlines(), after.splitlines(), f"a/{name}", f"b/{name}",
+                                      lineterm="", n=2))
+    if len(lines) > DIFF_LINES:
+        lines = [*lines[:DIFF_LINES], f"... {len(lines) - DIFF_LINES} more lines"]
+    return "\n".join(lines)
+
+
+def artifact_changes(build: Build, state: State | None) -> list[Change]:
+    """Create, update, delete or keep each generated file, with a content diff for updates."""
+    changes = []
+    recorded = state.artifacts if state else {}
+    for relative, text in sorted(build.files.items()):
+        path = build.out / relative
+        after = digest_text(text)
+        if not path.is_file():
+            changes.append(Change("artifact", relative, Action.CREATE, None, after, "new file"))
+            continue
+        current = path.read_text(encoding="utf-8", errors="replace")
+        before = digest_text(current)
+        if before == after:
+            changes.append(Change("artifact", relative, Action.NOOP, before, after))
+            continue
+        edited = recorded.get(relative) not in (None, after) and recorded.get(relative) != before
+        reason = "hand-edited since the last apply" if edited else "spec or mlform changed"
+        changes.append(Change("artifact", relative, Action.UPDATE, before, after, reason, _diff(current, text, relative)))
+    for relative in build.orphans():
+        before = digest_text((build.out / relative).read_text(encoding="utf-8", errors="replace"))
+        changes.append(Change("artifact", relative, Action.DELETE, before, None, "no longer generated"))
+    return changes
+
+
+def step_changes(spec: ResolvedSpec, state: State | None) -> tuple[list[Change], dict[str, str]]:
+    """RUN or NOOP for every step, with why; and the data digests the plan was computed with."""
+    from mlform.runtime.preview import preview
+
+    seen = preview(spec)
+    changes = []
+    for step_id, (fingerprint, reasons) in seen.steps.items():
+        before = (state.steps.get(step_id) or {}).get("fingerprint") if state else None
+        if reasons:
+            changes.append(Change("step", step_id, Action.RUN, before, fingerprint, "; ".join(reasons)))
+        else:
+            changes.append(Change("step", step_id, Action.NOOP, before or fingerprint, fingerprint,
+                                  "skip (cached): fingerprint unchanged"))
+    return changes, seen.data
+
+
+def alias_changes(spec: ResolvedSpec, steps: list[Change]) -> list[Change]:
+    """The alias a passing new version would take, when `register` runs."""
+    if not any(c.address == "register" and c.action is Action.RUN for c in steps):
+        return []
+    from mlform.runtime.registry import Registry, RegistryError
+    from mlform.runtime.state import state_dir_for
+
+    registry = spec.pipeline.registry
+    root = spec.root / registry.path if registry.path else state_dir_for(spec.root) / "registry"
+    try:
+        current: int | None = Registry(root).resolve(registry.model_name, registry.promote_to).version
+    except RegistryError:  # no model or no alias yet
+        current = None
+    address = f"{registry.model_name}@{registry.promote_to}"
+    action = Action.UPDATE if current is not None else Action.CREATE
+    before = f"v{current}" if current is not None else None
+    reason = f"{before or 'none'} -> the new version, if it passes its gates"
+    return [Change("alias", address, action, before, "new version", reason)]
+
+
+def make_plan(spec: ResolvedSpec, inputs: PlanInputs, build: Build | None = None) -> Plan:
+    """The plan for one spec and environment; reads state, the disk and the cache, writes nothing."""
+    state = state_store(spec).read()
+    if build is None:
+        build = compile_specs([spec.path], spec.env, inputs.out, inputs.targets, inputs.templates)
+    steps, data = step_changes(spec, state)
+    plan = Plan(spec.display, spec.env, spec.digest, state.lineage if state else None,
+                state.serial if state else None, data)
+    plan.changes = [*artifact_changes(build, state), *steps, *alias_changes(spec, steps)]
+    return plan

@@ -1,0 +1,214 @@
+"""The action of each step kind: read upstream outputs, write this step's files, return a JSON summary.
+
+A summary may hold `metrics` (tracked as metrics), `artifacts` (name -> file in the step folder, or an
+absolute path) and `notes` (lines shown under the step); everything else is kept as the step's values.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import platform
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlform.specs.errors import MlformError
+from mlform.specs.fsutil import write_atomic
+
+from .context import Job
+from .store import publish, write_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ACTIONS", "ValidationFailed", "git_commit"]
+
+
+class ValidationFailed(MlformError):
+    """Validation rules failed with `on_failure: fail`."""
+
+
+def git_commit(folder: Path) -> str | None:
+    """`git rev-parse HEAD` in `folder`, or None outside a git work tree or without git."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _ingest(job: Job) -> dict[str, Any]:
+    from .ingest import read_source
+
+    name = job.step.config["name"]
+    pipeline = job.spec.pipeline
+    frame = job.ctx.fetched.pop(name, None)
+    if frame is None:
+        frame = read_source(name, pipeline.data.sources[name], pipeline, job.spec.root)
+    target = job.dir / "data.parquet"
+    write_frame(frame, target)
+    job.ctx.frames[target] = frame
+    return {"rows": len(frame), "columns": [str(c) for c in frame.columns], "artifacts": {"data": "data.parquet"}}
+
+
+def _sample(failure: Any) -> str:
+    shown = ", ".join(f"row {s['row']}" + (f" = {s['value']!r}" if "value" in s else "") for s in failure.samples)
+    return f" (e.g. {shown})" if shown else ""
+
+
+def _validate(job: Job) -> dict[str, Any]:
+    from .validation import validate_frame
+
+    pipeline = job.spec.pipeline
+    frame = job.frame(pipeline.data.training_source)
+    report = validate_frame(frame, pipeline.validation)
+    _write_json(job.dir / "report.json", report.to_json())
+    lines = [f"{f.message}{_sample(f)}" for f in report.failures]
+    if lines and pipeline.validation.on_failure == "fail":
+        count = len(lines)
+        raise ValidationFailed(f"{count} validation rule{'s' if count != 1 else ''} failed (`validation.on_failure: "
+                               f"fail`; report: {job.dir / 'report.json'}):\n  " + "\n  ".join(lines))
+    notes = [f"warning: {line}" for line in lines]
+    return {"ok": report.ok, "rows": report.rows, "rules": report.rules, "failed_rules": len(lines), "notes": notes,
+            "artifacts": {"report": "report.json"}}
+
+
+def _split(job: Job) -> dict[str, Any]:
+    from .split import split_rows
+
+    data = job.spec.pipeline.data
+    train, test = split_rows(job.frame(data.training_source), data.split, data.target)
+    buffer = io.BytesIO()
+    np.savez(buffer, train=train, test=test)
+    write_atomic(job.dir / "split.npz", buffer.getvalue())
+    return {"train_rows": len(train), "test_rows": len(test), "artifacts": {"split": "split.npz"}}
+
+
+def _rows(job: Job, part: str) -> tuple[pd.DataFrame, pd.Series]:
+    data = job.spec.pipeline.data
+    frame = job.frame(data.training_source)
+    with np.load(job.output("split").dir / "split.npz") as parts:
+        positions = parts[part]
+    subset = frame.iloc[positions]
+    return subset[list(data.features)], subset[data.target]
+
+
+def _train(job: Job) -> dict[str, Any]:
+    from .registry import MODEL_FILE, save_model
+    from .train import fit_pipeline, signature_of
+
+    X, y = _rows(job, "train")
+    model = fit_pipeline(job.spec.pipeline.model, X, y)
+    target = job.dir / MODEL_FILE
+    publish(target, lambda tmp: save_model(model, tmp))
+    job.ctx.models[target] = model
+    return {"rows": len(X), "signature": signature_of(X), "artifacts": {"model": MODEL_FILE}}
+
+
+def _model(job: Job) -> Any:
+    from .registry import MODEL_FILE
+
+    return job.ctx.model(job.output("train").dir / MODEL_FILE)
+
+
+def _evaluate(job: Job) -> dict[str, Any]:
+    from .evaluate import check_gates, compare_champion
+    from .metrics import compute_metrics
+
+    pipeline = job.spec.pipeline
+    evaluation = pipeline.evaluation
+    X, y = _rows(job, "test")
+    model = _model(job)
+    metrics = compute_metrics(evaluation.metrics, model, X, y)
+    gates = check_gates(metrics, evaluation.gates)
+    champion = (compare_champion(evaluation.champion, pipeline.registry.model_name, metrics, job.ctx.registry, X, y)
+                if evaluation.champion else None)
+    passed = all(g.passed for g in gates) and (champion is None or champion.passed)
+    summary = {"metrics": metrics, "gates": [g.to_json() for g in gates],
+               "champion": champion.to_json() if champion else None, "passed": passed}
+    _write_json(job.dir / "evaluation.json", summary)
+    notes = [g.message for g in gates if not g.passed] + ([champion.message] if champion else [])
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+    return {**summary, "notes": [shown, *notes], "artifacts": {"evaluation": "evaluation.json"}}
+
+
+def _lineage(job: Job) -> dict[str, Any]:
+    import sklearn
+
+    source = job.spec.pipeline.data.training_source
+    return {
+        "spec": str(job.spec.path), "env": job.spec.env, "spec_digest": job.spec.digest, "run_id": job.run_id,
+        "git_commit": git_commit(job.spec.root),
+        "data": job.snapshots[f"ingest.{source}"].data,
+        "fingerprints": {s: job.fingerprints[s] for s in ("train", "evaluate")},
+        "python": platform.python_version(), "sklearn": sklearn.__version__,
+    }
+
+
+def _register(job: Job) -> dict[str, Any]:
+    pipeline = job.spec.pipeline
+    name, alias = pipeline.registry.model_name, pipeline.registry.promote_to
+    evaluation = job.output("evaluate").values
+    registry = job.ctx.registry
+    model = _model(job)
+    version = registry.register(name, model, job.output("train").values["signature"], evaluation["metrics"],
+                                _lineage(job))
+    job.ctx.registered[(name, version.version)] = model
+    promoted = bool(evaluation["passed"])
+    if promoted:
+        registry.set_alias(name, alias, version.version)
+        note = f"registered `{name}` version {version.version}, promoted to `{alias}`"
+    else:
+        note = f"registered `{name}` version {version.version}, NOT promoted to `{alias}`: evaluation did not pass"
+    served = next((v.version for v in registry.versions(name) if alias in v.aliases), None)
+    return {"model": name, "version": version.version, "sha256": version.sha256, "promoted": promoted,
+            "alias": alias, "served": served, "notes": [note], "artifacts": {"model": str(version.path)}}
+
+
+def _serve(job: Job) -> dict[str, Any]:
+    register = job.output("register").values
+    name, alias, version = register["model"], register["alias"], register["served"]
+    if version is None:
+        note = f"nothing to serve: no version of `{name}` has alias `{alias}`"
+    else:
+        note = f"would serve `{name}@{alias}` (version {version}); start it with `mlform serve`"
+    return {"model": name, "alias": alias, "version": version, "notes": [note]}
+
+
+def _monitor(job: Job) -> dict[str, Any]:
+    from .monitor import run_monitor
+
+    pipeline = job.spec.pipeline
+    monitoring = pipeline.monitoring
+    assert monitoring is not None  # the step exists only when monitoring is declared
+    register = job.output("register").values
+    served = register["served"]
+    model = job.ctx.registered_model(register["model"], served) if served is not None else None
+    reference = job.frame(monitoring.reference or pipeline.data.training_source)
+    result = run_monitor(job.spec, reference, job.frame(monitoring.current), model, job.dir)
+    reasons = [str(r) for r in result.reasons]
+    notes = [f"breach: {r}" for r in reasons] if result.breached else ["no breach"]
+    return {"breached": bool(result.breached), "reasons": reasons, "report_json": str(result.report_json),
+            "report_html": str(result.report_html), "on_breach": monitoring.on_breach, "notes": notes,
+            "artifacts": {"report_json": str(result.report_json), "report_html": str(result.report_html)}}
+
+
+ACTIONS: dict[str, Callable[[Job], dict[str, Any]]] = {
+    "ingest": _ingest,
+    "validate": _validate,
+    "split": _split,
+    "train": _train,
+    "evaluate": _evaluate,
+    "register": _register,
+    "serve": _serve,
+    "monitor": _monitor,
+}

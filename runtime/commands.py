@@ -1,0 +1,206 @@
+"""`mlform run`, `mlform runs`, `mlform models` and `mlform predict`; heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from mlform.specs.loader import ResolvedSpec
+
+    from .registry import Registry
+
+__all__ = ["models", "predict", "run", "runs"]
+
+_ENV_HELP = "Environment overlay to resolve (default: the base spec)."
+
+
+def _spec_file(path: Path) -> Path:
+    if path.is_dir():
+        for name in ("mlform.yaml", "mlform.yml"):
+            if (path / name).is_file():
+                return path / name
+        raise click.UsageError(f"no `mlform.yaml` in {path}")
+    return path
+
+
+def _load(path: Path, env: str | None) -> ResolvedSpec:
+    from mlform.specs.loader import load_spec
+
+    return load_spec(_spec_file(path), env)
+
+
+def _state_root(spec: Path | None) -> Path:
+    from .state import state_dir_for
+
+    folder = _spec_file(spec).resolve().parent if spec is not None else Path.cwd()
+    return state_dir_for(folder)
+
+
+def _registry(spec: Path | None, env: str | None) -> Registry:
+    from .registry import Registry
+    from .state import StateDir
+
+    if spec is None:
+        return Registry(StateDir(_state_root(None)).registry)
+    resolved = _load(spec, env)
+    custom = resolved.pipeline.registry.path
+    return Registry(resolved.root / custom if custom else StateDir(_state_root(spec)).registry)
+
+
+def _when(seconds: float | None) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S") if seconds else "-"
+
+
+@click.command()
+@click.argument("spec", type=click.Path(exists=True, path_type=Path))
+@click.option("--env", "-e", default=None, metavar="ENV", help=_ENV_HELP)
+@click.option("--step", "steps", multiple=True, metavar="ID",
+              help="Run only this step (repeatable); upstream outputs must already exist.")
+@click.option("--force", is_flag=True, help="Re-run the selected steps even when their output is cached.")
+def run(spec: Path, env: str | None, steps: tuple[str, ...], force: bool) -> None:
+    """Run the steps of SPEC locally; unchanged steps are skipped and changed ones say why."""
+    import hashlib
+
+    from .progress import ConsoleReporter, summary_line
+    from .receipt import read_receipt, replay, write_receipt
+    from .state import StateDir, state_dir_for
+
+    spec_file = _spec_file(spec).resolve()
+    spec_sha256 = hashlib.sha256(spec_file.read_bytes()).hexdigest()
+    reporter = ConsoleReporter()
+    full = not steps and not force
+    store = StateDir(state_dir_for(spec_file.parent)).store
+    receipt = read_receipt(spec_file, env or "", store) if full else None
+    if receipt is not None:
+        result = replay(spec_file, receipt)
+        for outcome in result.steps.values():
+            reporter.finish(outcome)
+    else:
+        from .executor import run_pipeline
+
+        result = run_pipeline(_load(spec_file, env), list(steps) or None, force=force, reporter=reporter)
+        if full:
+            write_receipt(spec_file, env or "", spec_sha256, result)
+    click.echo(summary_line(result))
+
+
+@click.group()
+def runs() -> None:
+    """List and show tracked runs."""
+
+
+@runs.command("list")
+@click.argument("spec", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Newest runs to show.")
+def runs_list(spec: Path | None, limit: int) -> None:
+    """List the newest runs in the state folder of SPEC (default: this folder)."""
+    from .tracking import Tracker
+
+    db = _state_root(spec) / "tracking.db"
+    if not db.is_file():
+        click.echo(f"no runs tracked yet ({db} does not exist)")
+        return
+    tracker = Tracker(db)
+    rows = tracker.runs(limit)
+    tracker.close()
+    click.echo(f"{'ID':<24} {'SPEC':<20} {'ENV':<10} {'STATUS':<11} {'STARTED (UTC)':<20} SECONDS")
+    for row in rows:
+        took = f"{row['finished'] - row['started']:.2f}" if row["finished"] else "-"
+        click.echo(f"{row['id']:<24} {row['spec_name']:<20} {row['env']:<10} {row['status']:<11} "
+                   f"{_when(row['started']):<20} {took}")
+
+
+@runs.command("show")
+@click.argument("run_id", metavar="ID")
+@click.argument("spec", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def runs_show(run_id: str, spec: Path | None, as_json: bool) -> None:
+    """Show run ID (a unique prefix is enough): steps, params, metrics and artifacts."""
+    from mlform.specs.errors import StateError
+
+    from .tracking import Tracker
+
+    db = _state_root(spec) / "tracking.db"
+    if not db.is_file():
+        raise StateError(f"no runs tracked yet ({db} does not exist)")
+    tracker = Tracker(db)
+    try:
+        found = tracker.run(run_id)
+    finally:
+        tracker.close()
+    if as_json:
+        click.echo(json.dumps(found, indent=2, sort_keys=True))
+        return
+    _show_run(found)
+
+
+def _show_run(found: dict[str, Any]) -> None:
+    click.echo(f"run {found['id']}  {found['spec_name']} ({found['env']})  {found['status']}")
+    click.echo(f"  spec: {found['spec_path']}  digest: {found['spec_digest'][:12]}")
+    click.echo(f"  started: {_when(found['started'])}  finished: {_when(found['finished'])}")
+    if found["error"]:
+        click.echo(f"  error: {found['error']}")
+    click.echo("steps:")
+    for step in found["steps"]:
+        click.echo(f"  {step['step']:<18} {step['status']:<7} {step['seconds']:7.2f}s  {'; '.join(step['reasons'])}")
+    if found["metrics"]:
+        click.echo("metrics:")
+        for metric in found["metrics"]:
+            click.echo(f"  {metric['step']}.{metric['key']} = {metric['value']}")
+    if found["artifacts"]:
+        click.echo("artifacts:")
+        for artifact in found["artifacts"]:
+            click.echo(f"  {artifact['step']}.{artifact['name']}: {artifact['uri']}")
+    params = {k: v for k, v in found["params"].items() if k.startswith(("model.", "data.split.", "env"))}
+    if params:
+        click.echo("params:")
+        for key, value in sorted(params.items()):
+            click.echo(f"  {key} = {value}")
+
+
+@click.group()
+def models() -> None:
+    """List registered models and their aliases."""
+
+
+@models.command("list")
+@click.argument("spec", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--env", "-e", default=None, metavar="ENV", help=_ENV_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models_list(spec: Path | None, env: str | None, as_json: bool) -> None:
+    """List the models in the registry of SPEC (default: the state folder here): versions, aliases, metrics."""
+    registry = _registry(spec, env)
+    listing = {name: registry.versions(name) for name in registry.models()}
+    if as_json:
+        click.echo(json.dumps({n: [v.to_json() for v in vs] for n, vs in listing.items()}, indent=2, default=str))
+        return
+    if not listing:
+        click.echo(f"no models registered in {registry.root}")
+        return
+    click.echo(f"{'MODEL':<24} {'VERSIONS':<9} {'ALIASES':<28} LATEST METRICS")
+    for name, versions in listing.items():
+        aliases = ", ".join(f"{a}=v{v.version}" for v in versions for a in v.aliases) or "-"
+        metrics = ", ".join(f"{k}={val:.4g}" for k, val in versions[-1].metrics.items())
+        click.echo(f"{name:<24} {len(versions):<9} {aliases:<28} {metrics}")
+
+
+@click.command()
+@click.option("--model", "model_ref", required=True, metavar="NAME@REF", help="NAME@ALIAS or NAME@VERSION.")
+@click.option("--input", "source", required=True, type=click.Path(path_type=Path), help="CSV or Parquet to score.")
+@click.option("--output", "target", required=True, type=click.Path(path_type=Path), help="CSV or Parquet to write.")
+@click.option("--chunk-rows", default=100_000, show_default=True, type=click.IntRange(min=1),
+              help="Rows scored per chunk.")
+@click.option("--env", "-e", default=None, metavar="ENV", help=_ENV_HELP)
+@click.argument("spec", required=False, type=click.Path(exists=True, path_type=Path))
+def predict(model_ref: str, source: Path, target: Path, chunk_rows: int, env: str | None, spec: Path | None) -> None:
+    """Score a file in batch with a registered model; SPEC (optional) locates the registry."""
+    from .predict import parse_model_ref, predict_file
+
+    name, ref = parse_model_ref(model_ref)
+    version, rows = predict_file(_registry(spec, env), name, ref, source, target, chunk_rows)
+    click.echo(f"scored {rows} rows with `{name}` version {version.version} -> {target}")

@@ -1,0 +1,89 @@
+"""`mlform monitor`: run the monitor step through the executor, then act on a breach as `on_breach` says."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["BREACH_EXIT_CODE", "monitor"]
+
+BREACH_EXIT_CODE = 3
+_RETRAIN_STEPS = ("train", "evaluate", "register")
+
+
+def _copy_reports(values: dict[str, Any], out: Path) -> list[Path]:
+    from mlform.specs.fsutil import write_atomic
+
+    copied = []
+    for key in ("report_json", "report_html"):
+        source = Path(values[key])
+        target = out / source.name
+        write_atomic(target, source.read_bytes())
+        copied.append(target)
+    return copied
+
+
+def _retrain(resolved: Any, reporter: Any) -> bool:
+    """Run train -> evaluate -> register again; True when the new version was promoted."""
+    from .executor import run_pipeline
+
+    click.echo(f"on_breach: retrain -> {' -> '.join(_RETRAIN_STEPS)}")
+    result = run_pipeline(resolved, list(_RETRAIN_STEPS), force=True, upstream="run", reporter=reporter)
+    return bool(result.steps["register"].values.get("promoted"))
+
+
+@click.command(epilog="""\b
+Exit codes:
+  0  no breach; or a breach handled: `on_breach: none` (reported only),
+     `on_breach: retrain` (a retrained version was registered and promoted)
+  1  error: invalid spec, missing data, a failing step
+  3  breach with `on_breach: alert`, or a retrained version that was not promoted""")
+@click.argument("spec", type=click.Path(exists=True, path_type=Path))
+@click.option("--env", "-e", default=None, metavar="ENV",
+              help="Environment overlay to resolve (default: the base spec).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="Also write monitor.json and monitor.html into DIR.")
+def monitor(spec: Path, env: str | None, out: Path | None) -> None:
+    """Compare the current data with the reference for drift, and check live performance.
+
+    Runs the `monitor` step of SPEC (and any upstream step whose output is missing), writes a JSON
+    and a self-contained HTML report, and acts on a breach as `monitoring.on_breach` declares.
+    """
+    from mlform.specs.errors import StepError
+
+    from .commands import _load
+    from .executor import run_pipeline
+    from .progress import ConsoleReporter
+
+    resolved = _load(spec, env)
+    monitoring = resolved.pipeline.monitoring
+    if monitoring is None:
+        raise StepError("monitor", "the spec has no `monitoring` section")
+    reporter = ConsoleReporter()
+    step = run_pipeline(resolved, ["monitor"], upstream="run", reporter=reporter).steps["monitor"]
+    values = step.values
+    reports = _copy_reports(values, out) if out is not None else [Path(values["report_json"]),
+                                                                   Path(values["report_html"])]
+    if step.status == "cached":
+        for reason in values["reasons"]:
+            click.echo(f"breach: {reason}")
+    click.echo(f"reports: {reports[0]}, {reports[1]}")
+    if not values["breached"]:
+        click.echo("monitor: no breach")
+        return
+    action = monitoring.on_breach
+    if action == "retrain":
+        if _retrain(resolved, reporter):
+            click.echo("monitor: breach handled, the retrained version was promoted")
+            return
+        click.echo("monitor: breach persists, the retrained version was not promoted", err=True)
+    elif action == "none":
+        click.echo("monitor: breach reported (on_breach: none)")
+        return
+    else:
+        click.echo("monitor: breach (on_breach: alert)", err=True)
+    # SystemExit, not ctx.exit: the CLI runs click with standalone_mode=False, which turns ctx.exit into a return
+    sys.exit(BREACH_EXIT_CODE)

@@ -1,0 +1,197 @@
+"""The local model registry: immutable, integrity-checked versions per model name, plus movable aliases.
+
+Layout under the root: `<name>/versions/<n>/model.pkl` and `meta.json` (one folder per version,
+built in a temp folder and renamed into place), `<name>/aliases.json` ({alias: version}), and
+`<name>/.lock` serializing version numbering and alias moves across processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlform.specs.errors import StateError
+from mlform.specs.fsutil import write_atomic
+
+from .state import locked, read_json
+
+__all__ = ["MODEL_FILE", "PICKLE_PROTOCOL", "LoadedModel", "ModelVersion", "Registry", "RegistryError", "load_model",
+           "save_model"]
+
+MODEL_FILE = "model.pkl"
+PICKLE_PROTOCOL = 5
+_META = "meta.json"
+_ALIASES = "aliases.json"
+
+
+class RegistryError(StateError):
+    """A model, version or alias does not exist, or a stored model fails its integrity check."""
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered, immutable model version; `path` is its model file."""
+
+    name: str
+    version: int
+    sha256: str
+    path: Path
+    signature: list[dict[str, str]]
+    metrics: dict[str, float]
+    lineage: dict[str, Any]
+    aliases: list[str] = field(default_factory=list)
+    created: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data."""
+        return {**asdict(self), "path": str(self.path)}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A version with its fitted model (an sklearn Pipeline)."""
+
+    version: ModelVersion
+    model: Any
+
+
+def save_model(model: Any, path: Path) -> None:
+    """Pickle `model` to `path` (protocol 5: the C pickler, large arrays written without extra copies)."""
+    with path.open("wb") as handle:
+        pickle.dump(model, handle, protocol=PICKLE_PROTOCOL)
+
+
+def load_model(path: Path) -> Any:
+    """Unpickle a model; only for files whose integrity was checked or that this process wrote."""
+    with path.open("rb") as handle:
+        return pickle.load(handle)  # noqa: S301 - callers verify the registered sha256 first
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Registry:
+    """Model versions under `root`; every write is atomic and versions never change once written."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _model_dir(self, name: str) -> Path:
+        if not name or "/" in name or name.startswith("."):
+            raise RegistryError(f"`{name}` is not a model name")
+        return self.root / name
+
+    def _aliases(self, name: str) -> dict[str, int]:
+        data = read_json(self._model_dir(name) / _ALIASES)
+        return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _numbers(self, name: str) -> list[int]:
+        folder = self._model_dir(name) / "versions"
+        if not folder.is_dir():
+            return []
+        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and (p / _META).is_file())
+
+    def _read(self, name: str, version: int, aliases: dict[str, int]) -> ModelVersion:
+        folder = self._model_dir(name) / "versions" / str(version)
+        meta = read_json(folder / _META)
+        if not isinstance(meta, dict):
+            raise RegistryError(f"model `{name}` has no version {version}")
+        return ModelVersion(name, version, meta["sha256"], folder / MODEL_FILE, meta["signature"], meta["metrics"],
+                            meta["lineage"], sorted(a for a, v in aliases.items() if v == version), meta["created"])
+
+    def models(self) -> list[str]:
+        """Names of the registered models, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self._numbers(p.name))
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of `name`, oldest first (empty when the model is not registered)."""
+        aliases = self._aliases(name)
+        return [self._read(name, number, aliases) for number in self._numbers(name)]
+
+    def register(self, name: str, model: Any, signature: list[dict[str, str]], metrics: dict[str, float],
+                 lineage: dict[str, Any]) -> ModelVersion:
+        """Store `model` as the next version of `name`: written in a temp folder, then renamed into place."""
+        versions = self._model_dir(name) / "versions"
+        versions.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".new-", dir=versions.parent))
+        try:
+            save_model(model, staging / MODEL_FILE)
+            with (staging / MODEL_FILE).open("rb") as handle:
+                os.fsync(handle.fileno())
+            meta = {"sha256": _sha256(staging / MODEL_FILE), "signature": signature, "metrics": metrics,
+                    "lineage": lineage, "created": datetime.now(UTC).isoformat(timespec="seconds")}
+            with locked(versions.parent / ".lock"):
+                number = (self._numbers(name) or [0])[-1] + 1
+                write_atomic(staging / _META, json.dumps({"name": name, "version": number, **meta}, indent=2,
+                                                         sort_keys=True, default=str))
+                os.rename(staging, versions / str(number))
+                _fsync_dir(versions)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return self._read(name, number, self._aliases(name))
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point `alias` of `name` at `version` (which must exist)."""
+        if version not in self._numbers(name):
+            raise RegistryError(f"model `{name}` has no version {version}")
+        folder = self._model_dir(name)
+        with locked(folder / ".lock"):
+            aliases = self._aliases(name)
+            aliases[alias] = version
+            write_atomic(folder / _ALIASES, json.dumps(aliases, indent=2, sort_keys=True))
+
+    def resolve(self, name: str, ref: int | str) -> ModelVersion:
+        """The version `ref` of `name`: a version number (int or digits) or an alias."""
+        numbers = self._numbers(name)
+        if not numbers:
+            known = ", ".join(f"`{m}`" for m in self.models()) or "none"
+            raise RegistryError(f"model `{name}` is not registered (registered: {known})")
+        aliases = self._aliases(name)
+        if isinstance(ref, int) or str(ref).isdigit():
+            version = int(ref)
+            if version not in numbers:
+                raise RegistryError(f"model `{name}` has no version {version} (versions: {numbers[0]}..{numbers[-1]})")
+        elif ref in aliases:
+            version = aliases[ref]
+        else:
+            known = ", ".join(f"`{a}`" for a in sorted(aliases)) or "none"
+            raise RegistryError(f"model `{name}` has no alias `{ref}` (aliases: {known})")
+        return self._read(name, version, aliases)
+
+    def load(self, name: str, ref: int | str) -> LoadedModel:
+        """The fitted model of version `ref`; refuses a model file whose sha256 is not the registered one."""
+        version = self.resolve(name, ref)
+        try:
+            actual = _sha256(version.path)
+        except OSError as exc:
+            raise RegistryError(f"model `{name}` version {version.version}: cannot read {MODEL_FILE}: "
+                                f"{exc.strerror}") from None
+        if actual != version.sha256:
+            raise RegistryError(
+                f"model `{name}` version {version.version}: {MODEL_FILE} has sha256 {actual[:12]}..., "
+                f"registered {version.sha256[:12]}...; refusing to load a tampered or corrupt model")
+        return LoadedModel(version, load_model(version.path))

@@ -1,0 +1,189 @@
+"""A self-contained HTML monitoring report: verdict, performance, drift table and one inline SVG plot per feature."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Any
+
+__all__ = ["render_html", "render_plot"]
+
+REFERENCE_COLOR = "#3b6fd4"
+CURRENT_COLOR = "#e8772e"
+_WIDTH, _HEIGHT = 420, 170
+_LEFT, _RIGHT, _TOP, _BOTTOM = 44, 10, 22, 26
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232b;background:#f5f6f8}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}
+.meta{color:#5b6573;font-size:13px}
+.verdict{border-radius:8px;padding:14px 18px;margin:18px 0;color:#fff}
+.verdict.ok{background:#1f8a4c}.verdict.breach{background:#c0392b}
+.verdict strong{font-size:18px}.verdict ul{margin:6px 0 0;padding-left:20px}
+.cards{display:flex;gap:12px;flex-wrap:wrap}
+.card{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:10px 14px;min-width:150px}
+.card b{display:block;font-size:20px}
+table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #dde1e6}
+th,td{padding:6px 10px;border-bottom:1px solid #e7eaee;text-align:left}
+th{background:#eef1f4;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.used{font-weight:700}
+.tag{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600}
+.tag.bad{background:#fbe3e0;color:#a4281b}.tag.good{background:#dff3e7;color:#17693a}
+.plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:12px}
+.plot{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:8px 10px}
+.plot h3{font-size:14px;margin:0 0 4px}.note{color:#a4281b}
+"""
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return escape(str(value))
+    return f"{value:.4g}"
+
+
+def _text(message: str) -> str:
+    """Escaped text whose `backticked` names show as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(message))
+
+
+def _tag(bad: bool, bad_text: str, good_text: str) -> str:
+    return f'<span class="tag bad">{bad_text}</span>' if bad else f'<span class="tag good">{good_text}</span>'
+
+
+def _legend(x: float) -> str:
+    return (f'<rect x="{x:.1f}" y="6" width="10" height="10" fill="{REFERENCE_COLOR}" fill-opacity="0.55"/>'
+            f'<text x="{x + 14:.1f}" y="15">reference</text>'
+            f'<rect x="{x + 80:.1f}" y="6" width="10" height="10" fill="{CURRENT_COLOR}" fill-opacity="0.55"/>'
+            f'<text x="{x + 94:.1f}" y="15">current</text>')
+
+
+def _histogram(dist: dict[str, Any]) -> tuple[int, str]:
+    edges, ref, cur = dist["edges"], dist["reference"], dist["current"]
+    plot_w, plot_h = _WIDTH - _LEFT - _RIGHT, _HEIGHT - _TOP - _BOTTOM
+    top = max(max(ref, default=0), max(cur, default=0)) or 1.0
+    width = plot_w / len(ref)
+    bars = []
+    for shares, color in ((ref, REFERENCE_COLOR), (cur, CURRENT_COLOR)):
+        for i, share in enumerate(shares):
+            h = plot_h * share / top
+            bars.append(f'<rect x="{_LEFT + i * width:.1f}" y="{_TOP + plot_h - h:.1f}" width="{max(width - 1, 1):.1f}"'
+                        f' height="{h:.1f}" fill="{color}" fill-opacity="0.55"/>')
+    base = _TOP + plot_h
+    ticks = (f'<text x="{_LEFT}" y="{base + 16}">{_num(edges[0])}</text>'
+             f'<text x="{_LEFT + plot_w / 2:.1f}" y="{base + 16}" text-anchor="middle">'
+             f'{_num((edges[0] + edges[-1]) / 2)}</text>'
+             f'<text x="{_LEFT + plot_w}" y="{base + 16}" text-anchor="end">{_num(edges[-1])}</text>'
+             f'<text x="{_LEFT - 4}" y="{_TOP + 4}" text-anchor="end">{top:.0%}</text>'
+             f'<text x="{_LEFT - 4}" y="{base}" text-anchor="end">0%</text>')
+    axis = f'<line x1="{_LEFT}" y1="{base}" x2="{_LEFT + plot_w}" y2="{base}" stroke="#8a94a3"/>'
+    return _HEIGHT, "".join(bars) + axis + ticks
+
+
+def _categories(dist: dict[str, Any]) -> tuple[int, str]:
+    labels, ref, cur = dist["labels"], dist["reference"], dist["current"]
+    label_w, row_h = 120, 18
+    height = _TOP + row_h * len(labels) + 8
+    plot_w = _WIDTH - label_w - _RIGHT - 36
+    top = max(max(ref, default=0), max(cur, default=0)) or 1.0
+    parts = []
+    for i, label in enumerate(labels):
+        y = _TOP + i * row_h
+        shown = label if len(label) <= 18 else label[:17] + "…"
+        parts.append(f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{escape(shown)}</text>')
+        for j, (share, color) in enumerate(((ref[i], REFERENCE_COLOR), (cur[i], CURRENT_COLOR))):
+            w = plot_w * share / top
+            parts.append(f'<rect x="{label_w}" y="{y + 2 + j * 7}" width="{w:.1f}" height="6" fill="{color}"'
+                         f' fill-opacity="0.8"/>')
+        parts.append(f'<text x="{label_w + plot_w * max(ref[i], cur[i]) / top + 4:.1f}" y="{y + 12}">'
+                     f'{max(ref[i], cur[i]):.0%}</text>')
+    return height, "".join(parts)
+
+
+def render_plot(feature: dict[str, Any]) -> str:
+    """An inline SVG of one feature's reference and current distributions."""
+    dist = feature["distribution"]
+    if not dist["reference"] and not dist["current"]:
+        height, body = 40, f'<text x="{_LEFT}" y="30">{escape(feature.get("note") or "no values")}</text>'
+    elif dist.get("edges"):
+        height, body = _histogram(dist)
+    else:
+        height, body = _categories(dist)
+    name = escape(str(feature["feature"]))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {height}" width="{_WIDTH}" '
+            f'height="{height}" role="img" aria-label="distribution of {name}" font-size="11" '
+            f'font-family="system-ui,sans-serif" fill="#1d232b"><title>{name}: reference vs current</title>'
+            f"{_legend(_WIDTH - 190)}{body}</svg>")
+
+
+def _verdict(payload: dict[str, Any]) -> str:
+    verdict = payload["verdict"]
+    if not verdict["breached"]:
+        return ('<section class="verdict ok"><strong>No breach</strong> — drift and performance are within bounds.'
+                "</section>")
+    items = "".join(f"<li>{_text(r)}</li>" for r in verdict["reasons"])
+    action = escape(verdict["on_breach"])
+    return (f'<section class="verdict breach"><strong>Breach</strong> — on breach: <code>{action}</code>'
+            f"<ul>{items}</ul></section>")
+
+
+def _cards(payload: dict[str, Any]) -> str:
+    drift, data = payload["drift"], payload["data"]
+    cards = [("reference rows", f"{data['reference_rows']:,}", escape(data["reference"])),
+             ("current rows", f"{data['current_rows']:,}", escape(data["current"])),
+             ("drifted features", f"{len(drift['drifted'])} of {len(drift['features'])}",
+              f"share {drift['drifted_share']:.0%}, max {drift['max_drifted_share']:.0%}")]
+    return '<div class="cards">' + "".join(
+        f'<div class="card">{label}<b>{value}</b><span class="meta">{detail}</span></div>'
+        for label, value, detail in cards) + "</div>"
+
+
+def _performance(payload: dict[str, Any]) -> str:
+    perf = payload["performance"]
+    if not perf["metrics"]:
+        return f'<p class="meta">{_text(perf["note"] or "no performance gates declared")}</p>'
+    rows = "".join(
+        f'<tr><td>{escape(name)}</td><td class="num">{_num(m["value"])}</td><td class="num">{_num(m["min"])}</td>'
+        f'<td class="num">{_num(m["max"])}</td><td>{_tag(not m["passed"], "fails", "passes")}</td></tr>'
+        for name, m in perf["metrics"].items())
+    return f"<table><tr><th>metric</th><th>value</th><th>min</th><th>max</th><th>gate</th></tr>{rows}</table>"
+
+
+def _drift_table(payload: dict[str, Any]) -> str:
+    methods = ("psi", "ks", "wasserstein", "jensenshannon")
+    head = "".join(f"<th>{m}</th>" for m in methods)
+    rows = []
+    for f in payload["drift"]["features"]:
+        stats = "".join(f'<td class="num{" used" if m == f["method"] else ""}">{_num(f["stats"].get(m))}</td>'
+                        for m in methods)
+        rows.append(f'<tr><td>{escape(str(f["feature"]))}</td><td>{f["kind"]}</td><td>{f["method"]}</td>'
+                    f'<td class="num">{_num(f["score"])}</td><td class="num">{_num(f["threshold"])}</td>'
+                    f'<td>{_tag(f["drifted"], "drifted", "stable")}</td>{stats}'
+                    f'<td class="num">{f["reference_count"]:,} / {f["current_count"]:,}</td></tr>')
+    return (f"<table><tr><th>feature</th><th>type</th><th>method</th><th>score</th><th>threshold</th><th>verdict</th>"
+            f"{head}<th>values (ref / cur)</th></tr>{''.join(rows)}</table>")
+
+
+def _plots(payload: dict[str, Any]) -> str:
+    cards = []
+    for f in payload["drift"]["features"]:
+        note = f'<p class="note">{escape(f["note"])}</p>' if f.get("note") else ""
+        cards.append(f'<div class="plot"><h3>{escape(str(f["feature"]))} '
+                     f'{_tag(f["drifted"], "drifted", "stable")}</h3>{note}{render_plot(f)}</div>')
+    return f'<div class="plots">{"".join(cards)}</div>'
+
+
+def render_html(payload: dict[str, Any]) -> str:
+    """The report page for a monitor JSON payload: no scripts, no external assets."""
+    title = f"Monitoring report: {payload['pipeline']} ({payload['env']})"
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>'
+            f"<body><main><h1>{escape(title)}</h1>"
+            f'<p class="meta">generated {escape(payload["generated_at"])} · spec digest '
+            f'{escape(payload["spec_digest"][:12])} · drift method <code>{escape(payload["drift"]["method"])}</code>'
+            f' (threshold {_num(payload["drift"]["threshold"])})</p>'
+            f"{_verdict(payload)}{_cards(payload)}<h2>Performance on the current data</h2>{_performance(payload)}"
+            f"<h2>Drift by feature</h2>{_drift_table(payload)}<h2>Distributions</h2>{_plots(payload)}"
+            f"</main></body></html>\n")

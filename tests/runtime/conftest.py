@@ -1,0 +1,63 @@
+"""Fixtures for runtime tests: the CLI in-process, and spec edits on a private iris copy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """Exit code and captured output of one CLI call."""
+
+    code: int
+    out: str
+    err: str
+
+
+def _edit_spec(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.fixture
+def edit_spec() -> Callable[[Path, Callable[[dict[str, Any]], None]], None]:
+    """Rewrite a spec file after a function mutates its parsed data."""
+    return _edit_spec
+
+
+@pytest.fixture(autouse=True)
+def _own_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep state in each spec's folder, whatever the caller's environment says."""
+    monkeypatch.delenv("MLFORM_HOME", raising=False)
+
+
+@pytest.fixture
+def mlform(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run `mlform ARGS...` in-process; returns the exit code and what it printed."""
+    from mlform.compiler.cli import main
+
+    def call(*args: object) -> CliResult:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return call
+
+
+@pytest.fixture
+def core_project(iris_project: Path) -> Path:
+    """The iris copy without monitoring: ingest, validate, split, train, evaluate, register, serve."""
+    _edit_spec(iris_project, lambda d: d.pop("monitoring"))
+    return iris_project

@@ -1,0 +1,87 @@
+"""The local model registry: versions, aliases, integrity checks."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sklearn.dummy import DummyClassifier
+
+from mlform.runtime.registry import MODEL_FILE, Registry, RegistryError
+
+SIGNATURE = [{"name": "x", "dtype": "float64"}]
+
+
+def fitted(constant: str) -> DummyClassifier:
+    return DummyClassifier(strategy="constant", constant=constant).fit([[0.0], [1.0]], [constant, "other"])
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    reg = Registry(tmp_path / "registry")
+    reg.register("m", fitted("a"), SIGNATURE, {"accuracy": 0.5}, {"run_id": "r1"})
+    reg.register("m", fitted("b"), SIGNATURE, {"accuracy": 0.7}, {"run_id": "r2"})
+    return reg
+
+
+def test_versions_count_up_and_keep_their_metadata(registry: Registry) -> None:
+    versions = registry.versions("m")
+    assert [(v.version, v.metrics, v.lineage["run_id"]) for v in versions] == [
+        (1, {"accuracy": 0.5}, "r1"), (2, {"accuracy": 0.7}, "r2")]
+    assert versions[0].path == registry.root / "m" / "versions" / "1" / MODEL_FILE
+    assert len(versions[0].sha256) == 64
+    assert versions[0].signature == SIGNATURE
+    assert versions[0].created.endswith("+00:00")
+    assert registry.models() == ["m"]
+
+
+def test_aliases_move_and_resolve(registry: Registry) -> None:
+    registry.set_alias("m", "staging", 1)
+    assert registry.resolve("m", "staging").version == 1
+    registry.set_alias("m", "staging", 2)
+    registry.set_alias("m", "production", 2)
+    assert registry.resolve("m", "staging").aliases == ["production", "staging"]
+    assert registry.resolve("m", 1).aliases == []
+    assert registry.resolve("m", "2").version == 2
+    assert registry.load("m", "production").model.predict([[0.0]]).tolist() == ["b"]
+
+
+@pytest.mark.parametrize(("name", "ref", "message"), [
+    ("nope", 1, "model `nope` is not registered (registered: `m`)"),
+    ("m", 7, "model `m` has no version 7 (versions: 1..2)"),
+    ("m", "prod", "model `m` has no alias `prod` (aliases: none)"),
+])
+def test_resolve_errors_name_what_exists(registry: Registry, name: str, ref: int | str, message: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        registry.resolve(name, ref)
+    assert str(caught.value) == message
+
+
+def test_alias_to_a_missing_version_is_refused(registry: Registry) -> None:
+    with pytest.raises(RegistryError, match=r"^model `m` has no version 9$"):
+        registry.set_alias("m", "staging", 9)
+
+
+def test_tampered_model_file_is_refused(registry: Registry) -> None:
+    path = registry.resolve("m", 1).path
+    path.write_bytes(path.read_bytes() + b"\0")
+    with pytest.raises(RegistryError) as caught:
+        registry.load("m", 1)
+    assert str(caught.value).startswith(f"model `m` version 1: {MODEL_FILE} has sha256 ")
+    assert str(caught.value).endswith("refusing to load a tampered or corrupt model")
+    assert registry.load("m", 2).version.version == 2
+
+
+def test_a_torn_registration_leaves_no_version(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    with pytest.raises(TypeError, match="pickle"):
+        reg.register("m", threading.Lock(), SIGNATURE, {"accuracy": 0.5}, {})
+    reg.register("m", fitted("a"), SIGNATURE, {"accuracy": 0.5}, {})
+    assert [v.version for v in reg.versions("m")] == [1]
+    assert [p.name for p in (tmp_path / "m").iterdir() if p.name.startswith(".new-")] == []
+
+
+def test_empty_registry_lists_nothing(tmp_path: Path) -> None:
+    assert Registry(tmp_path / "none").models() == []
+    assert Registry(tmp_path / "none").versions("m") == []
