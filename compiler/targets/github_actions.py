@@ -120,23 +120,27 @@ def _watched(ctx: Context) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def _setup(ctx: Context) -> list[dict[str, Any]]:
+def _setup(ctx: Context, history: bool = False) -> list[dict[str, Any]]:
     github = ctx.spec.pipeline.targets.github_actions
     assert github is not None
+    checkout: dict[str, Any] = {"persist-credentials": False}
+    if history:  # `mlform diff` compiles the base branch from git objects, so it needs them
+        checkout["fetch-depth"] = 0
     return [
-        {"name": "Check out", "uses": _uses("actions/checkout"), "with": {"persist-credentials": False}},
+        {"name": "Check out", "uses": _uses("actions/checkout"), "with": checkout},
         {"name": "Set up Python", "uses": _uses("actions/setup-python"),
          "with": {"python-version": github.python_version}},
         {"name": "Install mlform", "run": f"python -m pip install {shquote(f'mlform=={ctx.version}')}\n"},
     ]
 
 
-def _job(ctx: Context, permissions: dict[str, str], steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def _job(ctx: Context, permissions: dict[str, str], steps: list[dict[str, Any]], history: bool = False,
+         **extra: Any) -> dict[str, Any]:
     github = ctx.spec.pipeline.targets.github_actions
     assert github is not None
     env = {"MLFORM_SPEC": literal(ctx.layout.spec_path), "MLFORM_ENV": ctx.spec.env}
     return {"runs-on": literal(github.runs_on), **extra, "permissions": permissions, "timeout-minutes": 60,
-            "env": env, "steps": [*_setup(ctx), *steps]}
+            "env": env, "steps": [*_setup(ctx, history), *steps]}
 
 
 def _secrets_env(ctx: Context) -> dict[str, str]:
@@ -166,7 +170,7 @@ def _pull_request(ctx: Context) -> str:
         {"name": "Comment the plan", "if": "github.event.pull_request.head.repo.full_name == github.repository",
          "uses": _uses("actions/github-script"), "env": {"MLFORM_PLAN_ID": plan_id}, "with": {"script": _COMMENT}},
     ]
-    job = _job(ctx, {"contents": "read", "pull-requests": "write"}, steps)
+    job = _job(ctx, {"contents": "read", "pull-requests": "write"}, steps, history=True)
     group = f"mlform-pr-{ctx.spec.name}-{ctx.spec.env}-${{{{ github.event.pull_request.number }}}}"
     return _workflow(f"mlform {ctx.spec.name} ({ctx.spec.env}): pull request",
                      {"pull_request": {"paths": _watched(ctx)}},
@@ -197,7 +201,7 @@ def _image_steps(ctx: Context) -> list[dict[str, Any]]:
 
 
 def _apply(ctx: Context) -> str:
-    apply_step: dict[str, Any] = {"name": "Apply", "run": 'mlform apply "$MLFORM_SPEC" --env "$MLFORM_ENV"\n'}
+    apply_step: dict[str, Any] = {"name": "Apply", "run": 'mlform apply "$MLFORM_SPEC" --env "$MLFORM_ENV" --yes\n'}
     secrets = _secrets_env(ctx)
     if secrets:
         apply_step = {"name": "Apply", "env": secrets, "run": apply_step["run"]}
