@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
     except SpecError as exc:
         for diagnostic in exc.diagnostics:
             click.echo(str(diagnostic), err=True)

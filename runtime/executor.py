@@ -120,7 +120,7 @@ class _Run:
                 values = self.context.run_step(job)
             except MlformError as exc:
                 error = str(exc).removeprefix(f"step `{step_id}` failed: ")
-            except Exception as exc:  # noqa: BLE001 - estimator and library code may raise anything; name it, stop
+            except Exception as exc:  # estimator and library code may raise anything: name it, stop
                 error = f"{type(exc).__name__}: {exc}"
             else:
                 seconds = time.perf_counter() - started

@@ -102,7 +102,7 @@ def _read_sql(source: SqlSource, pipeline: Pipeline) -> pd.DataFrame:
                 return pd.read_sql(statement, conn)
         finally:
             engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any driver error; its text is redacted before it is shown
+    except Exception as exc:  # any driver error: its text is redacted before it is shown
         detail = " ".join(str(getattr(exc, "orig", None) or exc).split("(Background on this error")[0].split())
         raise IngestError(secret.redact(f"cannot read the {where}: {type(exc).__name__}: {detail}")) from None
 

@@ -40,11 +40,6 @@ class RunResult:
     file_stats: dict[str, list[Any] | None] = field(default_factory=dict)
 
     @property
-    def ok(self) -> bool:
-        """True when no step failed or was blocked."""
-        return all(s.status in ("ran", "cached") for s in self.steps.values())
-
-    @property
     def failed(self) -> StepRun | None:
         """The first failed step, if any."""
         return next((s for s in self.steps.values() if s.status == "failed"), None)

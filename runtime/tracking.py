@@ -110,7 +110,7 @@ class Tracker:
     def runs(self, limit: int = 20, spec_name: str | None = None) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
         where, args = ("WHERE spec_name = ?", (spec_name,)) if spec_name else ("", ())
-        sql = f"SELECT * FROM runs {where} ORDER BY started DESC LIMIT ?"  # noqa: S608 - fixed fragments only
+        sql = f"SELECT * FROM runs {where} ORDER BY started DESC LIMIT ?"
         return [dict(row) for row in self.conn.execute(sql, (*args, limit))]
 
     def run(self, run_id: str) -> dict[str, Any]:

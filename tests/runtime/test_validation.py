@@ -86,7 +86,7 @@ def test_duplicate_rows_are_confirmed_exactly() -> None:
 
 def test_samples_stop_at_five_and_use_row_labels() -> None:
     data = pd.DataFrame({"v": np.arange(20.0)}, index=np.arange(100, 120))
-    [(count, message, samples)] = failures({"columns": {"v": {"max": 2}}}, data)
+    [(count, _, samples)] = failures({"columns": {"v": {"max": 2}}}, data)
     assert (count, samples) == (17, [3.0, 4.0, 5.0, 6.0, 7.0])
     report = validate_frame(data, Validation.model_validate({"columns": {"v": {"max": 2}}}))
     assert [s["row"] for s in report.failures[0].samples] == [103, 104, 105, 106, 107]
