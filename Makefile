@@ -16,9 +16,15 @@ $(STAMP):
 	@flock $(VENV)/.lock $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=strict
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# The main job on the bundled example: generated files go to build/demo, state and models to examples/iris/.mlform
 demo: install
 	$(BIN)/mlform validate examples
-	$(BIN)/mlform graph examples/iris --env prod
+	$(BIN)/mlform graph examples/iris --env dev
+	$(BIN)/mlform plan examples/iris --env dev --artifacts-dir build/demo --out build/demo/dev.plan
+	$(BIN)/mlform apply build/demo/dev.plan
+	$(BIN)/mlform plan examples/iris --env dev --artifacts-dir build/demo --detailed-exitcode
+	$(BIN)/mlform monitor examples/iris --env dev --out build/demo/monitor
+	$(BIN)/mlform models list examples/iris
 
 test: install
 	$(BIN)/python -m pytest
@@ -30,4 +36,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist .pytest_cache .hypothesis benchmarks/.venvs examples/*/.mlform
