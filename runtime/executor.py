@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mlform.specs.errors import MlformError, StepError
 from mlform.specs.fingerprint import StatCache, step_fingerprints
@@ -21,6 +21,9 @@ from .reasons import CACHED, Snapshot, snapshots, step_reasons
 from .state import StateDir, locked, state_dir_for
 from .store import Output, Store
 from .tracking import Tracker, new_run_id
+
+if TYPE_CHECKING:
+    from .tracking_mlflow import MlflowRun
 
 __all__ = ["Reporter", "RunResult", "StepRun", "run_pipeline"]
 
@@ -142,6 +145,15 @@ def _track(tracker: Tracker, run_id: str, outcome: StepRun) -> None:
                      metrics if isinstance(metrics, dict) else None, artifacts)
 
 
+def _mlflow_run(run: _Run, run_id: str, todo: list[str]) -> MlflowRun | None:
+    """With `tracking.backend: mlflow`, the MLflow run mirroring this one; none when no step will execute."""
+    if run.spec.pipeline.tracking.backend != "mlflow" or not todo:
+        return None
+    from .tracking_mlflow import MlflowRun
+
+    return MlflowRun(run.spec, run_id, run.outputs, run.context.model)
+
+
 def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, force: bool = False,
                  upstream: Upstream = "require", reporter: Reporter | None = None) -> RunResult:
     """Run `steps` of `spec` (all when None), reusing complete outputs; raise StepError naming the first failure.
@@ -155,6 +167,7 @@ def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, forc
     todo = run.plan(selected, force, upstream)
     shown = [s for s in run.steps if s in set(selected) | set(todo)]
     run_id = new_run_id()
+    mirror = _mlflow_run(run, run_id, todo)
     tracker = Tracker(run.state.tracking_db)
     tracker.start_run(run_id, spec.name, spec.env, str(spec.path), spec.digest, {"env": spec.env, **spec.config})
     result = RunResult(run_id, spec, {})
@@ -174,6 +187,8 @@ def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, forc
             if reporter:
                 reporter.finish(outcome)
             _track(tracker, run_id, outcome)
+            if mirror:
+                mirror.log_step(outcome)
     finally:
         run.stat.save()
         result.seconds = time.perf_counter() - began
@@ -182,6 +197,8 @@ def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, forc
             "ran" if any(s.status == "ran" for s in result.steps.values()) else "cached")
         tracker.finish_run(run_id, status, failed.error if failed else None)
         tracker.close()
+        if mirror:
+            mirror.finish(status)
     if failed:
         raise StepError(failed.id, failed.error or "unknown error")
     result.file_stats = run.file_stats()

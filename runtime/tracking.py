@@ -13,7 +13,7 @@ from typing import Any
 
 from mlform.specs.errors import StateError
 
-__all__ = ["SCHEMA_VERSION", "Tracker", "new_run_id"]
+__all__ = ["SCHEMA_VERSION", "Tracker", "flat_params", "new_run_id"]
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -40,12 +40,14 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
 
 
-def _flat(prefix: str, value: Any, out: dict[str, str]) -> None:
+def flat_params(value: Any, prefix: str = "") -> dict[str, str]:
+    """Nested mappings as dotted keys (`model.params.max_depth`); other values as text, JSON unless a string."""
     if isinstance(value, Mapping) and value:
+        out: dict[str, str] = {}
         for key, inner in value.items():
-            _flat(f"{prefix}.{key}" if prefix else str(key), inner, out)
-    else:
-        out[prefix] = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+            out.update(flat_params(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value if isinstance(value, str) else json.dumps(value, sort_keys=True)}
 
 
 class Tracker:
@@ -84,8 +86,7 @@ class Tracker:
     def start_run(self, run_id: str, spec_name: str, env: str, spec_path: str, spec_digest: str,
                   params: Mapping[str, Any]) -> None:
         """Record a new running run with its flattened params."""
-        flat: dict[str, str] = {}
-        _flat("", params, flat)
+        flat = flat_params(params)
         self._write([("INSERT INTO runs (id, spec_name, env, spec_path, spec_digest, status, started) "
                       "VALUES (?, ?, ?, ?, ?, 'running', ?)", (run_id, spec_name, env, spec_path, spec_digest,
                                                                 time.time())),
