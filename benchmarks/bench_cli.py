@@ -1,7 +1,9 @@
 """CLI benchmark: start-up against a bare click CLI and MLflow, and `validate`/`graph` over 1 to 1,000 specs.
 
-Writes benchmarks/results/cli.md. MLflow is installed on first use into benchmarks/.venvs/mlflow (gitignored).
-Run it alone with `python benchmarks/bench_cli.py`, or every benchmark with `make bench`.
+It also splits the cost of validating one spec into its stages (CPU time, in this process), so the
+numbers say where a millisecond per spec goes. Writes benchmarks/results/cli.md. MLflow is installed
+on first use into benchmarks/.venvs/mlflow (gitignored). Run it alone with `python benchmarks/bench_cli.py`,
+or every benchmark with `make bench`.
 """
 
 from __future__ import annotations
@@ -17,12 +19,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Timing", "machine_facts", "main", "make_tree", "mlflow_command", "render", "time_commands"]
+__all__ = [
+    "Timing",
+    "machine_facts",
+    "main",
+    "make_tree",
+    "mlflow_command",
+    "render",
+    "stage_costs",
+    "time_commands",
+]
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -126,6 +138,46 @@ def scale_timings(sizes: Sequence[int], runs_for: dict[int, int], mlform: str) -
     return found
 
 
+def stage_costs(tree: Path, passes: int) -> list[tuple[str, float]]:
+    """CPU seconds per spec of each stage of validating every spec under `tree`: the best of `passes` passes."""
+    import gc
+
+    import yaml
+
+    from mlform.specs.loader import discover, validate_file
+    from mlform.specs.overlays import BASE, environment_names, resolve
+    from mlform.specs.pipeline import Pipeline
+    from mlform.specs.semantic import check_sections, sections_of
+    from mlform.specs.source import _Loader, read_document  # the reader's own PyYAML loader, to split its cost
+
+    files = discover([tree])
+    validate_file(files[0])  # imports the estimator's module once, as the CLI does for its first spec
+    raw = [path.read_bytes() for path in files]
+    docs = [read_document(path) for path in files]
+    envs = [(doc, env) for doc in docs for env in [BASE, *environment_names(doc)]]
+    merged = [resolve(doc, env).data for doc, env in envs]
+    roots = [path.parent for path, doc in zip(files, docs, strict=True) for _ in [BASE, *environment_names(doc)]]
+    valid = list(zip(roots, (Pipeline.model_validate(data) for data in merged), strict=True))
+    # each stage runs once per item and keeps nothing, as the CLI does spec by spec
+    stages: dict[str, tuple[Sequence[Any], Callable[[Any], object]]] = {
+        "read the file and build data (mlform reader)": (files, read_document),
+        "- of which PyYAML composes nodes (C loader)": (raw, lambda text: yaml.compose(text, _Loader)),
+        "merge each environment's overlay": (envs, lambda pair: resolve(*pair)),
+        "schema validation of each environment (pydantic)": (merged, Pipeline.model_validate),
+        "semantic checks of each environment": (valid, lambda pair: check_sections(sections_of(pair[1]), pair[0])),
+        "validate_file: all of the above and the rest": (files, validate_file),
+    }
+    gc.freeze()  # the inputs above live through every pass: spare each garbage collection a scan of them
+    best = dict.fromkeys(stages, float("inf"))
+    for _ in range(passes):
+        for label, (items, stage) in stages.items():
+            start = time.process_time()
+            for item in items:
+                stage(item)
+            best[label] = min(best[label], time.process_time() - start)
+    return [(label, seconds / len(files)) for label, seconds in best.items()]
+
+
 def _meminfo_gib() -> str:
     try:
         text = Path("/proc/meminfo").read_text()
@@ -171,8 +223,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def render(startup: list[Timing], scale: dict[int, list[Timing]], facts: list[tuple[str, str]],
-           runs: int) -> str:
+def render(startup: list[Timing], scale: dict[int, list[Timing]], stages: tuple[int, list[tuple[str, float]]],
+           facts: list[tuple[str, str]], runs: int) -> str:
     """The Markdown report."""
     by_label = {t.label: t for t in startup}
     floor = by_label["click hello --help"].median
@@ -194,8 +246,16 @@ def render(startup: list[Timing], scale: dict[int, list[Timing]], facts: list[tu
                      f"{graph.median:.2f}", f"{1000 * graph.median / size:.1f}"])
     lines += _table(["specs", "runs", "validate median s", "validate ms/spec", "graph median s", "graph ms/spec"],
                     rows)
-    lines += ["", "`validate` checks the base spec and every environment; `graph` resolves the base spec.", "",
-              "### Machine", ""]
+    lines += ["", "`validate` checks the base spec and every environment; `graph` resolves the base spec.", ""]
+    count, costs = stages
+    estimator = by_label["python -c 'import sklearn.ensemble'"].median - by_label["python -c pass"].median
+    lines += [f"### Where validating a spec goes: CPU ms per spec over {count} iris specs, best pass, in-process", "",
+              f"Once per process, importing the estimator's module (`sklearn.ensemble`) costs {estimator:.2f} s "
+              "of wall time (median of the start-up runs, less `python -c pass`).", ""]
+    total = costs[-1][1]
+    lines += _table(["stage", "ms/spec", "share of validate_file"],
+                    [[label, f"{1000 * seconds:.3f}", f"{seconds / total:.0%}"] for label, seconds in costs])
+    lines += ["", "### Machine", ""]
     lines += _table(["fact", "value"], [[key, value] for key, value in facts])
     return "\n".join(lines) + "\n"
 
@@ -213,6 +273,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         hello = Path(tmp) / "hello.py"
         hello.write_text(HELLO_CLI)
         commands = {"python -c pass": [sys.executable, "-c", "pass"],
+                    "python -c 'import sklearn.ensemble'": [sys.executable, "-c", "import sklearn.ensemble"],
                     "click hello --help": [sys.executable, str(hello), "--help"],
                     "mlform --help": [mlform, "--help"],
                     "mlform --version": [mlform, "--version"]}
@@ -223,8 +284,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         startup = time_commands(commands, runs=runs, warmup=3)
     print("timing validate and graph ...", flush=True)
     scale = scale_timings(sizes, runs_for, mlform)
-    report = render(startup, scale, machine_facts(mlflow_version if mlflow else f"not measured ({mlflow_version})"),
-                    runs)
+    print("timing the stages of validation ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="mlform-bench-") as tmp:
+        stages = (sizes[-1], stage_costs(make_tree(Path(tmp), sizes[-1]), passes=3))
+    report = render(startup, scale, stages,
+                    machine_facts(mlflow_version if mlflow else f"not measured ({mlflow_version})"), runs)
     from mlform.specs.fsutil import write_atomic
 
     write_atomic(RESULT, report)

@@ -29,27 +29,32 @@ Number = StrictInt | StrictFloat
 
 
 class _FileSource(SpecModel):
-    path: NonEmptyStr = Field(description="File path, relative to the spec file.")
-    dtypes: dict[str, DType] = Field(default_factory=dict, description="Column dtypes to enforce on read.")
+    path: NonEmptyStr = Field(description="File path, relative to the spec file, e.g. `data/train.csv`.")
+    dtypes: dict[str, DType] = Field(
+        default_factory=dict,
+        description="Column -> dtype to convert to on read, e.g. `{zip: string}`; "
+                    "other columns keep the dtype inferred from the file.")
 
 
 class CsvSource(_FileSource):
     """A CSV file."""
 
-    type: Literal["csv"]
-    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
-    encoding: NonEmptyStr = "utf-8"
+    type: Literal["csv"] = Field(description="Source kind: `csv`, a delimited text file with a header row.")
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = Field(
+        ",", description="The one-character field separator, e.g. `;` or `|`.")
+    encoding: NonEmptyStr = Field("utf-8", description="Text encoding of the file, e.g. `utf-8` or `latin-1`.")
 
 
 class ParquetSource(_FileSource):
     """A Parquet file."""
 
-    type: Literal["parquet"]
+    type: Literal["parquet"] = Field(description="Source kind: `parquet`, an Apache Parquet file.")
 
 
 class _QuerySource(SpecModel):
-    table: NonEmptyStr | None = Field(default=None, description="Table to read whole.")
-    query: NonEmptyStr | None = Field(default=None, description="SQL query to run instead of `table`.")
+    table: NonEmptyStr | None = Field(default=None, description="Table to read whole; set this or `query`.")
+    query: NonEmptyStr | None = Field(
+        default=None, description="SQL query whose result is the data; set this or `table`.")
 
     @model_validator(mode="after")
     def _one_of_table_or_query(self) -> _QuerySource:
@@ -62,15 +67,16 @@ class _QuerySource(SpecModel):
 class SqliteSource(_QuerySource):
     """A table or query in a local SQLite file."""
 
-    type: Literal["sqlite"]
-    path: NonEmptyStr = Field(description="SQLite file, relative to the spec file.")
+    type: Literal["sqlite"] = Field(description="Source kind: `sqlite`, a table or query in a local SQLite file.")
+    path: NonEmptyStr = Field(description="SQLite database file, relative to the spec file, e.g. `data/warehouse.db`.")
 
 
 class SqlSource(_QuerySource):
     """A table or query in any SQLAlchemy database; the URL is a secret reference."""
 
-    type: Literal["sql"]
-    url: SecretUse = Field(description="SQLAlchemy URL, given as `{secret: NAME}`.")
+    type: Literal["sql"] = Field(description="Source kind: `sql`, a table or query in any SQLAlchemy database.")
+    url: SecretUse = Field(
+        description="SQLAlchemy URL (it may hold a password), given as `{secret: NAME}`, never inline.")
 
 
 Source = Annotated[CsvSource | ParquetSource | SqliteSource | SqlSource, Field(discriminator="type")]
@@ -79,10 +85,14 @@ Source = Annotated[CsvSource | ParquetSource | SqliteSource | SqlSource, Field(d
 class Split(SpecModel):
     """How rows divide into train and test sets."""
 
-    method: Literal["random", "stratified", "time"] = "random"
-    test_size: Annotated[float, Field(gt=0, lt=1)] = 0.2
-    seed: StrictInt = 0
-    time_column: NonEmptyStr | None = Field(default=None, description="Required for `method: time`.")
+    method: Literal["random", "stratified", "time"] = Field(
+        "random", description="`random` shuffles rows; `stratified` keeps the target's class shares in both sets; "
+                              "`time` tests on the latest rows by `time_column`.")
+    test_size: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.2, description="Share of rows held out for testing, between 0 and 1 exclusive; `0.2` is 20%.")
+    seed: StrictInt = Field(0, description="Random seed of the `random` and `stratified` splits, for repeatable runs.")
+    time_column: NonEmptyStr | None = Field(
+        default=None, description="Column that orders rows in time; required by `method: time` and only allowed there.")
 
     @model_validator(mode="after")
     def _time_needs_column(self) -> Split:
@@ -98,13 +108,17 @@ class Split(SpecModel):
 class Data(SpecModel):
     """Sources, the training source, target and features, and the split."""
 
-    sources: Annotated[dict[Identifier, Source], Field(min_length=1)]
+    sources: Annotated[dict[Identifier, Source], Field(min_length=1)] = Field(
+        description="Named data sources, e.g. `{train: {type: csv, path: data/train.csv}}`; "
+                    "`type` selects csv, parquet, sqlite or sql.")
     train_source: Identifier | None = Field(
         default=None, description="Source to train on; may be omitted when there is one source.")
-    target: NonEmptyStr
-    features: Annotated[list[NonEmptyStr], Field(min_length=1)]
-    id_columns: list[NonEmptyStr] = Field(default_factory=list, description="Identifier columns, never features.")
-    split: Split = Field(default_factory=Split)
+    target: NonEmptyStr = Field(description="Column the model predicts, e.g. `species`.")
+    features: Annotated[list[NonEmptyStr], Field(min_length=1)] = Field(
+        description="Input columns of the model, in order; the target and id columns may not be among them.")
+    id_columns: list[NonEmptyStr] = Field(
+        default_factory=list, description="Identifier columns kept for joins and reports, never used as features.")
+    split: Split = Field(default_factory=Split, description="Train/test split; a seeded random 80/20 split by default.")
 
     @field_validator("features")
     @classmethod
@@ -124,8 +138,10 @@ class Data(SpecModel):
 class RowCount(SpecModel):
     """Bounds on the number of rows."""
 
-    min: Annotated[int, Field(ge=0)] | None = None
-    max: Annotated[int, Field(ge=0)] | None = None
+    min: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Fewest rows allowed (inclusive); no lower bound when omitted.")
+    max: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Most rows allowed (inclusive); no upper bound when omitted.")
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> RowCount:
@@ -138,21 +154,25 @@ class RowCount(SpecModel):
 class TableRules(SpecModel):
     """Rules on the whole table."""
 
-    row_count: RowCount | None = None
-    duplicate_rows: Literal["allow", "forbid"] = "allow"
+    row_count: RowCount | None = Field(None, description="Bounds on the number of rows, e.g. `{min: 100}`.")
+    duplicate_rows: Literal["allow", "forbid"] = Field(
+        "allow", description="`forbid` fails when two rows are identical in every column.")
 
 
 class ColumnRule(SpecModel):
     """Rules on one column."""
 
-    dtype: DType | None = None
-    nullable: StrictBool = True
-    min: Number | None = None
-    max: Number | None = None
-    allowed: list[StrictStr | StrictInt | StrictFloat | StrictBool] | None = None
-    regex: StrictStr | None = None
-    unique: StrictBool = False
-    max_null_fraction: Annotated[float, Field(ge=0, le=1)] | None = None
+    dtype: DType | None = Field(None, description="Dtype the column must have as read; any dtype when omitted.")
+    nullable: StrictBool = Field(True, description="`false` fails on any missing value.")
+    min: Number | None = Field(None, description="Smallest allowed value (inclusive); needs a numeric column.")
+    max: Number | None = Field(None, description="Largest allowed value (inclusive); needs a numeric column.")
+    allowed: list[StrictStr | StrictInt | StrictFloat | StrictBool] | None = Field(
+        None, description="The only values allowed, e.g. `[setosa, versicolor]`; missing values are not checked.")
+    regex: StrictStr | None = Field(
+        None, description="Regular expression every non-missing value must match whole, e.g. `^tx-[0-9]{6}$`.")
+    unique: StrictBool = Field(False, description="`true` fails when two rows share a value.")
+    max_null_fraction: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="Largest share of missing values allowed, from 0 to 1; `0.05` allows 5%.")
 
     @field_validator("regex")
     @classmethod
@@ -179,6 +199,9 @@ class ColumnRule(SpecModel):
 class Validation(SpecModel):
     """Data validation rules for the training source; `on_failure` decides whether a breach stops the run."""
 
-    on_failure: Literal["fail", "warn"] = "fail"
-    table: TableRules = Field(default_factory=TableRules)
-    columns: dict[NonEmptyStr, ColumnRule] = Field(default_factory=dict)
+    on_failure: Literal["fail", "warn"] = Field(
+        "fail", description="`fail` stops the run when a rule is broken; `warn` reports it and goes on.")
+    table: TableRules = Field(
+        default_factory=TableRules, description="Rules on the whole table: row count, duplicate rows.")
+    columns: dict[NonEmptyStr, ColumnRule] = Field(
+        default_factory=dict, description="Rules per column: a feature, the target, an id column or the time column.")

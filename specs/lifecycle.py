@@ -34,25 +34,33 @@ Alias = Annotated[str, Field(pattern=ALIAS, max_length=63)]
 class Transformer(SpecModel):
     """One preprocessing step: a transformer by import path, applied to some columns."""
 
-    transformer: ImportPath
-    columns: Annotated[list[NonEmptyStr], Field(min_length=1)]
-    params: dict[str, Any] = Field(default_factory=dict)
+    transformer: ImportPath = Field(
+        description="Import path of a scikit-learn transformer class, e.g. `sklearn.preprocessing.StandardScaler`.")
+    columns: Annotated[list[NonEmptyStr], Field(min_length=1)] = Field(
+        description="Feature columns the transformer applies to; the other features pass through unchanged.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Constructor arguments, e.g. `{handle_unknown: ignore}`; checked by name.")
 
 
 class ModelSpec(SpecModel):
     """The estimator by import path, its params and optional preprocessing; all become one sklearn Pipeline."""
 
-    estimator: ImportPath
-    params: dict[str, Any] = Field(default_factory=dict)
-    task: Task | None = Field(default=None, description="Inferred from the estimator when omitted.")
-    preprocessing: list[Transformer] = Field(default_factory=list)
+    estimator: ImportPath = Field(
+        description="Import path of a scikit-learn estimator class, e.g. `sklearn.ensemble.RandomForestClassifier`.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Constructor arguments of the estimator, e.g. `{n_estimators: 100}`; unknown names are errors.")
+    task: Task | None = Field(
+        default=None, description="`classification` or `regression`; inferred from the estimator when omitted.")
+    preprocessing: list[Transformer] = Field(
+        default_factory=list, description="Transformers applied to feature columns before the estimator, in order.")
 
 
 class Gate(SpecModel):
     """Bounds a metric must meet: `min`, `max` or both."""
 
-    min: Number | None = None
-    max: Number | None = None
+    min: Number | None = Field(None, description="The metric must be at least this (inclusive), e.g. `0.9`.")
+    max: Number | None = Field(None, description="The metric must be at most this (inclusive), e.g. an error bound.")
 
     @model_validator(mode="after")
     def _has_a_bound(self) -> Gate:
@@ -68,48 +76,63 @@ class Gate(SpecModel):
 class Champion(SpecModel):
     """Champion/challenger: the new model must beat the model at `alias` on `metric` by `min_improvement`."""
 
-    metric: NonEmptyStr
-    alias: Alias = "production"
-    min_improvement: Annotated[float, Field(ge=0)] = 0.0
+    metric: NonEmptyStr = Field(description="Metric to compare on; one of `evaluation.metrics`.")
+    alias: Alias = Field(
+        "production", description="Registry alias of the current champion; without a champion the new model passes.")
+    min_improvement: Annotated[float, Field(ge=0)] = Field(
+        0.0, description="How much the metric must improve on the champion's; `0` means match or beat it.")
 
 
 class Evaluation(SpecModel):
     """Metrics to compute, gates they must pass, and the optional champion comparison."""
 
-    metrics: Annotated[list[NonEmptyStr], Field(min_length=1)]
-    gates: dict[NonEmptyStr, Gate] = Field(default_factory=dict)
-    champion: Champion | None = None
+    metrics: Annotated[list[NonEmptyStr], Field(min_length=1)] = Field(
+        description="Metrics computed on the test set, e.g. `[accuracy, f1_macro]`; they must fit the model's task.")
+    gates: dict[NonEmptyStr, Gate] = Field(
+        default_factory=dict,
+        description="Bounds per metric, e.g. `{accuracy: {min: 0.9}}`; a version that misses one is not promoted.")
+    champion: Champion | None = Field(
+        None, description="Compare with the registered champion; the new version is promoted only if it wins.")
 
 
 class Registry(SpecModel):
     """Where versions are registered and which alias a passing version gets."""
 
-    model_name: Name
-    promote_to: Alias = "staging"
-    path: NonEmptyStr | None = Field(default=None, description="Local registry folder, relative to the spec.")
+    model_name: Name = Field(description="Registered model name (a DNS-1123 label), e.g. `iris-classifier`.")
+    promote_to: Alias = Field(
+        "staging", description="Alias a version that passes every gate is given, e.g. `staging` or `production`.")
+    path: NonEmptyStr | None = Field(
+        default=None,
+        description="Local registry folder, relative to the spec; the state folder's (`.mlform/registry`) if omitted.")
 
 
 class Tracking(SpecModel):
     """Run tracking backend: the embedded SQLite store, or MLflow."""
 
-    backend: Literal["local", "mlflow"] = "local"
-    uri: NonEmptyStr | SecretUse | None = None
-    experiment: NonEmptyStr | None = None
+    backend: Literal["local", "mlflow"] = Field(
+        "local", description="`local`: the embedded SQLite store beside the spec; `mlflow`: an MLflow server at `uri`.")
+    uri: NonEmptyStr | SecretUse | None = Field(
+        None, description="Tracking server URI, as text or `{secret: NAME}` when it holds credentials.")
+    experiment: NonEmptyStr | None = Field(None, description="Experiment to record runs under.")
 
 
 class Resources(SpecModel):
     """Kubernetes resource requests and limits."""
 
-    requests: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=dict)
-    limits: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=dict)
+    requests: dict[Literal["cpu", "memory"], Quantity] = Field(
+        default_factory=dict,
+        description="Guaranteed `cpu` (cores, e.g. `250m` or `1`) and `memory` (bytes, e.g. `512Mi`).")
+    limits: dict[Literal["cpu", "memory"], Quantity] = Field(
+        default_factory=dict, description="Upper bounds on `cpu` and `memory`, e.g. `{cpu: \"1\", memory: 1Gi}`.")
 
 
 class Autoscaling(SpecModel):
     """Horizontal autoscaling bounds and the CPU target."""
 
-    min_replicas: Annotated[int, Field(ge=1)] = 1
-    max_replicas: Annotated[int, Field(ge=1)]
-    target_cpu_utilization: Annotated[int, Field(ge=1, le=100)] = 80
+    min_replicas: Annotated[int, Field(ge=1)] = Field(1, description="Fewest server replicas.")
+    max_replicas: Annotated[int, Field(ge=1)] = Field(description="Most server replicas.")
+    target_cpu_utilization: Annotated[int, Field(ge=1, le=100)] = Field(
+        80, description="Average CPU use, in percent of the CPU request, that scaling aims for.")
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> Autoscaling:
@@ -122,12 +145,17 @@ class Autoscaling(SpecModel):
 class Serving(SpecModel):
     """How the registered model is served."""
 
-    mode: Literal["online", "batch"] = "online"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8080
-    replicas: Annotated[int, Field(ge=0)] = 1
-    resources: Resources = Field(default_factory=Resources)
-    autoscaling: Autoscaling | None = None
-    max_batch_size: Annotated[int, Field(ge=1)] = 1000
+    mode: Literal["online", "batch"] = Field(
+        "online", description="`online`: an HTTP prediction server is built and deployed; `batch`: no server.")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(8080, description="TCP port the prediction server listens on.")
+    replicas: Annotated[int, Field(ge=0)] = Field(
+        1, description="Number of server replicas without autoscaling; `0` keeps the deployment scaled down.")
+    resources: Resources = Field(
+        default_factory=Resources, description="Kubernetes resource requests and limits of each server.")
+    autoscaling: Autoscaling | None = Field(
+        None, description="Scale the servers on CPU use between the given bounds; needs `resources.requests.cpu`.")
+    max_batch_size: Annotated[int, Field(ge=1)] = Field(
+        1000, description="Most rows scored in one model call; queued requests are batched up to this.")
     env: dict[Annotated[str, Field(pattern=ENV_VAR)], SecretUse] = Field(
         default_factory=dict, description="Environment variables of the server, from declared secrets.")
 
@@ -135,27 +163,40 @@ class Serving(SpecModel):
 class FeatureDrift(SpecModel):
     """Per-feature override of the drift method or threshold."""
 
-    method: DriftMethod | None = None
-    threshold: Annotated[float, Field(ge=0)] | None = None
+    method: DriftMethod | None = Field(None, description="Drift method for this feature; `drift.method` if omitted.")
+    threshold: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="Score above which this feature has drifted; `drift.threshold` if omitted.")
 
 
 class Drift(SpecModel):
     """Drift detection between the reference and current data."""
 
-    method: DriftMethod = "psi"
-    threshold: Annotated[float, Field(ge=0)] = 0.2
-    features: dict[NonEmptyStr, FeatureDrift] = Field(default_factory=dict)
-    max_drifted_share: Annotated[float, Field(ge=0, le=1)] = 0.5
-    bins: Annotated[int, Field(ge=2, le=1000)] = 10
+    method: DriftMethod = Field(
+        "psi", description="Per-feature score: `psi` (population stability index), `ks` (Kolmogorov-Smirnov), "
+                           "`wasserstein` (scaled by the reference's standard deviation) or `jensenshannon`.")
+    threshold: Annotated[float, Field(ge=0)] = Field(
+        0.2, description="A feature has drifted when its score is above this; `0.2` is a common PSI threshold.")
+    features: dict[NonEmptyStr, FeatureDrift] = Field(
+        default_factory=dict, description="Per-feature overrides, e.g. `{amount: {method: ks, threshold: 0.1}}`.")
+    max_drifted_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.5, description="Drift is a breach when more than this share (0 to 1) of the features drifted.")
+    bins: Annotated[int, Field(ge=2, le=1000)] = Field(
+        10, description="Quantile bins of the reference for `psi` and `jensenshannon` on numeric features.")
 
 
 class Monitoring(SpecModel):
     """Scheduled comparison of current data against the reference, and what a breach triggers."""
 
-    schedule: Cron
+    schedule: Cron = Field(
+        description="When monitoring runs: a five-field cron expression in UTC, e.g. `0 6 * * *`, or `@daily`.")
     reference: Identifier | None = Field(default=None, description="Reference source; the training source if omitted.")
     current: Identifier = Field(description="Source holding the current (live) data.")
-    drift: Drift = Field(default_factory=Drift)
-    performance: dict[NonEmptyStr, Gate] = Field(default_factory=dict)
-    on_breach: Literal["retrain", "alert", "none"] = "alert"
+    drift: Drift = Field(
+        default_factory=Drift, description="Drift detection; PSI over 10 bins, threshold 0.2, by default.")
+    performance: dict[NonEmptyStr, Gate] = Field(
+        default_factory=dict,
+        description="Bounds per metric on the current data (it needs the target), e.g. `{accuracy: {min: 0.85}}`.")
+    on_breach: Literal["retrain", "alert", "none"] = Field(
+        "alert", description="On drift or a missed bound: `retrain` and promote, `alert` (exit non-zero), "
+                             "or `none` (report only).")
 

@@ -84,8 +84,11 @@ def _locate(view: Document, finding: Finding) -> Diagnostic:
                       finding.severity)
 
 
-def _resolve_env(doc: Document, path: Path, env: str) -> tuple[ResolvedSpec | None, list[Diagnostic]]:
-    """Schema errors and semantic findings of one environment; the resolved spec when there are no errors."""
+def _resolve_env(doc: Document, env: str, root: Path, resolved: Path) -> tuple[ResolvedSpec | None, list[Diagnostic]]:
+    """Schema errors and semantic findings of one environment; the resolved spec when there are no errors.
+
+    `root` is the folder of the spec file as named, `resolved` the spec file with symlinks resolved.
+    """
     view = resolve(doc, env)
     try:
         pipeline: Pipeline | None = Pipeline.model_validate(view.data)
@@ -94,10 +97,10 @@ def _resolve_env(doc: Document, path: Path, env: str) -> tuple[ResolvedSpec | No
         sections = valid_sections(view.data)
     else:
         found, sections = [], sections_of(pipeline)
-    found += [_locate(view, finding) for finding in check_sections(sections, path.parent)]
+    found += [_locate(view, finding) for finding in check_sections(sections, root)]
     if pipeline is None or any(d.severity == "error" for d in found):
         return None, found
-    return ResolvedSpec(path.resolve(), doc.file, env, pipeline, view, tuple(found)), found
+    return ResolvedSpec(resolved, doc.file, env, pipeline, view, tuple(found)), found
 
 
 def _envs_or_error(doc: Document, env: str) -> None:
@@ -124,16 +127,17 @@ def validate_file(path: str | Path, envs: Sequence[str] | None = None) -> tuple[
     broken = {d.path.split(".")[1] for d in overlay_errors}
     base_found: list[Diagnostic] | None = None
     specs = []
+    root, resolved = path.parent, path.resolve()
     for env in wanted:
         if env in broken:
             continue
-        spec, diagnostics = _resolve_env(doc, path, env)
+        spec, diagnostics = _resolve_env(doc, env, root, resolved)
         if env == BASE:
             base_found = diagnostics
         elif any(d.severity == "error" for d in diagnostics):
             # an error the base spec has too is the spec's, not this environment's
             if base_found is None:
-                base_found = _resolve_env(doc, path, BASE)[1]
+                base_found = _resolve_env(doc, BASE, root, resolved)[1]
             diagnostics = [d if d in base_found or d.severity != "error" else _in_env(d, env) for d in diagnostics]
         found.update(diagnostics)
         if spec is not None:

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from .errors import Diagnostic
 from .explain import did_you_mean
-from .source import Document, KeyPath
+from .source import Document, KeyPath, Tables, subpaths
 
-__all__ = ["BASE", "check_overlays", "environment_names", "merge", "resolve"]
+__all__ = ["BASE", "FIXED", "PINNED", "SECTIONS", "check_overlays", "environment_names", "merge", "resolve"]
 
 BASE = "default"
-_FIXED = {
+# top-level keys an overlay may never set, and why
+FIXED = {
     "apiVersion": "the API version is the same in every environment",
     "kind": "the kind is the same in every environment",
     "environments": "overlays cannot nest",
     "secrets": "secrets are declared once, at the top level",
 }
-_SECTIONS = ("metadata", "data", "validation", "model", "evaluation", "registry", "tracking",
-             "serving", "monitoring", "targets")
+# the top-level keys an overlay may change (when the base spec has them)
+SECTIONS = ("metadata", "data", "validation", "model", "evaluation", "registry", "tracking",
+            "serving", "monitoring", "targets")
+# (section, key): the one key inside a section that an overlay may never set
+PINNED = ("metadata", "name")
 
 
 def merge(base: Any, overlay: Any) -> Any:
@@ -43,7 +48,7 @@ def environment_names(doc: Document) -> list[str]:
 
 def check_overlays(doc: Document) -> list[Diagnostic]:
     """Overlays may only change sections the base defines, and never the fixed keys."""
-    found = []
+    found: list[Diagnostic] = []
     envs = doc.data.get("environments")
     if not isinstance(envs, dict):
         return found
@@ -51,22 +56,21 @@ def check_overlays(doc: Document) -> list[Diagnostic]:
         if not isinstance(overlay, dict):
             continue  # null is an empty overlay; any other non-mapping is a schema error
         for key in overlay:
-            path = ("environments", env, key)
-            mark = doc.keys.get(path) or doc.mark(path)
+            path: KeyPath = ("environments", env, key)
             where = f"environments.{env}.{key}"
-            if key in _FIXED:
-                message = f"`{key}` cannot be overridden per environment: {_FIXED[key]}"
-            elif key not in _SECTIONS:
-                message = f"unknown section `{key}`{did_you_mean(key, _SECTIONS)}"
+            if key in FIXED:
+                message = f"`{key}` cannot be overridden per environment: {FIXED[key]}"
+            elif key not in SECTIONS:
+                message = f"unknown section `{key}`{did_you_mean(key, SECTIONS)}"
             elif key not in doc.data:
                 message = (f"section `{key}` is not in the base spec; "
                            "environment overlays only change sections the base defines")
-            elif key == "metadata" and isinstance(overlay[key], dict) and "name" in overlay[key]:
-                mark = doc.keys.get((*path, "name")) or mark
-                where = f"{where}.name"
+            elif key == PINNED[0] and isinstance(overlay[key], dict) and PINNED[1] in overlay[key]:
+                path, where = (*path, PINNED[1]), f"{where}.{PINNED[1]}"
                 message = "`metadata.name` cannot be overridden per environment: it names the pipeline everywhere"
             else:
                 continue
+            mark = doc.keys.get(path) or doc.mark(path)
             found.append(Diagnostic(doc.file, mark.line, mark.col, where, message))
     return found
 
@@ -77,28 +81,46 @@ def resolve(doc: Document, env: str) -> Document:
         return doc
     overlay = (doc.data.get("environments") or {}).get(env)
     overlay = overlay if isinstance(overlay, dict) else {}
-    merged = Document(file=doc.file, data=merge(doc.data, overlay),
-                      values=dict(doc.values), keys=dict(doc.keys), plain=dict(doc.plain))
-    _overlay_marks(doc, merged, overlay, base=doc.data, path=(), source=("environments", env))
-    return merged
+    data = merge(doc.data, overlay)
+    return Document(doc.file, data, partial(_overlay_tables, doc, overlay, data, env))
 
 
-def _overlay_marks(doc: Document, merged: Document, overlay: dict[str, Any], base: Any,
-                   path: KeyPath, source: KeyPath) -> None:
-    """Point the marks of every overlaid value at the overlay, dropping those of replaced values."""
+def _overlay_tables(doc: Document, overlay: dict[str, Any], merged: dict[str, Any], env: str) -> Tables:
+    """The base document's tables with the marks of every overlaid value pointing into the overlay."""
+    tables = Tables(dict(doc.values), dict(doc.keys), dict(doc.plain))
+    _overlay_marks(doc.tables, tables, overlay, doc.data, merged, (), ("environments", env))
+    return tables
+
+
+def _overlay_marks(origin: Tables, tables: Tables, overlay: dict[str, Any], base: dict[str, Any],
+                   merged: dict[str, Any], path: KeyPath, source: KeyPath) -> None:
+    """Point the marks of every overlaid value at the overlay, dropping those of replaced values.
+
+    `base`, `overlay` and `merged` are the mappings at `path` before, in and after the merge; the
+    overlay's mapping stands at `source` in the document.
+    """
     for key, value in overlay.items():
         here, there = (*path, key), (*source, key)
-        below = base.get(key) if isinstance(base, dict) else None
+        below = base.get(key)
         if isinstance(value, dict) and isinstance(below, dict):
-            _overlay_marks(doc, merged, value, below, here, there)
+            _overlay_marks(origin, tables, value, below, merged[key], here, there)
             continue
-        for table in (merged.values, merged.keys, merged.plain):
-            for stale in [p for p in table if p[: len(here)] == here]:
-                del table[stale]
+        if key in base:  # the paths of the replaced or deleted value are the paths of its data
+            for inner in subpaths(below):
+                for table in (tables.values, tables.keys, tables.plain):
+                    table.pop(here + inner, None)
         if value is None:
             continue
-        size = len(there)
-        for table, origin in ((merged.values, doc.values), (merged.keys, doc.keys), (merged.plain, doc.plain)):
-            for p, item in origin.items():
-                if p[:size] == there:
-                    table[here + p[size:]] = item
+        for inner in subpaths(merged[key]):  # the overlay's value as merged: without the nulls that delete nothing
+            _copy(origin, there + inner, tables, here + inner)
+
+
+def _copy(origin: Tables, source: KeyPath, tables: Tables, target: KeyPath) -> None:
+    """Give `target` in `tables` the entries that `source` has in `origin`."""
+    for table, found in ((tables.values, origin.values), (tables.keys, origin.keys)):
+        mark = found.get(source)
+        if mark is not None:
+            table[target] = mark
+    text = origin.plain.get(source)
+    if text is not None:
+        tables.plain[target] = text

@@ -7,7 +7,11 @@ another part of the spec fails schema validation: one pass reports a schema erro
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
+import os
+import sys
+import typing
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -16,7 +20,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
-from .base import parse_quantity
+from .base import SecretUse, parse_quantity
 from .explain import did_you_mean
 from .metrics import METRICS, Task
 from .pipeline import Pipeline
@@ -49,11 +53,16 @@ class Finding(NamedTuple):
 def import_object(path: str) -> Any:
     """Import `package.module.Name`; raise ImportError with a readable reason."""
     module_name, _, attr = path.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        msg = f"cannot import module `{module_name}` ({exc.msg})"
-        raise ImportError(msg) from None
+    module = sys.modules.get(module_name)
+    if module is None:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            msg = f"cannot import module `{module_name}` ({exc.msg})"
+            raise ImportError(msg) from None
+        # an estimator's package (scikit-learn brings scipy and pandas) adds some 10^5 objects that live as long
+        # as the process: freezing them spares every later full garbage collection a pass over all of them
+        gc.freeze()
     try:
         return getattr(module, attr)
     except AttributeError:
@@ -246,9 +255,31 @@ def _check_serving(s: Sections) -> Iterator[Finding]:
                       on_key=True)
 
 
+def _may_hold_secret(annotation: Any) -> bool:
+    """Whether a value of this type can contain a `{secret: NAME}`: a SecretUse, or free-form data."""
+    if annotation is Any:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation is SecretUse or bool(_secret_fields(annotation))
+    return any(_may_hold_secret(arg) for arg in typing.get_args(annotation))
+
+
+@cache
+def _secret_fields(model: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """(attribute, key as written) of each field of `model` that can contain a `{secret: NAME}`."""
+    return tuple((name, field.alias or name) for name, field in model.model_fields.items()
+                 if _may_hold_secret(field.annotation))
+
+
 def _secret_uses(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
-    if isinstance(node, dict):
-        if set(node) == {"secret"} and isinstance(node["secret"], str):
+    """Every `{secret: NAME}` inside a validated value, visiting only fields whose type can hold one."""
+    if isinstance(node, SecretUse):
+        yield (*path, "secret"), node.secret
+    elif isinstance(node, BaseModel):
+        for name, key in _secret_fields(type(node)):
+            yield from _secret_uses(getattr(node, name), (*path, key))
+    elif isinstance(node, dict):
+        if set(node) == {"secret"} and isinstance(node["secret"], str):  # free-form data, such as params
             yield (*path, "secret"), node["secret"]
         for key, value in node.items():
             yield from _secret_uses(value, (*path, key))
@@ -259,17 +290,19 @@ def _secret_uses(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
 
 def _check_secrets(s: Sections) -> Iterator[Finding]:
     declared = list(s["secrets"])
-    used = {name: section.model_dump(by_alias=True, exclude_defaults=True)  # defaults never name a secret
-            for name, section in s.items() if isinstance(section, BaseModel)}
-    for path, name in _secret_uses(used, ()):
-        if name not in declared:
-            yield Finding(path, f"secret `{name}` is not declared under `secrets`{did_you_mean(name, declared)}")
+    for _, section in _secret_fields(Pipeline):
+        value = s.get(section)
+        if not isinstance(value, BaseModel):
+            continue  # `environments` holds overlays, checked once merged; `secrets` declares, never uses
+        for path, name in _secret_uses(value, (section,)):
+            if name not in declared:
+                yield Finding(path, f"secret `{name}` is not declared under `secrets`{did_you_mean(name, declared)}")
 
 
 def _check_files(data: Any, root: Path) -> Iterator[Finding]:
     for name, source in data.sources.items():
         path = getattr(source, "path", None)
-        if path is not None and not (root / path).exists():
+        if path is not None and not os.path.exists(os.path.join(root, path)):
             yield Finding(("data", "sources", name, "path"), f"file `{path}` does not exist (yet)", "warning")
 
 

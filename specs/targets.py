@@ -17,24 +17,33 @@ ImageRef = Annotated[str, Field(pattern=IMAGE, max_length=255)]
 class DockerTarget(SpecModel):
     """Container images for training and serving."""
 
-    image: ImageRef = Field(description="Image repository, e.g. `registry.example.com/team/model`.")
-    base_image: ImageRef = "python:3.11-slim"
+    image: ImageRef = Field(
+        description="Image repository, e.g. `registry.example.com/team/model`; "
+                    "tags are derived from the step, environment and spec digest.")
+    base_image: ImageRef = Field(
+        "python:3.11-slim", description="Image the training and serving images are built on; it needs Python.")
 
 
 class GithubActionsTarget(SpecModel):
     """GitHub Actions workflows for pull requests, applies and monitoring."""
 
-    python_version: Annotated[str, Field(pattern=PYTHON_VERSION)] = "3.11"
-    runs_on: NonEmptyStr = "ubuntu-24.04"
+    python_version: Annotated[str, Field(pattern=PYTHON_VERSION)] = Field(
+        "3.11", description="Python the workflows set up, as a quoted string like `\"3.12\"`.")
+    runs_on: NonEmptyStr = Field("ubuntu-24.04", description="Runner label of the jobs, e.g. `ubuntu-24.04`.")
 
 
 class AirflowTarget(SpecModel):
     """An Airflow 3 DAG per environment."""
 
-    schedule: StrictStr | None = Field(default=None, description="Cron, an `@daily`-style preset, or null.")
-    operator: Literal["bash", "kubernetes"] = "bash"
-    retries: Annotated[int, Field(ge=0, le=100)] = 1
-    retry_delay_minutes: Annotated[int, Field(ge=0)] = 5
+    schedule: StrictStr | None = Field(
+        default=None, description="When the training DAG runs: cron, an `@daily`-style preset, `@once`, "
+                                  "or null for manual runs only.")
+    operator: Literal["bash", "kubernetes"] = Field(
+        "bash", description="`bash` runs steps on the Airflow worker; `kubernetes` runs each step as a pod of the "
+                            "training image (needs `targets.kubernetes`).")
+    retries: Annotated[int, Field(ge=0, le=100)] = Field(
+        1, description="Retries of a failed task before the run fails.")
+    retry_delay_minutes: Annotated[int, Field(ge=0)] = Field(5, description="Minutes to wait before each retry.")
 
     @field_validator("schedule")
     @classmethod
@@ -47,16 +56,21 @@ class AirflowTarget(SpecModel):
 class KubernetesTarget(SpecModel):
     """Kubernetes manifests: training Job, monitoring CronJob and serving."""
 
-    namespace: Name = "default"
-    serving: Literal["deployment", "kserve"] = "deployment"
-    service_account: Name | None = None
-    image_pull_secret: Name | None = None
+    namespace: Name = Field("default", description="Namespace every manifest goes into.")
+    serving: Literal["deployment", "kserve"] = Field(
+        "deployment", description="`deployment`: a Deployment and a Service; `kserve`: a KServe InferenceService.")
+    service_account: Name | None = Field(
+        None, description="Existing service account the pods run as; when omitted the manifests create one.")
+    image_pull_secret: Name | None = Field(
+        None, description="Name of a Secret holding registry credentials, for pulling private images.")
 
 
 class Targets(SpecModel):
     """Each present key enables that target."""
 
-    docker: DockerTarget | None = None
-    github_actions: GithubActionsTarget | None = None
-    airflow: AirflowTarget | None = None
-    kubernetes: KubernetesTarget | None = None
+    docker: DockerTarget | None = Field(None, description="Emit Dockerfiles of the training and serving images.")
+    github_actions: GithubActionsTarget | None = Field(
+        None, description="Emit GitHub Actions workflows; `{}` takes every default.")
+    airflow: AirflowTarget | None = Field(None, description="Emit an Airflow DAG per environment.")
+    kubernetes: KubernetesTarget | None = Field(
+        None, description="Emit Kubernetes manifests: training Job, monitoring CronJob and serving.")

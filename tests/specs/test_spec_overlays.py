@@ -5,11 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mlform.specs.overlays import BASE, check_overlays, environment_names, merge, resolve
-from mlform.specs.source import Mark, parse_document
+from mlform.specs.source import KeyPath, Mark, parse_document, resolve_plain, subpaths
 
 SPEC = """\
 metadata:
@@ -130,3 +131,36 @@ def test_every_non_null_overlay_key_wins_and_null_keys_are_gone(base: dict[str, 
             assert merged[key] == value
     for key in base.keys() - overlay.keys():
         assert merged[key] == base[key]
+
+
+def _key_paths(value: Any, path: KeyPath = ()) -> set[KeyPath]:
+    """The paths in `value` that end in a mapping key."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    found = set()
+    for key, item in items:
+        if isinstance(value, dict):
+            found.add((*path, key))
+        found |= _key_paths(item, (*path, key))
+    return found
+
+
+def _at(data: Any, path: KeyPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+@given(base=_MAPPINGS, overlay=_MAPPINGS)
+def test_an_environment_has_marks_for_exactly_its_values_and_keys(base: dict[str, Any], overlay: dict[str, Any]) -> None:
+    text = yaml.safe_dump({**base, "environments": {"dev": overlay}}, default_flow_style=False)
+    doc = parse_document(text.encode(), "spec.yaml")
+    dev = resolve(doc, "dev")
+
+    for view in (doc, dev):
+        assert set(view.values) == set(subpaths(view.data))
+        assert set(view.keys) == _key_paths(view.data)
+        assert all(resolve_plain(raw) == _at(view.data, path) for path, raw in view.plain.items())
+    for table in (dev.values, dev.keys):
+        for path, mark in table.items():
+            assert mark.written in (path, ("environments", "dev", *path))
+            assert mark == (doc.values if table is dev.values else doc.keys)[mark.written]
