@@ -114,8 +114,9 @@ def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None,
         state.spec, state.env, state.spec_digest = spec.display, spec.env, spec.digest
         _write_artifacts(plan, build, state)
         store.write(state)
-        if plan.of("step", Action.RUN):
-            run_pipeline(spec, reporter=_StateReporter(store, state, console))
+        # Always through the runtime: cached steps are recorded too, so state matches the spec even when
+        # an earlier, interrupted apply already produced every output.
+        run_pipeline(spec, reporter=_StateReporter(store, state, console))
         _record_aliases(spec, state)
         store.write(state)
     return plan, state, store.notes
