@@ -1,0 +1,379 @@
+"""Compile benchmark: `mlform compile` over 1 to 1,000 specs, and how fast real Airflow parses the DAGs it emits.
+
+Part 1 times `mlform compile DIR` as a whole process in a temporary git repository holding N copies of
+examples/iris (distinct `metadata.name`s, their own data): a fresh compile (no output yet), `compile --check`
+of the current output, and `mlform validate DIR` as the reference (compile = validate + render + write).
+The three are interleaved round by round. Then cProfile runs one fresh compile of the largest tree in-process.
+
+Part 2 compiles the Airflow target of 50 specs (100 DAG files: dev and prod) and parses the folder with
+Airflow 3's `DagBag` in the test tooling's cached Airflow venv (tests/tools), after importing Airflow and the
+operators the files use, so Airflow's own import is excluded. The peer is a folder of trivial hand-written
+DAG files with the same number of DAGs and tasks, all `BashOperator`s in a chain. Passes are interleaved.
+Writes benchmarks/results/compile.md. Run it alone with `python benchmarks/bench_compile.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import gc
+import json
+import os
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench_cli import Timing, _run_once, _table, _version, machine_facts, make_tree
+
+__all__ = ["ParseResult", "Scaling", "main", "parse_dags", "parse_worker", "profile_compile", "render",
+           "time_compile"]
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULT = HERE / "results" / "compile.md"
+PARSE_GOAL_MS = 50.0
+WORKER_FLAG = "--airflow-worker"
+OPERATOR_MODULES = (  # everything a generated DAG file imports, so the first parse pays no Airflow import
+    "airflow.sdk",
+    "airflow.providers.standard.operators.bash",
+    "airflow.providers.standard.operators.empty",
+    "airflow.providers.standard.operators.python",
+    "airflow.providers.standard.operators.trigger_dagrun",
+)
+BASELINE_HEAD = '''\
+"""Hand-written baseline: {count} DAG(s) of plain BashOperator tasks in a chain."""
+
+import datetime
+
+from airflow.sdk import DAG
+from airflow.providers.standard.operators.bash import BashOperator
+'''
+BASELINE_DAG = '''
+
+with DAG(
+    dag_id="{dag_id}",
+    schedule="@weekly",
+    start_date=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+    catchup=False,
+):
+{tasks}
+    {chain}
+'''
+
+
+ProfileRow = tuple[str, int, float, float]  # function, calls, own seconds, cumulative seconds
+Profile = tuple[float, list[ProfileRow], list[ProfileRow]]  # total seconds, top by own time, top mlform by cumulative
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """One tree size: how many files a compile writes, and the timings of validate, compile and check."""
+
+    size: int
+    files: int
+    timings: dict[str, Timing]
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """DagBag passes over one folder: its shape, the cold first pass and the warm passes, in seconds."""
+
+    label: str
+    files: int
+    dags: int
+    tasks: int
+    cold_s: float
+    warm: Timing
+    per_file_median_s: float  # Airflow's own per-file duration (dagbag_stats), median over files and passes
+
+    @property
+    def per_file_ms(self) -> float:
+        """Median warm DagBag wall time per file, in milliseconds."""
+        return 1000 * self.warm.median / self.files
+
+
+def _git_repo(root: Path) -> Path:
+    """An empty git repository at `root`, so `mlform compile` takes it as the project root."""
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return root
+
+
+def _clear_output(root: Path) -> None:
+    for folder in (root / "deploy", root / ".github"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _count_output(root: Path) -> int:
+    return sum(1 for folder in (root / "deploy", root / ".github") for path in folder.rglob("*") if path.is_file())
+
+
+def time_compile(size: int, runs: int, warmup: int, mlform: str) -> Scaling:
+    """validate, fresh compile and `compile --check` of `size` iris copies, interleaved round by round."""
+    commands = {"validate": [mlform, "validate", "specs"], "compile": [mlform, "compile", "specs"],
+                "compile --check": [mlform, "compile", "specs", "--check"]}
+    samples: dict[str, list[float]] = {label: [] for label in commands}
+    with tempfile.TemporaryDirectory(prefix="mlform-bench-compile-") as tmp:
+        root = _git_repo(Path(tmp) / "repo")
+        make_tree(root / "specs", size)
+        with contextlib.chdir(root):
+            for round_number in range(warmup + runs):
+                for label, argv in commands.items():
+                    if label == "compile":
+                        _clear_output(root)
+                    elapsed = _run_once(argv)
+                    if round_number >= warmup:
+                        samples[label].append(elapsed)
+        files = _count_output(root)
+    if files == 0 or files % size:
+        raise RuntimeError(f"compile of {size} specs wrote {files} files, not the same number for each spec")
+    return Scaling(size, files, {label: Timing(label, tuple(values)) for label, values in samples.items()})
+
+
+def _where(filename: str) -> str:
+    """A profiled function's file, short: from the package folder on."""
+    for marker in ("/mlform/", "/site-packages/"):
+        if marker in filename:
+            return filename.rsplit(marker, 1)[1]
+    return Path(filename).name
+
+
+def profile_compile(size: int) -> Profile:
+    """Profile of one fresh in-process compile and write of `size` specs: the top costs."""
+    from mlform.compiler.commands.common import spec_files
+    from mlform.compiler.targets import output
+
+    with tempfile.TemporaryDirectory(prefix="mlform-bench-compile-") as tmp:
+        root = _git_repo(Path(tmp) / "repo")
+        make_tree(root / "specs", size)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        output.write(output.compile_specs(spec_files((root / "specs",)), None, None, cwd=root))
+        profiler.disable()
+    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = [(name if file == "~" else f"{_where(file)}:{line}({name})", calls, own, cumulative)
+            for (file, line, name), (_, calls, own, cumulative, _) in stats.items()]
+    total = sum(row[2] for row in rows)
+    own_top = sorted(rows, key=lambda row: row[2], reverse=True)[:12]
+    mlform_rows = [row for (file, _, _), row in zip(stats, rows, strict=True) if "/mlform/" in file]
+    cumulative_top = sorted(mlform_rows, key=lambda row: row[3], reverse=True)[:12]
+    return total, own_top, cumulative_top
+
+
+def _baseline_file(stem: str, task_counts: Sequence[int]) -> str:
+    """A hand-written DAG file with one chained BashOperator DAG per entry of `task_counts`."""
+    text = BASELINE_HEAD.format(count=len(task_counts))
+    for number, count in enumerate(task_counts, start=1):
+        tasks = "\n".join(f'    t{i} = BashOperator(task_id="t{i}", bash_command="echo {i}")'
+                          for i in range(1, count + 1))
+        chain = " >> ".join(f"t{i}" for i in range(1, count + 1))
+        text += BASELINE_DAG.format(dag_id=f"baseline-{stem}-{number}", tasks=tasks, chain=chain)
+    return text
+
+
+def _parse_pass(folder: Path) -> tuple[float, Any]:
+    """One DagBag over `folder`: wall seconds and the bag, failing on any import error."""
+    from airflow.dag_processing.dagbag import DagBag  # type: ignore[import-not-found]
+
+    gc.collect()
+    started = time.perf_counter()
+    bag = DagBag(dag_folder=str(folder))
+    elapsed = time.perf_counter() - started
+    if bag.import_errors:
+        path, error = next(iter(bag.import_errors.items()))
+        raise RuntimeError(f"Airflow could not import {path}: {str(error).strip().splitlines()[-1]}")
+    return elapsed, bag
+
+
+def parse_worker(generated: Path, baseline: Path, warm: Path, rounds: int, report: Path) -> None:
+    """In Airflow's venv: write hand-written peers of `generated`'s DAG files, time DagBag over both, save JSON."""
+    import importlib
+
+    started = time.perf_counter()
+    for module in ("airflow", "airflow.dag_processing.dagbag", *OPERATOR_MODULES):
+        importlib.import_module(module)
+    import_s = time.perf_counter() - started
+    sources = sorted(generated.rglob("*.py"))
+    warm.mkdir(parents=True, exist_ok=True)
+    for source in sources[:2]:  # a dev file and a prod file: the first DagBag's set-up is not charged to either
+        shutil.copy(source, warm / source.name)
+    _parse_pass(warm)
+    cold: dict[str, float] = {}
+    shape: dict[str, tuple[int, int, int]] = {}
+    cold["generated"], bag = _parse_pass(generated)
+    by_file: dict[str, list[int]] = {}
+    for dag in bag.dags.values():
+        by_file.setdefault(str(Path(dag.fileloc).resolve()), []).append(len(dag.tasks))
+    baseline.mkdir(parents=True, exist_ok=True)
+    for number, counts in enumerate(by_file[str(path.resolve())] for path in sources):
+        (baseline / f"baseline_{number:04d}.py").write_text(_baseline_file(f"{number:04d}", counts))
+    cold["baseline"], _ = _parse_pass(baseline)
+    folders = {"generated": generated, "baseline": baseline}
+    walls: dict[str, list[float]] = {label: [] for label in folders}
+    per_file: dict[str, list[float]] = {label: [] for label in folders}
+    for round_number in range(rounds):
+        order = list(folders) if round_number % 2 == 0 else list(reversed(folders))
+        for label in order:
+            elapsed, bag = _parse_pass(folders[label])
+            walls[label].append(elapsed)
+            per_file[label] += [stat.duration.total_seconds() for stat in bag.dagbag_stats]
+            shape[label] = (len(bag.dagbag_stats), len(bag.dags), sum(len(dag.tasks) for dag in bag.dags.values()))
+    import airflow  # type: ignore[import-not-found]
+
+    report.write_text(json.dumps({
+        "airflow": airflow.__version__, "import_s": import_s, "cold": cold, "walls": walls,
+        "per_file_median": {label: statistics.median(values) for label, values in per_file.items()},
+        "shape": shape,
+    }))
+
+
+def parse_dags(specs: int, rounds: int, mlform: str) -> tuple[str, float, list[ParseResult]]:
+    """DagBag over the Airflow target of `specs` iris copies and its peers: (Airflow version, import s, results)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from tools import AIRFLOW
+
+    python = AIRFLOW.bin("python")
+    with tempfile.TemporaryDirectory(prefix="mlform-bench-dags-") as tmp:
+        scratch = Path(tmp)
+        root = _git_repo(scratch / "repo")
+        make_tree(root / "specs", specs)
+        with contextlib.chdir(root):
+            _run_once([mlform, "compile", "specs", "--target", "airflow"])
+        env = {**os.environ, "AIRFLOW_HOME": str(scratch / "airflow-home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+        argv = [str(python), str(Path(__file__).resolve()), WORKER_FLAG, str(root / "deploy"),
+                str(scratch / "baseline"), str(scratch / "warm"), str(rounds), str(scratch / "report.json")]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"the DagBag worker exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+        found = json.loads((scratch / "report.json").read_text())
+    results = []
+    for label in ("generated", "baseline"):
+        files, dags, tasks = found["shape"][label]
+        results.append(ParseResult(label, files, dags, tasks, found["cold"][label],
+                                   Timing(label, tuple(found["walls"][label])), found["per_file_median"][label]))
+    return found["airflow"], found["import_s"], results
+
+
+def _compile_rows(scale: Sequence[Scaling]) -> list[list[str]]:
+    rows = []
+    for s in scale:
+        validate, fresh, check = (s.timings[label] for label in ("validate", "compile", "compile --check"))
+        rows.append([f"{s.size:,}", f"{s.files:,}", str(len(fresh.samples)), f"{validate.median:.2f}",
+                     f"{fresh.median:.2f} ({min(fresh.samples):.2f}-{max(fresh.samples):.2f})",
+                     f"{1000 * fresh.median / s.size:.1f}", f"{check.median:.2f}",
+                     f"{1000 * check.median / s.size:.1f}", f"{fresh.median / validate.median:.1f}x",
+                     f"{check.median / validate.median:.1f}x"])
+    return rows
+
+
+def _marginal_ms(scale: Sequence[Scaling], label: str) -> float:
+    """Milliseconds each further spec adds: the slope between the smallest and the largest tree."""
+    small, large = scale[0], scale[-1]
+    return 1000 * (large.timings[label].median - small.timings[label].median) / (large.size - small.size)
+
+
+def _profile_lines(size: int, profile: Profile) -> list[str]:
+    total, own_top, cumulative_top = profile
+    lines = [f"### Where a fresh compile of {size:,} specs goes: cProfile, in-process", "",
+             f"Profiled total {total:.1f} s (profiling inflates every call; read the shares). "
+             "Top functions by own time:", ""]
+    rows = [[f"`{name}`", f"{calls:,}", f"{own:.2f}", f"{own / total:.0%}"] for name, calls, own, _ in own_top]
+    lines += _table(["function", "calls", "own s", "share"], rows)
+    lines += ["", "mlform's functions by cumulative time (including what they call):", ""]
+    rows = [[f"`{name}`", f"{calls:,}", f"{cumulative:.2f}", f"{cumulative / total:.0%}"]
+            for name, calls, _, cumulative in cumulative_top]
+    return lines + _table(["function", "calls", "cumulative s", "share"], rows)
+
+
+def render(scale: Sequence[Scaling], profile: Profile | None, parse: tuple[str, float, list[ParseResult]],
+           facts: Sequence[tuple[str, str]]) -> str:
+    """The Markdown report."""
+    version, import_s, (generated, baseline) = parse
+    verdict = "met" if generated.per_file_ms <= PARSE_GOAL_MS else "NOT met"
+    ratio = generated.per_file_ms / baseline.per_file_ms
+    lines = ["## `mlform compile` over N specs, and Airflow parsing its DAGs (bench_compile)", "",
+             f"Goal: a generated DAG file parses in Airflow {version} in <= {PARSE_GOAL_MS:.0f} ms, Airflow's own "
+             f"import excluded: **{verdict}** ({generated.per_file_ms:.1f} ms per file, {ratio:.2f}x a "
+             "hand-written DAG file of the same DAGs and tasks).", "",
+             "### compile over N copies of the iris spec (2 environments each, all four targets)", "",
+             "Wall-clock seconds of whole processes run in a temporary git repository; median (range) of the runs "
+             "after warm-up, interleaved round by round. `compile` starts with no output (removed before each run, "
+             "untimed) and writes every file; `compile --check` renders everything again and compares it with the "
+             "files on disk; `validate` is the reference, as compile validates every spec first.", ""]
+    lines += _table(["specs", "files written", "runs", "validate s", "compile s", "compile ms/spec", "check s",
+                     "check ms/spec", "compile vs validate", "check vs validate"], _compile_rows(scale))
+    if len(scale) > 1:
+        lines += ["", f"Each further spec adds {_marginal_ms(scale, 'compile'):.1f} ms to `compile`, "
+                  f"{_marginal_ms(scale, 'compile --check'):.1f} ms to `compile --check` and "
+                  f"{_marginal_ms(scale, 'validate'):.1f} ms to `validate` (slope from {scale[0].size:,} to "
+                  f"{scale[-1].size:,} specs); the rest is start-up, mostly importing the estimator's module "
+                  "(`sklearn.ensemble`) to check the spec."]
+    if profile is not None:
+        lines += ["", *_profile_lines(scale[-1].size, profile)]
+    lines += ["", f"### Airflow {version} parsing the generated DAG files (`DagBag`)", "",
+              f"The Airflow target of {generated.files // 2} iris copies: {generated.files} files (dev and prod), "
+              f"each a training DAG plus a monitoring DAG. The peer: {baseline.files} hand-written files with the "
+              "same DAGs and task counts, all `BashOperator`s in a chain. Airflow and the operators' modules are "
+              f"imported first ({import_s:.2f} s, excluded), then one DagBag over two copied files warms it up. "
+              "The cold pass is the first over each folder (no `.pyc` yet); then "
+              f"{len(generated.warm.samples)} warm passes per folder, interleaved. \"Airflow's per file\" is the "
+              "median of DagBag's own per-file durations (its `dagbag_stats`), which leave out listing the folder.",
+              ""]
+    rows = [[r.label, str(r.files), str(r.dags), str(r.tasks), f"{1000 * r.cold_s / r.files:.1f}",
+             f"{r.warm.median:.2f} ({min(r.warm.samples):.2f}-{max(r.warm.samples):.2f})", f"{r.per_file_ms:.1f}",
+             f"{1000 * r.per_file_median_s:.1f}", f"{r.per_file_ms / baseline.per_file_ms:.2f}x"]
+            for r in (generated, baseline)]
+    lines += _table(["DAG files", "files", "DAGs", "tasks", "cold ms/file", "warm DagBag s", "warm ms/file",
+                     "Airflow's per file ms", "vs hand-written"], rows)
+    lines += ["", "### Machine", ""]
+    lines += _table(["fact", "value"], [[key, value] for key, value in facts])
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the benchmark and write results/compile.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="sizes 1 and 10, 10 DAG files, to check the script")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile run of the largest tree")
+    parser.add_argument("--out", type=Path, default=RESULT, metavar="FILE", help="where to write the report")
+    args = parser.parse_args(argv)
+    sizes = (1, 10) if args.quick else (1, 100, 1000)
+    runs_for = {1: 3, 10: 2} if args.quick else {1: 7, 100: 5, 1000: 3}
+    dag_specs, rounds = (5, 3) if args.quick else (50, 7)
+    mlform = str(Path(sys.executable).with_name("mlform"))
+    load_before = ", ".join(f"{load:.2f}" for load in os.getloadavg())
+    scale = []
+    for size in sizes:
+        print(f"{size} specs: timing validate, compile and compile --check ({runs_for[size]} runs) ...", flush=True)
+        scale.append(time_compile(size, runs_for[size], warmup=1 if size < 1000 else 0, mlform=mlform))
+        print("  " + ", ".join(f"{t.label} {t.median:.2f}s" for t in scale[-1].timings.values()), flush=True)
+    profile = None
+    if not args.no_profile:
+        print(f"profiling a compile of {sizes[-1]} specs ...", flush=True)
+        profile = profile_compile(sizes[-1])
+    print(f"timing Airflow's DagBag over the DAGs of {dag_specs} specs ({rounds} rounds) ...", flush=True)
+    parse = parse_dags(dag_specs, rounds, mlform)
+    facts = [fact for fact in machine_facts("") if not fact[0].startswith("mlflow")]
+    facts += [("load average (1, 5, 15 min) at the start", load_before), ("Jinja2", _version("Jinja2")),
+              ("apache-airflow (test tooling's venv)", parse[0])]
+    report = render(scale, profile, parse, facts)
+    from mlform.specs.fsutil import write_atomic
+
+    write_atomic(args.out, report)
+    print(report)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == [WORKER_FLAG]:
+        generated_dir, baseline_dir, warm_dir, rounds_arg, report_file = sys.argv[2:]
+        parse_worker(Path(generated_dir), Path(baseline_dir), Path(warm_dir), int(rounds_arg), Path(report_file))
+    else:
+        main()
