@@ -9,12 +9,13 @@ from mlform.specs import ResolvedSpec
 from mlform.specs.errors import PlanError
 from mlform.specs.fsutil import write_atomic
 
-from .plan import Action, Plan
-from .planner import PlanInputs, make_plan, state_store
+from .plan import Action, Plan, PlanInputs
+from .planner import build_for, make_plan, state_store
+from .receipts import record
 from .state import State, StateStore
-from .targets.output import Build, compile_specs
+from .targets.output import Build
 
-__all__ = ["apply_plan", "check_saved_plan", "read_plan"]
+__all__ = ["apply_plan", "check_saved_plan", "read_plan", "record_unchanged"]
 
 _KEPT_VALUES = ("alias", "breached", "metrics", "model", "ok", "promoted", "rows", "sha256", "version")
 
@@ -95,17 +96,19 @@ def _record_aliases(spec: ResolvedSpec, state: State) -> None:
             state.aliases[f"{registry.model_name}@{alias}"] = version.version
 
 
-def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None,
-               console: Any) -> tuple[Plan, State, list[str]]:
+def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None, console: Any,
+               spec_sha: str | None = None) -> tuple[Plan, State, list[str]]:
     """Apply `saved` (or a fresh plan) under the state lock; state is written after every completed step.
 
     Returns the plan applied, the final state and notes (e.g. a lock taken over from a dead process).
+    With `spec_sha`, the digest of the spec file's bytes `spec` was loaded from, a plan receipt is
+    written when a fresh plan afterwards is a no-op.
     """
     from mlform.runtime.executor import run_pipeline
 
     store = state_store(spec)
     with store.lock("apply"):
-        build = compile_specs([spec.path], spec.env, inputs.out, inputs.targets, inputs.templates)
+        build = build_for(spec, inputs)
         fresh = make_plan(spec, inputs, build)
         if saved is not None:
             check_saved_plan(saved, fresh)
@@ -119,7 +122,13 @@ def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None,
         run_pipeline(spec, reporter=_StateReporter(store, state, console))
         _record_aliases(spec, state)
         store.write(state)
+        record(spec, inputs, build, fresh, spec_sha)
     return plan, state, store.notes
+
+
+def record_unchanged(spec: ResolvedSpec, inputs: PlanInputs, planned: Plan, spec_sha: str | None) -> bool:
+    """Write the plan receipt of a spec whose plan changes nothing, leaving its state as it is; True when written."""
+    return record(spec, inputs, build_for(spec, inputs), planned, spec_sha)
 
 
 def read_plan(path: Path) -> Plan:

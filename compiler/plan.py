@@ -1,8 +1,8 @@
 """Plans are data: each Change has an Action, `before`, `after` and the reason it happens.
 
 Invariants per action: CREATE has `before` None; DELETE has `after` None; UPDATE has both and they
-differ; RUN is a step that will execute (`before` is the recorded fingerprint or None); NOOP is an
-artifact or step left as it is (`before` == `after`).
+differ; RUN is a step that will execute (`before` is the recorded fingerprint or None); a step UPDATE
+records its cached output in state; NOOP is an artifact or step left as it is (`before` == `after`).
 """
 
 from __future__ import annotations
@@ -10,13 +10,23 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from mlform.specs.errors import PlanError
 
-__all__ = ["PLAN_FORMAT", "Action", "Change", "Plan"]
+__all__ = ["PLAN_FORMAT", "Action", "Change", "Plan", "PlanInputs"]
 
 PLAN_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """Where artifacts go and how they are rendered: the same for plan and apply."""
+
+    out: Path | None = None
+    targets: tuple[str, ...] | None = None
+    templates: Path | None = None
 
 
 class Action(str, Enum):
@@ -66,7 +76,8 @@ class Plan:
     def summary(self) -> str:
         """`Plan: X to add, Y to change, Z to destroy; N steps to run.`"""
         add = len(self.of("artifact", Action.CREATE))
-        change = len(self.of("artifact", Action.UPDATE)) + len(self.of("alias", Action.UPDATE, Action.CREATE))
+        change = (len(self.of("artifact", Action.UPDATE)) + len(self.of("step", Action.UPDATE))
+                  + len(self.of("alias", Action.UPDATE, Action.CREATE)))
         destroy = len(self.of("artifact", Action.DELETE))
         run = len(self.of("step", Action.RUN))
         return f"Plan: {add} to add, {change} to change, {destroy} to destroy; {run} steps to run."
@@ -86,8 +97,17 @@ class Plan:
         """Read a saved plan; raise PlanError when it is not one this mlform can apply."""
         try:
             data = json.loads(text)
+        except ValueError as exc:
+            raise PlanError(f"not an mlform plan file: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Plan:
+        """A plan from the data `to_dict` made; raise PlanError when it is not one this mlform can apply."""
+        try:
+            data = dict(data)
             version = data.pop("format_version")
-        except (ValueError, KeyError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"not an mlform plan file: {exc}") from None
         if version != PLAN_FORMAT:
             raise PlanError(f"plan format_version {version} is not supported (expected {PLAN_FORMAT})")

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 from mlform.specs import ResolvedSpec
 
-from .plan import Action, Change, Plan
+from .plan import Action, Change, Plan, PlanInputs
 from .state import State, StateStore
 from .targets.output import Build, compile_specs
+from .workspace import FOLDERS
 
-__all__ = ["DIFF_LINES", "PlanInputs", "make_plan", "state_store"]
+__all__ = ["DIFF_LINES", "build_for", "make_plan", "state_store"]
 
 DIFF_LINES = 200
-
-
-@dataclass(frozen=True)
-class PlanInputs:
-    """Where artifacts go and how they are rendered: the same for plan and apply."""
-
-    out: Path | None = None
-    targets: Sequence[str] | None = None
-    templates: Path | None = None
 
 
 def state_store(spec: ResolvedSpec) -> StateStore:
@@ -48,6 +37,17 @@ def _diff(before: str, after: str, name: str) -> str:
     return "\n".join(lines)
 
 
+def build_for(spec: ResolvedSpec, inputs: PlanInputs) -> Build:
+    """The files every selected target renders for one spec and environment."""
+    return compile_specs([spec.path], spec.env, inputs.out, inputs.targets, inputs.templates)
+
+
+def _orphans(build: Build) -> list[str]:
+    """Files in the build's folders that an earlier compile of the same spec and env wrote, but this one does not."""
+    folders = {folder: [(o.spec, o.env) for o in owners] for folder, owners in build.scanned.items()}
+    return FOLDERS.orphans_in(build.out, folders, build.files)
+
+
 def artifact_changes(build: Build, state: State | None) -> list[Change]:
     """Create, update, delete or keep each generated file, with a content diff for updates."""
     changes = []
@@ -63,17 +63,18 @@ def artifact_changes(build: Build, state: State | None) -> list[Change]:
         if before == after:
             changes.append(Change("artifact", relative, Action.NOOP, before, after))
             continue
-        edited = recorded.get(relative) not in (None, after) and recorded.get(relative) != before
+        edited = recorded.get(relative) not in (None, before)  # not what the last apply wrote
         reason = "hand-edited since the last apply" if edited else "spec or mlform changed"
         changes.append(Change("artifact", relative, Action.UPDATE, before, after, reason, _diff(current, text, relative)))
-    for relative in build.orphans():
+    for relative in _orphans(build):
         before = digest_text((build.out / relative).read_text(encoding="utf-8", errors="replace"))
         changes.append(Change("artifact", relative, Action.DELETE, before, None, "no longer generated"))
     return changes
 
 
 def step_changes(spec: ResolvedSpec, state: State | None) -> tuple[list[Change], dict[str, str]]:
-    """RUN or NOOP for every step, with why; and the data digests the plan was computed with."""
+    """RUN, UPDATE (cached, but state records another fingerprint) or NOOP for every step, with why; and the
+    data digests the plan was computed with."""
     from mlform.runtime.preview import preview
 
     seen = preview(spec)
@@ -82,8 +83,11 @@ def step_changes(spec: ResolvedSpec, state: State | None) -> tuple[list[Change],
         before = (state.steps.get(step_id) or {}).get("fingerprint") if state else None
         if reasons:
             changes.append(Change("step", step_id, Action.RUN, before, fingerprint, "; ".join(reasons)))
+        elif before not in (None, fingerprint):  # e.g. an apply interrupted after the step's output was stored
+            changes.append(Change("step", step_id, Action.UPDATE, before, fingerprint,
+                                  "record the cached output: state holds another fingerprint"))
         else:
-            changes.append(Change("step", step_id, Action.NOOP, before or fingerprint, fingerprint,
+            changes.append(Change("step", step_id, Action.NOOP, fingerprint, fingerprint,
                                   "skip (cached): fingerprint unchanged"))
     return changes, seen.data
 
@@ -112,7 +116,7 @@ def make_plan(spec: ResolvedSpec, inputs: PlanInputs, build: Build | None = None
     """The plan for one spec and environment; reads state, the disk and the cache, writes nothing."""
     state = state_store(spec).read()
     if build is None:
-        build = compile_specs([spec.path], spec.env, inputs.out, inputs.targets, inputs.templates)
+        build = build_for(spec, inputs)
     steps, data = step_changes(spec, state)
     plan = Plan(spec.display, spec.env, spec.digest, state.lineage if state else None,
                 state.serial if state else None, data)

@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
+from ..plan import PlanInputs
 from ..planviews import FORMATS
-from .common import env_option, spec_files, specs_argument
+from .common import env_option, specs_argument
 
 __all__ = ["apply", "plan"]
 
@@ -26,27 +27,10 @@ def _inputs_options(func: Any) -> Any:
                         metavar="DIR", help="Root of generated files (default: the project root).")(func)
 
 
-def _inputs(artifacts_dir: Path | None, targets: str | None, templates: Path | None) -> Any:
-    from ..planner import PlanInputs
-
-    names = [t.strip() for t in targets.split(",") if t.strip()] if targets else None
+def _inputs(artifacts_dir: Path | None, targets: str | None, templates: Path | None) -> PlanInputs:
+    names = tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None
     return PlanInputs(artifacts_dir.resolve() if artifacts_dir else None, names,
                       templates.resolve() if templates else None)
-
-
-def _resolved(paths: list[Path], env: str | None) -> list[Any]:
-    from mlform.specs import BASE, SpecError, load_spec, validate_file
-
-    specs = []
-    for path in paths:
-        if env is not None:
-            specs.append(load_spec(path, env))
-            continue
-        found, diagnostics = validate_file(path)
-        if any(d.severity == "error" for d in diagnostics):
-            raise SpecError(diagnostics)
-        specs.extend([s for s in found if s.env != BASE] or found)
-    return specs
 
 
 @click.command()
@@ -62,11 +46,11 @@ def plan(specs: tuple[Path, ...], env: str | None, artifacts_dir: Path | None, t
     """Show what `apply` would change for SPECS, and why; writes nothing but the plan file."""
     from mlform.specs.fsutil import write_atomic
 
-    from ..planner import make_plan
+    from ..planset import plan_files, spec_files
     from ..planviews import render_plans
 
     inputs = _inputs(artifacts_dir, targets, templates)
-    plans = [make_plan(spec, inputs) for spec in _resolved(spec_files(specs), env)]
+    plans = [p for file in plan_files(spec_files(specs), env, inputs) for p in file.plans]
     click.echo(render_plans(plans, fmt))
     if plan_out is not None:
         payload = {"format_version": PLANFILE_FORMAT, "plans": [p.to_dict() for p in plans],
@@ -78,11 +62,10 @@ def plan(specs: tuple[Path, ...], env: str | None, artifacts_dir: Path | None, t
         raise SystemExit(2)
 
 
-def _read_planfile(path: Path) -> tuple[Any, list[Any]]:
+def _read_planfile(path: Path) -> tuple[PlanInputs, list[Any]]:
     from mlform.specs.errors import PlanError
 
     from ..plan import Plan
-    from ..planner import PlanInputs
 
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
@@ -92,8 +75,9 @@ def _read_planfile(path: Path) -> tuple[Any, list[Any]]:
         raise PlanError(f"{path} is not an mlform plan file: {exc}") from None
     if version != PLANFILE_FORMAT:
         raise PlanError(f"{path} has format_version {version}; this mlform applies {PLANFILE_FORMAT}")
+    targets = raw_inputs.get("targets")
     inputs = PlanInputs(Path(raw_inputs["artifacts_dir"]) if raw_inputs.get("artifacts_dir") else None,
-                        raw_inputs.get("targets"),
+                        tuple(targets) if targets else None,
                         Path(raw_inputs["templates"]) if raw_inputs.get("templates") else None)
     return inputs, [Plan.from_json(json.dumps(p)) for p in raw_plans]
 
@@ -112,35 +96,67 @@ def _is_planfile(path: Path) -> bool:
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal).")
 def apply(target: Path, env: str | None, artifacts_dir: Path | None, targets: str | None,
           templates: Path | None, yes: bool) -> None:
-    """Apply a saved plan exactly, or plan SPEC and apply after confirmation."""
+    """Apply a saved plan exactly, or plan SPEC and apply what changed after confirmation."""
     from mlform.runtime.progress import ConsoleReporter
-    from mlform.specs import load_spec
 
-    from ..apply import apply_plan
-    from ..planner import make_plan
+    from ..planset import plan_files, spec_files
     from ..planviews import render_plans
 
     console = ConsoleReporter()
     if _is_planfile(target):
-        inputs, saved = _read_planfile(target)
-        pairs = [(load_spec(p.spec, p.env), p) for p in saved]
-    else:
-        inputs = _inputs(artifacts_dir, targets, templates)
-        specs = _resolved(spec_files((target,)), env)
-        fresh = [make_plan(spec, inputs) for spec in specs]
-        click.echo(render_plans(fresh, "text"))
-        if not any(p.has_changes for p in fresh):
-            click.echo("No changes. Nothing to apply.")
-            return
-        if not yes:
-            if not sys.stdin.isatty():
-                raise click.UsageError("refusing to apply without confirmation: pass --yes, "
-                                       "or apply a saved plan file")
-            click.confirm("Apply these changes?", abort=True)
-        pairs = [(spec, None) for spec in specs]
-    for spec, saved_plan in pairs:
-        done, state, notes = apply_plan(spec, inputs, saved_plan, console)
-        for note in notes:
-            click.echo(f"note: {note}", err=True)
-        click.echo(f"Applied {spec.display} ({spec.env}): {done.summary().removeprefix('Plan: ')} "
-                   f"State serial {state.serial}.")
+        _apply_saved(target, console)
+        return
+    inputs = _inputs(artifacts_dir, targets, templates)
+    files = plan_files(spec_files((target,)), env, inputs)
+    fresh = [p for file in files for p in file.plans]
+    click.echo(render_plans(fresh, "text"))
+    changed = any(p.has_changes for p in fresh)
+    if changed and not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("refusing to apply without confirmation: pass --yes, or apply a saved plan file")
+        click.confirm("Apply these changes?", abort=True)
+    _apply_files(files, env, inputs, console)
+    if not changed:
+        click.echo("No changes. Nothing to apply.")
+
+
+def _apply_saved(path: Path, console: Any) -> None:
+    from mlform.specs import load_spec
+
+    from ..apply import apply_plan
+    from ..stamps import file_sha256
+
+    inputs, saved = _read_planfile(path)
+    loaded = []
+    for saved_plan in saved:
+        try:
+            sha: str | None = file_sha256(saved_plan.spec)
+        except OSError:
+            sha = None  # loading names the problem
+        loaded.append((load_spec(saved_plan.spec, saved_plan.env), saved_plan, sha))
+    for spec, saved_plan, sha in loaded:
+        _applied(*apply_plan(spec, inputs, saved_plan, console, sha))
+
+
+def _apply_files(files: list[Any], env: str | None, inputs: PlanInputs, console: Any) -> None:
+    """Apply each loaded spec whose plan changes something; record receipts for those that change nothing."""
+    from ..apply import apply_plan, record_unchanged
+    from ..receipts import write_index
+
+    for file in files:
+        if not file.specs:
+            continue  # answered from receipts: nothing changed
+        if env is None:
+            write_index(file.path, file.sha256, file.checked, [s.env for s in file.specs])
+        for spec, fresh in zip(file.specs, file.plans, strict=True):
+            if fresh.has_changes:
+                _applied(*apply_plan(spec, inputs, None, console, file.sha256))
+            else:
+                record_unchanged(spec, inputs, fresh, file.sha256)
+
+
+def _applied(done: Any, state: Any, notes: list[str]) -> None:
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    summary = done.summary().removeprefix("Plan: ")
+    click.echo(f"Applied {done.spec} ({done.env}): {summary} State serial {state.serial}.")

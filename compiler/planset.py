@@ -1,0 +1,97 @@
+"""The plans of a command's spec files: each answered from its receipts when nothing changed, else made in full."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from .plan import Plan, PlanInputs
+from .receipts import cached_plans
+from .stamps import file_sha256
+from .workspace import discover
+
+if TYPE_CHECKING:
+    from mlform.specs import ResolvedSpec
+
+__all__ = ["FilePlans", "plan_files", "spec_files"]
+
+# below this many specs per worker, starting workers costs more than they save
+_SPECS_PER_WORKER = 8
+
+
+@dataclass
+class FilePlans:
+    """The plans of one spec file and, unless they came from receipts, the specs they were made from."""
+
+    path: Path
+    plans: list[Plan] = field(default_factory=list)
+    specs: list[ResolvedSpec] = field(default_factory=list)  # one per plan; empty when answered from receipts
+    checked: list[ResolvedSpec] = field(default_factory=list)  # every environment validated, the base spec too
+    sha256: str | None = None  # of the spec file's bytes as loaded
+
+
+def spec_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand spec paths; fail clearly when a directory holds no spec."""
+    paths = list(paths)
+    files = discover(paths)
+    if not files:
+        shown = ", ".join(str(p) for p in paths)
+        raise click.UsageError(f"no `mlform.yaml` found in {shown}")
+    return files
+
+
+def _load(path: Path, env: str | None) -> FilePlans:
+    from mlform.specs import BASE, SpecError, load_spec, validate_file
+
+    try:
+        sha: str | None = file_sha256(path)
+    except OSError:
+        sha = None  # loading names the problem
+    if env is not None:
+        spec = load_spec(path, env)
+        return FilePlans(path, specs=[spec], checked=[spec], sha256=sha)
+    found, diagnostics = validate_file(path)
+    if any(d.severity == "error" for d in diagnostics):
+        raise SpecError(diagnostics)
+    return FilePlans(path, specs=[s for s in found if s.env != BASE] or found, checked=found, sha256=sha)
+
+
+def plan_files(paths: Sequence[Path], env: str | None, inputs: PlanInputs) -> list[FilePlans]:
+    """Every spec file's plans (all its environments, or `env`); every spec is validated before any is planned."""
+    files = []
+    for path in paths:
+        plans = cached_plans(path, env, inputs)
+        files.append(FilePlans(path, plans) if plans is not None else _load(path, env))
+    loaded = [f for f in files if f.specs]
+    plans = iter(_plan_all([spec for f in loaded for spec in f.specs], inputs))
+    for file in loaded:
+        file.plans = [next(plans) for _ in file.specs]
+    return files
+
+
+_WORK: list[tuple[ResolvedSpec, PlanInputs]] = []  # what forked workers plan, by index
+
+
+def _plan_one(index: int) -> Plan:
+    from .planner import make_plan
+
+    return make_plan(*_WORK[index])
+
+
+def _plan_all(specs: list[ResolvedSpec], inputs: PlanInputs) -> list[Plan]:
+    """Plan every spec, in forked worker processes (one per core) when there are enough of them to pay."""
+    workers = min(os.cpu_count() or 1, len(specs) // _SPECS_PER_WORKER)
+    _WORK[:] = [(spec, inputs) for spec in specs]
+    try:
+        if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return [_plan_one(index) for index in range(len(specs))]
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_plan_one, range(len(specs)), chunksize=4)
+    finally:
+        _WORK.clear()

@@ -1,0 +1,40 @@
+"""Full plans of many specs are made in forked worker processes; they equal the plans made in process."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlform.compiler import planset
+from mlform.compiler.plan import PlanInputs
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _tree(root: Path, count: int) -> Path:
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    text = (EXAMPLES / "iris" / "mlform.yaml").read_text()
+    for index in range(count):
+        folder = root / f"iris-{index}"
+        shutil.copytree(EXAMPLES / "iris" / "data", folder / "data")
+        (folder / "mlform.yaml").write_text(re.sub(r"(?m)^  name: iris$", f"  name: iris-{index}", text))
+    return root
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="worker processes need two cores")
+def test_plans_from_workers_equal_plans_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _tree(tmp_path, 3)
+    monkeypatch.chdir(root)
+    paths = planset.spec_files([root])
+    in_process = planset.plan_files(paths, None, PlanInputs())  # 6 plans: too few for workers
+    monkeypatch.setattr(planset, "_SPECS_PER_WORKER", 1)
+    from_workers = planset.plan_files(paths, None, PlanInputs())
+    assert [f.path for f in from_workers] == paths
+    assert [p.to_dict() for f in from_workers for p in f.plans] == [p.to_dict() for f in in_process for p in f.plans]
+    assert [(p.spec, p.env) for f in from_workers for p in f.plans] == [
+        (str(path), env) for path in paths for env in ("dev", "prod")]
