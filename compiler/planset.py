@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FilePlans", "plan_files", "spec_files"]
 
-# below this many specs per worker, starting workers costs more than they save
+# below this many plans per worker, starting workers costs more than they save; and a core another process
+# keeps busy gives nothing (measured: 100 specs, 2 cores, 1.6x faster with both idle, 1.2x slower with one busy)
 _SPECS_PER_WORKER = 8
 
 
@@ -84,12 +85,20 @@ def _plan_one(index: int) -> Plan:
     return make_plan(*_WORK[index])
 
 
+def _workers(count: int) -> int:
+    """Worker processes worth starting for `count` plans: one per idle core, when each gets enough plans."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    idle = (os.cpu_count() or 1) - os.getloadavg()[0]
+    return max(1, min(round(idle), count // _SPECS_PER_WORKER))
+
+
 def _plan_all(specs: list[ResolvedSpec], inputs: PlanInputs) -> list[Plan]:
-    """Plan every spec, in forked worker processes (one per core) when there are enough of them to pay."""
-    workers = min(os.cpu_count() or 1, len(specs) // _SPECS_PER_WORKER)
+    """Plan every spec, in forked worker processes when idle cores and enough specs make that pay."""
+    workers = _workers(len(specs))
     _WORK[:] = [(spec, inputs) for spec in specs]
     try:
-        if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if workers < 2:
             return [_plan_one(index) for index in range(len(specs))]
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             return pool.map(_plan_one, range(len(specs)), chunksize=4)

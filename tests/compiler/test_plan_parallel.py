@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -26,13 +25,16 @@ def _tree(root: Path, count: int) -> Path:
     return root
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="worker processes need two cores")
+def test_too_few_plans_start_no_workers() -> None:
+    assert planset._workers(2 * planset._SPECS_PER_WORKER - 1) == 1
+
+
 def test_plans_from_workers_equal_plans_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _tree(tmp_path, 3)
     monkeypatch.chdir(root)
     paths = planset.spec_files([root])
     in_process = planset.plan_files(paths, None, PlanInputs())  # 6 plans: too few for workers
-    monkeypatch.setattr(planset, "_SPECS_PER_WORKER", 1)
+    monkeypatch.setattr(planset, "_workers", lambda count: 2)  # the policy aside: the pool itself is real
     from_workers = planset.plan_files(paths, None, PlanInputs())
     assert [f.path for f in from_workers] == paths
     assert [p.to_dict() for f in from_workers for p in f.plans] == [p.to_dict() for f in in_process for p in f.plans]
