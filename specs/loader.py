@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from .discovery import SPEC_FILENAMES, discover
 from .errors import Diagnostic, SpecError
 from .explain import did_you_mean, explain
 from .overlays import BASE, check_overlays, environment_names, resolve
@@ -21,8 +21,6 @@ from .source import Document, read_document
 
 __all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "load_spec", "validate_file"]
 
-SPEC_FILENAMES = ("mlform.yaml", "mlform.yml")
-_SKIP_DIRS = {"venv", "node_modules", "__pycache__", "build", "dist"}
 
 
 @dataclass(frozen=True)
@@ -56,24 +54,6 @@ class ResolvedSpec:
         """sha256 of the resolved spec's meaning: formatting and comments do not change it."""
         text = json.dumps({"env": self.env, "spec": self.config}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _specs_below(folder: Path) -> list[Path]:
-    """Spec files under `folder`, never descending into hidden, build or virtualenv folders."""
-    found = []
-    for parent, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".")]
-        found += [Path(parent, name) for name in files if name in SPEC_FILENAMES]
-    return sorted(found)
-
-
-def discover(paths: Iterable[str | Path]) -> list[Path]:
-    """Spec files named by `paths`: files as given, directories searched for `mlform.yaml`."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        found += _specs_below(path) if path.is_dir() else [path]
-    return list(dict.fromkeys(found))
 
 
 def _locate(view: Document, finding: Finding) -> Diagnostic:

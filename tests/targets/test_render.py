@@ -21,7 +21,7 @@ NASTY = [
     "plain",
     "q'uo\"te\\s",
     "line\nbreak\r\nand\ttab\n",
-    "${{ github.token }} $(touch /tmp/pwned) `id`",
+    "${{ github.token }} $(touch pwned) `id`",
     "'); import os #",
     "---\n- a: [b]\n...",
     "{{ 7 * 7 }} {% raw %} {# c #} {% endraw %}",
