@@ -234,13 +234,24 @@ def _check_regex(col: _Column) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    anchored = f"^(?:{pattern})$"
+    from .regex_fast import FastRegex, anchored, compile_fullmatch
+
+    mask: np.ndarray | None = None
     try:
-        parts = _in_parallel(lambda part: pc.match_substring_regex(part, anchored), col.arrow)
-        matched = pa.chunked_array([c for part in parts for c in getattr(part, "chunks", [part])], type=pa.bool_())
-        good = int(pc.sum(matched).as_py() or 0)
-        failed = col.rows - good - matched.null_count
-        mask = None if failed == 0 else ~np.asarray(pc.fill_null(matched, True).to_numpy(zero_copy_only=False))
+        fast = compile_fullmatch(pattern) if FastRegex.supports(col.arrow) else None
+        if fast is not None:  # one thread: its numpy steps are too short to share the GIL well
+            failing = fast.failing(col.arrow)
+            failed = len(failing)
+            if failed:
+                mask = np.zeros(col.rows, dtype=bool)
+                mask[failing] = True
+        else:
+            parts = _in_parallel(lambda part: pc.match_substring_regex(part, anchored(pattern)), col.arrow)
+            matched = pa.chunked_array([c for part in parts for c in getattr(part, "chunks", [part])],
+                                       type=pa.bool_())
+            good = int(pc.sum(matched).as_py() or 0)
+            failed = col.rows - good - matched.null_count
+            mask = None if failed == 0 else ~np.asarray(pc.fill_null(matched, True).to_numpy(zero_copy_only=False))
     except pa.ArrowInvalid:  # a Python-only construct (backreference, lookaround): slower, same meaning
         strings = col.series.astype("str")
         mask = ~strings.str.fullmatch(pattern).fillna(True).to_numpy(dtype=bool)
@@ -263,10 +274,27 @@ def _duplicates_sorted(values: np.ndarray, limit: int | None = SAMPLES) -> tuple
     return int(np.count_nonzero(in_group)), np.unique(ordered[1:][same])[:limit]
 
 
+def _distinct_integers(values: np.ndarray) -> bool:
+    """True when integers in a span of at most two per row are pairwise distinct: a bitmap, no sort or copy."""
+    if values.dtype.kind not in "iu" or values.size < 2:
+        return False
+    low, high = int(values.min()), int(values.max())
+    if high - low >= 2 * values.size or high >= 2**63:
+        return False
+    seen = np.zeros(high - low + 1, dtype=bool)
+    step = 1 << 20
+    for start in range(0, values.size, step):
+        part = values[start:start + step].astype(np.int64, copy=False)
+        seen[part - low if low else part] = True
+    return int(np.count_nonzero(seen)) == values.size
+
+
 def _check_unique(col: _Column) -> None:
     if not col.rule.unique:
         return
     if col.numeric and isinstance(col.series.dtype, np.dtype):
+        if _distinct_integers(col.numbers):
+            return
         failed, repeated = _duplicates_sorted(col.numbers)
         mask = np.isin(col.numbers, repeated) if failed else None
     else:

@@ -92,6 +92,16 @@ def test_samples_stop_at_five_and_use_row_labels() -> None:
     assert [s["row"] for s in report.failures[0].samples] == [103, 104, 105, 106, 107]
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64", "uint64"])
+def test_unique_integers_of_every_width_with_and_without_repeats(dtype: str) -> None:
+    values = np.random.default_rng(1).permutation(np.arange(-100, 120) if dtype[0] == "i" else np.arange(220))
+    data = pd.DataFrame({"a": values.astype(dtype), "b": np.r_[values[:-1], values[0]].astype(dtype)})
+    assert failures({"columns": {"a": {"unique": True}}}, data) == []
+    first = int(values[0])
+    assert failures({"columns": {"b": {"unique": True}}}, data) == [
+        (2, "`validation.columns.b.unique`: 2 rows sharing a value with another row (`unique: true`)", [first, first])]
+
+
 def test_unique_on_a_sorted_column_and_on_floats_with_nans() -> None:
     data = pd.DataFrame({"a": np.arange(1000), "f": [np.nan, np.nan, *np.arange(998.0)]})
     assert failures({"columns": {"a": {"unique": True}, "f": {"unique": True}}}, data) == []
