@@ -8,6 +8,7 @@ from typing import Any
 from mlform.specs import ResolvedSpec
 from mlform.specs.errors import PlanError
 from mlform.specs.fsutil import write_atomic
+from mlform.specs.lifecycle import PRODUCTION
 
 from .plan import Action, Plan, PlanInputs
 from .planner import build_for, make_plan, state_store
@@ -17,7 +18,7 @@ from .targets.output import Build
 
 __all__ = ["apply_plan", "check_saved_plan", "read_plan", "record_unchanged"]
 
-_KEPT_VALUES = ("alias", "breached", "metrics", "model", "ok", "promoted", "rows", "sha256", "version")
+_KEPT_VALUES = ("alias", "breached", "metrics", "model", "ok", "previous", "promoted", "rows", "sha256", "version")
 
 
 def check_saved_plan(saved: Plan, fresh: Plan) -> None:
@@ -39,6 +40,13 @@ def check_saved_plan(saved: Plan, fresh: Plan) -> None:
     for file, digest in sorted(saved.data.items()):
         if fresh.data.get(file) != digest:
             raise PlanError(f"data file `{file}` changed since the plan was made; run `mlform plan` again")
+    pinned = {(c.address, c.before, c.after) for c in saved.changes
+              if c.kind == "alias" and c.address.endswith(f"@{PRODUCTION}")}
+    moved = sorted(pinned - {(c.address, c.before, c.after) for c in fresh.changes})
+    if moved:
+        address, before, after = moved[0]
+        raise PlanError(f"alias `{address}` no longer moves as planned ({before or 'none'} -> {after}): the registry "
+                        "changed since the plan was made; run `mlform plan` again")
     planned = {(c.kind, c.address, c.action, c.after) for c in saved.changes if c.kind != "alias"}
     now = {(c.kind, c.address, c.action, c.after) for c in fresh.changes if c.kind != "alias"}
     if planned != now:
@@ -82,18 +90,11 @@ class _StateReporter:
 
 
 def _record_aliases(spec: ResolvedSpec, state: State) -> None:
-    from mlform.runtime.registry import Registry, RegistryError
-    from mlform.runtime.state import state_dir_for
+    from mlform.runtime.registry import registry_for
 
-    registry = spec.pipeline.registry
-    root = spec.root / registry.path if registry.path else state_dir_for(spec.root) / "registry"
-    try:
-        versions = Registry(root).versions(registry.model_name)
-    except RegistryError:
-        return
-    for version in versions:
-        for alias in version.aliases:
-            state.aliases[f"{registry.model_name}@{alias}"] = version.version
+    name = spec.pipeline.registry.model_name
+    for alias, version in registry_for(spec).aliases(name).items():
+        state.aliases[f"{name}@{alias}"] = version
 
 
 def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None, console: Any,
@@ -112,6 +113,8 @@ def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None, conso
         fresh = make_plan(spec, inputs, build)
         if saved is not None:
             check_saved_plan(saved, fresh)
+        if fresh.problems:  # refused before anything is written
+            raise PlanError("; ".join(fresh.problems))
         plan = saved or fresh
         state = store.read() or store.new_state(spec.display, spec.env)
         state.spec, state.env, state.spec_digest = spec.display, spec.env, spec.digest

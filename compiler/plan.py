@@ -22,11 +22,12 @@ PLAN_FORMAT = 1
 
 @dataclass(frozen=True)
 class PlanInputs:
-    """Where artifacts go and how they are rendered: the same for plan and apply."""
+    """Where artifacts go, how they are rendered and the policy file named (`--policy`): the same for plan and apply."""
 
     out: Path | None = None
     targets: tuple[str, ...] | None = None
     templates: Path | None = None
+    policy: Path | None = None  # None: `$MLFORM_POLICY`, else `mlform-policy.yaml` at the project root, if any
 
 
 class Action(str, Enum):
@@ -41,7 +42,10 @@ class Action(str, Enum):
 
 @dataclass(frozen=True)
 class Change:
-    """One planned change of an artifact (`kind="artifact"`), step (`"step"`) or alias (`"alias"`)."""
+    """One planned change of an artifact (`kind="artifact"`), step (`"step"`) or alias (`"alias"`).
+
+    `evidence` backs a promotion: metric deltas, gate results and drift of the promoted version.
+    """
 
     kind: str
     address: str
@@ -50,11 +54,15 @@ class Change:
     after: Any = None
     reason: str = ""
     diff: str = ""
+    evidence: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Plan:
-    """Everything one apply would do for one spec and environment, and what it was computed against."""
+    """Everything one apply would do for one spec and environment, and what it was computed against.
+
+    `problems` are reasons apply would refuse (e.g. a pinned version that failed its gates).
+    """
 
     spec: str
     env: str
@@ -63,6 +71,7 @@ class Plan:
     serial: int | None
     data: dict[str, str] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
     def of(self, kind: str, *actions: Action) -> list[Change]:
         """The changes of `kind`, restricted to `actions` when given."""

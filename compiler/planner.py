@@ -12,7 +12,7 @@ from .state import State, StateStore
 from .targets.output import Build, compile_specs
 from .workspace import FOLDERS
 
-__all__ = ["DIFF_LINES", "build_for", "make_plan", "state_store"]
+__all__ = ["DIFF_LINES", "build_for", "make_plan", "promotion_change", "state_store"]
 
 DIFF_LINES = 200
 
@@ -96,20 +96,33 @@ def alias_changes(spec: ResolvedSpec, steps: list[Change]) -> list[Change]:
     """The alias a passing new version would take, when `register` runs."""
     if not any(c.address == "register" and c.action is Action.RUN for c in steps):
         return []
-    from mlform.runtime.registry import Registry, RegistryError
-    from mlform.runtime.state import state_dir_for
+    from mlform.runtime.registry import registry_for
 
     registry = spec.pipeline.registry
-    root = spec.root / registry.path if registry.path else state_dir_for(spec.root) / "registry"
-    try:
-        current: int | None = Registry(root).resolve(registry.model_name, registry.promote_to).version
-    except RegistryError:  # no model or no alias yet
-        current = None
+    current = registry_for(spec).aliases(registry.model_name).get(registry.promote_to)
     address = f"{registry.model_name}@{registry.promote_to}"
     action = Action.UPDATE if current is not None else Action.CREATE
     before = f"v{current}" if current is not None else None
     reason = f"{before or 'none'} -> the new version, if it passes its gates"
     return [Change("alias", address, action, before, "new version", reason)]
+
+
+def promotion_change(spec: ResolvedSpec, data: dict[str, str]) -> tuple[list[Change], list[str]]:
+    """The move of alias `production` to the version the spec pins, with its evidence; and why apply would refuse."""
+    if spec.pipeline.registry.production is None:
+        return [], []
+    from mlform.runtime.promotion import review_promotion
+
+    review = review_promotion(spec, data)
+    assert review is not None  # the spec pins a version
+    after = f"v{review.target}"
+    if not review.moves:
+        return [Change("alias", review.address, Action.NOOP, after, after, "pinned by `registry.production`")], []
+    before = f"v{review.current}" if review.current is not None else None
+    action = Action.UPDATE if before else Action.CREATE
+    reason = f"{before or 'none'} -> {after}: pinned by `registry.production`"
+    change = Change("alias", review.address, action, before, after, reason, evidence=review.evidence)
+    return [change], [review.refusal()] if review.problems else []
 
 
 def make_plan(spec: ResolvedSpec, inputs: PlanInputs, build: Build | None = None) -> Plan:
@@ -120,5 +133,6 @@ def make_plan(spec: ResolvedSpec, inputs: PlanInputs, build: Build | None = None
     steps, data = step_changes(spec, state)
     plan = Plan(spec.display, spec.env, spec.digest, state.lineage if state else None,
                 state.serial if state else None, data)
-    plan.changes = [*artifact_changes(build, state), *steps, *alias_changes(spec, steps)]
+    promotion, plan.problems = promotion_change(spec, data)
+    plan.changes = [*artifact_changes(build, state), *steps, *alias_changes(spec, steps), *promotion]
     return plan

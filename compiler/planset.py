@@ -14,10 +14,11 @@ import click
 from .plan import Plan, PlanInputs
 from .receipts import cached_plans
 from .stamps import file_sha256
-from .workspace import discover
+from .workspace import discover, policy_file
 
 if TYPE_CHECKING:
-    from mlform.specs import ResolvedSpec
+    from mlform.specs import Diagnostic, ResolvedSpec
+    from mlform.specs.policy import LoadedPolicy
 
 __all__ = ["FilePlans", "plan_files", "spec_files"]
 
@@ -47,8 +48,28 @@ def spec_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def _load(path: Path, env: str | None) -> FilePlans:
-    from mlform.specs import BASE, SpecError, load_spec, validate_file
+def _policy(inputs: PlanInputs) -> LoadedPolicy | None:
+    """The policy in force, validated; raise SpecError on a broken policy file."""
+    from mlform.specs.policy import load_policy
+
+    path = policy_file(inputs.policy, Path.cwd())
+    return load_policy(path) if path is not None else None
+
+
+def _check(policy: LoadedPolicy | None, specs: list[ResolvedSpec], diagnostics: list[Diagnostic]) -> None:
+    """Raise SpecError on spec errors or policy violations of severity error; print policy warnings."""
+    from mlform.specs import SpecError
+    from mlform.specs.policy_check import check_policy
+
+    violations = check_policy(policy, specs) if policy is not None else []
+    if any(d.severity == "error" for d in [*diagnostics, *violations]):
+        raise SpecError([*diagnostics, *violations])
+    for warning in violations:
+        click.echo(str(warning), err=True)
+
+
+def _load(path: Path, env: str | None, policy: LoadedPolicy | None) -> FilePlans:
+    from mlform.specs import BASE, load_spec, validate_file
 
     try:
         sha: str | None = file_sha256(path)
@@ -56,19 +77,26 @@ def _load(path: Path, env: str | None) -> FilePlans:
         sha = None  # loading names the problem
     if env is not None:
         spec = load_spec(path, env)
+        _check(policy, [spec], [])
         return FilePlans(path, specs=[spec], checked=[spec], sha256=sha)
     found, diagnostics = validate_file(path)
-    if any(d.severity == "error" for d in diagnostics):
-        raise SpecError(diagnostics)
+    _check(policy, found, diagnostics)
     return FilePlans(path, specs=[s for s in found if s.env != BASE] or found, checked=found, sha256=sha)
 
 
 def plan_files(paths: Sequence[Path], env: str | None, inputs: PlanInputs) -> list[FilePlans]:
-    """Every spec file's plans (all its environments, or `env`); every spec is validated before any is planned."""
+    """Every spec file's plans (all its environments, or `env`); every spec is validated before any is planned.
+
+    Specs not answered from receipts are checked against the policy in force (`inputs.policy`, else
+    `$MLFORM_POLICY`, else `mlform-policy.yaml` at the project root), loaded once, when first needed.
+    """
     files = []
+    policy: list[LoadedPolicy | None] = []  # the policy in force, once loaded
     for path in paths:
         plans = cached_plans(path, env, inputs)
-        files.append(FilePlans(path, plans) if plans is not None else _load(path, env))
+        if plans is None and not policy:
+            policy.append(_policy(inputs))
+        files.append(FilePlans(path, plans) if plans is not None else _load(path, env, policy[0]))
     loaded = [f for f in files if f.specs]
     plans = iter(_plan_all([spec for f in loaded for spec in f.specs], inputs))
     for file in loaded:

@@ -26,6 +26,7 @@ def _text_change(change: Change) -> list[str]:
     lines = [f"{line:<44} {reason}".rstrip()]
     if change.diff:
         lines += [f"      {d}" for d in change.diff.splitlines()]
+    lines += [f"      {e}" for e in change.evidence]
     return lines
 
 
@@ -42,6 +43,7 @@ def _text(plan: Plan) -> str:
         unchanged = len(changes) - len(shown)
         if unchanged:
             lines.append(f"  ({unchanged} unchanged)")
+    lines += [f"\nError: {problem}" for problem in plan.problems]
     lines.append(f"\n{plan.summary()}")
     return "\n".join(lines)
 
@@ -52,6 +54,7 @@ def _escape(text: str) -> str:
 
 def _markdown(plan: Plan) -> str:
     lines = [f"### mlform plan: `{plan.spec}` ({plan.env})", "", f"**{plan.summary()}**", ""]
+    lines += [line for problem in plan.problems for line in (f"> **Refused:** {_escape(problem)}", "")]
     for kind, title in _SECTIONS:
         changes = [c for c in plan.of(kind) if c.action is not Action.NOOP or kind == "step"]
         if not changes:
@@ -62,6 +65,9 @@ def _markdown(plan: Plan) -> str:
             lines.append(f"| `{change.action.value}` | `{_escape(change.address)}` | {_escape(reason)} |")
         lines.append("")
         for change in changes:
+            if change.evidence:
+                lines += [f"<details open><summary>evidence for <code>{change.address}</code></summary>", "",
+                          *(f"- {_escape(e)}" for e in change.evidence), "", "</details>", ""]
             if change.diff:
                 lines += [f"<details><summary>diff of <code>{change.address}</code></summary>", "",
                           "```diff", change.diff.rstrip("\n"), "```", "", "</details>", ""]

@@ -4,8 +4,10 @@
 no-op. It holds the spec file's sha256, the toolchain (mlform and the digest of its files, its target plugins,
 the packages that shape validation and rendering, the estimators' distributions), the inputs (project root,
 output root, targets, templates and their content digest), the state file's digest (its lineage and serial
-with it), stamps of every data file the steps read, of every generated file and of each step's output marker
-(each with the digest it must have), the folders whose files the spec could orphan, and the no-op plan itself.
+with it), stamps of every data file the steps read, of every generated file, of each step's output marker
+and of the registry's alias file when the spec pins `production` (each with the digest it must have), the
+folders whose files the spec could orphan, the policy file in force and its digest (a receipt is written only
+for a spec that satisfies it, warnings included), and the no-op plan itself.
 An index per spec file names the environments a plan without `--env` resolves to, once all of them validated.
 
 `plan` checks a receipt with stats, re-hashing only a file whose stat moved, importing nothing heavy; when
@@ -30,7 +32,7 @@ from mlform.specs.fsutil import write_atomic
 
 from .plan import Plan, PlanInputs
 from .stamps import estimator_packages, file_sha256, installed, stamp, toolchain, unchanged
-from .workspace import FOLDERS, project_root
+from .workspace import FOLDERS, policy_file, project_root
 
 if TYPE_CHECKING:
     from mlform.specs import ResolvedSpec
@@ -82,6 +84,31 @@ def _inputs(inputs: PlanInputs, cwd: Path) -> dict[str, Any]:
             "targets": sorted(set(inputs.targets)) if inputs.targets else None,
             "templates": str(templates) if templates else None,
             "templates_sha256": _tree_digest(templates) if templates else None}
+
+
+def _policy(inputs: PlanInputs, cwd: Path) -> dict[str, str | None]:
+    """The policy file in force (resolved) and its digest; both None when there is none."""
+    path = policy_file(inputs.policy, cwd)
+    return {"policy": str(path.resolve()) if path else None, "policy_sha256": _sha_or_none(path) if path else None}
+
+
+def _satisfied_policy(spec: ResolvedSpec, inputs: PlanInputs, cwd: Path) -> dict[str, str | None] | None:
+    """`_policy` when `spec` satisfies the policy in force (read once: what is checked is what is recorded)."""
+    from mlform.specs.errors import SpecError
+    from mlform.specs.policy import parse_policy
+    from mlform.specs.policy_check import check_policy
+
+    path = policy_file(inputs.policy, cwd)
+    if path is None:
+        return {"policy": None, "policy_sha256": None}
+    try:
+        raw = path.read_bytes()
+        broken = bool(check_policy(parse_policy(raw, str(path)), [spec]))
+    except (OSError, SpecError):
+        return None
+    if broken:
+        return None
+    return {"policy": str(path.resolve()), "policy_sha256": "sha256:" + hashlib.sha256(raw).hexdigest()}
 
 
 def _packages_match(packages: dict[str, str | None]) -> bool:
@@ -137,7 +164,7 @@ def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> list[P
             return None
     else:
         envs = [env]
-    recorded = _inputs(inputs, Path.cwd())
+    recorded = {**_inputs(inputs, Path.cwd()), **_policy(inputs, Path.cwd())}
     plans = []
     for name in envs:
         plan = _recorded_plan(_read(_path(resolved, name)), str(resolved), spec_sha, recorded)
@@ -172,7 +199,8 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
 
     packages = estimator_packages([spec])
     queried = any(isinstance(source, SqlSource) for source in spec.pipeline.data.sources.values())
-    if spec_sha is None or packages is None or queried:
+    policy = _satisfied_policy(spec, inputs, Path.cwd())
+    if spec_sha is None or packages is None or queried or policy is None:
         return False
     seen, store = time.time_ns(), StateDir(state_dir_for(spec.root)).store
     steps = {c.address: str(c.after) for c in expected.of("step")}
@@ -182,11 +210,16 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
         data = {file: stamp(spec.root / file, seen) for file in expected.data}
         outputs = [store / fp[:2] / fp / MARKER for fp in steps.values()]
         markers = {str(marker): stamp(marker, seen, digest=True) for marker in outputs}
+        if spec.pipeline.registry.production is not None:  # the pinned alias may be moved outside this spec
+            from mlform.runtime.registry import registry_for
+
+            aliases = registry_for(spec).aliases_path(spec.pipeline.registry.model_name)
+            markers[str(aliases)] = stamp(aliases, seen, digest=True)
         state_sha = file_sha256(state_path)
     except OSError:
         return False
     plan = make_plan(spec, inputs, build)
-    recorded = _inputs(inputs, Path.cwd())
+    recorded = {**_inputs(inputs, Path.cwd()), **policy}
     agrees = (not plan.has_changes and plan.data == expected.data and recorded["out"] == str(build.out)
               and {c.address: c.after for c in plan.of("step")} == steps
               and {c.address: c.after for c in plan.of("artifact")} == {r: s and s[3] for r, s in generated.items()}

@@ -1,9 +1,15 @@
-"""One Jinja environment for every target: strict, unescaped, and quoting only through filters."""
+"""One Jinja environment for every target: strict, unescaped, and quoting only through filters.
+
+The exception is HTML: templates named `*.html.j2` autoescape, so every value they print is escaped unless it
+is marked safe (`markupsafe.Markup`) by the code that made it.
+"""
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 import shlex
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -15,10 +21,11 @@ import yaml
 
 from mlform.specs.errors import RenderError
 
-__all__ = ["TEMPLATE_PACKAGE", "Templates", "dump_yaml", "environment", "pyrepr", "shquote", "tojson"]
+__all__ = ["TEMPLATE_PACKAGE", "Templates", "dump_yaml", "environment", "mdtext", "pyrepr", "shquote", "tojson"]
 
 TEMPLATE_PACKAGE = "mlform.templates"
 _LITERALS = (str, int, float, bool, type(None))
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]|~])")  # inline syntax; block syntax needs a line start
 
 
 class _YamlDumper(yaml.SafeDumper):
@@ -74,6 +81,12 @@ def shquote(value: Any) -> str:
     return shlex.quote(str(value))
 
 
+def mdtext(value: Any) -> str:
+    """`value` as literal inline Markdown, safe in a table cell: HTML and Markdown syntax escaped, one line."""
+    text = _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(str(value), quote=False))
+    return " ".join(text.split())
+
+
 class _PackageLoader(jinja2.BaseLoader):
     """Templates shipped as package data, read through importlib.resources (works from wheels and zips)."""
 
@@ -91,9 +104,10 @@ def environment(override: Path | None = None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = [_PackageLoader()]
     if override is not None:
         loaders.insert(0, jinja2.FileSystemLoader(str(override), encoding="utf-8"))
+    autoescape = jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False)
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                             autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(tojson=tojson, pyrepr=pyrepr, shquote=shquote, yaml=dump_yaml)
+                             autoescape=autoescape, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(tojson=tojson, pyrepr=pyrepr, shquote=shquote, yaml=dump_yaml, md=mdtext)
     return env
 
 

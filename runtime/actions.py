@@ -9,17 +9,17 @@ from __future__ import annotations
 import io
 import json
 import platform
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlform.specs.errors import MlformError
+from mlform.specs.errors import MlformError, StepError
 from mlform.specs.fsutil import write_atomic
 
 from .context import Job
+from .gitinfo import git_commit
 from .store import publish, write_frame
 
 if TYPE_CHECKING:
@@ -30,16 +30,6 @@ __all__ = ["ACTIONS", "ValidationFailed", "git_commit"]
 
 class ValidationFailed(MlformError):
     """Validation rules failed with `on_failure: fail`."""
-
-
-def git_commit(folder: Path) -> str | None:
-    """`git rev-parse HEAD` in `folder`, or None outside a git work tree or without git."""
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-                              timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -160,8 +150,9 @@ def _register(job: Job) -> dict[str, Any]:
     evaluation = job.output("evaluate").values
     registry = job.ctx.registry
     model = _model(job)
+    verdict = {k: evaluation[k] for k in ("passed", "gates", "champion")}
     version = registry.register(name, model, job.output("train").values["signature"], evaluation["metrics"],
-                                _lineage(job))
+                                _lineage(job), verdict)
     job.ctx.registered[(name, version.version)] = model
     promoted = bool(evaluation["passed"])
     if promoted:
@@ -174,9 +165,33 @@ def _register(job: Job) -> dict[str, Any]:
             "alias": alias, "served": served, "notes": [note], "artifacts": {"model": str(version.path)}}
 
 
+def _promote(job: Job) -> dict[str, Any]:
+    from mlform.specs.lifecycle import PRODUCTION
+
+    from .promotion import review_promotion
+
+    review = review_promotion(job.spec, registry=job.ctx.registry, with_drift=False)
+    assert review is not None  # the step exists only when the spec pins a version
+    if review.moves and review.problems:
+        raise StepError("promote", review.refusal())
+    if review.moves:
+        job.ctx.registry.set_alias(review.model, PRODUCTION, review.target)
+        before = f"v{review.current}" if review.current is not None else "none"
+        note = f"`{review.address}`: {before} -> v{review.target} (pinned by `registry.production`)"
+    else:
+        note = f"`{review.address}` is v{review.target}, as pinned"
+    return {"model": review.model, "alias": PRODUCTION, "version": review.target, "served": review.target,
+            "previous": review.current, "notes": [note]}
+
+
+def _served(job: Job) -> dict[str, Any]:
+    """The output naming the served version: `promote` when the spec pins one, else `register`."""
+    return job.output("promote" if "promote" in job.step.needs else "register").values
+
+
 def _serve(job: Job) -> dict[str, Any]:
-    register = job.output("register").values
-    name, alias, version = register["model"], register["alias"], register["served"]
+    served = _served(job)
+    name, alias, version = served["model"], served["alias"], served["served"]
     if version is None:
         note = f"nothing to serve: no version of `{name}` has alias `{alias}`"
     else:
@@ -190,15 +205,16 @@ def _monitor(job: Job) -> dict[str, Any]:
     pipeline = job.spec.pipeline
     monitoring = pipeline.monitoring
     assert monitoring is not None  # the step exists only when monitoring is declared
-    register = job.output("register").values
-    served = register["served"]
-    model = job.ctx.registered_model(register["model"], served) if served is not None else None
+    served = _served(job)
+    version = served["served"]
+    model = job.ctx.registered_model(served["model"], version) if version is not None else None
     reference = job.frame(monitoring.reference or pipeline.data.training_source)
     result = run_monitor(job.spec, reference, job.frame(monitoring.current), model, job.dir)
     reasons = [str(r) for r in result.reasons]
     notes = [f"breach: {r}" for r in reasons] if result.breached else ["no breach"]
-    return {"breached": bool(result.breached), "reasons": reasons, "report_json": str(result.report_json),
-            "report_html": str(result.report_html), "on_breach": monitoring.on_breach, "notes": notes,
+    return {"breached": bool(result.breached), "reasons": reasons, "model": served["model"], "version": version,
+            "report_json": str(result.report_json), "report_html": str(result.report_html),
+            "on_breach": monitoring.on_breach, "notes": notes,
             "artifacts": {"report_json": str(result.report_json), "report_html": str(result.report_html)}}
 
 
@@ -209,6 +225,7 @@ ACTIONS: dict[str, Callable[[Job], dict[str, Any]]] = {
     "train": _train,
     "evaluate": _evaluate,
     "register": _register,
+    "promote": _promote,
     "serve": _serve,
     "monitor": _monitor,
 }

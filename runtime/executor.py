@@ -82,6 +82,12 @@ class _Run:
             if output is not None:
                 self.outputs[step_id] = output
         self.reasons = step_reasons(self.snapshots, self.state.load_record(self.record_path), self.outputs)
+        if "promote" in self.steps and not self.reasons["promote"]:
+            from .promotion import pin_reason
+
+            moved = pin_reason(spec, self.context.registry)  # e.g. another environment moved the alias
+            if moved:
+                self.reasons["promote"] = [moved]
 
     def plan(self, selected: list[str], force: bool, upstream: Upstream) -> list[str]:
         """The steps to execute, in order; fails when `require`d upstream output is missing."""

@@ -16,15 +16,18 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlform.specs.errors import StateError
 from mlform.specs.fsutil import write_atomic
 
-from .state import locked, read_json
+from .state import locked, read_json, state_dir_for
+
+if TYPE_CHECKING:
+    from mlform.specs.loader import ResolvedSpec
 
 __all__ = ["MODEL_FILE", "PICKLE_PROTOCOL", "LoadedModel", "ModelVersion", "Registry", "RegistryError", "load_model",
-           "save_model"]
+           "registry_for", "save_model"]
 
 MODEL_FILE = "model.pkl"
 PICKLE_PROTOCOL = 5
@@ -49,6 +52,7 @@ class ModelVersion:
     lineage: dict[str, Any]
     aliases: list[str] = field(default_factory=list)
     created: str = ""
+    evaluation: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data."""
@@ -102,8 +106,13 @@ class Registry:
             raise RegistryError(f"`{name}` is not a model name")
         return self.root / name
 
-    def _aliases(self, name: str) -> dict[str, int]:
-        data = read_json(self._model_dir(name) / _ALIASES)
+    def aliases_path(self, name: str) -> Path:
+        """The file holding the aliases of `name`."""
+        return self._model_dir(name) / _ALIASES
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Alias -> version of `name` (empty when it has none)."""
+        data = read_json(self.aliases_path(name))
         return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
     def _numbers(self, name: str) -> list[int]:
@@ -118,7 +127,8 @@ class Registry:
         if not isinstance(meta, dict):
             raise RegistryError(f"model `{name}` has no version {version}")
         return ModelVersion(name, version, meta["sha256"], folder / MODEL_FILE, meta["signature"], meta["metrics"],
-                            meta["lineage"], sorted(a for a, v in aliases.items() if v == version), meta["created"])
+                            meta["lineage"], sorted(a for a, v in aliases.items() if v == version), meta["created"],
+                            meta.get("evaluation") or {})
 
     def models(self) -> list[str]:
         """Names of the registered models, sorted."""
@@ -128,12 +138,15 @@ class Registry:
 
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of `name`, oldest first (empty when the model is not registered)."""
-        aliases = self._aliases(name)
+        aliases = self.aliases(name)
         return [self._read(name, number, aliases) for number in self._numbers(name)]
 
     def register(self, name: str, model: Any, signature: list[dict[str, str]], metrics: dict[str, float],
-                 lineage: dict[str, Any]) -> ModelVersion:
-        """Store `model` as the next version of `name`: written in a temp folder, then renamed into place."""
+                 lineage: dict[str, Any], evaluation: dict[str, Any] | None = None) -> ModelVersion:
+        """Store `model` as the next version of `name`: written in a temp folder, then renamed into place.
+
+        `evaluation` is the evaluate step's verdict (`passed`, `gates`, `champion`), kept as promotion evidence.
+        """
         versions = self._model_dir(name) / "versions"
         versions.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".new-", dir=versions.parent))
@@ -142,7 +155,8 @@ class Registry:
             with (staging / MODEL_FILE).open("rb") as handle:
                 os.fsync(handle.fileno())
             meta = {"sha256": _sha256(staging / MODEL_FILE), "signature": signature, "metrics": metrics,
-                    "lineage": lineage, "created": datetime.now(UTC).isoformat(timespec="seconds")}
+                    "lineage": lineage, "evaluation": evaluation or {},
+                    "created": datetime.now(UTC).isoformat(timespec="seconds")}
             with locked(versions.parent / ".lock"):
                 number = (self._numbers(name) or [0])[-1] + 1
                 write_atomic(staging / _META, json.dumps({"name": name, "version": number, **meta}, indent=2,
@@ -152,7 +166,7 @@ class Registry:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        return self._read(name, number, self._aliases(name))
+        return self._read(name, number, self.aliases(name))
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
         """Point `alias` of `name` at `version` (which must exist)."""
@@ -160,9 +174,9 @@ class Registry:
             raise RegistryError(f"model `{name}` has no version {version}")
         folder = self._model_dir(name)
         with locked(folder / ".lock"):
-            aliases = self._aliases(name)
+            aliases = self.aliases(name)
             aliases[alias] = version
-            write_atomic(folder / _ALIASES, json.dumps(aliases, indent=2, sort_keys=True))
+            write_atomic(self.aliases_path(name), json.dumps(aliases, indent=2, sort_keys=True))
 
     def resolve(self, name: str, ref: int | str) -> ModelVersion:
         """The version `ref` of `name`: a version number (int or digits) or an alias."""
@@ -170,7 +184,7 @@ class Registry:
         if not numbers:
             known = ", ".join(f"`{m}`" for m in self.models()) or "none"
             raise RegistryError(f"model `{name}` is not registered (registered: {known})")
-        aliases = self._aliases(name)
+        aliases = self.aliases(name)
         if isinstance(ref, int) or str(ref).isdigit():
             version = int(ref)
             if version not in numbers:
@@ -182,8 +196,8 @@ class Registry:
             raise RegistryError(f"model `{name}` has no alias `{ref}` (aliases: {known})")
         return self._read(name, version, aliases)
 
-    def load(self, name: str, ref: int | str) -> LoadedModel:
-        """The fitted model of version `ref`; refuses a model file whose sha256 is not the registered one."""
+    def verify(self, name: str, ref: int | str) -> ModelVersion:
+        """The version `ref` of `name`, after checking its model file against the registered sha256."""
         version = self.resolve(name, ref)
         try:
             actual = _sha256(version.path)
@@ -193,5 +207,16 @@ class Registry:
         if actual != version.sha256:
             raise RegistryError(
                 f"model `{name}` version {version.version}: {MODEL_FILE} has sha256 {actual[:12]}..., "
-                f"registered {version.sha256[:12]}...; refusing to load a tampered or corrupt model")
+                f"registered {version.sha256[:12]}...; refusing a tampered or corrupt model")
+        return version
+
+    def load(self, name: str, ref: int | str) -> LoadedModel:
+        """The fitted model of version `ref`; refuses a model file whose sha256 is not the registered one."""
+        version = self.verify(name, ref)
         return LoadedModel(version, load_model(version.path))
+
+
+def registry_for(spec: ResolvedSpec) -> Registry:
+    """The registry of `spec`: `registry.path` relative to the spec, else `registry` in its state folder."""
+    custom = spec.pipeline.registry.path
+    return Registry(spec.root / custom if custom else state_dir_for(spec.root) / "registry")

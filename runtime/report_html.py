@@ -1,19 +1,25 @@
-"""A self-contained HTML monitoring report: verdict, performance, drift table and one inline SVG plot per feature."""
+"""A self-contained HTML monitoring report: verdict, performance, drift table and one inline SVG plot per feature.
+
+The plots and the style are shared with the model card (`mlform card --format html`).
+"""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple, TypeGuard
 
-__all__ = ["render_html", "render_plot"]
+__all__ = ["STYLE", "Bar", "render_bars", "render_html", "render_plot"]
 
 REFERENCE_COLOR = "#3b6fd4"
 CURRENT_COLOR = "#e8772e"
+PASS_COLOR, FAIL_COLOR, NEUTRAL_COLOR = "#1f8a4c", "#c0392b", "#8a94a3"
 _WIDTH, _HEIGHT = 420, 170
 _LEFT, _RIGHT, _TOP, _BOTTOM = 44, 10, 22, 26
 
-_CSS = """
+STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232b;background:#f5f6f8}
 main{max-width:1180px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}
@@ -118,6 +124,53 @@ def render_plot(feature: dict[str, Any]) -> str:
             f"{_legend(_WIDTH - 190)}{body}</svg>")
 
 
+class Bar(NamedTuple):
+    """One bar of `render_bars`: a value against optional bounds; `ok` colors it (None: nothing to pass)."""
+
+    label: str
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    ok: bool | None = None
+
+
+def _finite(value: float | None) -> TypeGuard[float]:
+    return value is not None and math.isfinite(value)
+
+
+def render_bars(title: str, bars: Sequence[Bar]) -> str:
+    """An inline SVG of horizontal bars from zero, each bound (a gate's `min`/`max`, a threshold) a black tick."""
+    label_w, value_w, row_h = 130, 56, 22
+    plot_w = _WIDTH - label_w - value_w - _RIGHT
+    numbers = [n for bar in bars for n in (bar.value, bar.low, bar.high) if _finite(n)]
+    low, high = min([0.0, *numbers]), max([0.0, *numbers])
+    span = (high - low) or 1.0
+
+    def x(value: float) -> float:
+        return label_w + plot_w * (value - low) / span
+
+    parts = []
+    for i, bar in enumerate(bars):
+        y = _TOP + i * row_h
+        shown = bar.label if len(bar.label) <= 20 else bar.label[:19] + "…"
+        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(shown)}</text>')
+        if _finite(bar.value):
+            left, right = sorted((x(0.0), x(bar.value)))
+            color = NEUTRAL_COLOR if bar.ok is None else PASS_COLOR if bar.ok else FAIL_COLOR
+            parts.append(f'<rect x="{left:.1f}" y="{y + 4}" width="{max(right - left, 1):.1f}" height="{row_h - 8}"'
+                         f' fill="{color}" fill-opacity="0.8"/>')
+        parts.append(f'<text x="{_WIDTH - _RIGHT}" y="{y + 15}" text-anchor="end">{_num(bar.value)}</text>')
+        for bound in (bar.low, bar.high):
+            if _finite(bound):
+                parts.append(f'<line x1="{x(bound):.1f}" y1="{y + 1}" x2="{x(bound):.1f}" y2="{y + row_h - 1}"'
+                             f' stroke="#1d232b" stroke-width="2"/>')
+    height = _TOP + row_h * len(bars) + 6
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {height}" width="{_WIDTH}" '
+            f'height="{height}" role="img" aria-label="{escape(title)}" font-size="11" '
+            f'font-family="system-ui,sans-serif" fill="#1d232b"><title>{escape(title)}</title>'
+            f'<text x="{label_w}" y="14" fill="#5b6573">bar: value · tick: bound</text>{"".join(parts)}</svg>')
+
+
 def _verdict(payload: dict[str, Any]) -> str:
     verdict = payload["verdict"]
     if not verdict["breached"]:
@@ -179,7 +232,7 @@ def render_html(payload: dict[str, Any]) -> str:
     """The report page for a monitor JSON payload: no scripts, no external assets."""
     title = f"Monitoring report: {payload['pipeline']} ({payload['env']})"
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}</style></head>'
             f"<body><main><h1>{escape(title)}</h1>"
             f'<p class="meta">generated {escape(payload["generated_at"])} · spec digest '
             f'{escape(payload["spec_digest"][:12])} · drift method <code>{escape(payload["drift"]["method"])}</code>'

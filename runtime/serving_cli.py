@@ -43,7 +43,8 @@ def _freeze_heap() -> None:
 @click.option("--env", "-e", default=None, metavar="ENV",
               help="Environment overlay to resolve (default: the base spec).")
 @click.option("--model", "model_ref", default=None, metavar="NAME@REF",
-              help="NAME@ALIAS or NAME@VERSION (default: the spec's `registry.model_name`@`registry.promote_to`).")
+              help="NAME@ALIAS or NAME@VERSION (default: the version the spec pins with `registry.production`, "
+                   "else `registry.model_name`@`registry.promote_to`).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help=f"Port to listen on (default: the spec's `serving.port`, else {DEFAULT_PORT}).")
@@ -69,7 +70,8 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
     if model_ref is not None:
         name, ref = parse_model_ref(model_ref)
     elif resolved is not None:
-        name, ref = resolved.pipeline.registry.model_name, resolved.pipeline.registry.promote_to
+        pinned = resolved.pipeline.registry
+        name, ref = pinned.model_name, pinned.production or pinned.promote_to
     else:
         raise click.ClickException("give SPEC or `--model NAME@ALIAS`")
     serving = resolved.pipeline.serving if resolved is not None else None

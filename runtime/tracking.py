@@ -6,7 +6,7 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,14 @@ class Tracker:
         where, args = ("WHERE spec_name = ?", (spec_name,)) if spec_name else ("", ())
         sql = f"SELECT * FROM runs {where} ORDER BY started DESC LIMIT ?"
         return [dict(row) for row in self.conn.execute(sql, (*args, limit))]
+
+    def step_history(self, spec_name: str, steps: Sequence[str]) -> list[dict[str, Any]]:
+        """The completed (`ran` or `cached`) `steps` of every run of `spec_name`, newest run first."""
+        marks = ", ".join("?" for _ in steps)
+        sql = (f"SELECT r.id AS run_id, r.env, r.started, s.step, s.fingerprint FROM steps s JOIN runs r "
+               f"ON r.id = s.run_id WHERE r.spec_name = ? AND s.step IN ({marks}) AND s.status IN ('ran', 'cached') "
+               "ORDER BY r.started DESC, s.rowid")
+        return [dict(row) for row in self.conn.execute(sql, (spec_name, *steps))]
 
     def run(self, run_id: str) -> dict[str, Any]:
         """One run with its steps, params, metrics and artifacts; a unique ID prefix is enough."""

@@ -141,7 +141,8 @@ class MlflowRun:
         return self._experiment(name, uri)  # another run created it meanwhile
 
     def log_step(self, outcome: StepRun) -> None:
-        """Record what a step that ran produced: metrics; the model after `train`; the version after `register`."""
+        """Record what a step that ran produced: metrics; the model after `train`; the version after `register`;
+        the alias after `promote`."""
         if outcome.status != "ran":
             return
         with self._calling(f"record step `{outcome.id}`"):
@@ -158,6 +159,8 @@ class MlflowRun:
                 self._model()
             elif outcome.id == "register":
                 self._register(outcome.values)
+            elif outcome.id == "promote":
+                self._promote(outcome.values)
 
     def _model(self) -> ModelInfo:
         """The model logged in this run: the trained Pipeline, logged on first use (also when `train` was cached)."""
@@ -188,6 +191,14 @@ class MlflowRun:
             tags={"mlform.version": str(values["version"]), "mlform.sha256": str(values["sha256"])})
         if values["promoted"]:
             self.client.set_registered_model_alias(name, str(values["alias"]), version.version)
+
+    def _promote(self, values: Mapping[str, Any]) -> None:
+        """Point the MLflow alias at the MLflow version that mirrors the mlform version the spec pins."""
+        name, wanted = str(values["model"]), str(values["version"])
+        mirrored = [v for v in self.client.search_model_versions(f"name = '{name}'")
+                    if v.tags.get("mlform.version") == wanted]
+        if mirrored:  # a version registered before MLflow tracking was configured has no mirror
+            self.client.set_registered_model_alias(name, str(values["alias"]), mirrored[-1].version)
 
     def finish(self, status: str) -> None:
         """Close the MLflow run with the mlform run's status and restore the previous global tracking URI."""

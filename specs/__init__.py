@@ -6,7 +6,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .errors import Diagnostic, GraphError, MlformError, PlanError, RenderError, SpecError, StateError, StepError
+    from .errors import (Diagnostic, EditError, GraphError, MlformError, PlanError, RenderError, SpecError, StateError,
+                         StepError)
     from .loader import ResolvedSpec, discover, load_spec, validate_file
     from .overlays import BASE
     from .pipeline import Pipeline
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "BASE": "overlays",
     "Diagnostic": "errors",
+    "EditError": "errors",
     "GraphError": "errors",
     "MlformError": "errors",
     "Pipeline": "pipeline",

@@ -6,9 +6,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["SPEC_FILENAMES", "discover"]
+__all__ = ["POLICY_FILENAME", "SPEC_FILENAMES", "discover"]
 
 SPEC_FILENAMES = ("mlform.yaml", "mlform.yml")
+POLICY_FILENAME = "mlform-policy.yaml"  # the organisation policy, at the project root
 _SKIP_DIRS = {"venv", "node_modules", "__pycache__", "build", "dist"}
 
 

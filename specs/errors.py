@@ -2,6 +2,7 @@
 
 MlformError
 ├── SpecError     a spec cannot be read or is invalid; carries every Diagnostic at once
+│   └── EditError a spec file cannot be edited in place safely
 ├── GraphError    the step graph has a cycle or a missing dependency
 ├── RenderError   a template failed to render
 ├── PlanError     a plan cannot be made, or a saved plan cannot be applied
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Diagnostic",
+    "EditError",
     "GraphError",
     "MlformError",
     "PlanError",
@@ -57,6 +59,10 @@ class SpecError(MlformError):
     def errors(self) -> list[Diagnostic]:
         """The findings of severity `error`."""
         return [d for d in self.diagnostics if d.severity == "error"]
+
+
+class EditError(SpecError):
+    """A spec file cannot be edited in place safely; the diagnostic says where and why."""
 
 
 class GraphError(MlformError):

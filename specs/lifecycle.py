@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictFloat, StrictInt, model_validator
+from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
 
 from .base import ALIAS, ENV_VAR, Cron, Identifier, ImportPath, Name, NonEmptyStr, Quantity, SecretUse, SpecModel
 from .metrics import Task
@@ -18,6 +18,7 @@ __all__ = [
     "FeatureDrift",
     "Gate",
     "ModelSpec",
+    "PRODUCTION",
     "Monitoring",
     "Registry",
     "Resources",
@@ -26,6 +27,7 @@ __all__ = [
     "Transformer",
 ]
 
+PRODUCTION = "production"
 DriftMethod = Literal["psi", "ks", "wasserstein", "jensenshannon"]
 Number = StrictInt | StrictFloat
 Alias = Annotated[str, Field(pattern=ALIAS, max_length=63)]
@@ -100,10 +102,25 @@ class Registry(SpecModel):
 
     model_name: Name = Field(description="Registered model name (a DNS-1123 label), e.g. `iris-classifier`.")
     promote_to: Alias = Field(
-        "staging", description="Alias a version that passes every gate is given, e.g. `staging` or `production`.")
+        "staging", description="Alias a version that passes every gate is given automatically, e.g. `staging`; "
+                               "never `production`, which is pinned with `production`.")
+    production: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="Version this environment serves, pinned in the spec and moved by pull request "
+                    "(`mlform promote`); apply points the alias `production` at it after checking its gates and "
+                    "checksum. Usually set in an environment overlay.")
     path: NonEmptyStr | None = Field(
         default=None,
         description="Local registry folder, relative to the spec; the state folder's (`.mlform/registry`) if omitted.")
+
+    @field_validator("promote_to")
+    @classmethod
+    def _production_is_pinned(cls, alias: str) -> str:
+        if alias == PRODUCTION:
+            msg = ("`production` is not set automatically: pin the version with `registry.production` "
+                   "(`mlform promote`), and promote passing versions to another alias such as `staging`")
+            raise ValueError(msg)
+        return alias
 
 
 class Tracking(SpecModel):

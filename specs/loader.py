@@ -17,9 +17,9 @@ from .explain import did_you_mean, explain
 from .overlays import BASE, check_overlays, environment_names, resolve
 from .pipeline import Pipeline
 from .semantic import Finding, check_sections, sections_of, valid_sections
-from .source import Document, read_document
+from .source import Document, parse_document, read_document
 
-__all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "load_spec", "validate_file"]
+__all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "load_spec", "require_environment", "validate_file"]
 
 
 
@@ -83,7 +83,8 @@ def _resolve_env(doc: Document, env: str, root: Path, resolved: Path) -> tuple[R
     return ResolvedSpec(resolved, doc.file, env, pipeline, view, tuple(found)), found
 
 
-def _envs_or_error(doc: Document, env: str) -> None:
+def require_environment(doc: Document, env: str) -> None:
+    """Raise SpecError, with a did-you-mean hint, when `doc` does not declare environment `env`."""
     names = environment_names(doc)
     if env != BASE and env not in names:
         declared = ", ".join(f"`{n}`" for n in names) or "none"
@@ -92,13 +93,14 @@ def _envs_or_error(doc: Document, env: str) -> None:
         raise SpecError([Diagnostic(doc.file, mark.line, mark.col, "environments", message)])
 
 
-def validate_file(path: str | Path, envs: Sequence[str] | None = None) -> tuple[list[ResolvedSpec], list[Diagnostic]]:
-    """Validate the base spec and each environment (all when `envs` is None); never raises SpecError."""
+def validate_file(path: str | Path, envs: Sequence[str] | None = None, *,
+                  raw: bytes | None = None) -> tuple[list[ResolvedSpec], list[Diagnostic]]:
+    """Validate the base spec and each environment (all when `envs` is None), of `raw` if given; never raises."""
     path = Path(path)
     try:
-        doc = read_document(path, str(path))
+        doc = read_document(path, str(path)) if raw is None else parse_document(raw, str(path))
         for env in envs or ():
-            _envs_or_error(doc, env)
+            require_environment(doc, env)
     except SpecError as exc:
         return [], list(exc.diagnostics)
     wanted = list(envs) if envs else [BASE, *environment_names(doc)]
@@ -122,7 +124,27 @@ def validate_file(path: str | Path, envs: Sequence[str] | None = None) -> tuple[
         found.update(diagnostics)
         if spec is not None:
             specs.append(spec)
+    found.update(_pin_conflicts(specs))
     return specs, sorted(found)
+
+
+def _pin_conflicts(specs: Sequence[ResolvedSpec]) -> list[Diagnostic]:
+    """Environments pinning different `production` versions of one model in one registry: the alias holds one."""
+    first: dict[tuple[str, str | None], ResolvedSpec] = {}
+    found = []
+    for spec in specs:
+        registry = spec.pipeline.registry
+        if registry.production is None:
+            continue
+        other = first.setdefault((registry.model_name, registry.path), spec)
+        pinned = other.pipeline.registry.production
+        if pinned != registry.production:
+            mark = spec.document.mark(("registry", "production"))
+            message = (f"environment `{spec.env}` pins version {registry.production}, but `{other.env}` pins "
+                       f"{pinned} in the same registry, where alias `production` holds one version; pin one "
+                       "version, or give the environments their own `registry.path`")
+            found.append(Diagnostic(spec.document.file, mark.line, mark.col, ".".join(map(str, mark.written)), message))
+    return found
 
 
 def _in_env(diagnostic: Diagnostic, env: str) -> Diagnostic:

@@ -139,9 +139,10 @@ def _fail(file: str, line: int, col: int, message: str) -> SpecError:
     return SpecError([Diagnostic(file, line, col, "", message)])
 
 
-def _decode(file: str, raw: bytes) -> str:
+def _decode(file: str, raw: bytes, noun: str) -> str:
     if len(raw) > MAX_BYTES:
-        raise _fail(file, 1, 1, f"file is {len(raw)} bytes; specs are limited to {MAX_BYTES} bytes")
+        nouns = "policies" if noun == "policy" else f"{noun}s"
+        raise _fail(file, 1, 1, f"file is {len(raw)} bytes; {nouns} are limited to {MAX_BYTES} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -292,19 +293,19 @@ def _dotted(path: KeyPath) -> str:
     return ".".join(str(part) for part in path)
 
 
-def read_document(path: Path | str, display: str | None = None) -> Document:
-    """Read and parse one YAML file; raise SpecError with every problem found."""
+def read_document(path: Path | str, display: str | None = None, noun: str = "spec") -> Document:
+    """Read and parse one YAML file (a `noun`, for messages); raise SpecError with every problem found."""
     file = display or str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise _fail(file, 1, 1, f"cannot read file: {exc.strerror}") from None
-    return parse_document(raw, file)
+    return parse_document(raw, file, noun)
 
 
-def parse_document(raw: bytes, file: str) -> Document:
-    """Parse YAML bytes that claim to come from `file`."""
-    text = _decode(file, raw)
+def parse_document(raw: bytes, file: str, noun: str = "spec") -> Document:
+    """Parse YAML bytes that claim to come from `file`, a `noun` (`spec` or `policy`) for messages."""
+    text = _decode(file, raw, noun)
     if "\t" in text:
         _check_tabs(file, text)
     try:
@@ -318,15 +319,15 @@ def parse_document(raw: bytes, file: str) -> Document:
             problem += f" ({exc.context} at line {start.line + 1}, column {start.column + 1})"
         raise _fail(file, line, col, f"invalid YAML: {problem}") from None
     if not nodes:
-        raise _fail(file, 1, 1, "the file is empty; a spec is a mapping that starts with `apiVersion: mlform/v1`")
+        raise _fail(file, 1, 1, f"the file is empty; a {noun} is a mapping that starts with `apiVersion: mlform/v1`")
     if len(nodes) > 1:
         second = nodes[1].start_mark
         raise _fail(file, second.line + 1, second.column + 1,
-                    f"a spec file holds one YAML document, found {len(nodes)}")
+                    f"a {noun} file holds one YAML document, found {len(nodes)}")
     node = nodes[0]
     if not isinstance(node, yaml.MappingNode):
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
-        raise _fail(file, line, col, "the top level of a spec must be a mapping")
+        raise _fail(file, line, col, f"the top level of a {noun} must be a mapping")
     builder = _Builder(file)
     data = builder.build(node, ())
     if builder.errors:

@@ -10,7 +10,7 @@ from .loader import ResolvedSpec
 
 __all__ = ["STEP_KINDS", "Step", "spec_steps"]
 
-STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "serve", "monitor")
+STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "promote", "serve", "monitor")
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,19 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     steps.append(Step("split", "split", (f"validate.{train_source}",), {"split": _dump(data.split), **columns}))
     steps.append(Step("train", "train", ("split",), {"model": _dump(p.model), **columns}))
     steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns}))
-    steps.append(Step("register", "register", ("evaluate",), {"registry": _dump(p.registry)}))
+    registry = _dump(p.registry)
+    pinned = registry.pop("production")  # moving the pin must not register a new version
+    steps.append(Step("register", "register", ("evaluate",), {"registry": registry}))
+    served = "register"
+    if pinned is not None:
+        served = "promote"
+        steps.append(Step("promote", "promote", ("register",),
+                          {"model_name": p.registry.model_name, "production": pinned,
+                           "gates": _dump(p.evaluation)["gates"]}))
     if p.serving is not None:
-        steps.append(Step("serve", "serve", ("register",), {"serving": _dump(p.serving)}))
+        steps.append(Step("serve", "serve", (served,), {"serving": _dump(p.serving)}))
     if p.monitoring is not None:
         reference = p.monitoring.reference or train_source
-        needs = tuple(dict.fromkeys(("register", f"ingest.{reference}", f"ingest.{p.monitoring.current}")))
+        needs = tuple(dict.fromkeys((served, f"ingest.{reference}", f"ingest.{p.monitoring.current}")))
         steps.append(Step("monitor", "monitor", needs, {"monitoring": _dump(p.monitoring), **columns}))
     return {step.id: step for step in steps}

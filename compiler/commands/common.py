@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["env_option", "spec_files", "specs_argument"]
+__all__ = ["env_option", "policy_option", "spec_files", "specs_argument"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,6 +22,13 @@ def env_option(func: F) -> F:
     """--env ENV: the environment overlay to resolve."""
     return click.option("--env", "-e", "env", default=None, metavar="ENV",
                         help="Environment overlay to resolve (default: the base spec).")(func)
+
+
+def policy_option(func: F) -> F:
+    """--policy FILE: the organisation policy the specs are checked against."""
+    return click.option("--policy", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                        metavar="FILE", help="Policy file of organisation rules (default: $MLFORM_POLICY, else "
+                                             "mlform-policy.yaml at the project root, if any).")(func)
 
 
 def spec_files(paths: tuple[Path, ...]) -> list[Path]:

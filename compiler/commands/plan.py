@@ -11,7 +11,7 @@ import click
 
 from ..plan import PlanInputs
 from ..planviews import FORMATS
-from .common import env_option, specs_argument
+from .common import env_option, policy_option, specs_argument
 
 __all__ = ["apply", "plan"]
 
@@ -41,17 +41,30 @@ def _inputs(artifacts_dir: Path | None, targets: str | None, templates: Path | N
               help="Save the plan to FILE for `mlform apply FILE`.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when something does.")
+@policy_option
 def plan(specs: tuple[Path, ...], env: str | None, artifacts_dir: Path | None, targets: str | None,
-         templates: Path | None, plan_out: Path | None, fmt: str, detailed_exitcode: bool) -> None:
-    """Show what `apply` would change for SPECS, and why; writes nothing but the plan file."""
+         templates: Path | None, plan_out: Path | None, fmt: str, detailed_exitcode: bool,
+         policy: Path | None) -> None:
+    """Show what `apply` would change for SPECS, and why; writes nothing but the plan file.
+
+    Exit status: 1 when a spec is invalid or breaks a policy rule of severity `error` (policy warnings are
+    printed, not counted); else 0, or with --detailed-exitcode 2 when something changes.
+    """
+    from dataclasses import replace
+
     from mlform.specs.fsutil import write_atomic
 
     from ..planset import plan_files, spec_files
     from ..planviews import render_plans
 
-    inputs = _inputs(artifacts_dir, targets, templates)
+    inputs = replace(_inputs(artifacts_dir, targets, templates), policy=policy)
     plans = [p for file in plan_files(spec_files(specs), env, inputs) for p in file.plans]
     click.echo(render_plans(plans, fmt))
+    refused = [problem for p in plans for problem in p.problems]
+    if refused:  # apply would refuse: fail the check and save nothing
+        from mlform.specs.errors import PlanError
+
+        raise PlanError(refused[0] if len(refused) == 1 else f"{refused[0]} (and {len(refused) - 1} more)")
     if plan_out is not None:
         payload = {"format_version": PLANFILE_FORMAT, "plans": [p.to_dict() for p in plans],
                    "inputs": {"artifacts_dir": str(inputs.out) if inputs.out else None,
@@ -124,6 +137,7 @@ def _apply_saved(path: Path, console: Any) -> None:
     from mlform.specs import load_spec
 
     from ..apply import apply_plan
+    from ..audit import recording
     from ..stamps import file_sha256
 
     inputs, saved = _read_planfile(path)
@@ -135,12 +149,15 @@ def _apply_saved(path: Path, console: Any) -> None:
             sha = None  # loading names the problem
         loaded.append((load_spec(saved_plan.spec, saved_plan.env), saved_plan, sha))
     for spec, saved_plan, sha in loaded:
-        _applied(*apply_plan(spec, inputs, saved_plan, console, sha))
+        with recording(spec, saved_plan) as audit:
+            done = audit.applied(apply_plan(spec, inputs, saved_plan, console, sha))
+        _applied(*done)
 
 
 def _apply_files(files: list[Any], env: str | None, inputs: PlanInputs, console: Any) -> None:
     """Apply each loaded spec whose plan changes something; record receipts for those that change nothing."""
     from ..apply import apply_plan, record_unchanged
+    from ..audit import recording
     from ..receipts import write_index
 
     for file in files:
@@ -150,7 +167,9 @@ def _apply_files(files: list[Any], env: str | None, inputs: PlanInputs, console:
             write_index(file.path, file.sha256, file.checked, [s.env for s in file.specs])
         for spec, fresh in zip(file.specs, file.plans, strict=True):
             if fresh.has_changes:
-                _applied(*apply_plan(spec, inputs, None, console, file.sha256))
+                with recording(spec, fresh) as audit:
+                    done = audit.applied(apply_plan(spec, inputs, None, console, file.sha256))
+                _applied(*done)
             else:
                 record_unchanged(spec, inputs, fresh, file.sha256)
 

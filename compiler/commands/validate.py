@@ -1,28 +1,59 @@
-"""`mlform validate`: check specs, every environment, all errors at once."""
+"""`mlform validate`: check specs, every environment, and the organisation policy, all errors at once."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..report import FORMATS, render_diagnostics
-from .common import env_option, spec_files, specs_argument
+from .common import env_option, policy_option, spec_files, specs_argument
+
+if TYPE_CHECKING:
+    from mlform.specs import Diagnostic
+    from mlform.specs.policy import LoadedPolicy
+
+
+def _policy(explicit: Path | None) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
+    """The policy in force, or the errors of its file."""
+    from mlform.specs import SpecError
+    from mlform.specs.policy import load_policy
+
+    from ..workspace import policy_file
+
+    path = policy_file(explicit, Path.cwd())
+    if path is None:
+        return None, []
+    try:
+        return load_policy(path), []
+    except SpecError as exc:
+        return None, list(exc.diagnostics)
 
 
 @click.command()
 @specs_argument
 @env_option
+@policy_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Output format; `github` prints workflow annotations.")
-def validate(specs: tuple[Path, ...], env: str | None, fmt: str) -> None:
-    """Validate SPECS (files or directories) and, without --env, every environment they declare."""
-    from mlform.specs import validate_file
+def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt: str) -> None:
+    """Validate SPECS (files or directories) and, without --env, every environment they declare.
 
-    diagnostics = []
+    Each resolved spec is also checked against the organisation policy, if there is one.
+
+    Exit status: 0 when every spec is valid and breaks no policy rule of severity `error` (warnings are
+    printed, not counted); 1 otherwise, after reporting every error at once.
+    """
+    from mlform.specs import validate_file
+    from mlform.specs.policy_check import check_policy
+
+    loaded, diagnostics = _policy(policy)
     summaries = []
     for path in spec_files(specs):
         resolved, found = validate_file(path, [env] if env else None)
+        if loaded is not None:
+            found = sorted({*found, *check_policy(loaded, resolved)})
         diagnostics.extend(found)
         if not any(d.severity == "error" for d in found):
             envs = ", ".join(s.env for s in resolved)

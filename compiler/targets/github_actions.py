@@ -31,11 +31,21 @@ _PLAN = """\
 mlform plan "$MLFORM_SPEC" --env "$MLFORM_ENV" --format markdown > "$RUNNER_TEMP/mlform-plan.md"
 cat "$RUNNER_TEMP/mlform-plan.md" >> "$GITHUB_STEP_SUMMARY"
 """
+# The card of the version `registry.production` pins, when the registry's `production` alias holds another
+_CARD = """\
+mlform card "$MLFORM_SPEC" --env "$MLFORM_ENV" --promotion --format markdown --output "$RUNNER_TEMP/mlform-card.md"
+if [ -s "$RUNNER_TEMP/mlform-card.md" ]; then
+  cat "$RUNNER_TEMP/mlform-card.md" >> "$GITHUB_STEP_SUMMARY"
+fi
+"""
 _COMMENT = """\
 const fs = require('fs');
 const marker = `<!-- mlform-plan ${process.env.MLFORM_PLAN_ID} -->`;
 const plan = fs.readFileSync(`${process.env.RUNNER_TEMP}/mlform-plan.md`, 'utf8');
-const body = `${marker}\\n${plan.slice(0, 60000)}`;
+const cardFile = `${process.env.RUNNER_TEMP}/mlform-card.md`;
+const card = fs.existsSync(cardFile) ? fs.readFileSync(cardFile, 'utf8') : '';
+const text = card ? `${plan}\\n\\n${card}` : plan;
+const body = `${marker}\\n${text.slice(0, 60000)}`;
 const { owner, repo } = context.repo;
 const issue_number = context.issue.number;
 const comments = await github.paginate(github.rest.issues.listComments, { owner, repo, issue_number, per_page: 100 });
@@ -166,6 +176,7 @@ def _pull_request(ctx: Context) -> str:
         {"name": "Validate", "run": 'mlform validate "$MLFORM_SPEC" --env "$MLFORM_ENV" --format github\n'},
         {"name": "Check generated files are current", "env": env, "run": compile_check + "\n"},
         {"name": "Plan", "run": _PLAN},
+        {"name": "Model card of a promotion", "run": _CARD},
         {"name": "Diff", "run": 'mlform diff "$MLFORM_SPEC" --env "$MLFORM_ENV"\n'},
         {"name": "Comment the plan", "if": "github.event.pull_request.head.repo.full_name == github.repository",
          "uses": _uses("actions/github-script"), "env": {"MLFORM_PLAN_ID": plan_id}, "with": {"script": _COMMENT}},

@@ -103,7 +103,10 @@ def test_apply_refuses_a_plan_that_no_longer_fits(project: Path, first_apply: bo
     assert result.returncode == 1
     assert result.stderr.strip() == message.format(serial=serial, later=later)
     assert "Traceback" not in result.stderr
-    assert tree(project) == before
+    after, log = tree(project), ".mlform/audit/log.jsonl"  # the refusal is audited; nothing else changes
+    assert json.loads(after.pop(log).splitlines()[-1])["result"] == "refused"
+    before.pop(log, None)
+    assert after == before
 
 
 def test_apply_refuses_a_plan_for_another_lineage(project: Path) -> None:

@@ -344,3 +344,42 @@ def test_a_spec_reading_a_sql_source_gets_no_receipt(tmp_path: Path, monkeypatch
     assert not (project / ".mlform" / "plan-receipts").exists()
     again = plan(project, "--env", "dev")
     assert (again.exit, again.fast) == (0, False)
+
+
+POLICY = """\
+apiVersion: mlform/v1
+kind: Policy
+rules:
+  - name: prod-replicas
+    environments: [prod]
+    require:
+      serving.replicas: {min: 2}
+"""
+
+
+def test_adding_or_editing_a_policy_takes_the_full_path_which_checks_it(applied: Path) -> None:
+    assert plan(applied).fast
+    policy = applied / "mlform-policy.yaml"
+    policy.write_text(POLICY)  # the iris example satisfies it
+    try:
+        added = plan(applied)
+        assert (added.exit, added.fast) == (0, False)
+        _apply(applied)  # nothing to change; the receipts now record the policy's digest
+        assert plan(applied).fast
+        policy.write_text(POLICY.replace("{min: 2}", "{min: 3}"))
+        edited = plan(applied)
+        assert (edited.exit, edited.fast) == (1, False)
+        shown = mlform(applied, "plan", ".", *ARGS)
+        assert (shown.returncode, shown.stderr) == (1, "mlform.yaml:105:17: error: environments.prod.serving.replicas: "
+                                                       "policy `prod-replicas`: expected at least 3, got 2 "
+                                                       "(in environment `prod`)\n")
+        policy.write_text(POLICY.replace("{min: 2}", "{min: 3}\n    severity: warning"))
+        _apply(applied)  # a spec that breaks a rule, even a warning, gets no receipt: every plan shows the warning
+        warned = plan(applied)
+        assert (warned.exit, warned.fast) == (0, False)
+    finally:
+        policy.unlink()
+    removed = plan(applied)
+    assert (removed.exit, removed.fast) == (0, False)
+    _apply(applied)
+    assert plan(applied).fast

@@ -161,13 +161,12 @@ def test_failing_gate_registers_without_promotion(core_project: Path, mlform, ed
 
 
 def test_champion_must_be_beaten(core_project: Path, mlform, edit_spec) -> None:
-    edit_spec(core_project, lambda d: d["registry"].update(promote_to="production"))
-    edit_spec(core_project, lambda d: d["evaluation"]["champion"].update(min_improvement=0.01))
+    edit_spec(core_project, lambda d: d["evaluation"]["champion"].update(alias="staging", min_improvement=0.01))
     assert mlform("run", core_project).code == 0
     edit_spec(core_project, lambda d: d["model"]["params"].update(n_estimators=40))
     result = mlform("run", core_project)
     assert "challenger does not beat champion version 1 on `f1_macro`: 0.9333 vs 0.9333" in result.out
-    assert "NOT promoted to `production`" in result.out
+    assert "NOT promoted to `staging`" in result.out
 
 
 def test_step_option_needs_upstream_output(core_project: Path, mlform) -> None:

@@ -124,6 +124,16 @@ def test_run_logs_params_metrics_model_and_versions_to_mlflow(core_project: Path
     with global_uri(uri):
         assert list(mlflow.sklearn.load_model(f"models:/{MODEL}/2").predict(rows)) == list(staged.model.predict(rows))
 
+    def pin_first(data: dict[str, Any]) -> None:
+        data["evaluation"]["gates"]["accuracy"] = {"min": 0.9}
+        data["registry"]["production"] = 1
+
+    edit_spec(core_project, pin_first)
+    pinned = mlform("run", core_project)  # the pin moves mlform's alias and MLflow's mirror of it
+    assert pinned.code == 0, pinned.err
+    assert "`iris-classifier@production`: none -> v1 (pinned by `registry.production`)" in pinned.out
+    assert int(client.get_model_version_by_alias(MODEL, "production").version) == 1
+
 
 def test_tracking_uri_from_a_secret_stays_out_of_output_state_and_the_run(
         core_project: Path, mlform, edit_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -110,6 +110,19 @@ def test_pull_requests_check_plan_and_diff_on_spec_and_data_changes(compiled: Pr
     assert any(r.startswith("mlform diff") for r in runs)
 
 
+def test_pull_requests_post_the_card_of_a_promotion_with_the_plan(compiled: Project) -> None:
+    doc = yaml.safe_load((compiled.root / ".github/workflows/mlform-iris-prod-pr.yml").read_text())
+    steps = {s["name"]: s for s in doc["jobs"]["check"]["steps"]}
+    names = list(steps)
+    assert names.index("Plan") < names.index("Model card of a promotion") < names.index("Comment the plan")
+    card = steps["Model card of a promotion"]["run"]
+    assert card.startswith('mlform card "$MLFORM_SPEC" --env "$MLFORM_ENV" --promotion --format markdown '
+                           '--output "$RUNNER_TEMP/mlform-card.md"\n')
+    assert 'cat "$RUNNER_TEMP/mlform-card.md" >> "$GITHUB_STEP_SUMMARY"' in card
+    script = steps["Comment the plan"]["with"]["script"]
+    assert "mlform-card.md" in script and "${plan}\\n\\n${card}" in script
+
+
 def test_monitoring_dispatches_retraining_on_breach(compiled: Project) -> None:
     doc = yaml.safe_load((compiled.root / ".github/workflows/mlform-iris-prod-monitor.yml").read_text())
     on = doc["on"]

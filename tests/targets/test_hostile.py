@@ -25,7 +25,7 @@ from .test_render import glob_regex
 
 NASTY = "q'uo\"te $(touch pwned) `id` ${{ github.token }} {{ 7*7 }} {% raw %} '); import os # --- ü漢\u2028"
 LONG = f"{NASTY}\n---\nkind: Secret\n" + "long " * 2000
-FOLDER = f"ev'il\"dir $(touch pwned) ${{{{ github.token }}}} {{{{ 7*7 }}}}\n--- *?[x]!"
+FOLDER = "ev'il\"dir $(touch pwned) ${{ github.token }} {{ 7*7 }}\n--- *?[x]!"
 SPEC_FILE = "sp'ec $(id) ${{ github.token }} {{ 7*7 }}.yaml"
 DATA = f"data/{NASTY.replace('/', '_')} *?[x]!.csv"
 COLUMN = f"col {NASTY}"

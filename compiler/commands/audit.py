@@ -1,0 +1,93 @@
+"""`mlform audit`: read, export and verify the hash-chained log of every apply."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["audit", "render_table"]
+
+FORMATS = ("text", "json", "jsonl")
+_HEADERS = ("SEQ", "TIME", "ACTOR", "SPEC", "ENV", "RESULT", "PROMOTED", "COMMIT", "PLAN")
+
+
+def _state_dirs(path: Path) -> list[Path]:
+    """The state folders of the specs at `path`, in order and without repeats (as `mlform state` finds them)."""
+    from mlform.runtime.state import state_dir_for
+    from mlform.specs.discovery import discover
+
+    files = discover([path])
+    if not files:
+        raise click.UsageError(f"no `mlform.yaml` found in {path}")
+    return list(dict.fromkeys(state_dir_for(file.resolve().parent) for file in files))
+
+
+def _version(value: Any) -> str:
+    return "none" if value is None else f"v{value}"
+
+
+def _moves(entry: dict[str, Any]) -> str:
+    moves = [f"{m.get('model')}@{m.get('alias')} {_version(m.get('from'))} -> {_version(m.get('to'))}"
+             for m in entry.get("promoted") or []]
+    return ", ".join(moves) or "-"
+
+
+def _row(entry: dict[str, Any]) -> tuple[str, ...]:
+    commit = entry.get("git_commit")
+    digest = str(entry.get("plan_digest") or "")
+    return (str(entry.get("seq")), str(entry.get("time", "")).replace("+00:00", "Z"), str(entry.get("actor")),
+            str(entry.get("spec")), str(entry.get("env")), str(entry.get("result")), _moves(entry),
+            commit[:7] if isinstance(commit, str) else "-", digest.removeprefix("sha256:")[:12] or "-")
+
+
+def render_table(entries: list[dict[str, Any]]) -> str:
+    """Entries as an aligned table, with the first line of each error under its row."""
+    rows = [_HEADERS, *(_row(entry) for entry in entries)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(rows[0], widths, strict=True)).rstrip()]
+    for entry, row in zip(entries, rows[1:], strict=True):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if entry.get("error"):
+            lines.append(f"{'':{widths[0]}}  error: {str(entry['error']).splitlines()[0]}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("path", required=False, default=".", type=click.Path(exists=True, path_type=Path))
+@click.option("--env", "-e", "env", default=None, metavar="ENV", help="Only applies to this environment.")
+@click.option("--model", "-m", "model", default=None, metavar="NAME",
+              help="Only applies that registered a version of model NAME or moved one of its aliases.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="A table, a JSON array, or JSON lines exactly as the log stores them.")
+@click.option("--verify", is_flag=True, help="Check the whole hash chain and print its head; exit 1 when broken.")
+def audit(path: Path, env: str | None, model: str | None, fmt: str, verify: bool) -> None:
+    """Show the audit log of every apply of the specs at PATH (a spec file or project folder; default: here).
+
+    The whole chain is verified first: an entry edited, removed, reordered or inserted, or an incomplete
+    last entry, is an error naming its seq.
+    """
+    from ..audit import canonical, head, log_path, read_entries, verify_log
+
+    folders = _state_dirs(path)
+    if verify:
+        for folder in folders:
+            entries = verify_log(log_path(folder))
+            count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+            prefix = f"{log_path(folder)}: " if len(folders) > 1 else ""
+            click.echo(f"{prefix}audit log intact: {count}, head {head(entries)}")
+        return
+    logs = [(folder, read_entries(folder, env, model)) for folder in folders]
+    if fmt == "jsonl":
+        for _, entries in logs:
+            for entry in entries:
+                click.echo(canonical(entry))
+    elif fmt == "json":
+        click.echo(json.dumps([entry for _, entries in logs for entry in entries], indent=2, sort_keys=True))
+    else:
+        for folder, entries in logs:
+            if len(logs) > 1:
+                click.echo(f"{log_path(folder)}:")
+            click.echo(render_table(entries) if entries else "No audit entries.")
