@@ -25,6 +25,8 @@ demo: install
 	$(BIN)/mlform plan examples/iris --env dev --artifacts-dir build/demo --detailed-exitcode
 	$(BIN)/mlform monitor examples/iris --env dev --out build/demo/monitor
 	$(BIN)/mlform models list examples/iris
+	$(BIN)/mlform card examples/iris --env dev --format html --output build/demo/iris-card.html
+	$(BIN)/mlform audit examples/iris --verify
 
 test: install
 	$(BIN)/python -m pytest
