@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,13 +14,13 @@ import click
 from .plan import Plan, PlanInputs
 from .receipts import cached_plans
 from .stamps import file_sha256
-from .workspace import discover, policy_file
+from .workspace import policy_file
 
 if TYPE_CHECKING:
     from mlform.specs import Diagnostic, ResolvedSpec
     from mlform.specs.policy import LoadedPolicy
 
-__all__ = ["FilePlans", "plan_files", "spec_files"]
+__all__ = ["FilePlans", "plan_files"]
 
 # below this many plans per worker, starting workers costs more than they save; and a core another process
 # keeps busy gives nothing (measured: 100 specs, 2 cores, 1.6x faster with both idle, 1.2x slower with one busy)
@@ -36,16 +36,6 @@ class FilePlans:
     specs: list[ResolvedSpec] = field(default_factory=list)  # one per plan; empty when answered from receipts
     checked: list[ResolvedSpec] = field(default_factory=list)  # every environment validated, the base spec too
     sha256: str | None = None  # of the spec file's bytes as loaded
-
-
-def spec_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand spec paths; fail clearly when a directory holds no spec."""
-    paths = list(paths)
-    files = discover(paths)
-    if not files:
-        shown = ", ".join(str(p) for p in paths)
-        raise click.UsageError(f"no `mlform.yaml` found in {shown}")
-    return files
 
 
 def _policy(inputs: PlanInputs) -> LoadedPolicy | None:

@@ -11,7 +11,7 @@ import click
 
 from ..plan import PlanInputs
 from ..planviews import FORMATS
-from .common import env_option, policy_option, specs_argument
+from .common import env_option, policy_option, spec_files, specs_argument
 
 __all__ = ["apply", "plan"]
 
@@ -54,7 +54,7 @@ def plan(specs: tuple[Path, ...], env: str | None, artifacts_dir: Path | None, t
 
     from mlform.specs.fsutil import write_atomic
 
-    from ..planset import plan_files, spec_files
+    from ..planset import plan_files
     from ..planviews import render_plans
 
     inputs = replace(_inputs(artifacts_dir, targets, templates), policy=policy)
@@ -112,7 +112,7 @@ def apply(target: Path, env: str | None, artifacts_dir: Path | None, targets: st
     """Apply a saved plan exactly, or plan SPEC and apply what changed after confirmation."""
     from mlform.runtime.progress import ConsoleReporter
 
-    from ..planset import plan_files, spec_files
+    from ..planset import plan_files
     from ..planviews import render_plans
 
     console = ConsoleReporter()
@@ -124,7 +124,8 @@ def apply(target: Path, env: str | None, artifacts_dir: Path | None, targets: st
     fresh = [p for file in files for p in file.plans]
     click.echo(render_plans(fresh, "text"))
     changed = any(p.has_changes for p in fresh)
-    if changed and not yes:
+    refused = any(p.problems for p in fresh)  # apply_plan refuses it, and the audit log records that
+    if changed and not yes and not refused:
         if not sys.stdin.isatty():
             raise click.UsageError("refusing to apply without confirmation: pass --yes, or apply a saved plan file")
         click.confirm("Apply these changes?", abort=True)

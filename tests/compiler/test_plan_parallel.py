@@ -11,6 +11,7 @@ import pytest
 
 from mlform.compiler import planset
 from mlform.compiler.plan import PlanInputs
+from mlform.specs.discovery import discover
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -32,7 +33,7 @@ def test_too_few_plans_start_no_workers() -> None:
 def test_plans_from_workers_equal_plans_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _tree(tmp_path, 3)
     monkeypatch.chdir(root)
-    paths = planset.spec_files([root])
+    paths = discover([root])
     in_process = planset.plan_files(paths, None, PlanInputs())  # 6 plans: too few for workers
     monkeypatch.setattr(planset, "_workers", lambda count: 2)  # the policy aside: the pool itself is real
     from_workers = planset.plan_files(paths, None, PlanInputs())
