@@ -197,18 +197,19 @@ def _versions(python: Path) -> str:
             f"pandera {pandera_version}" + (f" (its venv differs: {differ})" if differ else ""))
 
 
-def machine(started: str) -> str:
-    """CPU model, cores, memory, OS, and the load average when the measurements began and ended (others' work)."""
+def machine(started: str | None = None) -> str:
+    """CPU model, cores, memory, OS, and the load average when the measurements began (if given) and ended."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     memory = next(int(line.split()[1]) / 2**20 for line in Path("/proc/meminfo").read_text().splitlines()
                   if line.startswith("MemTotal:"))
-    load = _load()
+    load = load_average()
     return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, {platform.system()} {platform.release()}; "
-            f"load average {started} at the start, {load} at the end")
+            f"load average {f'{started} at the start, {load} at the end' if started else load}")
 
 
-def _load() -> str:
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages."""
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
@@ -223,7 +224,7 @@ def main() -> None:
         print(json.dumps(worker(args.worker[0], args.worker[1], Path(args.worker[2]))))
         return
     python = ensure_venv()
-    started = _load()
+    started = load_average()
     rows: list[str] = []
     with tempfile.TemporaryDirectory(prefix="mlform-bench-") as tmp:
         good, bad = make_data(args.rows, Path(tmp), False), make_data(args.rows, Path(tmp), True)
