@@ -20,7 +20,6 @@ from mlform.runtime.state import StateDir, read_json, state_dir_for
 from mlform.runtime.store import Output, Store
 from mlform.specs import ResolvedSpec, load_spec, validate_file
 from mlform.specs.errors import MlformError, SpecError, StateError
-from mlform.specs.lifecycle import PRODUCTION
 
 __all__ = ["FORMAT_VERSION", "CardError", "Subject", "Unreachable", "for_model", "for_spec", "gather", "promotion"]
 
@@ -87,9 +86,11 @@ def for_model(target: str, env: str | None = None, registry_dir: Path | None = N
 
 def promotion(spec: ResolvedSpec, registry_dir: Path | None = None) -> Subject | None:
     """The version `spec` pins when the alias `production` holds another, else None; Unreachable when it is not here."""
+    from mlform.runtime.promotion import pin_reason
+
     registry = _registry(spec, registry_dir)
     name, pinned = spec.pipeline.registry.model_name, spec.pipeline.registry.production
-    if pinned is None or registry.aliases(name).get(PRODUCTION) == pinned:
+    if pin_reason(spec, registry) is None:  # nothing pinned, or the alias already holds it
         return None
     try:
         return Subject(registry.resolve(name, pinned), registry, spec)

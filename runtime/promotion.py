@@ -28,7 +28,6 @@ class PromotionReview:
     model: str
     current: int | None
     target: int
-    registered: bool
     evidence: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -122,7 +121,7 @@ def review_promotion(spec: ResolvedSpec, data: Mapping[str, str] | None = None, 
     if target is None:
         known = f"versions {min(versions)}..{max(versions)}" if versions else "no versions"
         problem = f"version {target_number} is not in the registry at {registry.root} ({known})"
-        return PromotionReview(name, current_number, target_number, False, [], [problem])
+        return PromotionReview(name, current_number, target_number, [], [problem])
     evidence = [f"registered {target.created or 'at an unknown time'}, sha256 {target.sha256[:12]}..."]
     problems = []
     try:
@@ -135,7 +134,7 @@ def review_promotion(spec: ResolvedSpec, data: Mapping[str, str] | None = None, 
     problems += gate_problems
     if with_drift and current_number != target_number:
         evidence.append(_drift(spec, target, data or {}))
-    return PromotionReview(name, current_number, target_number, True, evidence, problems)
+    return PromotionReview(name, current_number, target_number, evidence, problems)
 
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -17,3 +19,31 @@ def iris_project(tmp_path: Path) -> Path:
     target = tmp_path / "iris"
     shutil.copytree(EXAMPLES / "iris", target, ignore=shutil.ignore_patterns(".mlform", "__pycache__"))
     return target / "mlform.yaml"
+
+
+class CliResult(NamedTuple):
+    """Exit code and captured output of one CLI call."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_mlform(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """Run `mlform ARGS...` in-process, from `cwd` when given; its exit code and what it printed."""
+    from mlform.compiler.cli import main
+
+    def call(*args: object, cwd: Path | None = None) -> CliResult:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return call

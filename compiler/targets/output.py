@@ -26,7 +26,7 @@ from mlform.specs.explain import did_you_mean
 from mlform.specs.fsutil import write_atomic
 
 from ..graph import build_graph
-from ..workspace import HEADER_MARK, project_root
+from ..workspace import HEADER_MARK, project_root, read_header
 from ..render import Templates
 from . import Context, Layout, Target, load_targets
 
@@ -88,19 +88,10 @@ def header(ctx: Context) -> str:
 
 def read_owner(path: Path) -> Owner | None:
     """The owner a generated file's header names, or None for a file mlform did not write."""
-    try:
-        with path.open(encoding="utf-8") as handle:
-            lines = [handle.readline().rstrip("\n") for _ in range(5)]
-    except (OSError, UnicodeDecodeError):
+    header = read_header(path)
+    if header is None:
         return None
-    if lines[0] != f"# {HEADER_MARK}":
-        return None
-    fields = dict(line[2:].partition(": ")[::2] for line in lines[2:])
-    try:
-        spec = json.loads(fields.get("spec", ""))
-    except ValueError:
-        return None
-    return Owner(spec, fields.get("env", ""), fields.get("spec digest", ""), lines[1].removeprefix("# mlform "))
+    return Owner(header["spec"], header["env"], header.get("spec digest", ""), header["version"])
 
 
 def _resolve(path: Path, env: str | None) -> list[ResolvedSpec]:

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from typing import Any
 import pytest
 import yaml
 
-from mlform.compiler.cli import main
 
 IRIS = Path(__file__).resolve().parents[2] / "examples" / "iris"
 MLFORM = str(Path(sys.executable).with_name("mlform"))
@@ -31,13 +29,7 @@ HOSTILE_OWNER_2 = "a|b `c` [x](https://evil.example) *y*"
 HOSTILE_DESCRIPTION = "line one\n| injected | row |\n<img src=x onerror=alert(1)>"
 
 
-@dataclass(frozen=True)
-class Result:
-    """Exit code and output of one CLI call."""
-
-    code: int
-    out: str
-    err: str
+Result = tuple[int, str, str]  # exit code, stdout, stderr
 
 
 def _copy_iris(target: Path, edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
@@ -80,22 +72,10 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def mlform(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def mlform(run_mlform: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Run `mlform ARGS...` in-process from `cwd`."""
     monkeypatch.delenv("MLFORM_HOME", raising=False)
-
-    def call(cwd: Path, *args: str | Path) -> Result:
-        monkeypatch.chdir(cwd)
-        capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return call
+    return lambda cwd, *args: run_mlform(*args, cwd=cwd)
 
 
 def _json(result: Result) -> dict[str, Any]:
@@ -242,12 +222,12 @@ def test_output_replaces_a_file_only_with_a_whole_card(applied: Path, mlform: An
 def test_promotion_prints_a_card_only_for_a_pending_promotion(applied: Path, mlform: Any, tmp_path: Path) -> None:
     root = tmp_path / "iris"
     shutil.copytree(applied, root)
-    assert mlform(root, "card", ".", "--env", "prod", "--promotion") == Result(0, "", "")
+    assert mlform(root, "card", ".", "--env", "prod", "--promotion") == (0, "", "")
     spec = root / "mlform.yaml"
     spec.write_text(spec.read_text().replace("production: 1", "production: 2"))
     pending = mlform(root, "card", ".", "--env", "prod", "--promotion")
     assert pending.out.startswith("# Model card: iris-classifier version 2\n")
-    assert mlform(root, "card", ".", "--env", "dev", "--promotion") == Result(0, "", "")  # dev pins nothing
+    assert mlform(root, "card", ".", "--env", "dev", "--promotion") == (0, "", "")  # dev pins nothing
     empty = tmp_path / "unreachable"
     note = mlform(root, "card", ".", "--env", "prod", "--promotion", "--registry", empty, "--output", "card.md")
     assert (note.code, note.out) == (0, "")
@@ -267,12 +247,12 @@ def test_promotion_prints_a_card_only_for_a_pending_promotion(applied: Path, mlf
                        "MODEL@ALIAS, e.g. `iris-classifier@3`")),
 ])
 def test_unknown_targets_fail_with_what_is_known(applied: Path, mlform: Any, target: str, message: str) -> None:
-    assert mlform(applied, "card", target) == Result(1, "", f"error: {message}\n")
+    assert mlform(applied, "card", target) == (1, "", f"error: {message}\n")
 
 
 def test_a_spec_with_nothing_registered_says_so(mlform: Any, tmp_path: Path) -> None:
     root = _copy_iris(tmp_path / "iris")
-    assert mlform(root, "card", ".") == Result(1, "", "error: model `iris-classifier` is not registered "
+    assert mlform(root, "card", ".") == (1, "", "error: model `iris-classifier` is not registered "
                                                       "(registered: none)\n")
 
 

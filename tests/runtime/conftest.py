@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-
-
-@dataclass(frozen=True)
-class CliResult:
-    """Exit code and captured output of one CLI call."""
-
-    code: int
-    out: str
-    err: str
 
 
 def _edit_spec(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
@@ -39,21 +29,9 @@ def _own_state(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def mlform(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+def mlform(run_mlform: Callable[..., Any]) -> Callable[..., Any]:
     """Run `mlform ARGS...` in-process; returns the exit code and what it printed."""
-    from mlform.compiler.cli import main
-
-    def call(*args: object) -> CliResult:
-        capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
-
-    return call
+    return run_mlform
 
 
 @pytest.fixture

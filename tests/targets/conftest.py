@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-from mlform.compiler.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 Edit = Callable[[dict[str, Any]], None]
@@ -63,21 +62,9 @@ def project(tmp_path: Path) -> Project:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str, str]]:
+def cli(run_mlform: Callable[..., tuple[int, str, str]]) -> Callable[..., tuple[int, str, str]]:
     """Run `mlform ARGS` in-process from `cwd`; return (exit code, stdout, stderr)."""
-
-    def run(*args: str | Path, cwd: Path) -> tuple[int, str, str]:
-        monkeypatch.chdir(cwd)
-        capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return run_mlform
 
 
 @pytest.fixture(scope="package")
