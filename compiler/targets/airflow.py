@@ -68,7 +68,8 @@ def _bash(ctx: Context) -> _Operator:
                "or set `targets.airflow.project_root`")
         raise RenderError(msg)
     values = {
-        "root": posixpath.relpath("/", "/" + ctx.rooted(directory(ctx))), "project_root": airflow.project_root,
+        "root": posixpath.relpath("/", "/" + ctx.rooted(directory(ctx))),
+        "project_root": None if airflow.project_root is None else airflow_literal(airflow.project_root),
         "run_step": 'mlform run "$MLFORM_SPEC" --env "$MLFORM_ENV" --step "$MLFORM_STEP"',
         "step_env": {"MLFORM_SPEC": airflow_literal(layout.spec_path), "MLFORM_ENV": ctx.spec.env},
     }

@@ -156,7 +156,8 @@ def test_dag_files_parse_with_values_as_literals(evil: tuple[Path, Path]) -> Non
         step_env = ast.literal_eval(values["STEP_ENV"])
         assert sandbox.from_string(step_env["MLFORM_SPEC"]).render() == spec_value  # Airflow renders this field
         if env == "dev":
-            assert ast.literal_eval(values["PROJECT_ROOT"].values[1]) == ROOT
+            # the task's `cwd`, which Airflow renders too
+            assert sandbox.from_string(ast.literal_eval(values["PROJECT_ROOT"].values[1])).render() == ROOT
         assert ast.literal_eval(values["DEFAULT_ARGS"].values[0]) == f"{NASTY}, team@example.com"
         dag = next(n.items[0].context_expr for n in tree.body if isinstance(n, ast.With))
         keywords = {k.arg: ast.literal_eval(k.value) for k in dag.keywords if k.arg in ("description", "doc_md")}
