@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from mlform.specs.loader import ResolvedSpec
+
     from .serving import ServingApp
 
-__all__ = ["CONFIG_ENV", "DEFAULT_MAX_BATCH_SIZE", "DEFAULT_PORT", "app_from_env", "serve"]
+__all__ = ["CONFIG_ENV", "DEFAULT_MAX_BATCH_SIZE", "DEFAULT_PORT", "app_from_env", "serve", "served_ref"]
 
 CONFIG_ENV = "MLFORM_SERVE_CONFIG"
 DEFAULT_PORT = 8080
@@ -31,6 +33,12 @@ def app_from_env() -> ServingApp:
                      id_columns=config["id_columns"])
     _freeze_heap()
     return app
+
+
+def served_ref(spec: ResolvedSpec) -> tuple[str, int | str]:
+    """The model and version (or alias) `spec` serves: `registry.production` when pinned, else `promote_to`."""
+    pinned = spec.pipeline.registry
+    return pinned.model_name, pinned.production or pinned.promote_to
 
 
 def _freeze_heap() -> None:
@@ -72,8 +80,7 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
     if model_ref is not None:
         name, ref = parse_model_ref(model_ref)
     elif resolved is not None:
-        pinned = resolved.pipeline.registry
-        name, ref = pinned.model_name, pinned.production or pinned.promote_to
+        name, ref = served_ref(resolved)
     else:
         raise click.ClickException("give SPEC or `--model NAME@ALIAS`")
     serving = resolved.pipeline.serving if resolved is not None else None

@@ -35,7 +35,7 @@ def render(ctx: Context) -> dict[str, str]:
     common = {
         "base_image": docker.base_image, "version": ctx.version, "name": ctx.spec.name, "env": env,
         "digest": ctx.spec.digest, "app_dir": APP_DIR, "state_dir": STATE_DIR, "uid": UID,
-        "state_dir_name": PurePosixPath(STATE_DIR).name, "install": mlform_install(ctx, "image"),
+        "state_dir_name": PurePosixPath(STATE_DIR).name, "install": mlform_install(ctx, "image"), "spec": spec,
     }
     render_one = ctx.templates.render
     files = {

@@ -170,3 +170,16 @@ def test_custom_install_sources_pass_hadolint_and_actionlint(project: Project) -
     copies = [value for instruction, value in next(iter(parsed.values())) if instruction == "COPY"]
     assert json.loads(copies[0]) == [WHEEL, "/tmp/mlform-install/mlform-0.9.0+team.1-py3-none-any.whl"]
     assert lint_findings(sorted(project.root.glob(".github/workflows/*.yml"))) == []
+
+
+def test_the_serving_image_pins_the_libraries_of_the_model_it_serves(project: Project) -> None:
+    root = compiled(project, WHEEL)
+    text = (root / "deploy/iris/dev/docker/Dockerfile.serve").read_text()
+    stage = text.split("\nFROM python:3.11-slim AS build\n", 1)[1].split("\n\nFROM ", 1)[0].splitlines()
+    wheel = "/tmp/mlform-install/mlform-0.9.0+team.1-py3-none-any.whl"
+    assert stage[3:] == [
+        "# Pin scikit-learn, numpy, scipy and pandas to the versions the served model was trained with (its lineage)",
+        "COPY . /tmp/spec/",
+        "RUN /opt/mlform/bin/mlform models pins /tmp/spec/mlform.yaml --env dev > /tmp/pins.txt \\",
+        f" && /opt/mlform/bin/pip install --no-cache-dir -r /tmp/pins.txt {shlex.quote(wheel)}"]
+    assert "models pins" not in (root / "deploy/iris/dev/docker/Dockerfile.train").read_text()
