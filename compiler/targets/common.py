@@ -40,7 +40,7 @@ APP_DIR = "/app"
 STATE_DIR = f"{APP_DIR}/.mlform"
 UID = 10001
 SecretEnv = tuple[str, str, str]  # (environment variable, Kubernetes Secret, key)
-INSTALL_DIR = "/tmp/mlform-install"  # where an image build copies a wheel or source folder of mlform
+INSTALL_DIR = "/opt/mlform-install"  # where an image build copies a wheel or source folder of mlform
 
 
 @dataclass(frozen=True)

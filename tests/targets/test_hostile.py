@@ -124,7 +124,7 @@ def test_workflows_keep_values_out_of_expressions_and_scripts(evil: tuple[Path, 
 def test_dockerfiles_install_the_source_as_one_word(evil: tuple[Path, Path]) -> None:
     root, _ = evil
     for env, copy, requirement in (("dev", None, f"mlform @ {INSTALL_URL}"),
-                                   ("prod", WHEEL, "/tmp/mlform-install/mlform-0.9.0+evil-py3-none-any.whl")):
+                                   ("prod", WHEEL, "/opt/mlform-install/mlform-0.9.0+evil-py3-none-any.whl")):
         text = (root / f"deploy/iris/{env}/docker/Dockerfile.serve").read_text()
         lines = text.split("AS build\n", 1)[1].split("\n\n", 1)[0].splitlines()
         if copy is not None:

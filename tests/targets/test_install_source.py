@@ -63,8 +63,8 @@ def test_by_default_the_compiling_version_is_installed(project: Project) -> None
     ("https://files.example.com/mlform-0.9.0-py3-none-any.whl",
      "mlform @ https://files.example.com/mlform-0.9.0-py3-none-any.whl", None,
      "mlform @ https://files.example.com/mlform-0.9.0-py3-none-any.whl"),
-    (WHEEL, "/tmp/mlform-install/mlform-0.9.0+team.1-py3-none-any.whl", WHEEL, f"./models/iris/{WHEEL}"),
-    ("./vendor/mlform/", "/tmp/mlform-install/mlform", "vendor/mlform", "./models/iris/vendor/mlform"),
+    (WHEEL, "/opt/mlform-install/mlform-0.9.0+team.1-py3-none-any.whl", WHEEL, f"./models/iris/{WHEEL}"),
+    ("./vendor/mlform/", "/opt/mlform-install/mlform", "vendor/mlform", "./models/iris/vendor/mlform"),
 ])
 def test_the_install_source_reaches_images_and_workflows(project: Project, source: str, image: str,
                                                          copied: str | None, checkout: str) -> None:
@@ -168,7 +168,7 @@ def test_custom_install_sources_pass_hadolint_and_actionlint(project: Project) -
     assert (done.returncode, json.loads(done.stdout or "[]")) == (0, []), done.stdout + done.stderr
     parsed = parse([project.root / "deploy/iris/prod/docker/Dockerfile.serve"])
     copies = [value for instruction, value in next(iter(parsed.values())) if instruction == "COPY"]
-    assert json.loads(copies[0]) == [WHEEL, "/tmp/mlform-install/mlform-0.9.0+team.1-py3-none-any.whl"]
+    assert json.loads(copies[0]) == [WHEEL, "/opt/mlform-install/mlform-0.9.0+team.1-py3-none-any.whl"]
     assert lint_findings(sorted(project.root.glob(".github/workflows/*.yml"))) == []
 
 
@@ -176,10 +176,10 @@ def test_the_serving_image_pins_the_libraries_of_the_model_it_serves(project: Pr
     root = compiled(project, WHEEL)
     text = (root / "deploy/iris/dev/docker/Dockerfile.serve").read_text()
     stage = text.split("\nFROM python:3.11-slim AS build\n", 1)[1].split("\n\nFROM ", 1)[0].splitlines()
-    wheel = "/tmp/mlform-install/mlform-0.9.0+team.1-py3-none-any.whl"
+    wheel = "/opt/mlform-install/mlform-0.9.0+team.1-py3-none-any.whl"
     assert stage[3:] == [
         "# Pin scikit-learn, numpy, scipy and pandas to the versions the served model was trained with (its lineage)",
-        "COPY . /tmp/spec/",
-        "RUN /opt/mlform/bin/mlform models pins /tmp/spec/mlform.yaml --env dev > /tmp/pins.txt \\",
-        f" && /opt/mlform/bin/pip install --no-cache-dir -r /tmp/pins.txt {shlex.quote(wheel)}"]
+        "COPY . /opt/mlform-spec/",
+        "RUN /opt/mlform/bin/mlform models pins /opt/mlform-spec/mlform.yaml --env dev > /opt/mlform-pins.txt \\",
+        f" && /opt/mlform/bin/pip install --no-cache-dir -r /opt/mlform-pins.txt {shlex.quote(wheel)}"]
     assert "models pins" not in (root / "deploy/iris/dev/docker/Dockerfile.train").read_text()
