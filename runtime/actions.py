@@ -132,7 +132,7 @@ def _evaluate(job: Job) -> dict[str, Any]:
 
 
 def _lineage(job: Job) -> dict[str, Any]:
-    import sklearn
+    from .compat import training_versions
 
     source = job.spec.pipeline.data.training_source
     return {
@@ -140,7 +140,7 @@ def _lineage(job: Job) -> dict[str, Any]:
         "git_commit": git_commit(job.spec.root),
         "data": job.snapshots[f"ingest.{source}"].data,
         "fingerprints": {s: job.fingerprints[s] for s in ("train", "evaluate")},
-        "python": platform.python_version(), "sklearn": sklearn.__version__,
+        "python": platform.python_version(), **training_versions(),
     }
 
 

@@ -165,7 +165,7 @@ def _show_run(found: dict[str, Any]) -> None:
 
 @click.group()
 def models() -> None:
-    """List registered models and their aliases."""
+    """List registered models and their aliases; print the library pins of a version."""
 
 
 @models.command("list")
@@ -187,6 +187,26 @@ def models_list(spec: Path | None, env: str | None, as_json: bool) -> None:
         aliases = ", ".join(f"{a}=v{v.version}" for v in versions for a in v.aliases) or "-"
         metrics = ", ".join(f"{k}={val:.4g}" for k, val in versions[-1].metrics.items())
         click.echo(f"{name:<24} {len(versions):<9} {aliases:<28} {metrics}")
+
+
+@models.command("pins")
+@click.argument("spec", type=click.Path(exists=True, path_type=Path))
+@click.option("--env", "-e", default=None, metavar="ENV", help=_ENV_HELP)
+@click.option("--model", "model_ref", default=None, metavar="NAME@REF",
+              help="NAME@ALIAS or NAME@VERSION (default: the version `mlform serve SPEC` serves).")
+def models_pins(spec: Path, env: str | None, model_ref: str | None) -> None:
+    """Print pip pins (`scikit-learn==X`, numpy, scipy, pandas) of the versions a model was trained with.
+
+    Read from the version's lineage in the registry of SPEC. The generated serving Dockerfile runs this
+    while building, so the image has the libraries the model it serves was trained with.
+    """
+    from .compat import pins
+    from .predict import parse_model_ref
+    from .serving_cli import served_ref
+
+    name, ref = parse_model_ref(model_ref) if model_ref is not None else served_ref(_load(spec, env))
+    for line in pins(_registry(spec, env).resolve(name, ref)):
+        click.echo(line)
 
 
 @click.command()

@@ -13,6 +13,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,9 +212,16 @@ class Registry:
         return version
 
     def load(self, name: str, ref: int | str) -> LoadedModel:
-        """The fitted model of version `ref`; refuses a model file whose sha256 is not the registered one."""
+        """The fitted model of version `ref`; refuses a model file whose sha256 is not the registered one, and
+        one trained with another major (or, strictly, minor) scikit-learn version."""
+        from .compat import check_trained_with
+
         version = self.verify(name, ref)
-        return LoadedModel(version, load_model(version.path))
+        check_trained_with(version)
+        with warnings.catch_warnings():
+            # the check above said what matters, once; scikit-learn would warn per estimator in the pipeline
+            warnings.filterwarnings("ignore", message="Trying to unpickle estimator")
+            return LoadedModel(version, load_model(version.path))
 
 
 def registry_for(spec: ResolvedSpec) -> Registry:

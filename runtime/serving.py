@@ -17,7 +17,7 @@ import math
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,7 @@ class _Job:
     values: dict[str, list[Any]]
     rows: int
     proba: bool
+    ids: list[dict[str, Any]] | None
     answer: asyncio.Future[dict[str, Any]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -106,15 +107,16 @@ class _Metrics:
 class ServingApp:
     """The ASGI callable for one loaded model."""
 
-    def __init__(self, loaded: Any, *, max_batch_size: int, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(self, loaded: Any, *, max_batch_size: int, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 id_columns: Sequence[str] = ()) -> None:
         version = loaded.version
         self.model, self.max_batch_size, self.max_body_bytes = loaded.model, max_batch_size, max_body_bytes
         has_probabilities = hasattr(self.model, "predict_proba")
-        self.signature = Signature(version.signature, max_batch_size, has_probabilities)
+        self.signature = Signature(version.signature, max_batch_size, has_probabilities, id_columns)
         self.model_json = {"name": version.name, "version": version.version}
         self.info = {"name": str(version.name), "version": str(version.version), "sha256": str(version.sha256)}
         self.openapi = orjson.dumps(openapi_document(version.name, version.version, version.signature,
-                                                     max_batch_size, has_probabilities))
+                                                     max_batch_size, has_probabilities, id_columns))
         self.metrics, self.ready = _Metrics(), True
         self._queue: deque[_Job] = deque()
         self._batcher: asyncio.Task[None] | None = None
@@ -271,13 +273,19 @@ class ServingApp:
             answer: dict[str, Any] = {"predictions": predictions[start:end]}
             if job.proba:
                 answer.update(classes=classes, probabilities=proba[start:end])
+            if job.ids is not None:
+                answer["ids"] = job.ids
             answers.append(answer)
             start = end
         return answers
 
 
-def create_app(loaded: Any, *, max_batch_size: int, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> ServingApp:
-    """The ASGI app serving `loaded` (a LoadedModel: `.model` and `.version` with its signature)."""
+def create_app(loaded: Any, *, max_batch_size: int, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+               id_columns: Sequence[str] = ()) -> ServingApp:
+    """The ASGI app serving `loaded` (a LoadedModel: `.model` and `.version` with its signature).
+
+    Requests may carry `id_columns` (the spec's `data.id_columns`); they are echoed as `ids`, never scored.
+    """
     if max_batch_size < 1 or max_body_bytes < 1:
         raise ValueError("`max_batch_size` and `max_body_bytes` must be at least 1")
-    return ServingApp(loaded, max_batch_size=max_batch_size, max_body_bytes=max_body_bytes)
+    return ServingApp(loaded, max_batch_size=max_batch_size, max_body_bytes=max_body_bytes, id_columns=id_columns)

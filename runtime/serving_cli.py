@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from mlform.specs.loader import ResolvedSpec
+
     from .serving import ServingApp
 
-__all__ = ["CONFIG_ENV", "DEFAULT_MAX_BATCH_SIZE", "DEFAULT_PORT", "app_from_env", "serve"]
+__all__ = ["CONFIG_ENV", "DEFAULT_MAX_BATCH_SIZE", "DEFAULT_PORT", "app_from_env", "serve", "served_ref"]
 
 CONFIG_ENV = "MLFORM_SERVE_CONFIG"
 DEFAULT_PORT = 8080
@@ -27,9 +29,16 @@ def app_from_env() -> ServingApp:
 
     config = json.loads(os.environ[CONFIG_ENV])
     loaded = Registry(Path(config["registry"])).load(config["model"], config["version"])
-    app = create_app(loaded, max_batch_size=config["max_batch_size"], max_body_bytes=config["max_body_bytes"])
+    app = create_app(loaded, max_batch_size=config["max_batch_size"], max_body_bytes=config["max_body_bytes"],
+                     id_columns=config["id_columns"])
     _freeze_heap()
     return app
+
+
+def served_ref(spec: ResolvedSpec) -> tuple[str, int | str]:
+    """The model and version (or alias) `spec` serves: `registry.production` when pinned, else `promote_to`."""
+    pinned = spec.pipeline.registry
+    return pinned.model_name, pinned.production or pinned.promote_to
 
 
 def _freeze_heap() -> None:
@@ -58,7 +67,8 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
 
     Models load only from the registry: SPEC's `registry.path`, else `.mlform/registry` beside SPEC
     (or `$MLFORM_HOME/registry`). Without SPEC, `--model` is required and the registry is the current
-    folder's. The version is pinned at start, so every worker serves the same one.
+    folder's. The version is pinned at start, so every worker serves the same one. With SPEC, rows may
+    carry its `data.id_columns`: never given to the model, they come back as `ids` beside the predictions.
     """
     import uvicorn
 
@@ -70,12 +80,12 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
     if model_ref is not None:
         name, ref = parse_model_ref(model_ref)
     elif resolved is not None:
-        pinned = resolved.pipeline.registry
-        name, ref = pinned.model_name, pinned.production or pinned.promote_to
+        name, ref = served_ref(resolved)
     else:
         raise click.ClickException("give SPEC or `--model NAME@ALIAS`")
     serving = resolved.pipeline.serving if resolved is not None else None
     max_batch_size = serving.max_batch_size if serving else DEFAULT_MAX_BATCH_SIZE
+    id_columns = list(resolved.pipeline.data.id_columns) if resolved is not None else []
     port = port if port is not None else serving.port if serving else DEFAULT_PORT
     registry = _registry(spec, env)
     loaded = registry.load(name, ref)
@@ -84,11 +94,11 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
     options: dict[str, Any] = {"host": host, "port": port, "access_log": access_log, "log_level": "info",
                                "lifespan": "on", "server_header": False}
     if workers == 1:
-        app = create_app(loaded, max_batch_size=max_batch_size, max_body_bytes=max_body_bytes)
+        app = create_app(loaded, max_batch_size=max_batch_size, max_body_bytes=max_body_bytes, id_columns=id_columns)
         _freeze_heap()
         uvicorn.run(app, **options)
         return
     os.environ[CONFIG_ENV] = json.dumps({"registry": str(registry.root), "model": name,
                                          "version": loaded.version.version, "max_batch_size": max_batch_size,
-                                         "max_body_bytes": max_body_bytes})
+                                         "max_body_bytes": max_body_bytes, "id_columns": id_columns})
     uvicorn.run(f"{__name__}:app_from_env", factory=True, workers=workers, **options)

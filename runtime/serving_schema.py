@@ -1,19 +1,20 @@
 """What `/predict` accepts: a request checked against the model's input signature, and its OpenAPI 3.1 document.
 
 A request holds `records` (one object per row) or `columns` (one array per column) and optionally
-`probabilities`. Every check raises HttpError naming the offending key in backticks; nothing here
-touches the model.
+`probabilities`. Rows may carry the spec's id columns (`data.id_columns`): never given to the model,
+they come back as `ids`, one object per row, so callers can join predictions back. Every check raises
+HttpError naming the offending key in backticks; nothing here touches the model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Column", "HttpError", "Signature", "openapi_document"]
+__all__ = ["Column", "HttpError", "Parsed", "Signature", "openapi_document"]
 
 # JSON Schema counts 2.0 as an integer, so integer columns take integral floats too
 _KINDS = {"number": (int, float), "integer": (int, float), "boolean": (bool,), "string": (str,),
@@ -22,6 +23,7 @@ _EXPECTS = {"number": "a number", "integer": "an integer", "boolean": "a boolean
             "any": "a number, a boolean or a string"}
 _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
                dict: "an object", type(None): "null"}
+_ID_TYPES = (str, int, float, bool, type(None))
 Where = Callable[[str, int], str]
 
 
@@ -94,16 +96,28 @@ class Column:
         return np.array(values, dtype=bool if self.kind == "boolean" and not self.nullable else object)
 
 
-class Signature:
-    """The model's input columns and the row limit; turns a parsed request into checked column values."""
+class Parsed(NamedTuple):
+    """A checked request: the model's input per column, its row count, the probabilities flag, and the ids."""
 
-    def __init__(self, signature: list[dict[str, Any]], max_batch_size: int, has_probabilities: bool) -> None:
+    values: dict[str, list[Any]]
+    rows: int
+    proba: bool
+    ids: list[dict[str, Any]] | None
+
+
+class Signature:
+    """The model's input columns, the id columns and the row limit; turns a parsed request into checked values."""
+
+    def __init__(self, signature: list[dict[str, Any]], max_batch_size: int, has_probabilities: bool,
+                 id_columns: Sequence[str] = ()) -> None:
         self.columns = [Column(c) for c in signature]
         self.names = frozenset(c.name for c in self.columns)
+        self.ids = [name for name in id_columns if name not in self.names]
+        self.with_ids = self.names | frozenset(self.ids)
         self.max_batch_size, self.has_probabilities = max_batch_size, has_probabilities
 
-    def parse(self, request: Any) -> tuple[dict[str, list[Any]], int, bool]:
-        """Checked values per column, the row count, and whether probabilities were asked for."""
+    def parse(self, request: Any) -> Parsed:
+        """Checked values per column, the row count, whether probabilities were asked for, and the rows' ids."""
         if type(request) is not dict:
             raise HttpError(422, "the body must be a JSON object with `records` or `columns`")
         unknown = [k for k in request if k not in ("records", "columns", "probabilities")]
@@ -122,7 +136,18 @@ class Signature:
             values, rows, where = self._by_column(request["columns"])
         for column in self.columns:
             column.check(values[column.name], where)
-        return values, rows, want_proba
+        if self.ids and self.ids[0] in values:  # every id column is there, or the row check refused it
+            return Parsed(values, rows, want_proba, self._ids(values, rows, where))
+        return Parsed(values, rows, want_proba, None)
+
+    def _ids(self, values: dict[str, list[Any]], rows: int, where: Where) -> list[dict[str, Any]]:
+        """One object of id values per row; ids are echoed, so only JSON scalars."""
+        for name in self.ids:
+            bad = next((i for i, v in enumerate(values[name]) if type(v) not in _ID_TYPES), None)
+            if bad is not None:
+                raise HttpError(422, f"{where(name, bad)} is {_json_type(values[name][bad])}; id column `{name}` "
+                                     "takes a string, a number, a boolean or null")
+        return [{name: values[name][i] for name in self.ids} for i in range(rows)]
 
     def _rows(self, count: int, key: str) -> None:
         if count == 0:
@@ -130,31 +155,44 @@ class Signature:
         if count > self.max_batch_size:
             raise HttpError(413, f"`{key}` has {count} rows; the limit (`max_batch_size`) is {self.max_batch_size}")
 
-    def _columns_of(self, keys: Any, where: str) -> None:
+    def _wanted(self, first: Any) -> frozenset[str]:
+        """The keys every row needs: the model's columns, plus every id column when the first row has any."""
+        return self.with_ids if any(name in first for name in self.ids) else self.names
+
+    def _columns_of(self, keys: Any, where: str, first: Any) -> None:
         missing = [c.name for c in self.columns if c.name not in keys]
         if missing:
             raise HttpError(422, f"{where} is missing column `{missing[0]}`")
-        extra = next(k for k in keys if k not in self.names)
+        wanted = self._wanted(first)
+        missing = [name for name in self.ids if name in wanted and name not in keys]
+        if missing:
+            shown = ", ".join(f"`{n}`" for n in self.ids)
+            raise HttpError(422, f"{where} is missing id column `{missing[0]}`; give every id column ({shown}) or none")
+        extra = next(k for k in keys if k not in wanted)
+        if extra in self.ids:
+            raise HttpError(422, f"{where} has id column `{extra}` but `records[0]` has none; give the id columns "
+                                 "in every record or in none")
         raise HttpError(422, f"{where} has unknown column `{extra}`")
 
     def _records(self, records: Any) -> tuple[dict[str, list[Any]], int, Where]:
         if type(records) is not list:
             raise HttpError(422, "`records` must be an array of objects")
         self._rows(len(records), "records")
-        width = len(self.names)
+        first = records[0] if type(records[0]) is dict else {}
+        wanted = self._wanted(first)
         for i, record in enumerate(records):
             if type(record) is not dict:
                 raise HttpError(422, f"`records[{i}]` must be an object, not {_json_type(record)}")
-            if len(record) != width or record.keys() != self.names:
-                self._columns_of(record, f"`records[{i}]`")
-        values = {c.name: [r[c.name] for r in records] for c in self.columns}
+            if len(record) != len(wanted) or record.keys() != wanted:
+                self._columns_of(record, f"`records[{i}]`", first)
+        values = {name: [r[name] for r in records] for name in wanted}
         return values, len(records), lambda c, i: f"`records[{i}].{c}`"
 
     def _by_column(self, columns: Any) -> tuple[dict[str, list[Any]], int, Where]:
         if type(columns) is not dict:
             raise HttpError(422, "`columns` must be an object of arrays")
-        if columns.keys() != self.names:
-            self._columns_of(columns, "`columns`")
+        if columns.keys() != self._wanted(columns):
+            self._columns_of(columns, "`columns`", columns)
         lengths = set()
         for name, values in columns.items():
             if type(values) is not list:
@@ -168,15 +206,21 @@ class Signature:
 
 
 def openapi_document(name: str, version: int | str, signature: list[dict[str, Any]], max_batch_size: int,
-                     has_probabilities: bool) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the server for one model's signature."""
+                     has_probabilities: bool, id_columns: Sequence[str] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the server for one model's signature and id columns."""
     columns = [Column(c) for c in signature]
     names = [c.name for c in columns]
-    record = {"type": "object", "properties": {c.name: c.schema() for c in columns}, "required": names,
-              "additionalProperties": False}
-    by_column = {"type": "object", "required": names, "additionalProperties": False,
-                 "properties": {c.name: {"type": "array", "items": c.schema(), "minItems": 1,
-                                         "maxItems": max_batch_size} for c in columns}}
+    ids = [i for i in id_columns if i not in names]
+    id_value = {"type": ["string", "number", "boolean", "null"], "description": "An id column: echoed in `ids`, "
+                                                                                "never given to the model."}
+    all_or_none = {"dependentRequired": {i: [o for o in ids if o != i] for i in ids}} if len(ids) > 1 else {}
+    record = {"type": "object", "properties": {**{c.name: c.schema() for c in columns}, **{i: id_value for i in ids}},
+              "required": names, "additionalProperties": False, **all_or_none}
+    by_column = {"type": "object", "required": names, "additionalProperties": False, **all_or_none,
+                 "properties": {**{c.name: {"type": "array", "items": c.schema(), "minItems": 1,
+                                            "maxItems": max_batch_size} for c in columns},
+                                **{i: {"type": "array", "items": id_value, "minItems": 1, "maxItems": max_batch_size}
+                                   for i in ids}}}
     request = {
         "type": "object", "additionalProperties": False,
         "oneOf": [{"required": ["records"], "not": {"required": ["columns"]}},
@@ -192,7 +236,10 @@ def openapi_document(name: str, version: int | str, signature: list[dict[str, An
         "model": {"type": "object", "required": ["name", "version"],
                   "properties": {"name": {"type": "string"}, "version": {"type": ["integer", "string"]}}},
         **({"classes": {"type": "array"}, "probabilities": {"type": "array", "items": {
-            "type": "array", "items": {"type": "number"}}}} if has_probabilities else {})}}
+            "type": "array", "items": {"type": "number"}}}} if has_probabilities else {}),
+        **({"ids": {"type": "array", "description": "The id columns of each row, when the request gave them.",
+                    "items": {"type": "object", "required": ids, "additionalProperties": False,
+                              "properties": {i: id_value for i in ids}}}} if ids else {})}}
     error = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
     status = {"type": "object", "properties": {"status": {"type": "string"}}}
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SerializerFunctionWrapHandler, StringConstraints,
+    WithJsonSchema, model_serializer,
+)
 
 from .cron import check_cron
 
@@ -70,6 +73,20 @@ class SpecModel(BaseModel):
     """Base of every spec section: strict types, unknown keys rejected, immutable."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    # Settings added after a spec format shipped: left out of dumps while at their default, so the resolved
+    # spec, its digest and every artifact stay the same for specs that do not use them.
+    omit_when_default: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        fields = type(self).model_fields
+        for name in self.omit_when_default:
+            field = fields[name]
+            default = field.get_default(call_default_factory=True)
+            if getattr(self, name) == default and isinstance(data, dict):
+                data.pop(field.alias or name, None)
+        return data
 
 
 def _quantity_text(value: Any) -> Any:

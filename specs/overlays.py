@@ -21,7 +21,7 @@ FIXED = {
 }
 # the top-level keys an overlay may change (when the base spec has them)
 SECTIONS = ("metadata", "data", "validation", "model", "evaluation", "registry", "tracking",
-            "serving", "monitoring", "targets")
+            "serving", "monitoring", "targets", "runtime")
 # (section, key): the one key inside a section that an overlay may never set
 PINNED = ("metadata", "name")
 

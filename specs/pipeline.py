@@ -10,6 +10,7 @@ from .base import (
     DNS_LABEL, ENV_NAME, ENV_VAR, LABEL_KEY, SECRET_KEY, Identifier, LabelValue, NonEmptyStr, SpecModel,
 )
 from .data import Data, Validation
+from .install import Runtime
 from .lifecycle import Evaluation, ModelSpec, Monitoring, Registry, Serving, Tracking
 from .targets import Targets
 
@@ -60,6 +61,7 @@ class SecretRef(SpecModel):
 class Pipeline(SpecModel):
     """An mlform pipeline spec."""
 
+    omit_when_default = frozenset({"runtime"})
     api_version: Literal["mlform/v1"] = Field(alias="apiVersion", description="Spec format version: `mlform/v1`.")
     kind: Literal["Pipeline"] = Field(description="Kind of spec: `Pipeline`.")
     metadata: Metadata = Field(description="Name, description, labels and owners of the pipeline.")
@@ -77,6 +79,8 @@ class Pipeline(SpecModel):
     targets: Targets = Field(
         default_factory=Targets, description="Artifacts `mlform compile` emits: docker, github_actions, airflow, "
                                              "kubernetes.")
+    runtime: Runtime = Field(
+        default_factory=Runtime, description="How the generated Dockerfiles and workflows install mlform.")
     environments: dict[Annotated[str, Field(pattern=ENV_NAME)], dict[str, Any] | None] = Field(
         default_factory=dict, description="Overlays deep-merged onto the spec per environment; `null` deletes a key.")
     secrets: dict[Identifier, SecretRef] = Field(

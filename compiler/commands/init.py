@@ -10,12 +10,22 @@ import click
 
 from mlform.specs.base import DNS_LABEL
 
-__all__ = ["NAME_MAX", "init", "name_problem", "scaffold_files", "spec_text", "starter_data"]
+__all__ = ["GITIGNORE", "NAME_MAX", "gitignore_text", "init", "name_problem", "scaffold_files", "spec_text",
+           "starter_data"]
 
 NAME_MAX = 53  # `metadata.name` names every artifact; Kubernetes adds suffixes to it
 _LABEL = re.compile(DNS_LABEL)
 PLANS = ("basic", "standard", "premium")
 _COLUMNS = "customer_id,tenure_months,monthly_spend,support_tickets,plan,churned"
+# Local state and build output; generated deploy files and .github/workflows are reviewed and committed.
+GITIGNORE = (
+    "# mlform: local state (runs, step outputs, model registry, tracking, audit log)",
+    ".mlform/",
+    "# saved plans and local build output",
+    "*.plan",
+    "build/",
+    "__pycache__/",
+)
 
 SPEC = """\
 # Starter spec made by `mlform init`: a churn classifier on seeded example data in data/.
@@ -130,6 +140,43 @@ def scaffold_files(name: str) -> dict[str, str]:
     }
 
 
+def gitignore_text(existing: str | None) -> str | None:
+    """The `.gitignore` to write: the existing text plus the rules it lacks; None when it has them all."""
+    if existing is None:
+        return "\n".join(GITIGNORE) + "\n"
+    present = {line.strip().strip("/") for line in existing.splitlines()}
+    missing = [line for line in GITIGNORE if not line.startswith("#") and line.strip("/") not in present]
+    if not missing:
+        return None
+    separator = "" if existing.endswith("\n") or not existing else "\n"
+    return f"{existing}{separator}{GITIGNORE[0]}\n" + "\n".join(missing) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    from mlform.specs.fsutil import write_atomic
+
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write `{path}`: {exc.strerror or exc}") from None
+
+
+def _write_gitignore(path: Path) -> str:
+    """Write or extend `.gitignore` at `path`, never dropping a line of it; what was done, for the user."""
+    try:
+        existing = path.read_text(encoding="utf-8") if path.exists() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"left {path} as it is (cannot read it: {getattr(exc, 'strerror', None) or exc})"
+    text = gitignore_text(existing)
+    if text is None:
+        return f"kept {path} (it already ignores mlform state and build output)"
+    _write(path, text)
+    if existing is None:
+        return f"created {path}"
+    added = len(text.splitlines()) - len(existing.splitlines()) - 1
+    return f"updated {path} (added {added} line{'s' if added != 1 else ''})"
+
+
 def _next_steps(project: Path) -> str:
     shown = shlex.quote(str(project))
     rows = [(f"mlform validate {shown}", "check the spec in every environment"),
@@ -144,7 +191,11 @@ def _next_steps(project: Path) -> str:
 @click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Folder in which to create the NAME folder.")
 def init(name: str, parent: Path) -> None:
-    """Scaffold NAME/mlform.yaml with seeded data that validates and trains as it is."""
+    """Scaffold NAME/mlform.yaml with seeded data that validates and trains as it is.
+
+    Also writes NAME/.gitignore for mlform's state (`.mlform/`) and build output; an existing
+    .gitignore keeps every line and gains only the rules it lacks.
+    """
     problem = name_problem(name)
     if problem:
         raise click.ClickException(problem)
@@ -157,13 +208,9 @@ def init(name: str, parent: Path) -> None:
         shown = ", ".join(f"`{path}`" for path in existing)
         raise click.ClickException(f"refusing to overwrite existing files: {shown}; "
                                    "remove them, or choose another NAME or --dir")
-    from mlform.specs.fsutil import write_atomic
-
     for path, text in files.items():
-        try:
-            write_atomic(path, text)
-        except OSError as exc:
-            raise click.ClickException(f"cannot write `{path}`: {exc.strerror or exc}") from None
+        _write(path, text)
         rows = f" ({len(text.splitlines()) - 1} rows)" if path.suffix == ".csv" else ""
         click.echo(f"created {path}{rows}")
+    click.echo(_write_gitignore(project / ".gitignore"))
     click.echo("\n" + _next_steps(project))

@@ -61,12 +61,15 @@ class _Operator:
 
 def _bash(ctx: Context) -> _Operator:
     """Tasks running `mlform` from the project root on the Airflow worker."""
-    layout = ctx.layout
-    if layout.out.startswith(".."):
-        msg = "`targets.airflow.operator: bash` runs from the project root: `--out` must lie inside the project"
+    layout, airflow = ctx.layout, ctx.spec.pipeline.targets.airflow
+    assert airflow is not None
+    if layout.out.startswith("..") and airflow.project_root is None:
+        msg = ("`targets.airflow.operator: bash` runs from the project root: `--out` must lie inside the project, "
+               "or set `targets.airflow.project_root`")
         raise RenderError(msg)
     values = {
         "root": posixpath.relpath("/", "/" + ctx.rooted(directory(ctx))),
+        "project_root": None if airflow.project_root is None else airflow_literal(airflow.project_root),
         "run_step": 'mlform run "$MLFORM_SPEC" --env "$MLFORM_ENV" --step "$MLFORM_STEP"',
         "step_env": {"MLFORM_SPEC": airflow_literal(layout.spec_path), "MLFORM_ENV": ctx.spec.env},
     }

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from collections.abc import Iterable
 from pathlib import PurePosixPath
+
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
 from mlform.specs.base import SecretUse
+from mlform.specs.install import parse_source
 from mlform.specs.errors import RenderError
 
 from . import Context
 
 __all__ = [
     "APP_DIR",
+    "INSTALL_DIR",
     "STATE_DIR",
     "UID",
+    "Install",
     "SecretEnv",
     "image",
     "image_repository",
     "k8s_name",
     "labels",
+    "mlform_install",
     "registry_host",
     "secret_env",
     "serving_env",
@@ -33,6 +40,34 @@ APP_DIR = "/app"
 STATE_DIR = f"{APP_DIR}/.mlform"
 UID = 10001
 SecretEnv = tuple[str, str, str]  # (environment variable, Kubernetes Secret, key)
+INSTALL_DIR = "/opt/mlform-install"  # where an image build copies a wheel or source folder of mlform
+
+
+@dataclass(frozen=True)
+class Install:
+    """What pip installs as mlform (`requirement`), and for a path source, that path relative to the spec folder."""
+
+    requirement: str
+    path: str | None = None
+    custom: bool = False
+
+
+def mlform_install(ctx: Context, where: str) -> Install:
+    """How the artifacts install mlform (`runtime.mlform`, else this mlform's version); `where` an image build
+    (`image`, which copies a path source to INSTALL_DIR) or a checkout of the project (`checkout`)."""
+    text = ctx.spec.pipeline.runtime.mlform
+    if text is None:
+        return Install(f"mlform=={ctx.version}")
+    source = parse_source(text)
+    if source.kind == "version":
+        return Install(f"mlform=={source.value}", custom=True)
+    if source.kind == "url":
+        return Install(f"mlform @ {source.value}", custom=True)
+    if where == "image":
+        name = PurePosixPath(source.value).name if source.value != "." else "source"
+        return Install(f"{INSTALL_DIR}/{name}", source.value, custom=True)
+    return Install("./" + posixpath.normpath(posixpath.join(ctx.layout.spec_dir, source.value)), source.value,
+                   custom=True)
 
 
 def spec_file(ctx: Context) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from . import Context
-from .common import APP_DIR, STATE_DIR, UID, spec_file
+from .common import APP_DIR, STATE_DIR, UID, mlform_install, spec_file
 
 __all__ = ["directory", "render"]
 
@@ -35,7 +35,7 @@ def render(ctx: Context) -> dict[str, str]:
     common = {
         "base_image": docker.base_image, "version": ctx.version, "name": ctx.spec.name, "env": env,
         "digest": ctx.spec.digest, "app_dir": APP_DIR, "state_dir": STATE_DIR, "uid": UID,
-        "state_dir_name": PurePosixPath(STATE_DIR).name,
+        "state_dir_name": PurePosixPath(STATE_DIR).name, "install": mlform_install(ctx, "image"), "spec": spec,
     }
     render_one = ctx.templates.render
     files = {

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..render import dump_yaml, shquote
 from . import Context
-from .common import image, registry_host, step_secrets
+from .common import image, mlform_install, registry_host, step_secrets
 
 __all__ = ["ACTIONS", "directory", "render"]
 
@@ -140,8 +140,17 @@ def _setup(ctx: Context, history: bool = False) -> list[dict[str, Any]]:
         {"name": "Check out", "uses": _uses("actions/checkout"), "with": checkout},
         {"name": "Set up Python", "uses": _uses("actions/setup-python"),
          "with": {"python-version": github.python_version}},
-        {"name": "Install mlform", "run": f"python -m pip install {shquote(f'mlform=={ctx.version}')}\n"},
+        _install_step(ctx),
     ]
+
+
+def _install_step(ctx: Context) -> dict[str, Any]:
+    """Install mlform as `runtime.mlform` says; a spec value reaches the script only through `env:`."""
+    install = mlform_install(ctx, "checkout")
+    if not install.custom:
+        return {"name": "Install mlform", "run": f"python -m pip install {shquote(install.requirement)}\n"}
+    return {"name": "Install mlform", "env": {"MLFORM_INSTALL": literal(install.requirement)},
+            "run": 'python -m pip install "$MLFORM_INSTALL"\n'}
 
 
 def _job(ctx: Context, permissions: dict[str, str], steps: list[dict[str, Any]], history: bool = False,

@@ -41,6 +41,7 @@ def test_init_reports_what_it_made_and_what_to_do_next(tmp_path: Path) -> None:
         f"created {project}/mlform.yaml\n"
         f"created {project}/data/train.csv (400 rows)\n"
         f"created {project}/data/live.csv (200 rows)\n"
+        f"created {project}/.gitignore\n"
         "\n"
         "Next steps:\n"
         f"  mlform validate {shown}           check the spec in every environment\n"
@@ -119,3 +120,47 @@ def test_the_installed_command_fails_without_a_traceback(tmp_path: Path) -> None
                           capture_output=True, text=True, check=False)
     assert done.returncode == 1
     assert done.stderr == f"Error: `Bad_Name` {NAME_RULE}\n"
+
+
+def test_gitignore_keeps_state_and_build_output_out_of_git(tmp_path: Path) -> None:
+    assert _init("churn", "--dir", str(tmp_path)).exit_code == 0
+    project = tmp_path / "churn"
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    for made in (".mlform/registry/churn/versions/1/model.pkl", "build/demo/card.html", "dev.plan",
+                 "data/__pycache__/x.pyc", "deploy/churn/dev/docker/Dockerfile.train"):
+        (project / made).parent.mkdir(parents=True, exist_ok=True)
+        (project / made).write_text("x")
+    done = subprocess.run(["git", "-C", str(project), "status", "--porcelain", "--untracked-files=all"],
+                          capture_output=True, text=True, check=True)
+    shown = sorted(line[3:] for line in done.stdout.splitlines())
+    assert shown == [".gitignore", "data/live.csv", "data/train.csv", "deploy/churn/dev/docker/Dockerfile.train",
+                     "mlform.yaml"]
+
+
+def test_an_existing_gitignore_keeps_its_lines_and_gains_only_missing_rules(tmp_path: Path) -> None:
+    project = tmp_path / "churn"
+    project.mkdir()
+    (project / ".gitignore").write_text("secrets.env\n/.mlform\nbuild/")
+    result = _init("churn", "--dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert f"updated {project}/.gitignore (added 2 lines)\n" in result.stdout
+    assert (project / ".gitignore").read_text() == (
+        "secrets.env\n/.mlform\nbuild/\n"
+        "# mlform: local state (runs, step outputs, model registry, tracking, audit log)\n*.plan\n__pycache__/\n")
+
+
+def test_a_gitignore_with_every_rule_is_left_untouched(tmp_path: Path) -> None:
+    project = tmp_path / "churn"
+    project.mkdir()
+    kept = "*.plan\n.mlform/\n# mine\nbuild\n__pycache__/\n"
+    (project / ".gitignore").write_text(kept)
+    result = _init("churn", "--dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert f"kept {project}/.gitignore (it already ignores mlform state and build output)\n" in result.stdout
+    assert (project / ".gitignore").read_text() == kept
+
+
+def test_the_scaffold_is_named_after_name_everywhere(tmp_path: Path) -> None:
+    assert _init("wine-quality", "--dir", str(tmp_path)).exit_code == 0
+    spec = next(s for s in validate_file(tmp_path / "wine-quality" / "mlform.yaml")[0] if s.env == BASE)
+    assert (spec.name, spec.pipeline.registry.model_name, spec.root.name) == ("wine-quality",) * 3

@@ -407,3 +407,90 @@ def test_concurrent_http_clients_each_get_their_own_predictions(server: Server, 
         status, body = results[i]
         assert status == 200
         assert body["predictions"] == classifier.model.predict(X.iloc[i * 5:i * 5 + 5]).tolist()
+
+
+IDS = ("order_id", "shop")
+
+
+@pytest.fixture(scope="module")
+def id_server(classifier: LoadedModel) -> Iterator[Server]:
+    """The classifier served with the spec's `data.id_columns`: `order_id` and `shop`."""
+    with Server(create_app(classifier, max_batch_size=MAX_ROWS, max_body_bytes=MAX_BODY, id_columns=IDS)) as running:
+        yield running
+
+
+def test_id_columns_are_echoed_per_row_and_never_scored(id_server: Server, classifier: LoadedModel) -> None:
+    X, _ = training_frame()
+    rows = X.iloc[:4]
+    ids = [{"order_id": f"o-{i}", "shop": i % 2} for i in range(4)]
+    expected = classifier.model.predict(rows).tolist()
+    status, body = id_server.predict({"records": [{**ids[i], **row} for i, row in enumerate(records(rows))],
+                                      "probabilities": True})
+    assert status == 200, body
+    assert (body["predictions"], body["ids"]) == (expected, ids)
+    assert np.allclose(body["probabilities"], classifier.model.predict_proba(rows))
+    columns = {**rows.to_dict(orient="list"), "order_id": [i["order_id"] for i in ids], "shop": [None] * 4}
+    status, body = id_server.predict({"columns": columns})
+    assert (status, body["predictions"]) == (200, expected)
+    assert body["ids"] == [{"order_id": i["order_id"], "shop": None} for i in ids]
+    status, body = id_server.predict({"records": records(rows)})  # ids stay optional
+    assert status == 200 and "ids" not in body and body["predictions"] == expected
+
+
+ID_ROW = {**ROW, "order_id": "o-1", "shop": 7}
+BAD_ID_BODIES = [
+    ({"records": [{**ROW, "order_id": "o-1"}]}, 422,
+     "`records[0]` is missing id column `shop`; give every id column (`order_id`, `shop`) or none"),
+    ({"records": [ID_ROW, ROW]}, 422,
+     "`records[1]` is missing id column `order_id`; give every id column (`order_id`, `shop`) or none"),
+    ({"records": [ROW, ID_ROW]}, 422,
+     "`records[1]` has id column `order_id` but `records[0]` has none; give the id columns in every record or in none"),
+    ({"records": [{**ID_ROW, "size": 2}]}, 422, "`records[0]` has unknown column `size`"),
+    ({"records": [{**ID_ROW, "shop": {"id": 7}}]}, 422,
+     "`records[0].shop` is an object; id column `shop` takes a string, a number, a boolean or null"),
+    ({"columns": {**{k: [v] for k, v in ROW.items()}, "shop": [1]}}, 422,
+     "`columns` is missing id column `order_id`; give every id column (`order_id`, `shop`) or none"),
+    ({"columns": {**{k: [v] for k, v in ROW.items()}, "order_id": [["o", 1]], "shop": [1]}}, 422,
+     "`columns.order_id[0]` is an array; id column `order_id` takes a string, a number, a boolean or null"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "message"), BAD_ID_BODIES)
+def test_id_columns_all_or_none_and_only_scalars(id_server: Server, body: Any, status: int, message: str) -> None:
+    assert id_server.predict(body) == (status, {"error": message})
+
+
+def test_a_server_without_id_columns_still_refuses_them(server: Server) -> None:
+    assert server.predict({"records": [ID_ROW]}) == (422, {"error": "`records[0]` has unknown column `order_id`"})
+
+
+def test_openapi_describes_id_columns_and_agrees_with_the_server(id_server: Server) -> None:
+    doc = json.loads(id_server.request("GET", "/openapi.json")[2])
+    schemas = doc["components"]["schemas"]
+    assert schemas["Record"]["required"] == ["length", "count", "color", "flag"]
+    assert set(schemas["Record"]["properties"]) == {"length", "count", "color", "flag", *IDS}
+    validator = openapi_validator(doc)
+    # JSON Schema cannot compare one record's keys with another's
+    bodies = [{"records": [ID_ROW]}, {"records": [ROW]}, {"columns": {k: [v] for k, v in ID_ROW.items()}},
+              *(body for body, _, message in BAD_ID_BODIES if "records[0]` has none" not in message
+                and "records[1]" not in message)]
+    responses = Draft202012Validator({"$ref": "#/components/schemas/PredictResponse", "components": doc["components"]})
+    for body in bodies:
+        status, answer = id_server.predict(body)
+        assert validator.is_valid(body) == (status == 200), (body, status, answer)
+        if status == 200:
+            responses.validate(answer)
+
+
+def test_concurrent_requests_keep_their_own_ids(classifier: LoadedModel) -> None:
+    app = create_app(classifier, max_batch_size=MAX_ROWS, id_columns=IDS)
+    bodies = [{"records": [{**ROW, "order_id": f"o-{i}-{j}", "shop": i} for j in range(i + 1)]} for i in range(6)]
+
+    async def all_at_once() -> list[tuple[int, Any]]:
+        return await asyncio.gather(*(asgi_predict(app, body) for body in bodies))
+
+    answers = asyncio.run(all_at_once())
+    assert app.metrics.batches == 1
+    for i, (status, answer) in enumerate(answers):
+        assert status == 200
+        assert answer["ids"] == [{"order_id": f"o-{i}-{j}", "shop": i} for j in range(i + 1)]

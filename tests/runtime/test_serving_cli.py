@@ -107,3 +107,22 @@ def test_bad_invocations_exit_1_with_a_clear_error(mlform: Callable[..., Any], m
     monkeypatch.chdir(tmp_path)
     result = mlform("serve", *([spec] if with_spec else []), *args)
     assert (result.code, result.err.strip()) == (1, message)
+
+
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
+def test_serve_echoes_the_specs_id_columns(registered: tuple[Path, RandomForestClassifier], extra: list[str],
+                                           edit_spec: Callable[..., None]) -> None:
+    spec, model = registered
+    data = spec.parent / "data" / "iris.csv"
+    frame = pd.read_csv(data)
+    frame.insert(0, "flower_id", [f"f-{i:03d}" for i in range(len(frame))])
+    frame.to_csv(data, index=False)
+    edit_spec(spec, lambda d: d["data"].update(id_columns=["flower_id"]))
+    rows = [{"flower_id": "f-007", "sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5},
+            {"flower_id": "f-008", "sepal_length": 5.0, "sepal_width": 3.4, "petal_length": 1.5, "petal_width": 0.2}]
+    with serving([str(spec), *extra]) as port:
+        status, body = get(port, "/predict", {"records": rows})
+    assert status == 200, body
+    assert body == {"predictions": model.predict(pd.DataFrame(rows)[FEATURES]).tolist(),
+                    "ids": [{"flower_id": "f-007"}, {"flower_id": "f-008"}],
+                    "model": {"name": "iris-classifier", "version": 1}}

@@ -69,3 +69,15 @@ def test_the_pipeline_trains_then_monitoring_routes_breaches(airflow: tuple[Proj
     log = dags_test(env, "mlform-iris-prod-monitor")
     assert "monitor: breach handled, the retrained version was promoted" in log
     assert sorted(p.name for p in versions.iterdir()) == ["1", "2"]
+
+
+def test_a_dag_copied_into_a_dags_folder_runs_in_the_project_root_the_environment_names(
+        airflow: tuple[Project, dict[str, str]], tmp_path: Path) -> None:
+    project, env = airflow
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "mlform_iris_prod.py").write_bytes((project.root / "deploy/iris/prod/airflow/mlform_iris_prod.py").read_bytes())
+    env = {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "MLFORM_PROJECT_ROOT": str(project.root)}
+    dags_test(env, "mlform-iris-prod")
+    versions = project.root / "models/iris/.mlform/registry/iris-classifier/versions"
+    assert sorted(p.name for p in versions.iterdir()) == ["1"]

@@ -6,6 +6,7 @@ import ast
 import json
 import os
 import re
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,10 @@ FOLDER = "ev'il\"dir $(touch pwned) ${{ github.token }} {{ 7*7 }}\n--- *?[x]!"
 SPEC_FILE = "sp'ec $(id) ${{ github.token }} {{ 7*7 }}.yaml"
 DATA = f"data/{NASTY.replace('/', '_')} *?[x]!.csv"
 COLUMN = f"col {NASTY}"
+# what a URL (RFC 3986) may hold that a shell, a Dockerfile or a workflow would act on
+INSTALL_URL = "git+https://example.com/o'rg/ml$(reboot);id&x=$(id)@v1#egg=mlform!*"
+WHEEL = "wheels/-rf+x.1/mlform-0.9.0+evil-py3-none-any.whl"
+ROOT = "/srv/" + NASTY.replace("\u2028", "")
 
 
 def hostile(doc: dict[str, Any]) -> None:
@@ -42,6 +47,9 @@ def hostile(doc: dict[str, Any]) -> None:
     columns[COLUMN] = columns.pop("petal_width")
     doc["model"]["params"]["class_weight"] = NASTY
     doc["environments"]["prod"]["targets"]["airflow"] = {"operator": "kubernetes"}
+    doc["targets"]["airflow"]["project_root"] = ROOT
+    doc["runtime"] = {"mlform": INSTALL_URL}
+    doc["environments"]["prod"]["runtime"] = {"mlform": WHEEL}
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +115,22 @@ def test_workflows_keep_values_out_of_expressions_and_scripts(evil: tuple[Path, 
     for path in (root / ".github/workflows").glob("*.yml"):
         for job in yaml.safe_load(path.read_text())["jobs"].values():
             assert all(NASTY not in step.get("run", "") and "${{" not in step.get("run", "") for step in job["steps"])
+            install = next(step for step in job["steps"] if step["name"] == "Install mlform")
+            assert install["run"] == 'python -m pip install "$MLFORM_INSTALL"\n'
+            wanted = f"mlform @ {INSTALL_URL}" if "-dev-" in path.name else f"./models/{FOLDER}/{WHEEL}"
+            assert unescape_github(install["env"]["MLFORM_INSTALL"]) == wanted
+
+
+def test_dockerfiles_install_the_source_as_one_word(evil: tuple[Path, Path]) -> None:
+    root, _ = evil
+    for env, copy, requirement in (("dev", None, f"mlform @ {INSTALL_URL}"),
+                                   ("prod", WHEEL, "/opt/mlform-install/mlform-0.9.0+evil-py3-none-any.whl")):
+        text = (root / f"deploy/iris/{env}/docker/Dockerfile.serve").read_text()
+        lines = text.split("AS build\n", 1)[1].split("\n\n", 1)[0].splitlines()
+        if copy is not None:
+            assert json.loads(lines.pop(0).removeprefix("COPY ")) == [copy, requirement]
+        run_line = lines[1].removeprefix(" && /opt/mlform/bin/pip install --no-cache-dir ")
+        assert shlex.split(run_line) == [requirement]
 
 
 @pytest.mark.integration
@@ -131,6 +155,9 @@ def test_dag_files_parse_with_values_as_literals(evil: tuple[Path, Path]) -> Non
         values = _assignments(tree)
         step_env = ast.literal_eval(values["STEP_ENV"])
         assert sandbox.from_string(step_env["MLFORM_SPEC"]).render() == spec_value  # Airflow renders this field
+        if env == "dev":
+            # the task's `cwd`, which Airflow renders too
+            assert sandbox.from_string(ast.literal_eval(values["PROJECT_ROOT"].values[1])).render() == ROOT
         assert ast.literal_eval(values["DEFAULT_ARGS"].values[0]) == f"{NASTY}, team@example.com"
         dag = next(n.items[0].context_expr for n in tree.body if isinstance(n, ast.With))
         keywords = {k.arg: ast.literal_eval(k.value) for k in dag.keywords if k.arg in ("description", "doc_md")}
