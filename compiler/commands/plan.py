@@ -75,6 +75,14 @@ def plan(specs: tuple[Path, ...], env: str | None, artifacts_dir: Path | None, t
         raise SystemExit(2)
 
 
+def _not_a_plan(path: Path, why: str = "") -> Exception:
+    from mlform.specs.errors import PlanError
+
+    return PlanError(f"`{path}` is not a saved plan{f': {why}' if why else ''}; a saved plan is what "
+                     "`mlform plan --out FILE` writes. `mlform apply` also takes a spec file or a folder of "
+                     "`mlform.yaml` files, which it plans and applies after confirmation")
+
+
 def _read_planfile(path: Path) -> tuple[PlanInputs, list[Any]]:
     from mlform.specs.errors import PlanError
 
@@ -82,10 +90,12 @@ def _read_planfile(path: Path) -> tuple[PlanInputs, list[Any]]:
 
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-        version = payload["format_version"]
-        raw_inputs, raw_plans = payload["inputs"], payload["plans"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PlanError(f"{path} is not an mlform plan file: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise _not_a_plan(path, f"not JSON: {exc}") from None
+    missing = [key for key in ("format_version", "inputs", "plans") if not isinstance(payload, dict) or key not in payload]
+    if missing:
+        raise _not_a_plan(path, f"it has no `{missing[0]}`")
+    version, raw_inputs, raw_plans = payload["format_version"], payload["inputs"], payload["plans"]
     if version != PLANFILE_FORMAT:
         raise PlanError(f"{path} has format_version {version}; this mlform applies {PLANFILE_FORMAT}")
     targets = raw_inputs.get("targets")
@@ -96,10 +106,27 @@ def _read_planfile(path: Path) -> tuple[PlanInputs, list[Any]]:
 
 
 def _is_planfile(path: Path) -> bool:
+    """True for a file to apply as a saved plan; raise PlanError for a file that is neither a plan nor a spec."""
     if not path.is_file():
         return False
+    from mlform.specs.discovery import SPEC_FILENAMES
+
     with path.open("rb") as handle:
-        return handle.read(64).lstrip().startswith(b"{")
+        head = handle.read(64).lstrip()
+    if head.startswith(b"{"):
+        return True  # JSON: what `plan --out` writes; `_read_planfile` says what else it is
+    if path.name in SPEC_FILENAMES or path.suffix in (".yaml", ".yml"):
+        return False  # a spec: its own errors are the ones to show
+    from mlform.specs.errors import SpecError
+    from mlform.specs.source import read_document
+
+    try:
+        is_spec = "apiVersion" in read_document(path, keep_duplicates=True).data
+    except SpecError:
+        is_spec = False
+    if not is_spec:
+        raise _not_a_plan(path)
+    return False
 
 
 @click.command()
