@@ -37,7 +37,7 @@ def _inputs(artifacts_dir: Path | None, targets: str | None, templates: Path | N
 @specs_argument
 @env_option
 @_inputs_options
-@click.option("--out", "plan_out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+@click.option("--out", "-o", "plan_out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="Save the plan to FILE for `mlform apply FILE`.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when something does.")
@@ -92,7 +92,8 @@ def _read_planfile(path: Path) -> tuple[PlanInputs, list[Any]]:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise _not_a_plan(path, f"not JSON: {exc}") from None
-    missing = [key for key in ("format_version", "inputs", "plans") if not isinstance(payload, dict) or key not in payload]
+    keys = payload if isinstance(payload, dict) else {}
+    missing = [key for key in ("format_version", "inputs", "plans") if key not in keys]
     if missing:
         raise _not_a_plan(path, f"it has no `{missing[0]}`")
     version, raw_inputs, raw_plans = payload["format_version"], payload["inputs"], payload["plans"]
