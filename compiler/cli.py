@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
-__all__ = ["main"]
+__all__ = ["Session", "cli", "main"]
 
 # name -> (module:attribute, one-line help). Help text lives here so `--help` imports nothing heavy.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -55,18 +57,38 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+@dataclass
+class Session:
+    """Settings of one `mlform` invocation that `main` needs after a command has failed."""
+
+    debug: bool = False
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="mlform", prog_name="mlform")
-def cli() -> None:
+@click.option("--debug", is_flag=True, envvar="MLFORM_DEBUG", show_envvar=True,
+              help="On an error, also print the Python traceback.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """mlform: declarative ML pipelines. One YAML spec per model, compiled and applied like infrastructure."""
+    if isinstance(ctx.obj, Session):
+        ctx.obj.debug = debug
+
+
+def _internal(exc: Exception) -> str:
+    """One line for an exception mlform did not expect: its type and first line, never a traceback."""
+    lines = str(exc).strip().splitlines()
+    text = f": {lines[0]}" if lines else ""
+    return f"error: internal error in mlform: {type(exc).__name__}{text} (run with --debug for the traceback)"
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: run the CLI, turning mlform errors into a message and exit code 1 (no traceback)."""
+    """Entry point: run the CLI, turning every error into a message and exit code 1 (a traceback with --debug)."""
     from mlform.specs.errors import MlformError, SpecError
 
+    session = Session()
     try:
-        return cli.main(args=argv, prog_name="mlform", standalone_mode=False)
+        return cli.main(args=argv, prog_name="mlform", standalone_mode=False, obj=session)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -84,5 +106,12 @@ def main(argv: list[str] | None = None) -> Any:
             click.echo(str(diagnostic), err=True)
         sys.exit(1)
     except MlformError as exc:
+        if session.debug:
+            traceback.print_exception(exc)
         click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # a bug or an unforeseen library error: one line, the traceback with --debug
+        if session.debug:
+            traceback.print_exception(exc)
+        click.echo(_internal(exc), err=True)
         sys.exit(1)

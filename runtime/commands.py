@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["models", "predict", "run", "runs"]
 
 _ENV_HELP = "Environment overlay to resolve (default: the base spec)."
+_FORMATS = ("text", "json")
 
 
 def _spec_file(path: Path) -> Path:
@@ -94,20 +95,47 @@ def runs() -> None:
     """List and show tracked runs."""
 
 
+def _format_option(func: Any) -> Any:
+    """--format text|json, with --json kept as a hidden alias of `--format json`."""
+    func = click.option("--json", "fmt", flag_value="json", hidden=True, help="Same as --format json.")(func)
+    return click.option("--format", "fmt", type=click.Choice(_FORMATS), default="text", show_default=True,
+                        help="Output format.")(func)
+
+
+def _spec_and_id(args: tuple[str, ...]) -> tuple[Path | None, str]:
+    """`[SPEC] ID`, as every command takes SPEC first; `ID SPEC` (the older order) is accepted too."""
+    if len(args) == 1:
+        if Path(args[0]).exists():
+            raise click.UsageError(f"missing the run ID after `{args[0]}`: mlform runs show [SPEC] ID")
+        return None, args[0]
+    if len(args) != 2:
+        raise click.UsageError("expected [SPEC] ID")
+    first, second = args
+    if Path(first).exists():
+        return Path(first), second
+    if Path(second).exists():
+        return Path(second), first
+    raise click.UsageError(f"neither `{first}` nor `{second}` is a spec file or folder")
+
+
 @runs.command("list")
 @click.argument("spec", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Newest runs to show.")
-def runs_list(spec: Path | None, limit: int) -> None:
+@_format_option
+def runs_list(spec: Path | None, limit: int, fmt: str) -> None:
     """List the newest runs in the state folder of SPEC (default: this folder)."""
     from .tracking import Tracker
 
     db = _state_root(spec) / "tracking.db"
     if not db.is_file():
-        click.echo(f"no runs tracked yet ({db} does not exist)")
+        click.echo("[]" if fmt == "json" else f"no runs tracked yet ({db} does not exist)")
         return
     tracker = Tracker(db)
     rows = tracker.runs(limit)
     tracker.close()
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, sort_keys=True))
+        return
     click.echo(f"{'ID':<24} {'SPEC':<20} {'ENV':<10} {'STATUS':<11} {'STARTED (UTC)':<20} SECONDS")
     for row in rows:
         took = f"{row['finished'] - row['started']:.2f}" if row["finished"] else "-"
@@ -116,14 +144,16 @@ def runs_list(spec: Path | None, limit: int) -> None:
 
 
 @runs.command("show")
-@click.argument("run_id", metavar="ID")
-@click.argument("spec", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def runs_show(run_id: str, spec: Path | None, as_json: bool) -> None:
-    """Show run ID (a unique prefix is enough): steps, params, metrics and artifacts."""
+@click.argument("args", nargs=-1, required=True, metavar="[SPEC] ID")
+@_format_option
+def runs_show(args: tuple[str, ...], fmt: str) -> None:
+    """Show run ID (a unique prefix is enough) of SPEC (default: this folder): steps, params, metrics and artifacts."""
     from mlform.specs.errors import StateError
 
     from .tracking import Tracker
+
+    spec, run_id = _spec_and_id(args)
+    as_json = fmt == "json"
 
     db = _state_root(spec) / "tracking.db"
     if not db.is_file():
@@ -212,7 +242,8 @@ def models_pins(spec: Path, env: str | None, model_ref: str | None) -> None:
 @click.command()
 @click.option("--model", "model_ref", required=True, metavar="NAME@REF", help="NAME@ALIAS or NAME@VERSION.")
 @click.option("--input", "source", required=True, type=click.Path(path_type=Path), help="CSV or Parquet to score.")
-@click.option("--output", "target", required=True, type=click.Path(path_type=Path), help="CSV or Parquet to write.")
+@click.option("--output", "-o", "target", required=True, type=click.Path(path_type=Path),
+              help="CSV or Parquet to write.")
 @click.option("--chunk-rows", default=100_000, show_default=True, type=click.IntRange(min=1),
               help="Rows scored per chunk.")
 @click.option("--env", "-e", default=None, metavar="ENV", help=_ENV_HELP)

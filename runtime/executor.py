@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from mlform.specs.errors import MlformError, StepError
+from mlform.specs.errors import StepError
 from mlform.specs.fingerprint import StatCache, step_fingerprints
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.steps import Step, spec_steps
@@ -127,17 +127,19 @@ class _Run:
                       self.snapshots)
             try:
                 values = self.context.run_step(job)
-            except MlformError as exc:
-                error = str(exc).removeprefix(f"step `{step_id}` failed: ")
-            except Exception as exc:  # estimator and library code may raise anything: name it, stop
-                error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # estimator and library code may raise anything: put it in words, stop
+                from .failures import describe_failure
+
+                step = self.steps[step_id]
+                error = describe_failure(step_id, step.kind, self.spec.pipeline, self.outputs, exc)
+                cause = exc
             else:
                 seconds = time.perf_counter() - started
                 self.outputs[step_id] = self.store.commit(step_id, fingerprint, values, seconds)
                 self.state.save_step(self.record_path, step_id, self.snapshots[step_id].to_json())
                 return StepRun(step_id, "ran", self.reasons[step_id], fingerprint, seconds, values, folder)
         return StepRun(step_id, "failed", self.reasons[step_id], fingerprint, time.perf_counter() - started,
-                       error=error)
+                       error=error, cause=cause)
 
 
 def _track(tracker: Tracker, run_id: str, outcome: StepRun) -> None:
@@ -206,6 +208,6 @@ def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, forc
         if mirror:
             mirror.finish(status)
     if failed:
-        raise StepError(failed.id, failed.error or "unknown error")
+        raise StepError(failed.id, failed.error or "unknown error") from failed.cause  # `--debug` shows the cause
     result.file_stats = run.file_stats()
     return result

@@ -73,18 +73,18 @@ def apply_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, str], where: str) -> 
     return frame
 
 
-def _read_sqlite(source: SqliteSource, root: Path) -> pd.DataFrame:
+def _read_sqlite(source: SqliteSource, root: Path, where: str) -> pd.DataFrame:
     import pandas as pd
 
     path = root / source.path
     if not path.is_file():
-        raise IngestError(f"SQLite file `{source.path}` does not exist")
+        raise IngestError(f"`{where}`: SQLite file `{source.path}` does not exist")
     query = source.query or f'SELECT * FROM "{(source.table or "").replace(chr(34), chr(34) * 2)}"'
     try:
         with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
             return pd.read_sql_query(query, conn)
     except (sqlite3.Error, pd.errors.DatabaseError) as exc:
-        raise IngestError(f"cannot read SQLite file `{source.path}`: {exc}") from None
+        raise IngestError(f"`{where}`: cannot read SQLite file `{source.path}`: {exc}") from None
 
 
 def _read_sql(source: SqlSource, pipeline: Pipeline) -> pd.DataFrame:
@@ -111,18 +111,19 @@ def read_source(name: str, source: Source, pipeline: Pipeline, root: Path) -> pd
     """The rows of source `name`, with its declared dtypes applied."""
     import pandas as pd
 
+    where = f"data.sources.{name}.path"
     if isinstance(source, (CsvSource, ParquetSource)):
         path = root / source.path
         if not path.is_file():
-            raise IngestError(f"file `{source.path}` does not exist")
+            raise IngestError(f"`{where}`: file `{source.path}` does not exist")
         try:
             if isinstance(source, CsvSource):
                 frame = pd.read_csv(path, sep=source.delimiter, encoding=source.encoding, engine="pyarrow")
             else:
                 frame = pd.read_parquet(path)
         except (OSError, ValueError, UnicodeError) as exc:
-            raise IngestError(f"cannot read `{source.path}`: {str(exc).splitlines()[0]}") from None
+            raise IngestError(f"`{where}`: cannot read `{source.path}`: {str(exc).splitlines()[0]}") from None
         return apply_dtypes(frame, source.dtypes, f"data.sources.{name}.dtypes")
     if isinstance(source, SqliteSource):
-        return _read_sqlite(source, root)
+        return _read_sqlite(source, root, where)
     return _read_sql(source, pipeline)

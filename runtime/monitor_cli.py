@@ -44,7 +44,7 @@ Exit codes:
 @click.argument("spec", type=click.Path(exists=True, path_type=Path))
 @click.option("--env", "-e", default=None, metavar="ENV",
               help="Environment overlay to resolve (default: the base spec).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Also write monitor.json and monitor.html into DIR.")
 def monitor(spec: Path, env: str | None, out: Path | None) -> None:
     """Compare the current data with the reference for drift, and check live performance.

@@ -98,14 +98,18 @@ def validate_file(path: str | Path, envs: Sequence[str] | None = None, *,
     """Validate the base spec and each environment (all when `envs` is None), of `raw` if given; never raises."""
     path = Path(path)
     try:
-        doc = read_document(path, str(path)) if raw is None else parse_document(raw, str(path))
+        doc = (read_document(path, str(path), keep_duplicates=True) if raw is None
+               else parse_document(raw, str(path), keep_duplicates=True))
+    except SpecError as exc:
+        return [], list(exc.diagnostics)
+    try:
         for env in envs or ():
             require_environment(doc, env)
     except SpecError as exc:
-        return [], list(exc.diagnostics)
+        return [], sorted({*doc.duplicates, *exc.diagnostics})
     wanted = list(envs) if envs else [BASE, *environment_names(doc)]
     overlay_errors = [d for d in check_overlays(doc) if d.path.split(".")[1] in wanted]
-    found: set[Diagnostic] = set(overlay_errors)
+    found: set[Diagnostic] = {*doc.duplicates, *overlay_errors}
     broken = {d.path.split(".")[1] for d in overlay_errors}
     base_found: list[Diagnostic] | None = None
     specs = []
@@ -125,7 +129,7 @@ def validate_file(path: str | Path, envs: Sequence[str] | None = None, *,
         if spec is not None:
             specs.append(spec)
     found.update(_pin_conflicts(specs))
-    return specs, sorted(found)
+    return ([] if doc.duplicates else specs), sorted(found)  # a duplicate key leaves no spec anyone may use
 
 
 def _pin_conflicts(specs: Sequence[ResolvedSpec]) -> list[Diagnostic]:

@@ -83,6 +83,7 @@ class Document:
     file: str
     data: Any
     locate: Callable[[], Tables] = field(repr=False)
+    duplicates: tuple[Diagnostic, ...] = ()  # duplicate keys, when the caller tolerates them (first one kept)
 
     @cached_property
     def tables(self) -> Tables:
@@ -198,6 +199,7 @@ class _Builder:
         self.file = file
         self.count = 0
         self.errors: list[Diagnostic] = []
+        self.duplicates: list[Diagnostic] = []  # the first definition is kept, so the rest can still be checked
         self.top: dict[str, tuple[int, int]] = {}  # 1-based position of each top-level key
         # in visiting order: each value's 0-based line and column, then for a scalar its text if plain (else
         # None), for a mapping each key's line and column followed by its value's entries
@@ -254,7 +256,8 @@ class _Builder:
                 continue
             start = key_node.start_mark
             if key in lines:
-                self._error(key_node, (*path, key), f"duplicate key `{key}` (first defined at line {lines[key]})")
+                self.duplicates.append(Diagnostic(self.file, start.line + 1, start.column + 1, _dotted((*path, key)),
+                                                  f"duplicate key `{key}` (first defined at line {lines[key]})"))
                 continue
             lines[key] = start.line + 1
             self.record += (start.line, start.column)
@@ -293,31 +296,32 @@ def _dotted(path: KeyPath) -> str:
     return ".".join(str(part) for part in path)
 
 
-def read_document(path: Path | str, display: str | None = None, noun: str = "spec") -> Document:
+def read_document(path: Path | str, display: str | None = None, noun: str = "spec", *,
+                  keep_duplicates: bool = False) -> Document:
     """Read and parse one YAML file (a `noun`, for messages); raise SpecError with every problem found."""
     file = display or str(path)
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise _fail(file, 1, 1, f"cannot read file: {exc.strerror}") from None
-    return parse_document(raw, file, noun)
+    return parse_document(raw, file, noun, keep_duplicates=keep_duplicates)
 
 
-def parse_document(raw: bytes, file: str, noun: str = "spec") -> Document:
-    """Parse YAML bytes that claim to come from `file`, a `noun` (`spec` or `policy`) for messages."""
+def parse_document(raw: bytes, file: str, noun: str = "spec", *, keep_duplicates: bool = False) -> Document:
+    """Parse YAML bytes that claim to come from `file`, a `noun` (`spec` or `policy`) for messages.
+
+    Duplicate keys are errors; with `keep_duplicates` they are returned in `Document.duplicates` instead
+    (the first definition kept), so a validator can report them along with every other error of the file.
+    """
     text = _decode(file, raw, noun)
     if "\t" in text:
         _check_tabs(file, text)
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        start = exc.context_mark if exc.problem and exc.context else None
-        if start is not None:
-            problem += f" ({exc.context} at line {start.line + 1}, column {start.column + 1})"
-        raise _fail(file, line, col, f"invalid YAML: {problem}") from None
+        from .yamlerrors import describe_yaml_error
+
+        raise _fail(file, *describe_yaml_error(exc, text)) from None
     if not nodes:
         raise _fail(file, 1, 1, f"the file is empty; a {noun} is a mapping that starts with `apiVersion: mlform/v1`")
     if len(nodes) > 1:
@@ -330,6 +334,6 @@ def parse_document(raw: bytes, file: str, noun: str = "spec") -> Document:
         raise _fail(file, line, col, f"the top level of a {noun} must be a mapping")
     builder = _Builder(file)
     data = builder.build(node, ())
-    if builder.errors:
-        raise SpecError(builder.errors)
-    return Document(file, data, partial(_replay, data, builder.record))
+    if builder.errors or (builder.duplicates and not keep_duplicates):
+        raise SpecError([*builder.errors, *builder.duplicates])
+    return Document(file, data, partial(_replay, data, builder.record), tuple(builder.duplicates))

@@ -37,7 +37,7 @@ def _inputs(artifacts_dir: Path | None, targets: str | None, templates: Path | N
 @specs_argument
 @env_option
 @_inputs_options
-@click.option("--out", "plan_out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+@click.option("--out", "-o", "plan_out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="Save the plan to FILE for `mlform apply FILE`.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when something does.")
@@ -75,6 +75,14 @@ def plan(specs: tuple[Path, ...], env: str | None, artifacts_dir: Path | None, t
         raise SystemExit(2)
 
 
+def _not_a_plan(path: Path, why: str = "") -> Exception:
+    from mlform.specs.errors import PlanError
+
+    return PlanError(f"`{path}` is not a saved plan{f': {why}' if why else ''}; a saved plan is what "
+                     "`mlform plan --out FILE` writes. `mlform apply` also takes a spec file or a folder of "
+                     "`mlform.yaml` files, which it plans and applies after confirmation")
+
+
 def _read_planfile(path: Path) -> tuple[PlanInputs, list[Any]]:
     from mlform.specs.errors import PlanError
 
@@ -82,10 +90,13 @@ def _read_planfile(path: Path) -> tuple[PlanInputs, list[Any]]:
 
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-        version = payload["format_version"]
-        raw_inputs, raw_plans = payload["inputs"], payload["plans"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PlanError(f"{path} is not an mlform plan file: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise _not_a_plan(path, f"not JSON: {exc}") from None
+    keys = payload if isinstance(payload, dict) else {}
+    missing = [key for key in ("format_version", "inputs", "plans") if key not in keys]
+    if missing:
+        raise _not_a_plan(path, f"it has no `{missing[0]}`")
+    version, raw_inputs, raw_plans = payload["format_version"], payload["inputs"], payload["plans"]
     if version != PLANFILE_FORMAT:
         raise PlanError(f"{path} has format_version {version}; this mlform applies {PLANFILE_FORMAT}")
     targets = raw_inputs.get("targets")
@@ -96,10 +107,27 @@ def _read_planfile(path: Path) -> tuple[PlanInputs, list[Any]]:
 
 
 def _is_planfile(path: Path) -> bool:
+    """True for a file to apply as a saved plan; raise PlanError for a file that is neither a plan nor a spec."""
     if not path.is_file():
         return False
+    from mlform.specs.discovery import SPEC_FILENAMES
+
     with path.open("rb") as handle:
-        return handle.read(64).lstrip().startswith(b"{")
+        head = handle.read(64).lstrip()
+    if head.startswith(b"{"):
+        return True  # JSON: what `plan --out` writes; `_read_planfile` says what else it is
+    if path.name in SPEC_FILENAMES or path.suffix in (".yaml", ".yml"):
+        return False  # a spec: its own errors are the ones to show
+    from mlform.specs.errors import SpecError
+    from mlform.specs.source import read_document
+
+    try:
+        is_spec = "apiVersion" in read_document(path, keep_duplicates=True).data
+    except SpecError:
+        is_spec = False
+    if not is_spec:
+        raise _not_a_plan(path)
+    return False
 
 
 @click.command()

@@ -158,8 +158,7 @@ def test_github_annotations(broken: Path) -> None:
     [
         (b"\xff\xfe\x00", "mlform.yaml:1:1: error: invalid UTF-8 byte 0xff; save the file as UTF-8"),
         (b"- just\n- a list\n", "mlform.yaml:1:1: error: the top level of a spec must be a mapping"),
-        (b"a: [1,\n", "mlform.yaml:2:1: error: invalid YAML: did not find expected node content "
-                      "(while parsing a flow node at line 2, column 1)"),
+        (b"a: [1,\n", "mlform.yaml:2:1: error: the file ends inside a `[...]` or `{...}`; close it"),
     ],
 )
 def test_bad_input_is_reported_without_a_traceback(tmp_path: Path, content: bytes, message: str) -> None:

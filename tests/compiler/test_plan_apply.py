@@ -145,3 +145,36 @@ def test_a_saved_plan_applies_exactly_and_records_state(project: Path) -> None:
     assert state["aliases"] == {"iris-classifier@staging": 1}
     shown = mlform(project, "state", "show", ".", "--env", "dev")
     assert json.loads(shown.stdout)["lineage"] == state["lineage"]
+
+
+_NOT_A_PLAN_TAIL = ("a saved plan is what `mlform plan --out FILE` writes. `mlform apply` also takes a spec file or a "
+                    "folder of `mlform.yaml` files, which it plans and applies after confirmation")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        ("notes.txt", "remember to retrain\n", ""),
+        ("dev.plan", "- not\n- a plan\n", ""),
+        ("other.json", '{"name": "x"}\n', ": it has no `format_version`"),
+        ("broken.plan", '{"format_version": 1, "plans": [\n', ": not JSON: Expecting value: line 2 column 1 (char 33)"),
+    ],
+)
+def test_apply_of_a_file_that_is_not_a_plan_says_so(tmp_path: Path, run_mlform, name: str, content: str,
+                                                      why: str) -> None:
+    (tmp_path / name).write_text(content)
+
+    result = run_mlform("apply", name, "--yes", cwd=tmp_path)
+
+    assert (result.code, result.out) == (1, "")
+    assert result.err == f"error: `{name}` is not a saved plan{why}; {_NOT_A_PLAN_TAIL}\n"
+
+
+def test_apply_of_a_validate_report_is_not_taken_for_a_plan(iris_project: Path, run_mlform) -> None:
+    report = iris_project.parent / "report.json"
+    report.write_text(run_mlform("validate", iris_project, "--format", "json").out)
+
+    result = run_mlform("apply", report, "--yes")
+
+    assert result.code == 1
+    assert result.err == f"error: `{report}` is not a saved plan: it has no `inputs`; {_NOT_A_PLAN_TAIL}\n"

@@ -101,7 +101,7 @@ def test_sqlite_table_and_query(tmp_path: Path, core_project: Path) -> None:
     assert read_source("t", table, spec.pipeline, tmp_path).shape == (150, 5)
     assert read_source("q", query, spec.pipeline, tmp_path)["n"].tolist() == [50, 50, 50]
     missing = SqliteSource(type="sqlite", path="nope.db", table="flowers")
-    with pytest.raises(IngestError, match=r"^SQLite file `nope.db` does not exist$"):
+    with pytest.raises(IngestError, match=r"^`data.sources.m.path`: SQLite file `nope.db` does not exist$"):
         read_source("m", missing, spec.pipeline, tmp_path)
 
 

@@ -168,10 +168,15 @@ def test_anchors_past_the_node_bound_are_an_alias_bomb() -> None:
         ("# only a comment\n", "1:1: error: the file is empty; a spec is a mapping that starts with `apiVersion: mlform/v1`"),
         ("a: 1\n---\nb: 2\n", "3:1: error: a spec file holds one YAML document, found 2"),
         ("[1, 2]\n", "1:1: error: the top level of a spec must be a mapping"),
-        ("a: *missing\n", "1:4: error: invalid YAML: found undefined alias"),
-        ("a: [1, 2\n", "2:1: error: invalid YAML: did not find expected ',' or ']' "
-                       "(while parsing a flow sequence at line 1, column 4)"),
-        ("a: b: c\n", "1:5: error: invalid YAML: mapping values are not allowed in this context"),
+        ("a: *missing\n", "1:4: error: alias `*missing` refers to no anchor defined above it; define `&missing` "
+                          "before using it, or quote a value that starts with `*`"),
+        ("a: [1, 2\n", "1:4: error: unclosed `[`: no matching `]` before line 2, column 1 "
+                       "(or a `,` is missing between two items)"),
+        ("a: b: c\n", "1:5: error: a value cannot contain `: ` (`key: value: value`); quote the value "
+                      '(`key: "value: value"`), or put the inner mapping on its own indented line'),
+        ("%FOO x\na: 1\n", "1:5: error: invalid YAML: found unknown directive name "
+                           "(while scanning a directive at line 1, column 1)"),  # no rule: PyYAML's words, located
+        ("a: x\nb: @home\n", "2:4: error: `@` cannot start a value; put the value in double quotes"),
     ],
 )
 def test_documents_that_are_not_one_mapping(text: str, message: str) -> None:

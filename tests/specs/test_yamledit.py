@@ -124,7 +124,8 @@ def test_refuses_what_it_cannot_edit_safely(text: str, message: str) -> None:
     [
         ("a: 1\n---\nb: 2\n", "spec.yaml:3:1: error: a spec file holds one YAML document, found 2"),
         ("environments:\n  prod: *base\nbase: &base {x: 1}\n",
-         "spec.yaml:2:9: error: invalid YAML: found undefined alias"),
+         "spec.yaml:2:9: error: alias `*base` refers to no anchor defined above it; define `&base` before using "
+         "it, or quote a value that starts with `*`"),
         ("a: 1\na: 2\n", "spec.yaml:2:1: error: a: duplicate key `a` (first defined at line 1)"),
     ],
 )
