@@ -19,13 +19,12 @@ from mlform.specs.errors import MlformError, StepError
 from mlform.specs.fsutil import write_atomic
 
 from .context import Job
-from .gitinfo import git_commit
 from .store import publish, write_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ACTIONS", "ValidationFailed", "git_commit"]
+__all__ = ["ACTIONS", "ValidationFailed"]
 
 
 class ValidationFailed(MlformError):
@@ -148,7 +147,7 @@ def _lineage(job: Job) -> dict[str, Any]:
     source = job.spec.pipeline.data.training_source
     return {
         "spec": str(job.spec.path), "env": job.spec.env, "spec_digest": job.spec.digest, "run_id": job.run_id,
-        "git_commit": git_commit(job.spec.root),
+        **job.ctx.git.to_json(),
         "data": job.snapshots[f"ingest.{source}"].data,
         "fingerprints": {s: job.fingerprints[s] for s in ("train", "evaluate")},
         "python": platform.python_version(), "sklearn": sklearn.__version__,
