@@ -323,7 +323,7 @@ def _audit(spec: ResolvedSpec | None, version: ModelVersion) -> tuple[list[dict[
 def _lineage(spec: ResolvedSpec | None, version: ModelVersion) -> dict[str, Any]:
     lineage = version.lineage
     applied, note = _audit(spec, version)
-    keys = ("spec", "env", "spec_digest", "run_id", "git_commit", "python", "sklearn")
+    keys = ("spec", "env", "spec_digest", "run_id", "git_commit", "git_dirty", "git_diff_sha256", "python", "sklearn")
     return {**{key: lineage.get(key) for key in keys}, "data": lineage.get("data") or {},
             "fingerprints": lineage.get("fingerprints") or {}, "applied": applied, "audit_note": note}
 

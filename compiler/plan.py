@@ -8,6 +8,7 @@ records its cached output in state; NOOP is an artifact or step left as it is (`
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -45,6 +46,8 @@ class Change:
     """One planned change of an artifact (`kind="artifact"`), step (`"step"`) or alias (`"alias"`).
 
     `evidence` backs a promotion: metric deltas, gate results and drift of the promoted version.
+    `header_only` marks an artifact UPDATE that differs only in its provenance header (as `mlform diff`
+    decides, see `artifactdiff`): text views show it on one line, `diff` keeps the detail.
     """
 
     kind: str
@@ -55,6 +58,7 @@ class Change:
     reason: str = ""
     diff: str = ""
     evidence: list[str] = field(default_factory=list)
+    header_only: bool = False
 
 
 @dataclass
@@ -84,12 +88,9 @@ class Plan:
 
     def summary(self) -> str:
         """`Plan: X to add, Y to change, Z to destroy; N steps to run.`"""
-        add = len(self.of("artifact", Action.CREATE))
-        change = (len(self.of("artifact", Action.UPDATE)) + len(self.of("step", Action.UPDATE))
-                  + len(self.of("alias", Action.UPDATE, Action.CREATE)))
-        destroy = len(self.of("artifact", Action.DELETE))
-        run = len(self.of("step", Action.RUN))
-        return f"Plan: {add} to add, {change} to change, {destroy} to destroy; {run} steps to run."
+        counts = Counter(c.action for c in self.changes)  # by the action each row shows, whatever its kind
+        return (f"Plan: {counts[Action.CREATE]} to add, {counts[Action.UPDATE]} to change, "
+                f"{counts[Action.DELETE]} to destroy; {counts[Action.RUN]} steps to run.")
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as JSON-ready data with `format_version`."""

@@ -7,8 +7,10 @@ import hashlib
 
 from mlform.specs import ResolvedSpec
 
+from .artifactdiff import compare_artifact
 from .plan import Action, Change, Plan, PlanInputs
 from .state import State, StateStore
+from .structdiff import HEADER_ONLY
 from .targets.output import Build, compile_specs
 from .workspace import FOLDERS
 
@@ -65,7 +67,13 @@ def artifact_changes(build: Build, state: State | None) -> list[Change]:
             continue
         edited = recorded.get(relative) not in (None, before)  # not what the last apply wrote
         reason = "hand-edited since the last apply" if edited else "spec or mlform changed"
-        changes.append(Change("artifact", relative, Action.UPDATE, before, after, reason, _diff(current, text, relative)))
+        compared = compare_artifact(relative, current, text)
+        header_only = compared is not None and compared.status == HEADER_ONLY
+        if compared is not None and header_only and not edited:
+            fields = ", ".join(f"`{c.path.removeprefix('header.')}`" for c in compared.changes)
+            reason = f"differs only in the provenance header ({fields})"
+        changes.append(Change("artifact", relative, Action.UPDATE, before, after, reason,
+                              _diff(current, text, relative), header_only=header_only))
     for relative in _orphans(build):
         before = digest_text((build.out / relative).read_text(encoding="utf-8", errors="replace"))
         changes.append(Change("artifact", relative, Action.DELETE, before, None, "no longer generated"))

@@ -24,7 +24,7 @@ def _text_change(change: Change) -> list[str]:
     line = f"  {change.action.value} {change.address}"
     reason = change.reason or label
     lines = [f"{line:<44} {reason}".rstrip()]
-    if change.diff:
+    if change.diff and not change.header_only:
         lines += [f"      {d}" for d in change.diff.splitlines()]
     lines += [f"      {e}" for e in change.evidence]
     return lines
@@ -68,7 +68,7 @@ def _markdown(plan: Plan) -> str:
             if change.evidence:
                 lines += [f"<details open><summary>evidence for <code>{change.address}</code></summary>", "",
                           *(f"- {_escape(e)}" for e in change.evidence), "", "</details>", ""]
-            if change.diff:
+            if change.diff and not change.header_only:
                 lines += [f"<details><summary>diff of <code>{change.address}</code></summary>", "",
                           "```diff", change.diff.rstrip("\n"), "```", "", "</details>", ""]
     return "\n".join(lines)

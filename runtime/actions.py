@@ -19,13 +19,12 @@ from mlform.specs.errors import MlformError, StepError
 from mlform.specs.fsutil import write_atomic
 
 from .context import Job
-from .gitinfo import git_commit
 from .store import publish, write_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ACTIONS", "ValidationFailed", "git_commit"]
+__all__ = ["ACTIONS", "ValidationFailed"]
 
 
 class ValidationFailed(MlformError):
@@ -104,10 +103,21 @@ def _train(job: Job) -> dict[str, Any]:
     return {"rows": len(X), "signature": signature_of(X), "artifacts": {"model": MODEL_FILE}}
 
 
-def _model(job: Job) -> Any:
+def _model_file(job: Job) -> Path:
     from .registry import MODEL_FILE
 
-    return job.ctx.model(job.output("train").dir / MODEL_FILE)
+    return job.output("train").dir / MODEL_FILE
+
+
+def _model(job: Job) -> Any:
+    return job.ctx.model(_model_file(job))
+
+
+def _model_digest(job: Job) -> str:
+    """The sha256 (hex) of the trained model's bytes, as the registry records it."""
+    from mlform.specs.fingerprint import file_digest
+
+    return file_digest(_model_file(job)).removeprefix("sha256:")
 
 
 def _evaluate(job: Job) -> dict[str, Any]:
@@ -120,8 +130,8 @@ def _evaluate(job: Job) -> dict[str, Any]:
     model = _model(job)
     metrics = compute_metrics(evaluation.metrics, model, X, y)
     gates = check_gates(metrics, evaluation.gates)
-    champion = (compare_champion(evaluation.champion, pipeline.registry.model_name, metrics, job.ctx.registry, X, y)
-                if evaluation.champion else None)
+    champion = (compare_champion(evaluation.champion, pipeline.registry.model_name, metrics, job.ctx.registry, X, y,
+                                 _model_digest(job)) if evaluation.champion else None)
     passed = all(g.passed for g in gates) and (champion is None or champion.passed)
     summary = {"metrics": metrics, "gates": [g.to_json() for g in gates],
                "champion": champion.to_json() if champion else None, "passed": passed}
@@ -137,7 +147,7 @@ def _lineage(job: Job) -> dict[str, Any]:
     source = job.spec.pipeline.data.training_source
     return {
         "spec": str(job.spec.path), "env": job.spec.env, "spec_digest": job.spec.digest, "run_id": job.run_id,
-        "git_commit": git_commit(job.spec.root),
+        **job.ctx.git.to_json(),
         "data": job.snapshots[f"ingest.{source}"].data,
         "fingerprints": {s: job.fingerprints[s] for s in ("train", "evaluate")},
         "python": platform.python_version(), **training_versions(),
@@ -145,24 +155,34 @@ def _lineage(job: Job) -> dict[str, Any]:
 
 
 def _register(job: Job) -> dict[str, Any]:
+    """Register the trained model (or find the version holding its bytes) and give it `promote_to` if it passed."""
     pipeline = job.spec.pipeline
     name, alias = pipeline.registry.model_name, pipeline.registry.promote_to
     evaluation = job.output("evaluate").values
     registry = job.ctx.registry
     model = _model(job)
     verdict = {k: evaluation[k] for k in ("passed", "gates", "champion")}
-    version = registry.register(name, model, job.output("train").values["signature"], evaluation["metrics"],
-                                _lineage(job), verdict)
+    registration = registry.register(name, model, job.output("train").values["signature"], evaluation["metrics"],
+                                     _lineage(job), verdict, model_file=_model_file(job))
+    version = registration.version
     job.ctx.registered[(name, version.version)] = model
-    promoted = bool(evaluation["passed"])
-    if promoted:
-        registry.set_alias(name, alias, version.version)
-        note = f"registered `{name}` version {version.version}, promoted to `{alias}`"
+    if registration.created:
+        head = f"registered `{name}` version {version.version}"
     else:
-        note = f"registered `{name}` version {version.version}, NOT promoted to `{alias}`: evaluation did not pass"
+        head = (f"model bytes identical to version {version.version} (sha256 {version.sha256[:12]}...); "
+                "no new version registered")
+    promoted = bool(evaluation["passed"])
+    if not promoted:
+        tail = f"NOT promoted to `{alias}`: evaluation did not pass"
+    elif alias in version.aliases:
+        tail = f"`{alias}` already on it"
+    else:
+        registry.set_alias(name, alias, version.version)
+        tail = f"promoted to `{alias}`"
     served = next((v.version for v in registry.versions(name) if alias in v.aliases), None)
-    return {"model": name, "version": version.version, "sha256": version.sha256, "promoted": promoted,
-            "alias": alias, "served": served, "notes": [note], "artifacts": {"model": str(version.path)}}
+    return {"model": name, "version": version.version, "created": registration.created, "sha256": version.sha256,
+            "promoted": promoted, "alias": alias, "served": served, "notes": [f"{head}, {tail}"],
+            "artifacts": {"model": str(version.path)}}
 
 
 def _promote(job: Job) -> dict[str, Any]:

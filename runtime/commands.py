@@ -170,9 +170,12 @@ def runs_show(args: tuple[str, ...], fmt: str) -> None:
 
 
 def _show_run(found: dict[str, Any]) -> None:
+    from .gitinfo import describe_git
+
     click.echo(f"run {found['id']}  {found['spec_name']} ({found['env']})  {found['status']}")
     click.echo(f"  spec: {found['spec_path']}  digest: {found['spec_digest'][:12]}")
     click.echo(f"  started: {_when(found['started'])}  finished: {_when(found['finished'])}")
+    click.echo(f"  git: {describe_git(found['git_commit'], found['git_dirty'], found['git_diff_sha256'])}")
     if found["error"]:
         click.echo(f"  error: {found['error']}")
     click.echo("steps:")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from mlform.specs.errors import MlformError, StepError
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.steps import Step
 
+from .gitinfo import GitState, git_state
 from .reasons import Snapshot
 from .registry import Registry
 from .state import StateDir
@@ -51,6 +53,11 @@ class Context:
         """The registry at `registry.path` (relative to the spec), else in the state folder."""
         path = self.spec.pipeline.registry.path
         return Registry(self.spec.root / path if path else self.state.registry)
+
+    @functools.cached_property
+    def git(self) -> GitState:
+        """The project's commit and uncommitted changes (mlform's state and registry aside), looked up once per run."""
+        return git_state(self.spec.root, (self.state.root, self.registry.root))
 
     def with_query_reads(self, steps: Mapping[str, Step]) -> dict[str, Step]:
         """`steps` where each `sql` ingest reads a pseudo-file `sql:<name>`: its digest is the query result's."""

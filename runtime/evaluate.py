@@ -77,8 +77,12 @@ def improvement(metric: str, challenger: float, champion: float) -> float:
 
 
 def compare_champion(champion: Champion, model_name: str, metrics: Mapping[str, float], registry: Registry,
-                     X: pd.DataFrame, y: pd.Series) -> ChampionResult:
-    """Score the model at `champion.alias` on the same test rows; the challenger must beat it by `min_improvement`."""
+                     X: pd.DataFrame, y: pd.Series, challenger_sha256: str | None = None) -> ChampionResult:
+    """Score the model at `champion.alias` on the same test rows; the challenger must beat it by `min_improvement`.
+
+    Beating means an improvement above zero and at least `min_improvement`: a tie keeps the champion. A
+    challenger whose model bytes are the champion's (`challenger_sha256`) is the champion, and passes.
+    """
     from .metrics import compute_metrics
 
     alias, metric = champion.alias, champion.metric
@@ -87,16 +91,24 @@ def compare_champion(champion: Champion, model_name: str, metrics: Mapping[str, 
     if holder is None:
         return ChampionResult(alias, metric, challenger, None, None, True,
                               f"no champion at alias `{alias}`: the challenger wins by default")
-    current = registry.load(model_name, holder.version)
     number = holder.version
+    if holder.sha256 == challenger_sha256:
+        return ChampionResult(alias, metric, challenger, challenger, number, True,
+                              f"challenger is champion version {number}: identical model bytes "
+                              f"(sha256 {holder.sha256[:12]}...)")
+    current = registry.load(model_name, number)
     try:
         score = float(compute_metrics([metric], current.model, X, y)[metric])
     except (ValueError, KeyError, TypeError) as exc:
         return ChampionResult(alias, metric, challenger, None, number, True,
                               f"champion version {number} cannot score the test rows ({exc}); the challenger wins")
+    scores = f"on `{metric}`: {challenger:.4g} vs {score:.4g}"
+    if math.isclose(challenger, score, rel_tol=1e-9, abs_tol=1e-12):
+        return ChampionResult(alias, metric, challenger, score, number, False,
+                              f"challenger ties champion version {number} {scores}; a tie keeps the champion")
     gain = improvement(metric, challenger, score)
-    passed = gain >= champion.min_improvement
+    passed = gain > 0 and gain >= champion.min_improvement
     verdict = "beats" if passed else "does not beat"
-    message = (f"challenger {verdict} champion version {number} on `{metric}`: {challenger:.4g} vs {score:.4g} "
+    message = (f"challenger {verdict} champion version {number} {scores} "
                f"(improvement {gain:+.4g}, `evaluation.champion.min_improvement` {champion.min_improvement})")
     return ChampionResult(alias, metric, challenger, score, number, passed, message)

@@ -177,7 +177,8 @@ def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, forc
     run_id = new_run_id()
     mirror = _mlflow_run(run, run_id, todo)
     tracker = Tracker(run.state.tracking_db)
-    tracker.start_run(run_id, spec.name, spec.env, str(spec.path), spec.digest, {"env": spec.env, **spec.config})
+    tracker.start_run(run_id, spec.name, spec.env, str(spec.path), spec.digest, {"env": spec.env, **spec.config},
+                      run.context.git)
     result = RunResult(run_id, spec, {})
     try:
         for step_id in shown:

@@ -26,13 +26,16 @@ def _copy_reports(values: dict[str, Any], out: Path) -> list[Path]:
     return copied
 
 
-def _retrain(resolved: Any, reporter: Any) -> bool:
-    """Run train -> evaluate -> register again; True when the new version was promoted."""
+def _retrain(resolved: Any, reporter: Any) -> str | None:
+    """Run train -> evaluate -> register again; None when a new version was promoted, else why the breach persists."""
     from .executor import run_pipeline
 
     click.echo(f"on_breach: retrain -> {' -> '.join(_RETRAIN_STEPS)}")
     result = run_pipeline(resolved, list(_RETRAIN_STEPS), force=True, upstream="run", reporter=reporter)
-    return bool(result.steps["register"].values.get("promoted"))
+    registered = result.steps["register"].values
+    if registered.get("created") is False:
+        return f"retraining reproduced version {registered['version']} (identical model bytes)"
+    return None if registered.get("promoted") else "the retrained version was not promoted"
 
 
 @click.command(epilog="""\b
@@ -40,7 +43,8 @@ Exit codes:
   0  no breach; or a breach handled: `on_breach: none` (reported only),
      `on_breach: retrain` (a retrained version was registered and promoted)
   1  error: invalid spec, missing data, a failing step
-  3  breach with `on_breach: alert`, or a retrained version that was not promoted""")
+  3  breach with `on_breach: alert`, or a retrain that promoted no new version
+     (not promoted, or identical to a registered version)""")
 @click.argument("spec", type=click.Path(exists=True, path_type=Path))
 @click.option("--env", "-e", default=None, metavar="ENV",
               help="Environment overlay to resolve (default: the base spec).")
@@ -76,10 +80,11 @@ def monitor(spec: Path, env: str | None, out: Path | None) -> None:
         return
     action = monitoring.on_breach
     if action == "retrain":
-        if _retrain(resolved, reporter):
+        persists = _retrain(resolved, reporter)
+        if persists is None:
             click.echo("monitor: breach handled, the retrained version was promoted")
             return
-        click.echo("monitor: breach persists, the retrained version was not promoted", err=True)
+        click.echo(f"monitor: breach persists, {persists}", err=True)
     elif action == "none":
         click.echo("monitor: breach reported (on_breach: none)")
         return

@@ -1,8 +1,9 @@
 """Promotion of a pinned version to `production`: the evidence a reviewer sees, and what refuses it.
 
 A spec pins the version an environment serves with `registry.production`. Plan shows the move with
-its evidence (metric deltas against the current production version, gate results, drift of the
-version's training data against the current data); apply and the `promote` step refuse a version
+its evidence (the git commit it was trained from and whether the tree had uncommitted changes, metric
+deltas against the current production version, gate results, drift of the version's training data
+against the current data); apply and the `promote` step refuse a version
 that failed its gates or whose model file does not match the registered checksum.
 """
 
@@ -16,6 +17,7 @@ from mlform.specs.lifecycle import PRODUCTION
 from mlform.specs.loader import ResolvedSpec
 
 from .evaluate import check_gates
+from .gitinfo import describe_git
 from .registry import ModelVersion, Registry, RegistryError, registry_for
 
 __all__ = ["PromotionReview", "pin_reason", "review_promotion"]
@@ -122,7 +124,10 @@ def review_promotion(spec: ResolvedSpec, data: Mapping[str, str] | None = None, 
         known = f"versions {min(versions)}..{max(versions)}" if versions else "no versions"
         problem = f"version {target_number} is not in the registry at {registry.root} ({known})"
         return PromotionReview(name, current_number, target_number, [], [problem])
-    evidence = [f"registered {target.created or 'at an unknown time'}, sha256 {target.sha256[:12]}..."]
+    lineage = target.lineage
+    git = describe_git(lineage.get("git_commit"), lineage.get("git_dirty"), lineage.get("git_diff_sha256"))
+    evidence = [f"registered {target.created or 'at an unknown time'}, sha256 {target.sha256[:12]}...",
+                f"git: {git}"]
     problems = []
     try:
         registry.verify(name, target_number)

@@ -27,10 +27,13 @@ from .state import locked, read_json, state_dir_for
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec
 
-__all__ = ["MODEL_FILE", "PICKLE_PROTOCOL", "LoadedModel", "ModelVersion", "Registry", "RegistryError", "load_model",
-           "registry_for", "save_model"]
+__all__ = ["LINEAGE_IDENTITY", "MODEL_FILE", "PICKLE_PROTOCOL", "LoadedModel", "ModelVersion", "Registration",
+           "Registry", "RegistryError", "load_model", "registry_for", "save_model"]
 
 MODEL_FILE = "model.pkl"
+# the lineage keys that make two registrations "the same lineage": the environment, and the fingerprints
+# of the steps that produced the model and its evaluation (their config, upstream steps and data digests)
+LINEAGE_IDENTITY = ("env", "fingerprints")
 PICKLE_PROTOCOL = 5
 _META = "meta.json"
 _ALIASES = "aliases.json"
@@ -58,6 +61,14 @@ class ModelVersion:
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data."""
         return {**asdict(self), "path": str(self.path)}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What `register` did: the version holding the model, and whether this call created it."""
+
+    version: ModelVersion
+    created: bool
 
 
 @dataclass(frozen=True)
@@ -143,22 +154,36 @@ class Registry:
         return [self._read(name, number, aliases) for number in self._numbers(name)]
 
     def register(self, name: str, model: Any, signature: list[dict[str, str]], metrics: dict[str, float],
-                 lineage: dict[str, Any], evaluation: dict[str, Any] | None = None) -> ModelVersion:
+                 lineage: dict[str, Any], evaluation: dict[str, Any] | None = None, *,
+                 model_file: Path | None = None) -> Registration:
         """Store `model` as the next version of `name`: written in a temp folder, then renamed into place.
 
-        `evaluation` is the evaluate step's verdict (`passed`, `gates`, `champion`), kept as promotion evidence.
+        `model_file`, when given, is `model` already pickled (a train step's output), stored byte for byte.
+        A version of `name` with the same model bytes (sha256) and the same lineage (equal `LINEAGE_IDENTITY`
+        values: environment, and fingerprints of training and evaluation) is returned instead of a new one:
+        registering it again would add an identical copy. `evaluation` is the evaluate step's verdict
+        (`passed`, `gates`, `champion`), kept as promotion evidence.
         """
         versions = self._model_dir(name) / "versions"
         versions.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".new-", dir=versions.parent))
+        identity = {key: lineage.get(key) for key in LINEAGE_IDENTITY}
         try:
-            save_model(model, staging / MODEL_FILE)
+            if model_file is None:
+                save_model(model, staging / MODEL_FILE)
+            else:
+                shutil.copyfile(model_file, staging / MODEL_FILE)
             with (staging / MODEL_FILE).open("rb") as handle:
                 os.fsync(handle.fileno())
             meta = {"sha256": _sha256(staging / MODEL_FILE), "signature": signature, "metrics": metrics,
                     "lineage": lineage, "evaluation": evaluation or {},
                     "created": datetime.now(UTC).isoformat(timespec="seconds")}
             with locked(versions.parent / ".lock"):
+                same = next((v for v in self.versions(name) if v.sha256 == meta["sha256"]
+                             and {key: v.lineage.get(key) for key in LINEAGE_IDENTITY} == identity), None)
+                if same is not None:
+                    shutil.rmtree(staging, ignore_errors=True)
+                    return Registration(same, created=False)
                 number = (self._numbers(name) or [0])[-1] + 1
                 write_atomic(staging / _META, json.dumps({"name": name, "version": number, **meta}, indent=2,
                                                          sort_keys=True, default=str))
@@ -167,7 +192,7 @@ class Registry:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        return self._read(name, number, self.aliases(name))
+        return Registration(self._read(name, number, self.aliases(name)), created=True)
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
         """Point `alias` of `name` at `version` (which must exist)."""

@@ -13,13 +13,18 @@ from typing import Any
 
 from mlform.specs.errors import StateError
 
+from .gitinfo import GitState
+
 __all__ = ["SCHEMA_VERSION", "Tracker", "flat_params", "new_run_id"]
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
+SCHEMA_VERSION = 2
+# added by schema 2 (a schema 1 database gains them on first use): the project's git state at the run's start
+_GIT_COLUMNS = ("git_commit TEXT", "git_dirty INTEGER", "git_diff_sha256 TEXT")
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, spec_name TEXT NOT NULL, env TEXT NOT NULL, spec_path TEXT NOT NULL,
-    spec_digest TEXT NOT NULL, status TEXT NOT NULL, started REAL NOT NULL, finished REAL, error TEXT);
+    spec_digest TEXT NOT NULL, status TEXT NOT NULL, started REAL NOT NULL, finished REAL, error TEXT,
+    {", ".join(_GIT_COLUMNS)});
 CREATE TABLE IF NOT EXISTS steps (
     run_id TEXT NOT NULL REFERENCES runs(id), step TEXT NOT NULL, status TEXT NOT NULL, seconds REAL NOT NULL,
     fingerprint TEXT NOT NULL, reasons TEXT NOT NULL, PRIMARY KEY (run_id, step));
@@ -62,11 +67,22 @@ class Tracker:
             if version == 0:
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.executescript(f"BEGIN;{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
+            elif version == 1:
+                self._migrate_from_1()
             elif version != SCHEMA_VERSION:
                 raise StateError(f"tracking database {db} has schema {version}; this mlform reads {SCHEMA_VERSION}")
             self.conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
             raise StateError(f"cannot open tracking database {db}: {exc}") from None
+
+    def _migrate_from_1(self) -> None:
+        """Add the git columns to a schema 1 database; the version is re-read under the write lock."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] == 1:
+            for column in _GIT_COLUMNS:
+                self.conn.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+            self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection."""
@@ -84,12 +100,14 @@ class Tracker:
             raise StateError(f"cannot write to the tracking database: {exc}") from None
 
     def start_run(self, run_id: str, spec_name: str, env: str, spec_path: str, spec_digest: str,
-                  params: Mapping[str, Any]) -> None:
-        """Record a new running run with its flattened params."""
+                  params: Mapping[str, Any], git: GitState | None = None) -> None:
+        """Record a new running run with its flattened params and the project's git state (None: not looked up)."""
         flat = flat_params(params)
-        self._write([("INSERT INTO runs (id, spec_name, env, spec_path, spec_digest, status, started) "
-                      "VALUES (?, ?, ?, ?, ?, 'running', ?)", (run_id, spec_name, env, spec_path, spec_digest,
-                                                                time.time())),
+        git = git or GitState()
+        self._write([("INSERT INTO runs (id, spec_name, env, spec_path, spec_digest, status, started, git_commit, "
+                      "git_dirty, git_diff_sha256) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                      (run_id, spec_name, env, spec_path, spec_digest, time.time(), git.commit, git.dirty,
+                       git.diff_sha256)),
                      *(("INSERT INTO params VALUES (?, ?, ?)", (run_id, k, v)) for k, v in flat.items())])
 
     def log_step(self, run_id: str, step: str, status: str, seconds: float, fingerprint: str, reasons: list[str],
@@ -130,6 +148,8 @@ class Tracker:
             problem = "matches several runs" if found else "is not a tracked run"
             raise StateError(f"run `{run_id}` {problem}")
         run = dict(found[0])
+        if run["git_dirty"] is not None:
+            run["git_dirty"] = bool(run["git_dirty"])
 
         def rows(sql: str) -> list[dict[str, Any]]:
             return [dict(r) for r in self.conn.execute(sql, (run["id"],))]

@@ -179,6 +179,10 @@ class MlflowRun:
 
     def _register(self, values: Mapping[str, Any]) -> None:
         """Register this run's model as a version of `values["model"]`, aliased when mlform promoted it."""
+        if values.get("created") is False:  # mlform reused the version holding these bytes: so does MLflow
+            if values["promoted"]:
+                self._promote(values)
+            return
         name = str(values["model"])
         logged = self._model()
         try:

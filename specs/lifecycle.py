@@ -82,7 +82,8 @@ class Champion(SpecModel):
     alias: Alias = Field(
         "production", description="Registry alias of the current champion; without a champion the new model passes.")
     min_improvement: Annotated[float, Field(ge=0)] = Field(
-        0.0, description="How much the metric must improve on the champion's; `0` means match or beat it.")
+        0.0, description="How much the metric must improve on the champion's; `0` means any improvement "
+                         "(a tie keeps the champion).")
 
 
 class Evaluation(SpecModel):

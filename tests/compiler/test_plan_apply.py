@@ -40,7 +40,7 @@ def test_plan_writes_nothing_but_the_plan_file(project: Path) -> None:
     after = tree(project)
     assert set(after) - set(before) == {"dev.plan"}
     assert all(after[name] == content for name, content in before.items())
-    assert result.stdout.splitlines()[-1] == "Plan: 17 to add, 1 to change, 0 to destroy; 9 steps to run."
+    assert result.stdout.splitlines()[-1] == "Plan: 18 to add, 0 to change, 0 to destroy; 9 steps to run."
 
 
 def test_apply_then_plan_is_a_no_op_and_a_change_names_its_reason(project: Path) -> None:

@@ -66,7 +66,8 @@ def test_pin_promote_and_roll_back_through_plan_and_apply(project: Path) -> None
     assert (change["action"], change["before"], change["after"]) == ("create", None, "v1")
     assert change["reason"] == "none -> v1: pinned by `registry.production`"
     assert change["evidence"][1:] == [
-        "metric accuracy: 0.9333", "metric f1_macro: 0.9333", "gates when registered: passed (2 checked)",
+        "git: none (not a git work tree)", "metric accuracy: 0.9333", "metric f1_macro: 0.9333",
+        "gates when registered: passed (2 checked)",
         "gate `evaluation.gates.accuracy` passed: 0.9333", "gate `evaluation.gates.f1_macro` passed: 0.9333",
         "champion check when registered: no champion at alias `production`: the challenger wins by default",
         "drift of its training data vs `live`: ok: 0 of 4 features drifted (share 0.00, `max_drifted_share` 0.5): "

@@ -55,7 +55,9 @@ def test_on_breach_none_reports_and_exits_0(mlform: Cli, edit_spec: Edit, iris_p
     assert result.out.splitlines()[-1] == "monitor: breach reported (on_breach: none)"
 
 
-def test_on_breach_retrain_registers_and_promotes_a_new_version(mlform: Cli, iris_project: Path) -> None:
+def test_on_breach_retrain_registers_and_promotes_a_new_version(mlform: Cli, edit_spec: Edit,
+                                                                iris_project: Path) -> None:
+    edit_spec(iris_project, lambda d: d["model"]["params"].pop("random_state"))  # a refit yields other bytes
     drift_live_data(iris_project)
     result = mlform("monitor", str(iris_project), "--env", "prod")
     assert result.code == 0, result.err
@@ -65,8 +67,20 @@ def test_on_breach_retrain_registers_and_promotes_a_new_version(mlform: Cli, iri
     assert [(v.version, v.aliases) for v in versions] == [(1, []), (2, ["staging"])]
 
 
+def test_retraining_unchanged_inputs_reproduces_the_version_and_exits_3(mlform: Cli, iris_project: Path) -> None:
+    drift_live_data(iris_project)
+    for _ in range(2):
+        result = mlform("monitor", str(iris_project), "--env", "prod")
+        assert result.code == 3, result.err
+        assert result.err.strip() == ("monitor: breach persists, retraining reproduced version 1 "
+                                      "(identical model bytes)")
+    versions = Registry(iris_project.parent / ".mlform" / "registry").versions("iris-classifier")
+    assert [(v.version, v.aliases) for v in versions] == [(1, ["staging"])]
+
+
 def test_a_retrained_version_that_is_not_promoted_exits_3(mlform: Cli, edit_spec: Edit, iris_project: Path) -> None:
     drift_live_data(iris_project)
+    edit_spec(iris_project, lambda d: d["model"]["params"].pop("random_state"))  # a refit yields other bytes
     edit_spec(iris_project, lambda d: d["evaluation"]["gates"].update(accuracy={"min": 0.9999}))
     result = mlform("monitor", str(iris_project), "--env", "prod")
     assert result.code == 3, result.err

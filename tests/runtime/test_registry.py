@@ -85,3 +85,19 @@ def test_a_torn_registration_leaves_no_version(tmp_path: Path) -> None:
 def test_empty_registry_lists_nothing(tmp_path: Path) -> None:
     assert Registry(tmp_path / "none").models() == []
     assert Registry(tmp_path / "none").versions("m") == []
+
+
+def test_the_same_bytes_and_lineage_register_once(tmp_path: Path) -> None:
+    reg = Registry(tmp_path)
+    model = fitted("a")
+    lineage = {"env": "dev", "fingerprints": {"train": "t1", "evaluate": "e1"}, "run_id": "r1"}
+    first = reg.register("m", model, SIGNATURE, {"accuracy": 0.5}, lineage)
+    again = reg.register("m", model, SIGNATURE, {"accuracy": 0.5}, {**lineage, "run_id": "r2"})
+    assert (first.created, again.created, again.version.version) == (True, False, 1)
+    assert again.version.lineage["run_id"] == "r1"
+    other_env = reg.register("m", model, SIGNATURE, {"accuracy": 0.5}, {**lineage, "env": "prod"})
+    other_gates = reg.register("m", model, SIGNATURE, {"accuracy": 0.5},
+                               {**lineage, "fingerprints": {"train": "t1", "evaluate": "e2"}})
+    assert [(r.created, r.version.version) for r in (other_env, other_gates)] == [(True, 2), (True, 3)]
+    assert {v.sha256 for v in reg.versions("m")} == {first.version.sha256}
+    assert [p.name for p in tmp_path.joinpath("m").iterdir() if p.name.startswith(".new-")] == []

@@ -163,10 +163,36 @@ def test_failing_gate_registers_without_promotion(core_project: Path, mlform, ed
 def test_champion_must_be_beaten(core_project: Path, mlform, edit_spec) -> None:
     edit_spec(core_project, lambda d: d["evaluation"]["champion"].update(alias="staging", min_improvement=0.01))
     assert mlform("run", core_project).code == 0
-    edit_spec(core_project, lambda d: d["model"]["params"].update(n_estimators=40))
+    edit_spec(core_project, lambda d: d["model"]["params"].update(n_estimators=1, max_depth=1))
     result = mlform("run", core_project)
-    assert "challenger does not beat champion version 1 on `f1_macro`: 0.9333 vs 0.9333" in result.out
+    assert "challenger does not beat champion version 1 on `f1_macro`: " in result.out
     assert "NOT promoted to `staging`" in result.out
+
+
+def test_a_tie_with_the_champion_is_a_tie_and_keeps_it(core_project: Path, mlform, edit_spec) -> None:
+    edit_spec(core_project, lambda d: d["evaluation"]["champion"].update(alias="staging"))  # min_improvement 0
+    assert mlform("run", core_project).code == 0
+    edit_spec(core_project, lambda d: d["model"]["params"].update(n_estimators=40))  # other bytes, same score
+    result = mlform("run", core_project)
+    assert ("challenger ties champion version 1 on `f1_macro`: 0.9333 vs 0.9333; a tie keeps the champion"
+            in [line.strip() for line in result.out.splitlines()])
+    assert "registered `iris-classifier` version 2, NOT promoted to `staging`: evaluation did not pass" in result.out
+    assert Registry(core_project.parent / ".mlform" / "registry").resolve("iris-classifier", "staging").version == 1
+
+
+def test_forced_retraining_of_unchanged_inputs_registers_no_copy(core_project: Path, mlform, edit_spec) -> None:
+    edit_spec(core_project, lambda d: d["evaluation"]["champion"].update(alias="staging"))
+    assert mlform("run", core_project).code == 0
+    registry = Registry(core_project.parent / ".mlform" / "registry")
+    first = registry.resolve("iris-classifier", 1)
+    for _ in range(2):
+        forced = mlform("run", core_project, "--force")
+        assert forced.code == 0, forced.err
+        assert (f"model bytes identical to version 1 (sha256 {first.sha256[:12]}...); no new version registered, "
+                "`staging` already on it") in forced.out
+        assert "challenger is champion version 1: identical model bytes" in forced.out
+    assert [(v.version, v.aliases, v.lineage["run_id"]) for v in registry.versions("iris-classifier")] == [
+        (1, ["staging"], first.lineage["run_id"])]
 
 
 def test_step_option_needs_upstream_output(core_project: Path, mlform) -> None:

@@ -40,7 +40,7 @@ def training_frame(rows: int = 300) -> tuple[pd.DataFrame, pd.Series]:
 
 def register(root: Path, name: str, model: Any, X: pd.DataFrame) -> LoadedModel:
     registry = Registry(root)
-    version = registry.register(name, model, signature_of(X), {}, {})
+    version = registry.register(name, model, signature_of(X), {}, {}).version
     return registry.load(name, version.version)
 
 

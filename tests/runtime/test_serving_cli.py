@@ -31,7 +31,7 @@ def registered(iris_project: Path) -> tuple[Path, RandomForestClassifier]:
     frame = pd.read_csv(iris_project.parent / "data" / "iris.csv")
     model = RandomForestClassifier(n_estimators=10, random_state=0).fit(frame[FEATURES], frame["species"])
     registry = Registry(iris_project.parent / ".mlform" / "registry")
-    version = registry.register("iris-classifier", model, signature_of(frame[FEATURES]), {}, {})
+    version = registry.register("iris-classifier", model, signature_of(frame[FEATURES]), {}, {}).version
     registry.set_alias("iris-classifier", "staging", version.version)
     return iris_project, model
 

@@ -124,6 +124,10 @@ def test_run_logs_params_metrics_model_and_versions_to_mlflow(core_project: Path
     with global_uri(uri):
         assert list(mlflow.sklearn.load_model(f"models:/{MODEL}/2").predict(rows)) == list(staged.model.predict(rows))
 
+    forced = mlform("run", core_project, "--force")  # the same bytes and lineage as version 2: no copy anywhere
+    assert "model bytes identical to version 2" in forced.out
+    assert sorted(int(v.version) for v in client.search_model_versions(f"name = '{MODEL}'")) == [1, 2]
+
     def pin_first(data: dict[str, Any]) -> None:
         data["evaluation"]["gates"]["accuracy"] = {"min": 0.9}
         data["registry"]["production"] = 1
