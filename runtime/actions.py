@@ -120,8 +120,8 @@ def _evaluate(job: Job) -> dict[str, Any]:
     model = _model(job)
     metrics = compute_metrics(evaluation.metrics, model, X, y)
     gates = check_gates(metrics, evaluation.gates)
-    champion = (compare_champion(evaluation.champion, pipeline.registry.model_name, metrics, job.ctx.registry, X, y)
-                if evaluation.champion else None)
+    champion = (compare_champion(evaluation.champion, pipeline.registry.model_name, job.spec.env, metrics,
+                                 job.ctx.registry, X, y) if evaluation.champion else None)
     passed = all(g.passed for g in gates) and (champion is None or champion.passed)
     summary = {"metrics": metrics, "gates": [g.to_json() for g in gates],
                "champion": champion.to_json() if champion else None, "passed": passed}
@@ -154,15 +154,18 @@ def _register(job: Job) -> dict[str, Any]:
     version = registry.register(name, model, job.output("train").values["signature"], evaluation["metrics"],
                                 _lineage(job), verdict)
     job.ctx.registered[(name, version.version)] = model
+    job.ctx.journal.register(name, version.version)
     promoted = bool(evaluation["passed"])
+    previous = registry.aliases(name, job.spec.env).get(alias)
     if promoted:
-        registry.set_alias(name, alias, version.version)
+        previous = job.ctx.move_alias(name, alias, version.version)
         note = f"registered `{name}` version {version.version}, promoted to `{alias}`"
     else:
         note = f"registered `{name}` version {version.version}, NOT promoted to `{alias}`: evaluation did not pass"
-    served = next((v.version for v in registry.versions(name) if alias in v.aliases), None)
+    served = version.version if promoted else previous
     return {"model": name, "version": version.version, "sha256": version.sha256, "promoted": promoted,
-            "alias": alias, "served": served, "notes": [note], "artifacts": {"model": str(version.path)}}
+            "alias": alias, "served": served, "previous": previous, "notes": [note],
+            "artifacts": {"model": str(version.path)}}
 
 
 def _promote(job: Job) -> dict[str, Any]:
@@ -174,14 +177,14 @@ def _promote(job: Job) -> dict[str, Any]:
     assert review is not None  # the step exists only when the spec pins a version
     if review.moves and review.problems:
         raise StepError("promote", review.refusal())
-    if review.moves:
-        job.ctx.registry.set_alias(review.model, PRODUCTION, review.target)
-        before = f"v{review.current}" if review.current is not None else "none"
+    previous = job.ctx.move_alias(review.model, PRODUCTION, review.target) if review.moves else review.current
+    if previous != review.target:
+        before = f"v{previous}" if previous is not None else "none"
         note = f"`{review.address}`: {before} -> v{review.target} (pinned by `registry.production`)"
     else:
         note = f"`{review.address}` is v{review.target}, as pinned"
     return {"model": review.model, "alias": PRODUCTION, "version": review.target, "served": review.target,
-            "previous": review.current, "notes": [note]}
+            "previous": previous, "notes": [note]}
 
 
 def _served(job: Job) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from mlform.specs.errors import MlformError, StepError
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.steps import Step
 
+from .journal import Journal
 from .reasons import Snapshot
-from .registry import Registry
+from .registry import Registry, registry_for
 from .state import StateDir
 from .store import Output
 
@@ -37,10 +38,11 @@ def frame_digest(frame: pd.DataFrame) -> str:
 
 
 class Context:
-    """Run-wide state: the spec, its state folder, and memoized frames, models and fetched SQL sources."""
+    """Run-wide state: the spec, its state folder, the registry changes made, and memoized frames, models and
+    fetched SQL sources."""
 
-    def __init__(self, spec: ResolvedSpec, state: StateDir) -> None:
-        self.spec, self.state = spec, state
+    def __init__(self, spec: ResolvedSpec, state: StateDir, journal: Journal) -> None:
+        self.spec, self.state, self.journal = spec, state, journal
         self.frames: dict[Path, pd.DataFrame] = {}
         self.models: dict[Path, Any] = {}
         self.fetched: dict[str, pd.DataFrame] = {}
@@ -49,8 +51,11 @@ class Context:
     @property
     def registry(self) -> Registry:
         """The registry at `registry.path` (relative to the spec), else in the state folder."""
-        path = self.spec.pipeline.registry.path
-        return Registry(self.spec.root / path if path else self.state.registry)
+        return registry_for(self.spec)
+
+    def move_alias(self, model: str, alias: str, version: int) -> int | None:
+        """Point `alias` of `model` in this environment at `version`, journaled; the version it held before."""
+        return self.journal.move(self.registry, self.spec, model, alias, version)
 
     def with_query_reads(self, steps: Mapping[str, Step]) -> dict[str, Step]:
         """`steps` where each `sql` ingest reads a pseudo-file `sql:<name>`: its digest is the query result's."""

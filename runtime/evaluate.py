@@ -76,19 +76,19 @@ def improvement(metric: str, challenger: float, champion: float) -> float:
     return challenger - champion if better_up else champion - challenger
 
 
-def compare_champion(champion: Champion, model_name: str, metrics: Mapping[str, float], registry: Registry,
+def compare_champion(champion: Champion, model_name: str, env: str, metrics: Mapping[str, float], registry: Registry,
                      X: pd.DataFrame, y: pd.Series) -> ChampionResult:
-    """Score the model at `champion.alias` on the same test rows; the challenger must beat it by `min_improvement`."""
+    """Score the model at `champion.alias` of environment `env` on the same test rows; the challenger must beat it
+    by `min_improvement`."""
     from .metrics import compute_metrics
 
     alias, metric = champion.alias, champion.metric
     challenger = float(metrics[metric])
-    holder = next((v for v in registry.versions(model_name) if alias in v.aliases), None)
-    if holder is None:
+    number = registry.aliases(model_name, env).get(alias)
+    if number is None:
         return ChampionResult(alias, metric, challenger, None, None, True,
                               f"no champion at alias `{alias}`: the challenger wins by default")
-    current = registry.load(model_name, holder.version)
-    number = holder.version
+    current = registry.load(model_name, number)
     try:
         score = float(compute_metrics([metric], current.model, X, y)[metric])
     except (ValueError, KeyError, TypeError) as exc:

@@ -193,7 +193,7 @@ def test_env_overlay_and_state_home(core_project: Path, mlform, monkeypatch, tmp
     result = mlform("run", core_project, "--env", "dev")
     assert result.code == 0, result.err
     registry = Registry(tmp_path / "home" / "registry")
-    assert registry.load("iris-classifier", "staging").model.named_steps["model"].n_estimators == 20
+    assert registry.load("iris-classifier", "staging", "dev").model.named_steps["model"].n_estimators == 20
     assert not (core_project.parent / ".mlform").exists()
 
 
