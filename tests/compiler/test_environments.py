@@ -138,13 +138,11 @@ def test_alias_moves_outside_apply_are_audited_planned_and_carded(project: Path)
 
     out = run(project, "monitor", ".", "--env", "dev")
     assert out.splitlines()[-1] == "monitor: breach handled, the retrained version was promoted"
-    assert listed(project, "dev")[3] == ["staging"]
-    assert listed(project, "prod")[2] == ["staging"]
     run(project, "run", ".", "--env", "dev", "--step", "train", "--step", "evaluate", "--step", "register",
         "--force")
 
     entries = json.loads(run(project, "audit", ".", "--format", "json"))
-    assert [(e["command"], e["env"], e["result"], e["promoted"]) for e in entries] == [
+    assert [(e.get("command"), e["env"], e["result"], e["promoted"]) for e in entries] == [
         ("apply", "dev", "applied", [{"model": MODEL, "alias": "staging", "from": None, "to": 1}]),
         ("apply", "prod", "applied", [{"model": MODEL, "alias": "staging", "from": None, "to": 2}]),
         ("monitor", "dev", "applied", [{"model": MODEL, "alias": "staging", "from": 1, "to": 3}]),
@@ -152,6 +150,8 @@ def test_alias_moves_outside_apply_are_audited_planned_and_carded(project: Path)
     ]
     table = run(project, "audit", ".").splitlines()
     assert "staging v1 -> v3" in next(line for line in table if " monitor " in line)
+    assert listed(project, "dev") == {1: [], 2: [], 3: [], 4: ["staging"]}
+    assert listed(project, "prod") == {1: [], 2: ["staging"], 3: [], 4: []}
 
     assert plan(project, "dev")["notes"] == [
         "alias `staging` is at v4, this environment's last apply set v1 (moved outside `mlform apply`; "
