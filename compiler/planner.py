@@ -142,7 +142,7 @@ def moved_outside(spec: ResolvedSpec, state: State | None) -> list[str]:
             at = f"is at v{current}" if current is not None else "is unset"
             was = f"set v{applied}" if applied is not None else "left it unset"
             notes.append(f"alias `{alias}` {at}, this environment's last apply {was} (moved outside `mlform apply`; "
-                         f"`mlform audit --env {spec.env}` shows by what)")
+                         "`mlform audit` shows by what)")
     return notes
 
 

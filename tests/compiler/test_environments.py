@@ -155,7 +155,7 @@ def test_alias_moves_outside_apply_are_audited_planned_and_carded(project: Path)
 
     assert plan(project, "dev")["notes"] == [
         "alias `staging` is at v4, this environment's last apply set v1 (moved outside `mlform apply`; "
-        "`mlform audit --env dev` shows by what)"]
+        "`mlform audit` shows by what)"]
     assert plan(project, "prod")["notes"] == []
 
     def card(ref: str) -> list[dict]:
