@@ -156,11 +156,11 @@ def _register(job: Job) -> dict[str, Any]:
     job.ctx.registered[(name, version.version)] = model
     job.ctx.journal.register(name, version.version)
     promoted = bool(evaluation["passed"])
-    previous = registry.aliases(name, job.spec.env).get(alias)
     if promoted:
         previous = job.ctx.move_alias(name, alias, version.version)
         note = f"registered `{name}` version {version.version}, promoted to `{alias}`"
     else:
+        previous = registry.aliases(name, job.spec.env).get(alias)
         note = f"registered `{name}` version {version.version}, NOT promoted to `{alias}`: evaluation did not pass"
     served = version.version if promoted else previous
     return {"model": name, "version": version.version, "sha256": version.sha256, "promoted": promoted,
