@@ -81,7 +81,7 @@ def run(spec: Path, env: str | None, steps: tuple[str, ...], force: bool) -> Non
     else:
         from .executor import run_pipeline
 
-        result = run_pipeline(_load(spec_file, env), list(steps) or None, force=force, reporter=reporter)
+        result = run_pipeline(_load(spec, env), list(steps) or None, force=force, reporter=reporter)
         if full:
             write_receipt(spec_file, env or "", spec_sha256, result)
     click.echo(summary_line(result))
