@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlform.runtime.journal import Journal
 from mlform.specs import ResolvedSpec
 from mlform.specs.errors import PlanError
 from mlform.specs.fsutil import write_atomic
@@ -90,20 +91,22 @@ class _StateReporter:
 
 
 def _record_aliases(spec: ResolvedSpec, state: State) -> None:
+    """Keep the environment's aliases as this apply left them: plan compares them with the registry's."""
     from mlform.runtime.registry import registry_for
 
     name = spec.pipeline.registry.model_name
-    for alias, version in registry_for(spec).aliases(name).items():
+    for alias, version in registry_for(spec).aliases(name, spec.env).items():
         state.aliases[f"{name}@{alias}"] = version
 
 
 def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None, console: Any,
-               spec_sha: str | None = None) -> tuple[Plan, State, list[str]]:
+               spec_sha: str | None = None, journal: Journal | None = None) -> tuple[Plan, State, list[str]]:
     """Apply `saved` (or a fresh plan) under the state lock; state is written after every completed step.
 
     Returns the plan applied, the final state and notes (e.g. a lock taken over from a dead process).
     With `spec_sha`, the digest of the spec file's bytes `spec` was loaded from, a plan receipt is
-    written when a fresh plan afterwards is a no-op.
+    written when a fresh plan afterwards is a no-op. The versions registered and aliases moved go to
+    `journal` (the audit entry's); without one, the run audits its alias moves itself.
     """
     from mlform.runtime.executor import run_pipeline
 
@@ -122,7 +125,7 @@ def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None, conso
         store.write(state)
         # Always through the runtime: cached steps are recorded too, so state matches the spec even when
         # an earlier, interrupted apply already produced every output.
-        run_pipeline(spec, reporter=_StateReporter(store, state, console))
+        run_pipeline(spec, reporter=_StateReporter(store, state, console), journal=journal)
         _record_aliases(spec, state)
         store.write(state)
         record(spec, inputs, build, fresh, spec_sha)

@@ -3,7 +3,8 @@
 Each source is optional and the card says what is missing: the registry (metrics, the evaluate step's verdict,
 lineage), the spec (owners, intended use, gates, environments), the tracking run that registered the version and
 the step outputs it used (data fingerprints, row counts, validation results, training params), the monitor
-outputs of the version (drift), each environment's state (aliases) and the audit log (who applied it, when).
+outputs of the version (drift), each environment's aliases in the registry and the audit log (who applied it or
+moved an alias to it, when).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from mlform.runtime.registry import ModelVersion, Registry, RegistryError, registry_for
 from mlform.runtime.state import StateDir, read_json, state_dir_for
 from mlform.runtime.store import Output, Store
-from mlform.specs import ResolvedSpec, load_spec, validate_file
+from mlform.specs import BASE, ResolvedSpec, load_spec, validate_file
 from mlform.specs.errors import MlformError, SpecError, StateError
 
 __all__ = ["FORMAT_VERSION", "CardError", "Subject", "Unreachable", "for_model", "for_spec", "gather", "promotion"]
@@ -55,22 +56,23 @@ def for_spec(spec: ResolvedSpec, registry_dir: Path | None = None) -> Subject:
     registry = _registry(spec, registry_dir)
     name, pinned = spec.pipeline.registry.model_name, spec.pipeline.registry.production
     if pinned is not None:
-        return Subject(registry.resolve(name, pinned), registry, spec)
-    versions = registry.versions(name)
+        return Subject(registry.resolve(name, pinned, spec.env), registry, spec)
+    versions = registry.versions(name, spec.env)
     chosen = next((v for v in versions if spec.pipeline.registry.promote_to in v.aliases), None)
     if chosen is None and not versions:
-        registry.resolve(name, spec.pipeline.registry.promote_to)  # raises, naming the models it does hold
+        registry.resolve(name, spec.pipeline.registry.promote_to, spec.env)  # raises, naming the models it holds
     return Subject(chosen or versions[-1], registry, spec)
 
 
 def for_model(target: str, env: str | None = None, registry_dir: Path | None = None) -> Subject:
-    """MODEL@VERSION or MODEL@ALIAS in `registry_dir` (default: the state folder here), with the spec that made it."""
+    """MODEL@VERSION or MODEL@ALIAS (of environment `env`, default `default`) in `registry_dir` (default: the state
+    folder here), with the spec that made it."""
     name, sep, ref = target.partition("@")
     if not sep or not name or not ref:
         raise CardError(f"`{target}` is neither a spec (no such file or folder) nor MODEL@VERSION or MODEL@ALIAS, "
                         "e.g. `iris-classifier@3`")
     registry = Registry(registry_dir if registry_dir is not None else StateDir(state_dir_for(Path.cwd())).registry)
-    version = registry.resolve(name, ref)
+    version = registry.resolve(name, ref, env or BASE)
     recorded = version.lineage.get("spec")
     if not recorded or not Path(recorded).is_file():
         note = (f"the spec that registered this version ({recorded or 'not recorded'}) is not here: owners, gates, "
@@ -93,7 +95,7 @@ def promotion(spec: ResolvedSpec, registry_dir: Path | None = None) -> Subject |
     if pin_reason(spec, registry) is None:  # nothing pinned, or the alias already holds it
         return None
     try:
-        return Subject(registry.resolve(name, pinned), registry, spec)
+        return Subject(registry.resolve(name, pinned, spec.env), registry, spec)
     except RegistryError as exc:
         raise Unreachable(f"`{name}` version {pinned}, pinned by `registry.production` for `{spec.env}`, is not in "
                           f"the registry reachable here: {exc}") from None
@@ -299,7 +301,8 @@ def _drift(spec: ResolvedSpec | None, version: ModelVersion, recorded: _Recorded
 
 
 def _audit(spec: ResolvedSpec | None, version: ModelVersion) -> tuple[list[dict[str, Any]], str | None]:
-    """The applied audit entries that registered this version or moved an alias to it; a note when unknown."""
+    """The audit entries (applies, and runs that moved an alias) that registered this version or moved an alias to
+    it; a note when unknown."""
     if spec is None:
         return [], "the spec's state folder, which holds the audit log, is unknown"
     from .audit import AuditError, read_entries
@@ -316,7 +319,7 @@ def _audit(spec: ResolvedSpec | None, version: ModelVersion) -> tuple[list[dict[
                  if (m.get("model"), m.get("to")) == (version.name, version.version)]
         if entry.get("result") == "applied" and (registered or moved):
             rows.append({key: entry.get(key) for key in ("seq", "time", "actor", "host", "env", "git_commit")}
-                        | {"registered": registered, "promoted": moved})
+                        | {"command": entry.get("command", "apply"), "registered": registered, "promoted": moved})
     return rows, None
 
 
@@ -329,19 +332,16 @@ def _lineage(spec: ResolvedSpec | None, version: ModelVersion) -> dict[str, Any]
 
 
 def _serving(spec: ResolvedSpec | None, registry: Registry, version: ModelVersion) -> list[dict[str, Any]]:
-    """Each environment of the spec whose state aliases or `registry.production` pin point at the version."""
+    """Each environment of the spec whose own aliases in the registry, or `registry.production`, name the version."""
     if spec is None:
         return []
-    from .planner import state_store
-
     root, serving = registry.root.resolve(), []
     for env_spec in validate_file(spec.path)[0]:
         if (env_spec.pipeline.registry.model_name != version.name
                 or registry_for(env_spec).root.resolve() != root):
             continue  # another model, or another registry whose version numbers mean other models
-        state = state_store(env_spec).read()
-        aliases = sorted(key.rpartition("@")[2] for key, number in (state.aliases if state else {}).items()
-                         if number == version.version and key.rpartition("@")[0] == version.name)
+        aliases = sorted(alias for alias, number in registry.aliases(version.name, env_spec.env).items()
+                         if number == version.version)
         pinned = env_spec.pipeline.registry.production == version.version
         if aliases or pinned:
             serving.append({"env": env_spec.env, "aliases": aliases, "pinned": pinned})

@@ -65,7 +65,8 @@ class Change:
 class Plan:
     """Everything one apply would do for one spec and environment, and what it was computed against.
 
-    `problems` are reasons apply would refuse (e.g. a pinned version that failed its gates).
+    `problems` are reasons apply would refuse (e.g. a pinned version that failed its gates); `notes` say what
+    changed outside this environment's applies (e.g. an alias moved by `mlform monitor`).
     """
 
     spec: str
@@ -76,6 +77,7 @@ class Plan:
     data: dict[str, str] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def of(self, kind: str, *actions: Action) -> list[Change]:
         """The changes of `kind`, restricted to `actions` when given."""

@@ -14,7 +14,7 @@ from .structdiff import HEADER_ONLY
 from .targets.output import Build, compile_specs
 from .workspace import FOLDERS
 
-__all__ = ["DIFF_LINES", "build_for", "make_plan", "promotion_change", "state_store"]
+__all__ = ["DIFF_LINES", "build_for", "make_plan", "moved_outside", "promotion_change", "state_store"]
 
 DIFF_LINES = 200
 
@@ -107,7 +107,7 @@ def alias_changes(spec: ResolvedSpec, steps: list[Change]) -> list[Change]:
     from mlform.runtime.registry import registry_for
 
     registry = spec.pipeline.registry
-    current = registry_for(spec).aliases(registry.model_name).get(registry.promote_to)
+    current = registry_for(spec).aliases(registry.model_name, spec.env).get(registry.promote_to)
     address = f"{registry.model_name}@{registry.promote_to}"
     action = Action.UPDATE if current is not None else Action.CREATE
     before = f"v{current}" if current is not None else None
@@ -133,6 +133,27 @@ def promotion_change(spec: ResolvedSpec, data: dict[str, str]) -> tuple[list[Cha
     return [change], [review.refusal()] if review.problems else []
 
 
+def moved_outside(spec: ResolvedSpec, state: State | None) -> list[str]:
+    """The environment's aliases that are not where its last apply left them (moved by `mlform run`, `monitor`)."""
+    if state is None:
+        return []
+    from mlform.runtime.registry import registry_for
+
+    name = spec.pipeline.registry.model_name
+    now = registry_for(spec).aliases(name, spec.env)
+    recorded = {key.rpartition("@")[2]: version for key, version in state.aliases.items()
+                if key.rpartition("@")[0] == name}
+    notes = []
+    for alias in sorted(set(now) | set(recorded)):
+        current, applied = now.get(alias), recorded.get(alias)
+        if current != applied:
+            at = f"is at v{current}" if current is not None else "is unset"
+            was = f"set v{applied}" if applied is not None else "left it unset"
+            notes.append(f"alias `{alias}` {at}, this environment's last apply {was} (moved outside `mlform apply`; "
+                         "`mlform audit` shows by what)")
+    return notes
+
+
 def make_plan(spec: ResolvedSpec, inputs: PlanInputs, build: Build | None = None) -> Plan:
     """The plan for one spec and environment; reads state, the disk and the cache, writes nothing."""
     state = state_store(spec).read()
@@ -142,5 +163,6 @@ def make_plan(spec: ResolvedSpec, inputs: PlanInputs, build: Build | None = None
     plan = Plan(spec.display, spec.env, spec.digest, state.lineage if state else None,
                 state.serial if state else None, data)
     promotion, plan.problems = promotion_change(spec, data)
+    plan.notes = moved_outside(spec, state)
     plan.changes = [*artifact_changes(build, state), *steps, *alias_changes(spec, steps), *promotion]
     return plan

@@ -32,6 +32,7 @@ def _text_change(change: Change) -> list[str]:
 
 def _text(plan: Plan) -> str:
     lines = [f"mlform plan: {plan.spec} ({plan.env})"]
+    lines += [f"\nNote: {note}" for note in plan.notes]
     for kind, title in _SECTIONS:
         changes = plan.of(kind)
         if not changes:
@@ -55,6 +56,7 @@ def _escape(text: str) -> str:
 def _markdown(plan: Plan) -> str:
     lines = [f"### mlform plan: `{plan.spec}` ({plan.env})", "", f"**{plan.summary()}**", ""]
     lines += [line for problem in plan.problems for line in (f"> **Refused:** {_escape(problem)}", "")]
+    lines += [line for note in plan.notes for line in (f"> **Note:** {_escape(note)}", "")]
     for kind, title in _SECTIONS:
         changes = [c for c in plan.of(kind) if c.action is not Action.NOOP or kind == "step"]
         if not changes:

@@ -130,8 +130,8 @@ def _evaluate(job: Job) -> dict[str, Any]:
     model = _model(job)
     metrics = compute_metrics(evaluation.metrics, model, X, y)
     gates = check_gates(metrics, evaluation.gates)
-    champion = (compare_champion(evaluation.champion, pipeline.registry.model_name, metrics, job.ctx.registry, X, y,
-                                 _model_digest(job)) if evaluation.champion else None)
+    champion = (compare_champion(evaluation.champion, pipeline.registry.model_name, job.spec.env, metrics,
+                                 job.ctx.registry, X, y, _model_digest(job)) if evaluation.champion else None)
     passed = all(g.passed for g in gates) and (champion is None or champion.passed)
     summary = {"metrics": metrics, "gates": [g.to_json() for g in gates],
                "champion": champion.to_json() if champion else None, "passed": passed}
@@ -167,21 +167,22 @@ def _register(job: Job) -> dict[str, Any]:
     version = registration.version
     job.ctx.registered[(name, version.version)] = model
     if registration.created:
+        job.ctx.journal.register(name, version.version)
         head = f"registered `{name}` version {version.version}"
     else:
         head = (f"model bytes identical to version {version.version} (sha256 {version.sha256[:12]}...); "
                 "no new version registered")
     promoted = bool(evaluation["passed"])
+    current = registry.aliases(name, job.spec.env).get(alias)
     if not promoted:
-        tail = f"NOT promoted to `{alias}`: evaluation did not pass"
-    elif alias in version.aliases:
-        tail = f"`{alias}` already on it"
+        previous, tail = current, f"NOT promoted to `{alias}`: evaluation did not pass"
+    elif current == version.version:
+        previous, tail = current, f"`{alias}` already on it"
     else:
-        registry.set_alias(name, alias, version.version)
-        tail = f"promoted to `{alias}`"
-    served = next((v.version for v in registry.versions(name) if alias in v.aliases), None)
+        previous, tail = job.ctx.move_alias(name, alias, version.version), f"promoted to `{alias}`"
+    served = version.version if promoted else previous
     return {"model": name, "version": version.version, "created": registration.created, "sha256": version.sha256,
-            "promoted": promoted, "alias": alias, "served": served, "notes": [f"{head}, {tail}"],
+            "promoted": promoted, "alias": alias, "served": served, "previous": previous, "notes": [f"{head}, {tail}"],
             "artifacts": {"model": str(version.path)}}
 
 
@@ -194,14 +195,14 @@ def _promote(job: Job) -> dict[str, Any]:
     assert review is not None  # the step exists only when the spec pins a version
     if review.moves and review.problems:
         raise StepError("promote", review.refusal())
-    if review.moves:
-        job.ctx.registry.set_alias(review.model, PRODUCTION, review.target)
-        before = f"v{review.current}" if review.current is not None else "none"
+    previous = job.ctx.move_alias(review.model, PRODUCTION, review.target) if review.moves else review.current
+    if previous != review.target:
+        before = f"v{previous}" if previous is not None else "none"
         note = f"`{review.address}`: {before} -> v{review.target} (pinned by `registry.production`)"
     else:
         note = f"`{review.address}` is v{review.target}, as pinned"
     return {"model": review.model, "alias": PRODUCTION, "version": review.target, "served": review.target,
-            "previous": review.current, "notes": [note]}
+            "previous": previous, "notes": [note]}
 
 
 def _served(job: Job) -> dict[str, Any]:

@@ -43,14 +43,12 @@ def _state_root(spec: Path | None) -> Path:
 
 
 def _registry(spec: Path | None, env: str | None) -> Registry:
-    from .registry import Registry
+    from .registry import Registry, registry_for
     from .state import StateDir
 
     if spec is None:
         return Registry(StateDir(_state_root(None)).registry)
-    resolved = _load(spec, env)
-    custom = resolved.pipeline.registry.path
-    return Registry(resolved.root / custom if custom else StateDir(_state_root(spec)).registry)
+    return registry_for(_load(spec, env))
 
 
 def _when(seconds: float | None) -> str:
@@ -84,7 +82,7 @@ def run(spec: Path, env: str | None, steps: tuple[str, ...], force: bool) -> Non
     else:
         from .executor import run_pipeline
 
-        result = run_pipeline(_load(spec_file, env), list(steps) or None, force=force, reporter=reporter)
+        result = run_pipeline(_load(spec, env), list(steps) or None, force=force, reporter=reporter)
         if full:
             write_receipt(spec_file, env or "", spec_sha256, result)
     click.echo(summary_line(result))
@@ -201,25 +199,55 @@ def models() -> None:
     """List registered models and their aliases; print the library pins of a version."""
 
 
+def _listing(registry: Registry, env: str | None) -> dict[str, list[dict[str, Any]]]:
+    """Each model's versions as JSON data: `aliases` as `env` (default: `default`) sees them, and `environments`,
+    the aliases of each environment shown (only `env` when given, else every one) that point at the version."""
+    from mlform.specs.overlays import BASE
+
+    listing = {}
+    for name in registry.models():
+        table = registry.environment_aliases(name)
+        shown = {env: table.get(env, {})} if env is not None else table
+        listing[name] = [{**version.to_json(), "environments": {
+            scope: sorted(a for a, number in aliases.items() if number == version.version)
+            for scope, aliases in sorted(shown.items()) if version.version in aliases.values()}}
+            for version in registry.versions(name, env or BASE)]
+    return listing
+
+
+def _alias_cell(versions: list[dict[str, Any]], env: str | None) -> str:
+    """`alias=vN` for `env`; without one, every environment's, those of environments but `default` as `env:alias=vN`."""
+    from mlform.specs.overlays import BASE
+
+    cells = sorted((scope != BASE, scope, alias, version["version"]) for version in versions
+                   for scope, aliases in version["environments"].items() for alias in aliases)
+    return ", ".join(f"{scope + ':' if env is None and named else ''}{alias}=v{number}"
+                     for named, scope, alias, number in cells) or "-"
+
+
 @models.command("list")
 @click.argument("spec", required=False, type=click.Path(exists=True, path_type=Path))
-@click.option("--env", "-e", default=None, metavar="ENV", help=_ENV_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def models_list(spec: Path | None, env: str | None, as_json: bool) -> None:
-    """List the models in the registry of SPEC (default: the state folder here): versions, aliases, metrics."""
+@click.option("--env", "-e", default=None, metavar="ENV",
+              help="Resolve SPEC for ENV and show the aliases as ENV sees them (default: every environment's, "
+                   "those of the base spec unprefixed).")
+@_format_option
+def models_list(spec: Path | None, env: str | None, fmt: str) -> None:
+    """List the models in the registry of SPEC (default: the state folder here): versions, aliases, metrics.
+
+    Versions are shared by the environments of a spec; aliases are each environment's own.
+    """
     registry = _registry(spec, env)
-    listing = {name: registry.versions(name) for name in registry.models()}
-    if as_json:
-        click.echo(json.dumps({n: [v.to_json() for v in vs] for n, vs in listing.items()}, indent=2, default=str))
+    listing = _listing(registry, env)
+    if fmt == "json":
+        click.echo(json.dumps(listing, indent=2, default=str))
         return
     if not listing:
         click.echo(f"no models registered in {registry.root}")
         return
     click.echo(f"{'MODEL':<24} {'VERSIONS':<9} {'ALIASES':<28} LATEST METRICS")
     for name, versions in listing.items():
-        aliases = ", ".join(f"{a}=v{v.version}" for v in versions for a in v.aliases) or "-"
-        metrics = ", ".join(f"{k}={val:.4g}" for k, val in versions[-1].metrics.items())
-        click.echo(f"{name:<24} {len(versions):<9} {aliases:<28} {metrics}")
+        metrics = ", ".join(f"{k}={val:.4g}" for k, val in versions[-1]["metrics"].items())
+        click.echo(f"{name:<24} {len(versions):<9} {_alias_cell(versions, env):<28} {metrics}")
 
 
 @models.command("pins")
@@ -237,8 +265,9 @@ def models_pins(spec: Path, env: str | None, model_ref: str | None) -> None:
     from .predict import parse_model_ref
     from .serving_cli import served_ref
 
-    name, ref = parse_model_ref(model_ref) if model_ref is not None else served_ref(_load(spec, env))
-    for line in pins(_registry(spec, env).resolve(name, ref)):
+    resolved = _load(spec, env)
+    name, ref = parse_model_ref(model_ref) if model_ref is not None else served_ref(resolved)
+    for line in pins(_registry(spec, env).resolve(name, ref, resolved.env)):
         click.echo(line)
 
 
@@ -253,8 +282,10 @@ def models_pins(spec: Path, env: str | None, model_ref: str | None) -> None:
 @click.argument("spec", required=False, type=click.Path(exists=True, path_type=Path))
 def predict(model_ref: str, source: Path, target: Path, chunk_rows: int, env: str | None, spec: Path | None) -> None:
     """Score a file in batch with a registered model; SPEC (optional) locates the registry."""
+    from mlform.specs.overlays import BASE
+
     from .predict import parse_model_ref, predict_file
 
     name, ref = parse_model_ref(model_ref)
-    version, rows = predict_file(_registry(spec, env), name, ref, source, target, chunk_rows)
+    version, rows = predict_file(_registry(spec, env), name, ref, source, target, chunk_rows, env or BASE)
     click.echo(f"scored {rows} rows with `{name}` version {version.version} -> {target}")

@@ -16,8 +16,9 @@ from mlform.specs.loader import ResolvedSpec
 from mlform.specs.steps import Step
 
 from .gitinfo import GitState, git_state
+from .journal import Journal
 from .reasons import Snapshot
-from .registry import Registry
+from .registry import Registry, registry_for
 from .state import StateDir
 from .store import Output
 
@@ -39,10 +40,11 @@ def frame_digest(frame: pd.DataFrame) -> str:
 
 
 class Context:
-    """Run-wide state: the spec, its state folder, and memoized frames, models and fetched SQL sources."""
+    """Run-wide state: the spec, its state folder, the registry changes made, and memoized frames, models and
+    fetched SQL sources."""
 
-    def __init__(self, spec: ResolvedSpec, state: StateDir) -> None:
-        self.spec, self.state = spec, state
+    def __init__(self, spec: ResolvedSpec, state: StateDir, journal: Journal) -> None:
+        self.spec, self.state, self.journal = spec, state, journal
         self.frames: dict[Path, pd.DataFrame] = {}
         self.models: dict[Path, Any] = {}
         self.fetched: dict[str, pd.DataFrame] = {}
@@ -51,8 +53,11 @@ class Context:
     @property
     def registry(self) -> Registry:
         """The registry at `registry.path` (relative to the spec), else in the state folder."""
-        path = self.spec.pipeline.registry.path
-        return Registry(self.spec.root / path if path else self.state.registry)
+        return registry_for(self.spec)
+
+    def move_alias(self, model: str, alias: str, version: int) -> int | None:
+        """Point `alias` of `model` in this environment at `version`, journaled; the version it held before."""
+        return self.journal.move(self.registry, self.spec, model, alias, version)
 
     @functools.cached_property
     def git(self) -> GitState:

@@ -76,9 +76,10 @@ def improvement(metric: str, challenger: float, champion: float) -> float:
     return challenger - champion if better_up else champion - challenger
 
 
-def compare_champion(champion: Champion, model_name: str, metrics: Mapping[str, float], registry: Registry,
+def compare_champion(champion: Champion, model_name: str, env: str, metrics: Mapping[str, float], registry: Registry,
                      X: pd.DataFrame, y: pd.Series, challenger_sha256: str | None = None) -> ChampionResult:
-    """Score the model at `champion.alias` on the same test rows; the challenger must beat it by `min_improvement`.
+    """Score the model at `champion.alias` of environment `env` on the same test rows; the challenger must beat it
+    by `min_improvement`.
 
     Beating means an improvement above zero and at least `min_improvement`: a tie keeps the champion. A
     challenger whose model bytes are the champion's (`challenger_sha256`) is the champion, and passes.
@@ -87,11 +88,11 @@ def compare_champion(champion: Champion, model_name: str, metrics: Mapping[str, 
 
     alias, metric = champion.alias, champion.metric
     challenger = float(metrics[metric])
-    holder = next((v for v in registry.versions(model_name) if alias in v.aliases), None)
-    if holder is None:
+    number = registry.aliases(model_name, env).get(alias)
+    if number is None:
         return ChampionResult(alias, metric, challenger, None, None, True,
                               f"no champion at alias `{alias}`: the challenger wins by default")
-    number = holder.version
+    holder = registry.resolve(model_name, number, env)
     if holder.sha256 == challenger_sha256:
         return ChampionResult(alias, metric, challenger, challenger, number, True,
                               f"challenger is champion version {number}: identical model bytes "

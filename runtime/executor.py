@@ -16,6 +16,7 @@ from mlform.specs.loader import ResolvedSpec
 from mlform.specs.steps import Step, spec_steps
 
 from .context import Context, Job
+from .journal import Journal
 from .outcome import RunResult, StepRun
 from .reasons import CACHED, Snapshot, snapshots, step_reasons
 from .state import StateDir, locked, state_dir_for
@@ -65,12 +66,12 @@ def _select(steps: Mapping[str, Step], wanted: Iterable[str] | None) -> list[str
 class _Run:
     """The state of one run: steps, fingerprints, snapshots, reasons and the outputs completed so far."""
 
-    def __init__(self, spec: ResolvedSpec, reporter: Reporter | None) -> None:
+    def __init__(self, spec: ResolvedSpec, reporter: Reporter | None, journal: Journal | None = None) -> None:
         self.spec, self.reporter = spec, reporter
         self.state = StateDir(state_dir_for(spec.root))
         self.store = Store(self.state.store)
         self.stat = StatCache(self.state.stat_cache)
-        self.context = Context(spec, self.state)
+        self.context = Context(spec, self.state, journal or Journal("run"))
         self.steps = self.context.with_query_reads(spec_steps(spec))
         digest = self.context.data_digest(self.stat.digest)
         self.fingerprints = step_fingerprints(self.steps, digest)
@@ -85,7 +86,7 @@ class _Run:
         if "promote" in self.steps and not self.reasons["promote"]:
             from .promotion import pin_reason
 
-            moved = pin_reason(spec, self.context.registry)  # e.g. another environment moved the alias
+            moved = pin_reason(spec, self.context.registry)  # e.g. moved by hand, or by an older mlform
             if moved:
                 self.reasons["promote"] = [moved]
 
@@ -163,14 +164,20 @@ def _mlflow_run(run: _Run, run_id: str, todo: list[str]) -> MlflowRun | None:
 
 
 def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, force: bool = False,
-                 upstream: Upstream = "require", reporter: Reporter | None = None) -> RunResult:
+                 upstream: Upstream = "require", reporter: Reporter | None = None,
+                 journal: Journal | None = None) -> RunResult:
     """Run `steps` of `spec` (all when None), reusing complete outputs; raise StepError naming the first failure.
 
     `upstream="require"` fails when an upstream step of a selected one has no output for the current
     fingerprint; `upstream="run"` runs such steps first. `force` re-runs the selected steps even when cached.
+    The registry changes go to `journal`, whose owner audits them; without one, the run audits its own
+    alias moves as a `run`.
     """
+    if journal is None:
+        with Journal("run").auditing(spec) as own:
+            return run_pipeline(spec, steps, force=force, upstream=upstream, reporter=reporter, journal=own)
     began = time.perf_counter()
-    run = _Run(spec, reporter)
+    run = _Run(spec, reporter, journal)
     selected = _select(run.steps, steps)
     todo = run.plan(selected, force, upstream)
     shown = [s for s in run.steps if s in set(selected) | set(todo)]

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from mlform.specs.loader import ResolvedSpec
+
+    from .journal import Journal
 
 __all__ = ["BREACH_EXIT_CODE", "monitor"]
 
@@ -26,12 +31,13 @@ def _copy_reports(values: dict[str, Any], out: Path) -> list[Path]:
     return copied
 
 
-def _retrain(resolved: Any, reporter: Any) -> str | None:
+def _retrain(resolved: ResolvedSpec, reporter: Any, journal: Journal) -> str | None:
     """Run train -> evaluate -> register again; None when a new version was promoted, else why the breach persists."""
     from .executor import run_pipeline
 
     click.echo(f"on_breach: retrain -> {' -> '.join(_RETRAIN_STEPS)}")
-    result = run_pipeline(resolved, list(_RETRAIN_STEPS), force=True, upstream="run", reporter=reporter)
+    result = run_pipeline(resolved, list(_RETRAIN_STEPS), force=True, upstream="run", reporter=reporter,
+                          journal=journal)
     registered = result.steps["register"].values
     if registered.get("created") is False:
         return f"retraining reproduced version {registered['version']} (identical model bytes)"
@@ -59,15 +65,25 @@ def monitor(spec: Path, env: str | None, out: Path | None) -> None:
     from mlform.specs.errors import StepError
 
     from .commands import _load
+    from .journal import Journal
+
+    resolved = _load(spec, env)
+    if resolved.pipeline.monitoring is None:
+        raise StepError("monitor", "the spec has no `monitoring` section")
+    with Journal("monitor").auditing(resolved) as journal:  # one audit entry for the aliases this command moves
+        handled = _monitor(resolved, out, journal)
+    if not handled:
+        # SystemExit, not ctx.exit: the CLI runs click with standalone_mode=False, which turns ctx.exit into a return
+        sys.exit(BREACH_EXIT_CODE)
+
+
+def _monitor(resolved: ResolvedSpec, out: Path | None, journal: Journal) -> bool:
+    """Run the monitor step and act on a breach; False when the breach is left for the exit code to report."""
     from .executor import run_pipeline
     from .progress import ConsoleReporter
 
-    resolved = _load(spec, env)
-    monitoring = resolved.pipeline.monitoring
-    if monitoring is None:
-        raise StepError("monitor", "the spec has no `monitoring` section")
     reporter = ConsoleReporter()
-    step = run_pipeline(resolved, ["monitor"], upstream="run", reporter=reporter).steps["monitor"]
+    step = run_pipeline(resolved, ["monitor"], upstream="run", reporter=reporter, journal=journal).steps["monitor"]
     values = step.values
     reports = _copy_reports(values, out) if out is not None else [Path(values["report_json"]),
                                                                    Path(values["report_html"])]
@@ -77,18 +93,19 @@ def monitor(spec: Path, env: str | None, out: Path | None) -> None:
     click.echo(f"reports: {reports[0]}, {reports[1]}")
     if not values["breached"]:
         click.echo("monitor: no breach")
-        return
+        return True
+    monitoring = resolved.pipeline.monitoring
+    assert monitoring is not None  # checked by the command
     action = monitoring.on_breach
     if action == "retrain":
-        persists = _retrain(resolved, reporter)
+        persists = _retrain(resolved, reporter, journal)
         if persists is None:
             click.echo("monitor: breach handled, the retrained version was promoted")
-            return
+            return True
         click.echo(f"monitor: breach persists, {persists}", err=True)
     elif action == "none":
         click.echo("monitor: breach reported (on_breach: none)")
-        return
+        return True
     else:
         click.echo("monitor: breach (on_breach: alert)", err=True)
-    # SystemExit, not ctx.exit: the CLI runs click with standalone_mode=False, which turns ctx.exit into a return
-    sys.exit(BREACH_EXIT_CODE)
+    return False

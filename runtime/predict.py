@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.specs.errors import MlformError
+from mlform.specs.overlays import BASE
 
 from .registry import ModelVersion, Registry
 from .store import publish
@@ -94,13 +95,14 @@ def _write(chunks: Iterator[pd.DataFrame], path: Path, fmt: str) -> int:
 
 
 def predict_file(registry: Registry, name: str, ref: int | str, source: Path, target: Path,
-                 chunk_rows: int = CHUNK_ROWS) -> tuple[ModelVersion, int]:
-    """Score `source` into `target` (input columns plus `prediction`), chunk by chunk; returns (version, rows)."""
+                 chunk_rows: int = CHUNK_ROWS, env: str = BASE) -> tuple[ModelVersion, int]:
+    """Score `source` into `target` (input columns plus `prediction`), chunk by chunk, with version `ref` (a number
+    or an alias of environment `env`); returns (version, rows)."""
     _format(source, "--input")
     out_fmt = _format(target, "--output")
     if not source.is_file():
         raise PredictError(f"`--input {source}`: no such file")
-    loaded = registry.load(name, ref)
+    loaded = registry.load(name, ref, env)
 
     def scored() -> Iterator[pd.DataFrame]:
         for chunk in _chunks(source, chunk_rows):

@@ -116,7 +116,7 @@ def review_promotion(spec: ResolvedSpec, data: Mapping[str, str] | None = None, 
         return None
     registry = registry or registry_for(spec)
     name = spec.pipeline.registry.model_name
-    versions = {v.version: v for v in registry.versions(name)}
+    versions = {v.version: v for v in registry.versions(name, spec.env)}
     current = next((v for v in versions.values() if PRODUCTION in v.aliases), None)
     current_number = current.version if current is not None else None
     target = versions.get(target_number)
@@ -144,11 +144,11 @@ def review_promotion(spec: ResolvedSpec, data: Mapping[str, str] | None = None, 
 
 
 def pin_reason(spec: ResolvedSpec, registry: Registry) -> str | None:
-    """Why a cached `promote` step must run again: the alias `production` no longer holds the pinned version."""
+    """Why a cached `promote` step must run again: the environment's alias `production` no longer holds the pin."""
     pinned = spec.pipeline.registry.production
     if pinned is None:
         return None
-    holder = registry.aliases(spec.pipeline.registry.model_name).get(PRODUCTION)
+    holder = registry.aliases(spec.pipeline.registry.model_name, spec.env).get(PRODUCTION)
     if holder == pinned:
         return None
     return f"alias `{PRODUCTION}` is at {f'v{holder}' if holder else 'no version'}, the spec pins v{pinned}"

@@ -1,8 +1,13 @@
 """The local model registry: immutable, integrity-checked versions per model name, plus movable aliases.
 
 Layout under the root: `<name>/versions/<n>/model.pkl` and `meta.json` (one folder per version,
-built in a temp folder and renamed into place), `<name>/aliases.json` ({alias: version}), and
-`<name>/.lock` serializing version numbering and alias moves across processes.
+built in a temp folder and renamed into place), `<name>/aliases.json`, and `<name>/.lock` serializing
+version numbering and alias moves across processes.
+
+Versions are shared by every environment of a spec and numbered once; aliases are scoped per environment
+(`{"format": 2, "environments": {env: {alias: version}}}`), so moving `staging` in `prod` never changes what
+`dev` serves. An aliases file of the first format (`{alias: version}`, one set for every environment) is
+read as every environment's aliases, and converted on the first alias move.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import pickle
 import shutil
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 from mlform.specs.errors import StateError
 from mlform.specs.fsutil import write_atomic
+from mlform.specs.overlays import BASE, environment_names
 
 from .state import locked, read_json, state_dir_for
 
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec
 
-__all__ = ["LINEAGE_IDENTITY", "MODEL_FILE", "PICKLE_PROTOCOL", "LoadedModel", "ModelVersion", "Registration",
-           "Registry", "RegistryError", "load_model", "registry_for", "save_model"]
+__all__ = ["ALIASES_FORMAT", "LINEAGE_IDENTITY", "MODEL_FILE", "PICKLE_PROTOCOL", "LoadedModel", "ModelVersion",
+           "Registration", "Registry", "RegistryError", "load_model", "registry_for", "save_model"]
 
 MODEL_FILE = "model.pkl"
 # the lineage keys that make two registrations "the same lineage": the environment, and the fingerprints
@@ -37,6 +44,9 @@ LINEAGE_IDENTITY = ("env", "fingerprints")
 PICKLE_PROTOCOL = 5
 _META = "meta.json"
 _ALIASES = "aliases.json"
+ALIASES_FORMAT = 2
+
+AliasTable = dict[str, dict[str, int]]
 
 
 class RegistryError(StateError):
@@ -108,10 +118,15 @@ def _fsync_dir(folder: Path) -> None:
 
 
 class Registry:
-    """Model versions under `root`; every write is atomic and versions never change once written."""
+    """Model versions under `root`; every write is atomic and versions never change once written.
 
-    def __init__(self, root: Path) -> None:
+    `environments` names the environments that share the registry (besides `default`): an aliases file of
+    the first format is copied into each of them when it is converted.
+    """
+
+    def __init__(self, root: Path, environments: Sequence[str] = ()) -> None:
         self.root = Path(root)
+        self.environments = tuple(dict.fromkeys((BASE, *environments)))
 
     def _model_dir(self, name: str) -> Path:
         if not name or "/" in name or name.startswith("."):
@@ -122,10 +137,34 @@ class Registry:
         """The file holding the aliases of `name`."""
         return self._model_dir(name) / _ALIASES
 
-    def aliases(self, name: str) -> dict[str, int]:
-        """Alias -> version of `name` (empty when it has none)."""
-        data = read_json(self.aliases_path(name))
-        return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    def _alias_file(self, name: str) -> tuple[AliasTable, dict[str, int] | None]:
+        """The per-environment aliases of `name`, or ({}, the flat map) for a file of the first format."""
+        path = self.aliases_path(name)
+        data = read_json(path)
+        if not isinstance(data, dict):
+            return {}, None
+        if isinstance(data.get("environments"), dict) and data.get("format") != ALIASES_FORMAT:
+            raise StateError(f"aliases file {path} has format {data.get('format')}; this mlform reads "
+                             f"{ALIASES_FORMAT}")
+        try:
+            if isinstance(data.get("environments"), dict):
+                return {str(env): {str(a): int(v) for a, v in scoped.items()}
+                        for env, scoped in data["environments"].items()}, None
+            return {}, {str(alias): int(version) for alias, version in data.items()}
+        except (AttributeError, TypeError, ValueError):
+            raise StateError(f"cannot read state file {path}: not a mapping of aliases to versions") from None
+
+    def environment_aliases(self, name: str) -> AliasTable:
+        """Environment -> alias -> version of `name`, for every environment with an alias."""
+        table, flat = self._alias_file(name)
+        if flat is None:
+            return table
+        return {env: dict(flat) for env in self.environments} if flat else {}
+
+    def aliases(self, name: str, env: str = BASE) -> dict[str, int]:
+        """Alias -> version of `name` as environment `env` sees them (empty when it has none)."""
+        table, flat = self._alias_file(name)
+        return dict(flat) if flat is not None else dict(table.get(env, {}))
 
     def _numbers(self, name: str) -> list[int]:
         folder = self._model_dir(name) / "versions"
@@ -148,9 +187,9 @@ class Registry:
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self._numbers(p.name))
 
-    def versions(self, name: str) -> list[ModelVersion]:
-        """Every version of `name`, oldest first (empty when the model is not registered)."""
-        aliases = self.aliases(name)
+    def versions(self, name: str, env: str = BASE) -> list[ModelVersion]:
+        """Every version of `name`, oldest first, with the aliases `env` gives it (empty when not registered)."""
+        aliases = self.aliases(name, env)
         return [self._read(name, number, aliases) for number in self._numbers(name)]
 
     def register(self, name: str, model: Any, signature: list[dict[str, str]], metrics: dict[str, float],
@@ -194,23 +233,33 @@ class Registry:
             raise
         return Registration(self._read(name, number, self.aliases(name)), created=True)
 
-    def set_alias(self, name: str, alias: str, version: int) -> None:
-        """Point `alias` of `name` at `version` (which must exist)."""
+    def set_alias(self, name: str, alias: str, version: int, *, env: str) -> int | None:
+        """Point `alias` of `name` in environment `env` at `version` (which must exist); the version it held before.
+
+        The previous version is read under the lock that serializes moves, so it is the one really replaced.
+        """
         if version not in self._numbers(name):
             raise RegistryError(f"model `{name}` has no version {version}")
         folder = self._model_dir(name)
         with locked(folder / ".lock"):
-            aliases = self.aliases(name)
-            aliases[alias] = version
-            write_atomic(self.aliases_path(name), json.dumps(aliases, indent=2, sort_keys=True))
+            table, flat = self._alias_file(name)
+            if flat is not None:  # the first format: every environment saw these aliases, and keeps seeing them
+                table = {scope: dict(flat) for scope in dict.fromkeys((*self.environments, env))}
+            scoped = table.setdefault(env, {})
+            previous = scoped.get(alias)
+            if previous != version or flat is not None:
+                scoped[alias] = version
+                write_atomic(self.aliases_path(name),
+                             json.dumps({"format": ALIASES_FORMAT, "environments": table}, indent=2, sort_keys=True))
+        return previous
 
-    def resolve(self, name: str, ref: int | str) -> ModelVersion:
-        """The version `ref` of `name`: a version number (int or digits) or an alias."""
+    def resolve(self, name: str, ref: int | str, env: str = BASE) -> ModelVersion:
+        """The version `ref` of `name`: a version number (int or digits) or an alias of environment `env`."""
         numbers = self._numbers(name)
         if not numbers:
             known = ", ".join(f"`{m}`" for m in self.models()) or "none"
             raise RegistryError(f"model `{name}` is not registered (registered: {known})")
-        aliases = self.aliases(name)
+        aliases = self.aliases(name, env)
         if isinstance(ref, int) or str(ref).isdigit():
             version = int(ref)
             if version not in numbers:
@@ -219,12 +268,15 @@ class Registry:
             version = aliases[ref]
         else:
             known = ", ".join(f"`{a}`" for a in sorted(aliases)) or "none"
-            raise RegistryError(f"model `{name}` has no alias `{ref}` (aliases: {known})")
+            elsewhere = sorted(e for e, scoped in self.environment_aliases(name).items() if ref in scoped)
+            hint = f"; `{ref}` is set in {', '.join(f'`{e}`' for e in elsewhere)}: pass `--env`" if elsewhere else ""
+            raise RegistryError(f"model `{name}` has no alias `{ref}` in environment `{env}` (aliases: "
+                                f"{known}){hint}")
         return self._read(name, version, aliases)
 
-    def verify(self, name: str, ref: int | str) -> ModelVersion:
-        """The version `ref` of `name`, after checking its model file against the registered sha256."""
-        version = self.resolve(name, ref)
+    def verify(self, name: str, ref: int | str, env: str = BASE) -> ModelVersion:
+        """The version `ref` of `name` (an alias of `env`), after checking its model file against its sha256."""
+        version = self.resolve(name, ref, env)
         try:
             actual = _sha256(version.path)
         except OSError as exc:
@@ -236,12 +288,12 @@ class Registry:
                 f"registered {version.sha256[:12]}...; refusing a tampered or corrupt model")
         return version
 
-    def load(self, name: str, ref: int | str) -> LoadedModel:
-        """The fitted model of version `ref`; refuses a model file whose sha256 is not the registered one, and
-        one trained with another major (or, strictly, minor) scikit-learn version."""
+    def load(self, name: str, ref: int | str, env: str = BASE) -> LoadedModel:
+        """The fitted model of version `ref` (an alias of `env`); refuses a file whose sha256 is not registered,
+        and one trained with another major (or, strictly, minor) scikit-learn version."""
         from .compat import check_trained_with
 
-        version = self.verify(name, ref)
+        version = self.verify(name, ref, env)
         check_trained_with(version)
         with warnings.catch_warnings():
             # the check above said what matters, once; scikit-learn would warn per estimator in the pipeline
@@ -252,4 +304,5 @@ class Registry:
 def registry_for(spec: ResolvedSpec) -> Registry:
     """The registry of `spec`: `registry.path` relative to the spec, else `registry` in its state folder."""
     custom = spec.pipeline.registry.path
-    return Registry(spec.root / custom if custom else state_dir_for(spec.root) / "registry")
+    return Registry(spec.root / custom if custom else state_dir_for(spec.root) / "registry",
+                    environment_names(spec.document))

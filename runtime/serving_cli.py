@@ -52,8 +52,8 @@ def _freeze_heap() -> None:
 @click.option("--env", "-e", default=None, metavar="ENV",
               help="Environment overlay to resolve (default: the base spec).")
 @click.option("--model", "model_ref", default=None, metavar="NAME@REF",
-              help="NAME@ALIAS or NAME@VERSION (default: the version the spec pins with `registry.production`, "
-                   "else `registry.model_name`@`registry.promote_to`).")
+              help="NAME@ALIAS or NAME@VERSION, the alias as ENV sees it (default: the version the spec pins with "
+                   "`registry.production`, else `registry.model_name`@`registry.promote_to` of ENV).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,
               help=f"Port to listen on (default: the spec's `serving.port`, else {DEFAULT_PORT}).")
@@ -67,10 +67,13 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
 
     Models load only from the registry: SPEC's `registry.path`, else `.mlform/registry` beside SPEC
     (or `$MLFORM_HOME/registry`). Without SPEC, `--model` is required and the registry is the current
-    folder's. The version is pinned at start, so every worker serves the same one. With SPEC, rows may
+    folder's. Aliases are per environment: `--env dev` serves what dev's aliases name, whatever other
+    environments did. The version is pinned at start, so every worker serves the same one. With SPEC, rows may
     carry its `data.id_columns`: never given to the model, they come back as `ids` beside the predictions.
     """
     import uvicorn
+
+    from mlform.specs.overlays import BASE
 
     from .commands import _load, _registry
     from .predict import parse_model_ref
@@ -88,7 +91,7 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
     id_columns = list(resolved.pipeline.data.id_columns) if resolved is not None else []
     port = port if port is not None else serving.port if serving else DEFAULT_PORT
     registry = _registry(spec, env)
-    loaded = registry.load(name, ref)
+    loaded = registry.load(name, ref, resolved.env if resolved is not None else env or BASE)
     click.echo(f"serving `{name}` version {loaded.version.version} on http://{host}:{port} "
                f"with {workers} worker{'s' if workers > 1 else ''}", err=True)
     options: dict[str, Any] = {"host": host, "port": port, "access_log": access_log, "log_level": "info",

@@ -3,9 +3,10 @@
 The MLflow run gets the spec digest and the resolved model section as params, the evaluation metrics,
 the fitted Pipeline as an MLflow model (skops format, trusting the types of the model this run fitted,
 pip requirements pinned so logging never infers them), and each registered version as an MLflow model
-version of `registry.model_name`, given the mlform alias when promoted. The embedded store records every
-run as well; a run in which every step is cached executes nothing and opens no MLflow run. MLflow is
-imported only here, and only for `tracking.backend: mlflow`.
+version of `registry.model_name`, given the mlform alias when promoted (MLflow has one set of aliases per
+model, so `staging` of environment `dev` is `dev-staging`; the base spec's keeps its name). The embedded
+store records every run as well; a run in which every step is cached executes nothing and opens no MLflow
+run. MLflow is imported only here, and only for `tracking.backend: mlflow`.
 
 MLflow resolves logged models through its global tracking URI, so the spec's URI is made the global one
 while the run is open and the previous one is put back when it closes.
@@ -23,6 +24,7 @@ from urllib.parse import quote
 
 from mlform.specs.base import SecretUse
 from mlform.specs.errors import MlformError, StateError
+from mlform.specs.overlays import BASE
 
 from .registry import MODEL_FILE
 from .secretref import read_secret
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from .outcome import StepRun
     from .store import Output
 
-__all__ = ["MlflowRun", "TrackingError"]
+__all__ = ["MlflowRun", "TrackingError", "mirrored_alias"]
 
 _URI_ENV = "MLFLOW_TRACKING_URI"
 _BATCH = 100  # most params or metrics MLflow takes in one call
@@ -61,6 +63,11 @@ def _batches(items: list[_T]) -> Iterator[list[_T]]:
     return (items[start:start + _BATCH] for start in range(0, len(items), _BATCH))
 
 
+def mirrored_alias(alias: str, env: str) -> str:
+    """The MLflow alias mirroring `alias` of environment `env`: `env-alias`, or `alias` for the base spec."""
+    return alias if env == BASE else f"{env}-{alias}"
+
+
 def _exists(exc: Exception) -> bool:
     """Whether MLflow refused to create something because it already exists (another run made it meanwhile)."""
     return getattr(exc, "error_code", None) == "RESOURCE_ALREADY_EXISTS"
@@ -72,7 +79,7 @@ class MlflowRun:
     def __init__(self, spec: ResolvedSpec, run_id: str, outputs: Mapping[str, Output],
                  load_model: Callable[[Path], Any]) -> None:
         """Connect, then open an MLflow run named `run_id` with its params; `outputs` is read as steps complete."""
-        self.outputs, self.load_model = outputs, load_model
+        self.outputs, self.load_model, self.env = outputs, load_model, spec.env
         self.logged: ModelInfo | None = None
         tracking = spec.pipeline.tracking
         given, self.where, self.redact = self._target(spec)
@@ -194,7 +201,8 @@ class MlflowRun:
             name, logged.model_uri, run_id=self.run_id, model_id=logged.model_id,
             tags={"mlform.version": str(values["version"]), "mlform.sha256": str(values["sha256"])})
         if values["promoted"]:
-            self.client.set_registered_model_alias(name, str(values["alias"]), version.version)
+            self.client.set_registered_model_alias(name, mirrored_alias(str(values["alias"]), self.env),
+                                                   version.version)
 
     def _promote(self, values: Mapping[str, Any]) -> None:
         """Point the MLflow alias at the MLflow version that mirrors the mlform version the spec pins."""
@@ -202,7 +210,8 @@ class MlflowRun:
         mirrored = [v for v in self.client.search_model_versions(f"name = '{name}'")
                     if v.tags.get("mlform.version") == wanted]
         if mirrored:  # a version registered before MLflow tracking was configured has no mirror
-            self.client.set_registered_model_alias(name, str(values["alias"]), mirrored[-1].version)
+            self.client.set_registered_model_alias(name, mirrored_alias(str(values["alias"]), self.env),
+                                                   mirrored[-1].version)
 
     def finish(self, status: str) -> None:
         """Close the MLflow run with the mlform run's status and restore the previous global tracking URI."""

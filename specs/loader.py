@@ -128,27 +128,7 @@ def validate_file(path: str | Path, envs: Sequence[str] | None = None, *,
         found.update(diagnostics)
         if spec is not None:
             specs.append(spec)
-    found.update(_pin_conflicts(specs))
     return ([] if doc.duplicates else specs), sorted(found)  # a duplicate key leaves no spec anyone may use
-
-
-def _pin_conflicts(specs: Sequence[ResolvedSpec]) -> list[Diagnostic]:
-    """Environments pinning different `production` versions of one model in one registry: the alias holds one."""
-    first: dict[tuple[str, str | None], ResolvedSpec] = {}
-    found = []
-    for spec in specs:
-        registry = spec.pipeline.registry
-        if registry.production is None:
-            continue
-        other = first.setdefault((registry.model_name, registry.path), spec)
-        pinned = other.pipeline.registry.production
-        if pinned != registry.production:
-            mark = spec.document.mark(("registry", "production"))
-            message = (f"environment `{spec.env}` pins version {registry.production}, but `{other.env}` pins "
-                       f"{pinned} in the same registry, where alias `production` holds one version; pin one "
-                       "version, or give the environments their own `registry.path`")
-            found.append(Diagnostic(spec.document.file, mark.line, mark.col, ".".join(map(str, mark.written)), message))
-    return found
 
 
 def _in_env(diagnostic: Diagnostic, env: str) -> Diagnostic:

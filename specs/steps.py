@@ -46,13 +46,14 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns}))
     registry = _dump(p.registry)
     pinned = registry.pop("production")  # moving the pin must not register a new version
-    steps.append(Step("register", "register", ("evaluate",), {"registry": registry}))
+    # aliases are per environment: each environment registers and promotes its own version
+    steps.append(Step("register", "register", ("evaluate",), {"registry": registry, "environment": spec.env}))
     served = "register"
     if pinned is not None:
         served = "promote"
         steps.append(Step("promote", "promote", ("register",),
                           {"model_name": p.registry.model_name, "production": pinned,
-                           "gates": _dump(p.evaluation)["gates"]}))
+                           "gates": _dump(p.evaluation)["gates"], "environment": spec.env}))
     if p.serving is not None:
         steps.append(Step("serve", "serve", (served,), {"serving": _dump(p.serving)}))
     if p.monitoring is not None:

@@ -1,4 +1,4 @@
-"""`mlform audit`: read, export and verify the hash-chained log of every apply."""
+"""`mlform audit`: read, export and verify the hash-chained log of every apply and every other alias move."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import click
 __all__ = ["audit", "render_table"]
 
 FORMATS = ("text", "json", "jsonl")
-_HEADERS = ("SEQ", "TIME", "ACTOR", "SPEC", "ENV", "RESULT", "PROMOTED", "COMMIT", "PLAN")
+_HEADERS = ("SEQ", "TIME", "ACTOR", "SPEC", "ENV", "RESULT", "COMMAND", "PROMOTED", "COMMIT", "PLAN")
 
 
 def _state_dirs(path: Path) -> list[Path]:
@@ -39,7 +39,8 @@ def _row(entry: dict[str, Any]) -> tuple[str, ...]:
     commit = entry.get("git_commit")
     digest = str(entry.get("plan_digest") or "")
     return (str(entry.get("seq")), str(entry.get("time", "")).replace("+00:00", "Z"), str(entry.get("actor")),
-            str(entry.get("spec")), str(entry.get("env")), str(entry.get("result")), _moves(entry),
+            str(entry.get("spec")), str(entry.get("env")), str(entry.get("result")),
+            str(entry.get("command", "apply")), _moves(entry),
             commit[:7] if isinstance(commit, str) else "-", digest.removeprefix("sha256:")[:12] or "-")
 
 
@@ -57,14 +58,15 @@ def render_table(entries: list[dict[str, Any]]) -> str:
 
 @click.command()
 @click.argument("path", required=False, default=".", type=click.Path(exists=True, path_type=Path))
-@click.option("--env", "-e", "env", default=None, metavar="ENV", help="Only applies to this environment.")
+@click.option("--env", "-e", "env", default=None, metavar="ENV", help="Only entries of this environment.")
 @click.option("--model", "-m", "model", default=None, metavar="NAME",
-              help="Only applies that registered a version of model NAME or moved one of its aliases.")
+              help="Only entries that registered a version of model NAME or moved one of its aliases.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="A table, a JSON array, or JSON lines exactly as the log stores them.")
 @click.option("--verify", is_flag=True, help="Check the whole hash chain and print its head; exit 1 when broken.")
 def audit(path: Path, env: str | None, model: str | None, fmt: str, verify: bool) -> None:
-    """Show the audit log of every apply of the specs at PATH (a spec file or project folder; default: here).
+    """Show the audit log of the specs at PATH (a spec file or project folder; default: here): every apply, and
+    every `mlform run` or `mlform monitor` that moved an alias.
 
     The whole chain is verified first: an entry edited, removed, reordered or inserted, or an incomplete
     last entry, is an error naming its seq.

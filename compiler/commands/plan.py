@@ -179,7 +179,7 @@ def _apply_saved(path: Path, console: Any) -> None:
         loaded.append((load_spec(saved_plan.spec, saved_plan.env), saved_plan, sha))
     for spec, saved_plan, sha in loaded:
         with recording(spec, saved_plan) as audit:
-            done = audit.applied(apply_plan(spec, inputs, saved_plan, console, sha))
+            done = audit.applied(apply_plan(spec, inputs, saved_plan, console, sha, audit.journal))
         _applied(*done)
 
 
@@ -197,7 +197,7 @@ def _apply_files(files: list[Any], env: str | None, inputs: PlanInputs, console:
         for spec, fresh in zip(file.specs, file.plans, strict=True):
             if fresh.has_changes:
                 with recording(spec, fresh) as audit:
-                    done = audit.applied(apply_plan(spec, inputs, None, console, file.sha256))
+                    done = audit.applied(apply_plan(spec, inputs, None, console, file.sha256, audit.journal))
                 _applied(*done)
             else:
                 record_unchanged(spec, inputs, fresh, file.sha256)

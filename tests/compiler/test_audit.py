@@ -76,7 +76,8 @@ def test_each_apply_records_who_when_what_and_which_versions_moved(applied: tupl
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", first["time"])
     assert {k: v for k, v in first.items() if k not in ("time", "serial", "hash")} == {
         "seq": 1, "actor": "ci-bot", "host": socket.gethostname(), "git_commit": head, "spec": "mlform.yaml",
-        "env": "dev", "spec_digest": first["spec_digest"], "plan_digest": digests["first"], "result": "applied",
+        "env": "dev", "spec_digest": first["spec_digest"], "command": "apply", "plan_digest": digests["first"],
+        "result": "applied",
         "error": None, "registered": [{"model": "iris-classifier", "version": 1}],
         "promoted": [{"model": "iris-classifier", "alias": "staging", "from": None, "to": 1}], "prev": GENESIS,
     }
@@ -94,8 +95,8 @@ def test_audit_shows_a_table_and_verifies_the_chain(applied: tuple[Path, dict[st
     shown = mlform(project, "audit")
     assert shown.returncode == 0, shown.stderr
     header, one, two = shown.stdout.splitlines()
-    assert header.split() == ["SEQ", "TIME", "ACTOR", "SPEC", "ENV", "RESULT", "PROMOTED", "COMMIT", "PLAN"]
-    assert one.split()[2:] == ["ci-bot", "mlform.yaml", "dev", "applied", STAGING, "none", "->", "v1",
+    assert header.split() == ["SEQ", "TIME", "ACTOR", "SPEC", "ENV", "RESULT", "COMMAND", "PROMOTED", "COMMIT", "PLAN"]
+    assert one.split()[2:] == ["ci-bot", "mlform.yaml", "dev", "applied", "apply", STAGING, "none", "->", "v1",
                                read_entries(project / ".mlform")[0]["git_commit"][:7],
                                digests["first"].removeprefix("sha256:")[:12]]
     assert f"{STAGING} v1 -> v2" in two

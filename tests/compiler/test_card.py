@@ -133,7 +133,7 @@ def test_model_ref_card_finds_its_spec_through_the_lineage(applied: Path, mlform
     assert "| accuracy | 0.9333 | 0.9 | – | ✅ pass |" in lines
     assert "| n\\_estimators | 25 |" in lines
     assert "| 2 | " in result.out and "| dev | " in result.out  # the second dev apply registered it
-    staging = _json(mlform(applied, "card", "iris-classifier@staging", "--format", "json"))
+    staging = _json(mlform(applied, "card", "iris-classifier@staging", "--env", "prod", "--format", "json"))
     assert staging["model"]["version"] == 3
     assert staging["lineage"]["applied"][0]["env"] == "prod"
 
@@ -241,13 +241,14 @@ def test_promotion_prints_a_card_only_for_a_pending_promotion(applied: Path, mlf
 
 @pytest.mark.parametrize(("target", "message"), [
     ("iris-classifier@9", "model `iris-classifier` has no version 9 (versions: 1..3)"),
-    ("iris-classifier@canary", "model `iris-classifier` has no alias `canary` (aliases: `production`, `staging`)"),
+    ("iris-classifier@canary",
+     "model `iris-classifier` has no alias `canary` in environment `prod` (aliases: `production`, `staging`)"),
     ("fraud-detector@1", "model `fraud-detector` is not registered (registered: `iris-classifier`)"),
     ("no-such-thing", ("`no-such-thing` is neither a spec (no such file or folder) nor MODEL@VERSION or "
                        "MODEL@ALIAS, e.g. `iris-classifier@3`")),
 ])
 def test_unknown_targets_fail_with_what_is_known(applied: Path, mlform: Any, target: str, message: str) -> None:
-    assert mlform(applied, "card", target) == (1, "", f"error: {message}\n")
+    assert mlform(applied, "card", target, "--env", "prod") == (1, "", f"error: {message}\n")
 
 
 def test_a_spec_with_nothing_registered_says_so(mlform: Any, tmp_path: Path) -> None:

@@ -78,12 +78,12 @@ def test_pin_promote_and_roll_back_through_plan_and_apply(project: Path) -> None
     out = apply(project)
     assert "`iris-classifier@production`: none -> v1 (pinned by `registry.production`)" in out
     assert "would serve `iris-classifier@production` (version 1)" in out
-    assert registry(project).aliases(MODEL) == {"production": 1, "staging": 1}
+    assert registry(project).aliases(MODEL, "dev") == {"production": 1, "staging": 1}
     assert mlform(project, "plan", ".", "--env", "dev", "--detailed-exitcode").returncode == 0
 
     edit(project, "n_estimators: 20", "n_estimators: 3")  # a new version; production stays pinned
     apply(project)
-    assert registry(project).aliases(MODEL)["production"] == 1
+    assert registry(project).aliases(MODEL, "dev")["production"] == 1
     assert [v.version for v in registry(project).versions(MODEL)] == [1, 2]
 
     pin(project, 2)
@@ -96,7 +96,7 @@ def test_pin_promote_and_roll_back_through_plan_and_apply(project: Path) -> None
     markdown = mlform(project, "plan", ".", "--env", "dev", "--format", "markdown").stdout
     assert "<details open><summary>evidence for <code>iris-classifier@production</code></summary>" in markdown
     apply(project)
-    assert registry(project).aliases(MODEL)["production"] == 2
+    assert registry(project).aliases(MODEL, "dev")["production"] == 2
 
     pin(project, 1)  # rollback is the same reviewed change
     back = promotion(plan_json(project))
@@ -143,7 +143,7 @@ def test_plan_and_apply_refuse_a_bad_version_and_change_nothing(project: Path, d
     after = tree(project)
     changed = {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
     assert {name for name in changed if not name.startswith(".mlform/audit/")} == set()
-    assert "production" not in registry(project).aliases(MODEL)
+    assert "production" not in registry(project).aliases(MODEL, "dev")
 
 
 def test_a_moved_alias_is_restored_and_stales_a_saved_plan(project: Path) -> None:
@@ -152,17 +152,17 @@ def test_a_moved_alias_is_restored_and_stales_a_saved_plan(project: Path) -> Non
     apply(project)
     pin(project, 1)
     assert mlform(project, "plan", ".", "--env", "dev", "--out", "dev.plan").returncode == 0
-    registry(project).set_alias(MODEL, "production", 2)  # e.g. another environment moved it
+    registry(project).set_alias(MODEL, "production", 2, env="dev")  # e.g. moved by hand
     stale = mlform(project, "apply", "dev.plan")
     assert stale.returncode == 1
     assert stale.stderr.strip() == ("error: alias `iris-classifier@production` no longer moves as planned "
                                     "(none -> v1): the registry changed since the plan was made; run `mlform plan` "
                                     "again")
     apply(project)
-    registry(project).set_alias(MODEL, "production", 2)
+    registry(project).set_alias(MODEL, "production", 2, env="dev")
     plan = plan_json(project)
     steps = {c["address"]: (c["action"], c["reason"]) for c in plan["changes"] if c["kind"] == "step"}
     assert steps["promote"] == ("run", "alias `production` is at v2, the spec pins v1")
     assert (promotion(plan)["before"], promotion(plan)["after"]) == ("v2", "v1")
     apply(project)
-    assert registry(project).aliases(MODEL)["production"] == 1
+    assert registry(project).aliases(MODEL, "dev")["production"] == 1

@@ -63,7 +63,7 @@ def test_on_breach_retrain_registers_and_promotes_a_new_version(mlform: Cli, edi
     assert result.code == 0, result.err
     assert "on_breach: retrain -> train -> evaluate -> register" in result.out
     assert result.out.splitlines()[-1] == "monitor: breach handled, the retrained version was promoted"
-    versions = Registry(iris_project.parent / ".mlform" / "registry").versions("iris-classifier")
+    versions = Registry(iris_project.parent / ".mlform" / "registry").versions("iris-classifier", "prod")
     assert [(v.version, v.aliases) for v in versions] == [(1, []), (2, ["staging"])]
 
 

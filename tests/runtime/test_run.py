@@ -219,7 +219,7 @@ def test_env_overlay_and_state_home(core_project: Path, mlform, monkeypatch, tmp
     result = mlform("run", core_project, "--env", "dev")
     assert result.code == 0, result.err
     registry = Registry(tmp_path / "home" / "registry")
-    assert registry.load("iris-classifier", "staging").model.named_steps["model"].n_estimators == 20
+    assert registry.load("iris-classifier", "staging", "dev").model.named_steps["model"].n_estimators == 20
     assert not (core_project.parent / ".mlform").exists()
 
 
@@ -284,3 +284,23 @@ def test_unchanged_rerun_loads_neither_the_spec_nor_the_ml_stack(core_project: P
     again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "'sklearn'" in again.stdout.splitlines()[-1]
     assert [line.split()[1] for line in again.stdout.splitlines()[:-2]] == ["cached"] * len(CORE_STEPS)
+
+
+def test_a_run_that_moves_an_alias_is_audited_and_a_broken_log_refuses_the_move(core_project: Path, mlform) -> None:
+    from mlform.runtime.auditlog import log_path, verify_log
+
+    assert mlform("run", core_project).code == 0
+    log = log_path(core_project.parent / ".mlform")
+    [entry] = verify_log(log)
+    assert (entry["command"], entry["env"], entry["result"], entry["registered"], entry["promoted"]) == (
+        "run", "default", "applied", [{"model": "iris-classifier", "version": 1}],
+        [{"model": "iris-classifier", "alias": "staging", "from": None, "to": 1}])
+    assert mlform("run", core_project).code == 0  # all cached: nothing moved, nothing logged
+    assert len(verify_log(log)) == 1
+    log.write_text(log.read_text().replace('"actor":"', '"actor":"x', 1))
+    retrain = mlform("run", core_project, "--step", "train", "--step", "evaluate", "--step", "register", "--force")
+    assert retrain.code == 1
+    assert retrain.err.startswith("error: step `register` failed: audit log ")
+    assert "hash mismatch" in retrain.err
+    registry = Registry(core_project.parent / ".mlform" / "registry")
+    assert registry.aliases("iris-classifier") == {"staging": 1}

@@ -32,7 +32,7 @@ def registered(iris_project: Path) -> tuple[Path, RandomForestClassifier]:
     model = RandomForestClassifier(n_estimators=10, random_state=0).fit(frame[FEATURES], frame["species"])
     registry = Registry(iris_project.parent / ".mlform" / "registry")
     version = registry.register("iris-classifier", model, signature_of(frame[FEATURES]), {}, {}).version
-    registry.set_alias("iris-classifier", "staging", version.version)
+    registry.set_alias("iris-classifier", "staging", version.version, env="default")
     return iris_project, model
 
 
@@ -97,7 +97,7 @@ def test_serve_loads_from_the_registry_and_answers(registered: tuple[Path, Rando
     (["--model", "nope"], False,
      "error: `--model nope`: expected NAME@ALIAS or NAME@VERSION, e.g. `iris-classifier@staging`"),
     (["--model", "iris-classifier@prod"], True,
-     "error: model `iris-classifier` has no alias `prod` (aliases: `staging`)"),
+     "error: model `iris-classifier` has no alias `prod` in environment `default` (aliases: `staging`)"),
     (["--model", "other@1"], True, "error: model `other` is not registered (registered: `iris-classifier`)"),
 ])
 def test_bad_invocations_exit_1_with_a_clear_error(mlform: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,

@@ -77,7 +77,8 @@ def test_predict_streams_chunks_and_matches_the_model(trained: Path, mlform, tmp
     (["--model", "iris-classifier"], "error: `--model iris-classifier`: expected NAME@ALIAS or NAME@VERSION, "
                                      "e.g. `iris-classifier@staging`\n"),
     (["--model", "iris-classifier@production"],
-     "error: model `iris-classifier` has no alias `production` (aliases: `staging`)\n"),
+     "error: model `iris-classifier` has no alias `production` in environment `default` "
+     "(aliases: `staging`)\n"),
     (["--model", "iris-classifier@1", "--output", "out.json"],
      "error: `--output out.json`: unknown file type; use .csv or .parquet\n"),
     (["--model", "iris-classifier@1", "--input", "short.csv"],

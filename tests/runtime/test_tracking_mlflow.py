@@ -208,3 +208,15 @@ def test_the_local_backend_never_imports_mlflow(core_project: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "False"
+
+
+def test_an_environment_s_alias_is_mirrored_under_its_own_name(core_project: Path, mlform, edit_spec,
+                                                                 tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    edit_spec(core_project, use_mlflow({"backend": "mlflow", "uri": uri}))
+    assert mlform("run", core_project, "--env", "dev").code == 0
+    assert mlform("run", core_project).code == 0
+    client = client_for(uri)
+    dev = client.get_model_version_by_alias(MODEL, "dev-staging")
+    base = client.get_model_version_by_alias(MODEL, "staging")
+    assert (dev.tags["mlform.version"], base.tags["mlform.version"]) == ("1", "2")
