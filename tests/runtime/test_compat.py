@@ -83,7 +83,7 @@ def test_the_cli_says_which_versions_differ_without_a_traceback(tmp_path: Path, 
 
 def test_training_records_the_libraries_and_pins_print_them(core_project: Path, mlform: Callable[..., Any]) -> None:
     assert mlform("run", core_project, "--env", "dev").code == 0
-    version = Registry(core_project.parent / ".mlform" / "registry").resolve("iris-classifier", "staging")
+    version = Registry(core_project.parent / ".mlform" / "registry").resolve("iris-classifier", "staging", "dev")
     wanted = {"sklearn": "scikit-learn", "numpy": "numpy", "scipy": "scipy", "pandas": "pandas"}
     assert {key: version.lineage[key] for key in wanted} == {key: installed(dist) for key, dist in wanted.items()}
     result = mlform("models", "pins", core_project, "--env", "dev")
