@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from .base import SecretUse, parse_quantity
+from .columns import column_findings
 from .estimators import check_class, estimator_class, estimator_task, import_object
 from .explain import did_you_mean
 from .finding import Finding, Sections
@@ -199,10 +200,14 @@ def _check_secrets(s: Sections) -> Iterator[Finding]:
                 yield Finding(path, f"secret `{name}` is not declared under `secrets`{did_you_mean(name, declared)}")
 
 
-def _check_files(data: Any, root: Path) -> Iterator[Finding]:
+def _check_files(data: Any, root: Path, require_data: bool) -> Iterator[Finding]:
     for name, source in data.sources.items():
         path = getattr(source, "path", None)
-        if path is not None and not os.path.exists(os.path.join(root, path)):
+        if path is None or os.path.exists(os.path.join(root, path)):
+            continue
+        if require_data and name == data.training_source:
+            yield Finding(("data", "sources", name, "path"), f"file `{path}` does not exist; the model trains on it")
+        else:
             yield Finding(("data", "sources", name, "path"), f"file `{path}` does not exist (yet)", "warning")
 
 
@@ -222,11 +227,16 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
 )
 
 
-def check_sections(sections: Sections, root: Path) -> list[Finding]:
-    """Every semantic finding the valid `sections` allow, for a spec file that lives in `root`."""
+def check_sections(sections: Sections, root: Path, require_data: bool = False) -> list[Finding]:
+    """Every semantic finding the valid `sections` allow, for a spec file that lives in `root`.
+
+    Data files are read only as far as their header or schema; with `require_data` (plan, apply) a missing
+    training file is an error, not a warning.
+    """
     found = [finding for needs, check in _CHECKS if all(n in sections for n in needs) for finding in check(sections)]
     if "data" in sections:
-        found.extend(_check_files(sections["data"], root))
+        found.extend(_check_files(sections["data"], root, require_data))
+        found.extend(column_findings(sections, root))
     return found
 
 
