@@ -92,7 +92,7 @@ def plan_files(paths: Sequence[Path], env: str | None, inputs: PlanInputs) -> li
             policy.append(_policy(inputs))
         files.append(FilePlans(path, plans) if plans is not None else _load(path, env, policy[0]))
     loaded = [f for f in files if f.specs]
-    clashes = duplicate_names(spec for f in loaded for spec in f.checked)
+    clashes = duplicate_names(spec.document for f in loaded for spec in f.checked)
     if clashes:
         raise SpecError(clashes)
     plans = iter(_plan_all([spec for f in loaded for spec in f.specs], inputs))

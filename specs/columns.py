@@ -15,13 +15,17 @@ from .explain import did_you_mean
 from .finding import Finding, Sections
 from .source import KeyPath
 
-__all__ = ["column_findings", "source_columns"]
+__all__ = ["Unreadable", "column_findings", "source_columns"]
 
 _LISTED = 10  # columns named in a message when no name is close
 
 
 class Unreadable(Exception):
-    """A source file exists but its header or schema cannot be read; the message says why."""
+    """A source file exists but its header or schema cannot be read; the message says why, `key` which key is wrong."""
+
+    def __init__(self, message: str, key: str = "path") -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def _csv_header(path: str, delimiter: str, encoding: str) -> tuple[str, ...]:
@@ -59,7 +63,7 @@ def _sqlite_table(path: str, table: str) -> tuple[str, ...]:
     except sqlite3.Error as exc:
         raise Unreadable(f"cannot read the SQLite file: {exc}") from None
     if not columns:
-        raise Unreadable(f"has no table `{table}`{did_you_mean(table, tables)}")
+        raise Unreadable(f"has no table `{table}`{did_you_mean(table, tables)}", "table")
     return columns
 
 
@@ -136,7 +140,7 @@ def column_findings(s: Sections, root: Path) -> Iterator[Finding]:
             read[name] = columns = source_columns(source, root)
         except Unreadable as exc:
             read[name] = None
-            yield Finding(("data", "sources", name, "path"), f"`{source.path}` {exc}")
+            yield Finding(("data", "sources", name, exc.key), f"`{source.path}` {exc}")
             continue
         for column in getattr(source, "dtypes", {}) if columns is not None else ():
             if column not in columns:

@@ -19,8 +19,8 @@ from .pipeline import Pipeline
 from .semantic import Finding, check_sections, sections_of, valid_sections
 from .source import Document, parse_document, read_document
 
-__all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "duplicate_names", "load_spec", "require_environment",
-           "validate_file"]
+__all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "duplicate_names", "load_spec", "read_spec_document",
+           "require_environment", "validate_file"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,14 @@ def require_environment(doc: Document, env: str) -> None:
         raise SpecError([Diagnostic(doc.file, mark.line, mark.col, "environments", message)])
 
 
+def read_spec_document(path: str | Path) -> Document | None:
+    """The spec file at `path` as read, without validating it; None when it cannot be read or parsed."""
+    try:
+        return read_document(Path(path), str(path))
+    except SpecError:
+        return None
+
+
 def validate_file(path: str | Path, envs: Sequence[str] | None = None, *, raw: bytes | None = None,
                   require_data: bool = False) -> tuple[list[ResolvedSpec], list[Diagnostic]]:
     """Validate the base spec and each environment (all when `envs` is None), of `raw` if given; never raises.
@@ -151,18 +159,25 @@ def _pin_conflicts(specs: Sequence[ResolvedSpec]) -> list[Diagnostic]:
     return found
 
 
-def duplicate_names(specs: Iterable[ResolvedSpec]) -> list[Diagnostic]:
-    """An error at each spec file naming its pipeline like an earlier file: both would write the same files."""
-    first: dict[str, ResolvedSpec] = {}
+def duplicate_names(documents: Iterable[Document]) -> list[Diagnostic]:
+    """An error at each spec file naming its pipeline like an earlier file: both would write the same files.
+
+    Documents are spec files as read (or resolved for an environment): a file with other errors still counts.
+    """
+    first: dict[str, Document] = {}
     found = set()
-    for spec in specs:
-        earlier = first.setdefault(spec.name, spec)
-        if earlier.path == spec.path:
+    for doc in documents:
+        metadata = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        if not isinstance(name, str):
             continue
-        there, here = earlier.document.mark(("metadata", "name")), spec.document.mark(("metadata", "name"))
-        message = (f"pipeline `{spec.name}` is already named by {earlier.document.file}:{there.line}:{there.col}; "
+        earlier = first.setdefault(name, doc)
+        if earlier.file == doc.file:
+            continue
+        there, here = earlier.mark(("metadata", "name")), doc.mark(("metadata", "name"))
+        message = (f"pipeline `{name}` is already named by {earlier.file}:{there.line}:{there.col}; "
                    "each writes its generated files under its name, so give each spec its own `metadata.name`")
-        found.add(Diagnostic(spec.document.file, here.line, here.col, "metadata.name", message))
+        found.add(Diagnostic(doc.file, here.line, here.col, "metadata.name", message))
     return sorted(found)
 
 

@@ -48,7 +48,7 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
     printed, not counted); 1 otherwise, after reporting every error at once.
     """
     from mlform.specs import validate_file
-    from mlform.specs.loader import duplicate_names
+    from mlform.specs.loader import duplicate_names, read_spec_document
     from mlform.specs.policy_check import check_policy
 
     loaded, diagnostics = _policy(policy)
@@ -58,7 +58,9 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
         if loaded is not None:
             found = sorted({*found, *check_policy(loaded, resolved)})
         results.append((path, resolved, found))
-    clashes = duplicate_names(spec for _, resolved, _ in results for spec in resolved)
+    # a file with other errors still claims its name
+    documents = [resolved[0].document if resolved else read_spec_document(path) for path, resolved, _ in results]
+    clashes = duplicate_names(doc for doc in documents if doc is not None)
     summaries = []
     for path, resolved, found in results:
         found = sorted({*found, *(d for d in clashes if d.file == str(path))})

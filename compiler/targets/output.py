@@ -131,7 +131,7 @@ def compile_specs(paths: Iterable[Path], env: str | None, out: Path | None, targ
     version = package_version("mlform")
     build = Build(out_dir)
     specs = [spec for path in paths for spec in _resolve(path, env)]
-    clashes = duplicate_names(specs)
+    clashes = duplicate_names(spec.document for spec in specs)
     if clashes:
         raise SpecError(clashes)
     for spec in specs:

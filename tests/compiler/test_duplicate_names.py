@@ -90,3 +90,14 @@ def test_files_of_a_spec_that_moved_away_are_taken_over(twins: Path, run_mlform:
     assert result.code == 0, result.err
     dockerfile = twins / "deploy" / "iris" / "dev" / "docker" / "Dockerfile.train"
     assert '# spec: "b/mlform.yaml"' in dockerfile.read_text()
+
+
+def test_a_spec_with_other_errors_still_claims_its_name(twins: Path, run_mlform: Run) -> None:
+    spec = twins / "b" / "mlform.yaml"
+    spec.write_text(spec.read_text().replace("sklearn.", "sklearnx.", 1))
+
+    result = run_mlform("validate", ".", cwd=twins)
+
+    assert result.code == 1
+    assert _clash(twins) in result.err.splitlines()
+    assert "b/mlform.yaml" in result.err.replace(_clash(twins), "")  # the estimator error too

@@ -62,7 +62,7 @@ def test_sqlite_table_columns_and_a_missing_table(tmp_path: Path) -> None:
 
     assert found == ["10:11: error: data.target: column `y` is not in table `rows` of db.sqlite "
                      "(it has `alpha`, `beta`, `label`)"]
-    assert missing == ["7:33: error: data.sources.train.path: `db.sqlite` has no table `row`; did you mean `rows`?"]
+    assert missing == ["7:51: error: data.sources.train.table: `db.sqlite` has no table `row`; did you mean `rows`?"]
 
 
 def test_a_sqlite_query_and_a_database_are_not_run(tmp_path: Path) -> None:
