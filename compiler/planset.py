@@ -82,7 +82,7 @@ def plan_files(paths: Sequence[Path], env: str | None, inputs: PlanInputs) -> li
     them naming their pipeline alike are refused.
     """
     from mlform.specs import SpecError
-    from mlform.specs.loader import duplicate_names
+    from mlform.specs.names import duplicate_names
 
     files = []
     policy: list[LoadedPolicy | None] = []  # the policy in force, once loaded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -19,8 +19,8 @@ from .pipeline import Pipeline
 from .semantic import Finding, check_sections, sections_of, valid_sections
 from .source import Document, parse_document, read_document
 
-__all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "duplicate_names", "load_spec", "read_spec_document",
-           "require_environment", "validate_file"]
+__all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "load_spec", "read_spec_document", "require_environment",
+           "validate_file"]
 
 
 @dataclass(frozen=True)
@@ -157,28 +157,6 @@ def _pin_conflicts(specs: Sequence[ResolvedSpec]) -> list[Diagnostic]:
                        "version, or give the environments their own `registry.path`")
             found.append(Diagnostic(spec.document.file, mark.line, mark.col, ".".join(map(str, mark.written)), message))
     return found
-
-
-def duplicate_names(documents: Iterable[Document]) -> list[Diagnostic]:
-    """An error at each spec file naming its pipeline like an earlier file: both would write the same files.
-
-    Documents are spec files as read (or resolved for an environment): a file with other errors still counts.
-    """
-    first: dict[str, Document] = {}
-    found = set()
-    for doc in documents:
-        metadata = doc.data.get("metadata") if isinstance(doc.data, dict) else None
-        name = metadata.get("name") if isinstance(metadata, dict) else None
-        if not isinstance(name, str):
-            continue
-        earlier = first.setdefault(name, doc)
-        if earlier.file == doc.file:
-            continue
-        there, here = earlier.mark(("metadata", "name")), doc.mark(("metadata", "name"))
-        message = (f"pipeline `{name}` is already named by {earlier.file}:{there.line}:{there.col}; "
-                   "each writes its generated files under its name, so give each spec its own `metadata.name`")
-        found.add(Diagnostic(doc.file, here.line, here.col, "metadata.name", message))
-    return sorted(found)
 
 
 def _in_env(diagnostic: Diagnostic, env: str) -> Diagnostic:

@@ -48,7 +48,8 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
     printed, not counted); 1 otherwise, after reporting every error at once.
     """
     from mlform.specs import validate_file
-    from mlform.specs.loader import duplicate_names, read_spec_document
+    from mlform.specs.loader import read_spec_document
+    from mlform.specs.names import duplicate_names
     from mlform.specs.policy_check import check_policy
 
     loaded, diagnostics = _policy(policy)

@@ -24,7 +24,7 @@ from mlform.specs import BASE, ResolvedSpec, SpecError, load_spec, validate_file
 from mlform.specs.errors import RenderError
 from mlform.specs.explain import did_you_mean
 from mlform.specs.fsutil import write_atomic
-from mlform.specs.loader import duplicate_names
+from mlform.specs.names import duplicate_names
 
 from ..graph import build_graph
 from ..workspace import HEADER_MARK, project_root, read_header
