@@ -66,10 +66,10 @@ def _load(path: Path, env: str | None, policy: LoadedPolicy | None) -> FilePlans
     except OSError:
         sha = None  # loading names the problem
     if env is not None:
-        spec = load_spec(path, env)
+        spec = load_spec(path, env, require_data=True)
         _check(policy, [spec], [])
         return FilePlans(path, specs=[spec], checked=[spec], sha256=sha)
-    found, diagnostics = validate_file(path)
+    found, diagnostics = validate_file(path, require_data=True)
     _check(policy, found, diagnostics)
     return FilePlans(path, specs=[s for s in found if s.env != BASE] or found, checked=found, sha256=sha)
 
@@ -78,8 +78,12 @@ def plan_files(paths: Sequence[Path], env: str | None, inputs: PlanInputs) -> li
     """Every spec file's plans (all its environments, or `env`); every spec is validated before any is planned.
 
     Specs not answered from receipts are checked against the policy in force (`inputs.policy`, else
-    `$MLFORM_POLICY`, else `mlform-policy.yaml` at the project root), loaded once, when first needed.
+    `$MLFORM_POLICY`, else `mlform-policy.yaml` at the project root), loaded once, when first needed; two of
+    them naming their pipeline alike are refused.
     """
+    from mlform.specs import SpecError
+    from mlform.specs.names import duplicate_names
+
     files = []
     policy: list[LoadedPolicy | None] = []  # the policy in force, once loaded
     for path in paths:
@@ -88,6 +92,9 @@ def plan_files(paths: Sequence[Path], env: str | None, inputs: PlanInputs) -> li
             policy.append(_policy(inputs))
         files.append(FilePlans(path, plans) if plans is not None else _load(path, env, policy[0]))
     loaded = [f for f in files if f.specs]
+    clashes = duplicate_names(spec.document for f in loaded for spec in f.checked)
+    if clashes:
+        raise SpecError(clashes)
     plans = iter(_plan_all([spec for f in loaded for spec in f.specs], inputs))
     for file in loaded:
         file.plans = [next(plans) for _ in file.specs]

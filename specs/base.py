@@ -118,7 +118,11 @@ def parse_quantity(value: str) -> float:
 
 def _check_import_path(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+", value):
-        msg = f"`{value}` is not an import path like `package.module.ClassName`"
+        from .estimators import sklearn_path  # scikit-learn loads only for a bare class name
+
+        known = sklearn_path(value) if value.isidentifier() else None
+        hint = f"; did you mean `{known}`?" if known else ""
+        msg = f"`{value}` is not an import path like `package.module.ClassName`{hint}"
         raise ValueError(msg)
     return value
 

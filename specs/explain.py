@@ -35,9 +35,12 @@ _UNQUOTED: dict[str, tuple[type, ...]] = {"int_type": (int,), "float_type": (int
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """A "; did you mean `x`?" suffix when a candidate is close to `word`, else ""."""
-    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
+    """A "; did you mean `x`?" suffix when a candidate is close to `word`, ignoring case, else ""."""
+    folded: dict[str, str] = {}
+    for candidate in sorted(set(candidates)):
+        folded.setdefault(candidate.casefold(), candidate)
+    close = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
+    return f"; did you mean `{folded[close[0]]}`?" if close else ""
 
 
 def describe(value: Any) -> str:

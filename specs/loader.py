@@ -19,8 +19,8 @@ from .pipeline import Pipeline
 from .semantic import Finding, check_sections, sections_of, valid_sections
 from .source import Document, parse_document, read_document
 
-__all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "load_spec", "require_environment", "validate_file"]
-
+__all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "load_spec", "read_spec_document", "require_environment",
+           "validate_file"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,8 @@ def _locate(view: Document, finding: Finding) -> Diagnostic:
                       finding.severity)
 
 
-def _resolve_env(doc: Document, env: str, root: Path, resolved: Path) -> tuple[ResolvedSpec | None, list[Diagnostic]]:
+def _resolve_env(doc: Document, env: str, root: Path, resolved: Path,
+                 require_data: bool = False) -> tuple[ResolvedSpec | None, list[Diagnostic]]:
     """Schema errors and semantic findings of one environment; the resolved spec when there are no errors.
 
     `root` is the folder of the spec file as named, `resolved` the spec file with symlinks resolved.
@@ -77,7 +78,7 @@ def _resolve_env(doc: Document, env: str, root: Path, resolved: Path) -> tuple[R
         sections = valid_sections(view.data)
     else:
         found, sections = [], sections_of(pipeline)
-    found += [_locate(view, finding) for finding in check_sections(sections, root)]
+    found += [_locate(view, finding) for finding in check_sections(sections, root, require_data)]
     if pipeline is None or any(d.severity == "error" for d in found):
         return None, found
     return ResolvedSpec(resolved, doc.file, env, pipeline, view, tuple(found)), found
@@ -93,9 +94,20 @@ def require_environment(doc: Document, env: str) -> None:
         raise SpecError([Diagnostic(doc.file, mark.line, mark.col, "environments", message)])
 
 
-def validate_file(path: str | Path, envs: Sequence[str] | None = None, *,
-                  raw: bytes | None = None) -> tuple[list[ResolvedSpec], list[Diagnostic]]:
-    """Validate the base spec and each environment (all when `envs` is None), of `raw` if given; never raises."""
+def read_spec_document(path: str | Path) -> Document | None:
+    """The spec file at `path` as read, without validating it; None when it cannot be read or parsed."""
+    try:
+        return read_document(Path(path), str(path))
+    except SpecError:
+        return None
+
+
+def validate_file(path: str | Path, envs: Sequence[str] | None = None, *, raw: bytes | None = None,
+                  require_data: bool = False) -> tuple[list[ResolvedSpec], list[Diagnostic]]:
+    """Validate the base spec and each environment (all when `envs` is None), of `raw` if given; never raises.
+
+    With `require_data` (plan, apply), a missing training data file is an error rather than a warning.
+    """
     path = Path(path)
     try:
         doc = (read_document(path, str(path), keep_duplicates=True) if raw is None
@@ -117,13 +129,13 @@ def validate_file(path: str | Path, envs: Sequence[str] | None = None, *,
     for env in wanted:
         if env in broken:
             continue
-        spec, diagnostics = _resolve_env(doc, env, root, resolved)
+        spec, diagnostics = _resolve_env(doc, env, root, resolved, require_data)
         if env == BASE:
             base_found = diagnostics
         elif any(d.severity == "error" for d in diagnostics):
             # an error the base spec has too is the spec's, not this environment's
             if base_found is None:
-                base_found = _resolve_env(doc, BASE, root, resolved)[1]
+                base_found = _resolve_env(doc, BASE, root, resolved, require_data)[1]
             diagnostics = [d if d in base_found or d.severity != "error" else _in_env(d, env) for d in diagnostics]
         found.update(diagnostics)
         if spec is not None:
@@ -135,9 +147,9 @@ def _in_env(diagnostic: Diagnostic, env: str) -> Diagnostic:
     return replace(diagnostic, message=f"{diagnostic.message} (in environment `{env}`)")
 
 
-def load_spec(path: str | Path, env: str | None = None) -> ResolvedSpec:
+def load_spec(path: str | Path, env: str | None = None, *, require_data: bool = False) -> ResolvedSpec:
     """Load one spec for one environment (the base spec when `env` is None); raise SpecError on errors."""
-    specs, diagnostics = validate_file(path, [env or BASE])
+    specs, diagnostics = validate_file(path, [env or BASE], require_data=require_data)
     if any(d.severity == "error" for d in diagnostics) or not specs:
         raise SpecError(diagnostics)
     return specs[0]

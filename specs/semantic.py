@@ -6,23 +6,23 @@ another part of the spec fails schema validation: one pass reports a schema erro
 
 from __future__ import annotations
 
-import functools
-import gc
-import importlib
 import os
-import sys
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from .base import SecretUse, parse_quantity
+from .columns import column_findings
+from .estimators import check_class, estimator_class, estimator_task, import_object
 from .explain import did_you_mean
-from .metrics import METRICS, Task
+from .finding import Finding, Sections
+from .metric_checks import evaluation_findings, performance_findings
+from .metrics import Task
 from .pipeline import Pipeline
 from .source import KeyPath
 
@@ -36,96 +36,13 @@ __all__ = [
     "valid_sections",
 ]
 
-# Top-level key -> its validated section (None for an absent optional section); sections that fail
-# schema validation are left out, and so are the checks that need them.
-Sections = Mapping[str, Any]
-
-
-class Finding(NamedTuple):
-    """One semantic finding at a key path; `on_key` when it is about the mapping key, not its value."""
-
-    path: KeyPath
-    message: str
-    severity: str = "error"
-    on_key: bool = False
-
-
-def import_object(path: str) -> Any:
-    """Import `package.module.Name`; raise ImportError with a readable reason."""
-    module_name, _, attr = path.rpartition(".")
-    module = sys.modules.get(module_name)
-    if module is None:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            msg = f"cannot import module `{module_name}` ({exc.msg})"
-            raise ImportError(msg) from None
-        # an estimator's package (scikit-learn brings scipy and pandas) adds some 10^5 objects that live as long
-        # as the process: freezing them spares every later full garbage collection a pass over all of them
-        gc.freeze()
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        names = [n for n in dir(module) if not n.startswith("_")]
-        msg = f"module `{module_name}` has no `{attr}`{did_you_mean(attr, names)}"
-        raise ImportError(msg) from None
-
-
-def estimator_task(cls: type) -> Task | None:
-    """Classification or regression, from the estimator's mixins; None when it says neither."""
-    from sklearn.base import ClassifierMixin, RegressorMixin
-
-    if issubclass(cls, ClassifierMixin):
-        return "classification"
-    if issubclass(cls, RegressorMixin):
-        return "regression"
-    return None
-
-
-def _is_estimator(obj: Any) -> bool:
-    return isinstance(obj, type) and hasattr(obj, "fit") and hasattr(obj, "get_params")
-
-
-def _estimator(import_path: str) -> type | None:
-    """The estimator class at `import_path`, or None when it does not import or is not an estimator."""
-    try:
-        cls = import_object(import_path)
-    except ImportError:
-        return None
-    return cls if _is_estimator(cls) else None
-
-
-@functools.lru_cache(maxsize=256)
-def _param_names(cls: type) -> list[str]:
-    getter = getattr(cls, "_get_param_names", None)
-    return list(getter()) if callable(getter) else []
-
-
-def _check_class(path: KeyPath, import_path: str, params: dict[str, Any], needs: str) -> Iterator[Finding]:
-    try:
-        cls = import_object(import_path)
-    except ImportError as exc:
-        yield Finding(path, str(exc))
-        return
-    if not _is_estimator(cls):
-        yield Finding(path, f"`{import_path}` is not a scikit-learn estimator (no `fit` and `get_params`)")
-        return
-    if needs == "transform" and not hasattr(cls, "transform"):
-        yield Finding(path, f"`{import_path}` is not a transformer (no `transform`)")
-    known = _param_names(cls)
-    short = import_path.rsplit(".", 1)[-1]
-    for name in params:
-        if name not in known:
-            yield Finding((*path[:-1], "params", name),
-                          f"`{short}` has no parameter `{name}`{did_you_mean(name, known)}", on_key=True)
-
 
 def _check_estimators(s: Sections) -> Iterator[Finding]:
     model = s["model"]
-    yield from _check_class(("model", "estimator"), model.estimator, model.params, "fit")
+    yield from check_class(("model", "estimator"), model.estimator, model.params, "estimator")
     for index, step in enumerate(model.preprocessing):
-        yield from _check_class(("model", "preprocessing", index, "transformer"), step.transformer, step.params,
-                                "transform")
+        yield from check_class(("model", "preprocessing", index, "transformer"), step.transformer, step.params,
+                               "transformer")
 
 
 def _check_preprocessing_columns(s: Sections) -> Iterator[Finding]:
@@ -142,15 +59,17 @@ def _task(s: Sections) -> Task | None:
     model = s.get("model")
     if model is None:
         return None
-    cls = _estimator(model.estimator)
+    cls = estimator_class(model.estimator)
     return model.task or (estimator_task(cls) if cls else None)
 
 
 def _check_task(s: Sections) -> Iterator[Finding]:
     model = s["model"]
-    cls = _estimator(model.estimator)
+    cls = estimator_class(model.estimator)
     if cls is None:
         return  # _check_estimators says why
+    if not hasattr(cls, "predict"):
+        return  # _check_estimators says it cannot be the estimator
     inferred = estimator_task(cls)
     if model.task and inferred and model.task != inferred:
         yield Finding(("model", "task"), f"`{model.estimator}` is a {inferred} estimator, but `task` says {model.task}")
@@ -159,36 +78,12 @@ def _check_task(s: Sections) -> Iterator[Finding]:
                       f"cannot tell whether `{model.estimator}` classifies or regresses; set `model.task`")
 
 
-def _check_metric(path: KeyPath, name: str, task: Task | None, on_key: bool = False) -> Iterator[Finding]:
-    metric = METRICS.get(name)
-    if metric is None:
-        choices = [m for m, spec in METRICS.items() if task in (None, spec.task)]
-        yield Finding(path, f"unknown metric `{name}`{did_you_mean(name, choices)}", on_key=on_key)
-    elif task is not None and metric.task != task:
-        yield Finding(path, f"metric `{name}` is for {metric.task}, but this model does {task}", on_key=on_key)
-
-
 def _check_evaluation(s: Sections) -> Iterator[Finding]:
-    ev, task = s["evaluation"], _task(s)
-    for index, name in enumerate(ev.metrics):
-        yield from _check_metric(("evaluation", "metrics", index), name, task)
-    for name in ev.gates:
-        if name not in ev.metrics:
-            yield Finding(("evaluation", "gates", name),
-                          f"gate on `{name}`, which is not in `evaluation.metrics`{did_you_mean(name, ev.metrics)}",
-                          on_key=True)
-    if ev.champion and ev.champion.metric not in ev.metrics:
-        yield Finding(("evaluation", "champion", "metric"),
-                      f"`{ev.champion.metric}` is not in `evaluation.metrics`"
-                      f"{did_you_mean(ev.champion.metric, ev.metrics)}")
+    yield from evaluation_findings(s["evaluation"], _task(s))
 
 
 def _check_performance_metrics(s: Sections) -> Iterator[Finding]:
-    if s["monitoring"] is None:
-        return
-    task = _task(s)
-    for name in s["monitoring"].performance:
-        yield from _check_metric(("monitoring", "performance", name), name, task, on_key=True)
+    yield from performance_findings(s["monitoring"], _task(s))
 
 
 def _check_data(s: Sections) -> Iterator[Finding]:
@@ -207,6 +102,12 @@ def _check_data(s: Sections) -> Iterator[Finding]:
         if column in data.features or column == data.target:
             yield Finding(("data", "id_columns", index),
                           f"`{column}` is an id column and cannot be a feature or the target")
+
+
+def _check_split(s: Sections) -> Iterator[Finding]:
+    if s["data"].split.method == "stratified" and _task(s) == "regression":
+        yield Finding(("data", "split", "method"), "`stratified` keeps each class's share of rows, but this model "
+                                                   "does regression: its target has no classes; use `random`")
 
 
 def _check_validation_columns(s: Sections) -> Iterator[Finding]:
@@ -299,10 +200,14 @@ def _check_secrets(s: Sections) -> Iterator[Finding]:
                 yield Finding(path, f"secret `{name}` is not declared under `secrets`{did_you_mean(name, declared)}")
 
 
-def _check_files(data: Any, root: Path) -> Iterator[Finding]:
+def _check_files(data: Any, root: Path, require_data: bool) -> Iterator[Finding]:
     for name, source in data.sources.items():
         path = getattr(source, "path", None)
-        if path is not None and not os.path.exists(os.path.join(root, path)):
+        if path is None or os.path.exists(os.path.join(root, path)):
+            continue
+        if require_data and name == data.training_source:
+            yield Finding(("data", "sources", name, "path"), f"file `{path}` does not exist; the model trains on it")
+        else:
             yield Finding(("data", "sources", name, "path"), f"file `{path}` does not exist (yet)", "warning")
 
 
@@ -314,6 +219,7 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
     (("evaluation",), _check_evaluation),
     (("monitoring",), _check_performance_metrics),
     (("data",), _check_data),
+    (("data", "model"), _check_split),
     (("data", "validation"), _check_validation_columns),
     (("monitoring", "data"), _check_monitoring),
     (("serving",), _check_serving),
@@ -321,11 +227,16 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
 )
 
 
-def check_sections(sections: Sections, root: Path) -> list[Finding]:
-    """Every semantic finding the valid `sections` allow, for a spec file that lives in `root`."""
+def check_sections(sections: Sections, root: Path, require_data: bool = False) -> list[Finding]:
+    """Every semantic finding the valid `sections` allow, for a spec file that lives in `root`.
+
+    Data files are read only as far as their header or schema; with `require_data` (plan, apply) a missing
+    training file is an error, not a warning.
+    """
     found = [finding for needs, check in _CHECKS if all(n in sections for n in needs) for finding in check(sections)]
     if "data" in sections:
-        found.extend(_check_files(sections["data"], root))
+        found.extend(_check_files(sections["data"], root, require_data))
+        found.extend(column_findings(sections, root))
     return found
 
 

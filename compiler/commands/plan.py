@@ -176,7 +176,7 @@ def _apply_saved(path: Path, console: Any) -> None:
             sha: str | None = file_sha256(saved_plan.spec)
         except OSError:
             sha = None  # loading names the problem
-        loaded.append((load_spec(saved_plan.spec, saved_plan.env), saved_plan, sha))
+        loaded.append((load_spec(saved_plan.spec, saved_plan.env, require_data=True), saved_plan, sha))
     for spec, saved_plan, sha in loaded:
         with recording(spec, saved_plan) as audit:
             done = audit.applied(apply_plan(spec, inputs, saved_plan, console, sha, audit.journal))

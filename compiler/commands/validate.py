@@ -40,20 +40,31 @@ def _policy(explicit: Path | None) -> tuple[LoadedPolicy | None, list[Diagnostic
 def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt: str) -> None:
     """Validate SPECS (files or directories) and, without --env, every environment they declare.
 
-    Each resolved spec is also checked against the organisation policy, if there is one.
+    Each resolved spec is also checked against the organisation policy, if there is one, and no two spec
+    files may name their pipeline alike (`metadata.name`): their generated files would overwrite each other.
+    Columns the spec names are checked against the header of file sources that exist.
 
     Exit status: 0 when every spec is valid and breaks no policy rule of severity `error` (warnings are
     printed, not counted); 1 otherwise, after reporting every error at once.
     """
     from mlform.specs import validate_file
+    from mlform.specs.loader import read_spec_document
+    from mlform.specs.names import duplicate_names
     from mlform.specs.policy_check import check_policy
 
     loaded, diagnostics = _policy(policy)
-    summaries = []
+    results = []
     for path in spec_files(specs):
         resolved, found = validate_file(path, [env] if env else None)
         if loaded is not None:
             found = sorted({*found, *check_policy(loaded, resolved)})
+        results.append((path, resolved, found))
+    # a file with other errors still claims its name
+    documents = [resolved[0].document if resolved else read_spec_document(path) for path, resolved, _ in results]
+    clashes = duplicate_names(doc for doc in documents if doc is not None)
+    summaries = []
+    for path, resolved, found in results:
+        found = sorted({*found, *(d for d in clashes if d.file == str(path))})
         diagnostics.extend(found)
         if not any(d.severity == "error" for d in found):
             envs = ", ".join(s.env for s in resolved)

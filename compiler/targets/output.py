@@ -24,6 +24,7 @@ from mlform.specs import BASE, ResolvedSpec, SpecError, load_spec, validate_file
 from mlform.specs.errors import RenderError
 from mlform.specs.explain import did_you_mean
 from mlform.specs.fsutil import write_atomic
+from mlform.specs.names import duplicate_names
 
 from ..graph import build_graph
 from ..workspace import HEADER_MARK, project_root, read_header
@@ -129,19 +130,39 @@ def compile_specs(paths: Iterable[Path], env: str | None, out: Path | None, targ
     renderer = Templates(templates)
     version = package_version("mlform")
     build = Build(out_dir)
-    for path in paths:
-        for spec in _resolve(path, env):
-            spec_path = _posix(spec.path, root)
-            layout = Layout(spec_path, _posix(spec.root, root), _posix(out_dir, root),
-                            _posix(templates.resolve(), root) if templates else None)
-            ctx = Context(spec, build_graph(spec), layout, renderer, version)
-            owner = Owner(spec_path, spec.env, f"sha256:{spec.digest}", version)
-            for target in chosen.values():
-                folder = target.directory(ctx)
-                build.scanned.setdefault(folder, set()).add(owner)
-                for name, text in target.render(ctx).items():
-                    _add(build, f"{folder}/{name}", header(ctx) + text, owner)
+    specs = [spec for path in paths for spec in _resolve(path, env)]
+    clashes = duplicate_names(spec.document for spec in specs)
+    if clashes:
+        raise SpecError(clashes)
+    for spec in specs:
+        spec_path = _posix(spec.path, root)
+        layout = Layout(spec_path, _posix(spec.root, root), _posix(out_dir, root),
+                        _posix(templates.resolve(), root) if templates else None)
+        ctx = Context(spec, build_graph(spec), layout, renderer, version)
+        owner = Owner(spec_path, spec.env, f"sha256:{spec.digest}", version)
+        for target in chosen.values():
+            folder = target.directory(ctx)
+            build.scanned.setdefault(folder, set()).add(owner)
+            for name, text in target.render(ctx).items():
+                _add(build, f"{folder}/{name}", header(ctx) + text, owner)
+    _refuse_foreign(build, root)
     return build
+
+
+def _refuse_foreign(build: Build, root: Path) -> None:
+    """Raise RenderError when a file the build would write was generated from another spec that still exists."""
+    foreign = []
+    for relative, owner in sorted(build.owners.items()):
+        found = read_owner(build.out / relative)
+        if found is not None and found.spec != owner.spec and (root / found.spec).is_file():
+            foreign.append((relative, found.spec, owner.spec))
+    if foreign:
+        relative, theirs, ours = foreign[0]
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        msg = (f"refusing to overwrite `{relative}`{more}: generated from `{theirs}`, not `{ours}`; both specs name "
+               f"their pipeline alike, so give one another `metadata.name` (or, if `{theirs}` no longer generates "
+               "these files, delete them)")
+        raise RenderError(msg)
 
 
 def _add(build: Build, relative: str, text: str, owner: Owner) -> None:

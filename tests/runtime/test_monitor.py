@@ -142,6 +142,8 @@ def test_html_report_is_self_contained_with_well_formed_svg(iris: Any, edit: Any
     spec_path, reference, current, _ = iris
     reference = reference.assign(site=np.where(np.arange(len(reference)) % 3 == 0, "north", "south"))
     current = current.assign(site=["<east & west>"] * len(current))
+    reference.to_csv(spec_path.parent / "data" / "iris.csv", index=False)  # the files have the column the spec adds
+    current.to_csv(spec_path.parent / "data" / "live.csv", index=False)
     spec = edit(spec_path, lambda d: d["data"]["features"].append("site"))
     spec_features = [*FEATURES, "site"]
     result = run_monitor(spec, reference, current, None, tmp_path)

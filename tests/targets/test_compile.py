@@ -181,7 +181,8 @@ def test_two_specs_with_one_name_are_refused(project: Project, cli) -> None:
     second = project.spec("copy", edit=lambda doc: doc["metadata"].update(name="iris"))
     code, _, err = cli("compile", first, second, "--target", "docker", cwd=project.root)
     assert code == 1
-    assert "pipelines need distinct `metadata.name`s" in err
+    assert "error: metadata.name: pipeline `iris` is already named by " in err
+    assert "so give each spec its own `metadata.name`" in err
     assert project.files() == {}
 
 

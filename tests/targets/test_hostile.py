@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import csv
+import io
 import json
 import os
 import re
@@ -45,7 +47,7 @@ def hostile(doc: dict[str, Any]) -> None:
     doc["data"]["features"][-1] = COLUMN
     columns = doc["validation"]["columns"]
     columns[COLUMN] = columns.pop("petal_width")
-    doc["model"]["params"]["class_weight"] = NASTY
+    doc["model"]["params"]["class_weight"] = {NASTY: 1.0}  # a mapping: scikit-learn's constraints refuse any text
     doc["environments"]["prod"]["targets"]["airflow"] = {"operator": "kubernetes"}
     doc["targets"]["airflow"]["project_root"] = ROOT
     doc["runtime"] = {"mlform": INSTALL_URL}
@@ -60,6 +62,10 @@ def evil(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = root / "models" / FOLDER
     shutil.copytree(EXAMPLES / "iris", folder, ignore=shutil.ignore_patterns(".mlform", "__pycache__"))
     (folder / "mlform.yaml").unlink()
+    live = folder / "data" / "live.csv"  # the monitored data has the columns the spec names
+    quoted = io.StringIO()
+    csv.writer(quoted, lineterminator="").writerow([COLUMN])
+    live.write_text(live.read_text(encoding="utf-8").replace("petal_width", quoted.getvalue(), 1), encoding="utf-8")
     doc = yaml.safe_load((EXAMPLES / "iris" / "mlform.yaml").read_text())
     hostile(doc)
     spec = folder / SPEC_FILE
