@@ -74,7 +74,7 @@ def test_retraining_unchanged_inputs_reproduces_the_version_and_exits_3(mlform: 
         assert result.code == 3, result.err
         assert result.err.strip() == ("monitor: breach persists, retraining reproduced version 1 "
                                       "(identical model bytes)")
-    versions = Registry(iris_project.parent / ".mlform" / "registry").versions("iris-classifier")
+    versions = Registry(iris_project.parent / ".mlform" / "registry").versions("iris-classifier", "prod")
     assert [(v.version, v.aliases) for v in versions] == [(1, ["staging"])]
 
 

@@ -286,9 +286,11 @@ def test_unchanged_rerun_loads_neither_the_spec_nor_the_ml_stack(core_project: P
     assert [line.split()[1] for line in again.stdout.splitlines()[:-2]] == ["cached"] * len(CORE_STEPS)
 
 
-def test_a_run_that_moves_an_alias_is_audited_and_a_broken_log_refuses_the_move(core_project: Path, mlform) -> None:
+def test_a_run_that_moves_an_alias_is_audited_and_a_broken_log_refuses_the_move(core_project: Path, mlform,
+                                                                                edit_spec) -> None:
     from mlform.runtime.auditlog import log_path, verify_log
 
+    edit_spec(core_project, lambda d: d["evaluation"].pop("champion"))  # a passing refit moves the alias
     assert mlform("run", core_project).code == 0
     log = log_path(core_project.parent / ".mlform")
     [entry] = verify_log(log)
@@ -298,6 +300,7 @@ def test_a_run_that_moves_an_alias_is_audited_and_a_broken_log_refuses_the_move(
     assert mlform("run", core_project).code == 0  # all cached: nothing moved, nothing logged
     assert len(verify_log(log)) == 1
     log.write_text(log.read_text().replace('"actor":"', '"actor":"x', 1))
+    edit_spec(core_project, lambda d: d["model"]["params"].update(random_state=7))  # new model bytes
     retrain = mlform("run", core_project, "--step", "train", "--step", "evaluate", "--step", "register", "--force")
     assert retrain.code == 1
     assert retrain.err.startswith("error: step `register` failed: audit log ")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import sqlite3
 import sys
 import types
 from collections.abc import Callable
@@ -50,11 +50,22 @@ def wine(tmp_path: Path) -> Path:
     return _project(tmp_path, "wine", load_wine(as_frame=True).frame, "target", ["alcohol", "flavanoids", "hue"])
 
 
-def _rename_column(path: Path, old: str, new: str) -> None:
-    rows = list(csv.reader(path.open(newline="")))
-    rows[0] = [new if c == old else c for c in rows[0]]
-    with path.open("w", newline="") as handle:
-        csv.writer(handle).writerows(rows)
+@pytest.fixture
+def wine_query(wine: Path) -> Path:
+    """The wine project reading a sqlite query: validate checks file headers, never a query's columns."""
+    import pandas as pd
+
+    with sqlite3.connect(wine / "wine.db") as conn:
+        pd.read_csv(wine / "wine.csv").to_sql("wine", conn, index=False)
+    spec = wine / "mlform.yaml"
+    spec.write_text(spec.read_text().replace("{type: csv, path: wine.csv}",
+                                             '{type: sqlite, path: wine.db, query: "SELECT * FROM wine"}'))
+    return wine
+
+
+def _rename_column(database: Path, old: str, new: str) -> None:
+    with sqlite3.connect(database) as conn:
+        conn.execute(f"ALTER TABLE wine RENAME COLUMN {old} TO {new}")
 
 
 def _failed(mlform: Callable[..., Any], *args: object) -> str:
@@ -65,11 +76,11 @@ def _failed(mlform: Callable[..., Any], *args: object) -> str:
     return str(result.err)
 
 
-def test_a_column_gone_since_validate_is_named_with_its_key_and_source(wine: Path, mlform) -> None:
-    assert mlform("validate", wine).code == 0
-    _rename_column(wine / "wine.csv", "flavanoids", "flavonoids")
+def test_a_column_gone_since_validate_is_named_with_its_key_and_source(wine_query: Path, mlform) -> None:
+    assert mlform("validate", wine_query).code == 0
+    _rename_column(wine_query / "wine.db", "flavanoids", "flavonoids")
 
-    err = _failed(mlform, "run", wine)
+    err = _failed(mlform, "run", wine_query)
 
     assert err == ("error: step `train` failed: `data.features`: column `flavanoids` is not in the data of source "
                    "`train`; did you mean `flavonoids`?\n")
@@ -92,22 +103,22 @@ def test_a_classifier_on_a_continuous_target_names_the_estimator_and_hints(tmp_p
 
 
 def test_a_corrupt_csv_names_the_source_key(wine: Path, mlform) -> None:
-    (wine / "wine.csv").write_text('alcohol,hue\n1.0,2.0,3.0\n')
+    (wine / "wine.csv").write_text('target,alcohol,flavanoids,hue\n1.0,2.0,3.0\n')
 
     err = _failed(mlform, "run", wine)
 
     assert err == ("error: step `ingest.train` failed: `data.sources.train.path`: cannot read `wine.csv`: "
-                   "CSV parse error: Expected 2 columns, got 3: 1.0,2.0,3.0\n")
+                   "CSV parse error: Expected 4 columns, got 3: 1.0,2.0,3.0\n")
 
 
 @pytest.mark.parametrize("switch", [("--debug",), ()])
-def test_debug_shows_the_traceback_of_the_cause(wine: Path, mlform, monkeypatch: pytest.MonkeyPatch,
+def test_debug_shows_the_traceback_of_the_cause(wine_query: Path, mlform, monkeypatch: pytest.MonkeyPatch,
                                                 switch: tuple[str, ...]) -> None:
     if not switch:
         monkeypatch.setenv("MLFORM_DEBUG", "1")
-    _rename_column(wine / "wine.csv", "flavanoids", "flavonoids")
+    _rename_column(wine_query / "wine.db", "flavanoids", "flavonoids")
 
-    result = mlform(*switch, "run", wine)
+    result = mlform(*switch, "run", wine_query)
 
     assert result.code == 1
     assert result.err.startswith("Traceback (most recent call last):")
