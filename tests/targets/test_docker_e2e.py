@@ -205,7 +205,7 @@ def test_build_streams_steps_and_tags_images_by_spec_digest(engine: docker_engin
 def test_training_image_runs_the_pipeline_as_non_root(built: Built) -> None:
     assert "registered `iris-classifier` version 1, promoted to `staging`" in built.train_log
     state = built.spec.parent / ".mlform"
-    model = Registry(state / "registry").resolve("iris-classifier", "staging")
+    model = Registry(state / "registry").resolve("iris-classifier", "staging", "dev")
     assert model.version == 1 and model.metrics["accuracy"] >= 0.9
     assert {path.stat().st_uid for path in state.rglob("*")} == {UID}
 
