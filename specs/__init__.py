@@ -9,17 +9,17 @@ if TYPE_CHECKING:
     from .errors import (Diagnostic, EditError, GraphError, MlformError, PlanError, RenderError, SpecError, StateError,
                          StepError)
     from .loader import ResolvedSpec, discover, load_spec, validate_file
-    from .overlays import BASE
-    from .pipeline import Pipeline
+    from mlform.specs.read.overlays import BASE
+    from mlform.specs.model.pipeline import Pipeline
 
 # Public names resolve lazily so that importing an error class does not import pydantic.
 _HOMES = {
-    "BASE": "overlays",
+    "BASE": "read.overlays",
     "Diagnostic": "errors",
     "EditError": "errors",
     "GraphError": "errors",
     "MlformError": "errors",
-    "Pipeline": "pipeline",
+    "Pipeline": "model.pipeline",
     "PlanError": "errors",
     "RenderError": "errors",
     "ResolvedSpec": "loader",

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .discovery import SPEC_FILENAMES, discover
+from mlform.specs.read.discovery import SPEC_FILENAMES, discover
 from .errors import Diagnostic, SpecError
-from .explain import did_you_mean, explain
-from .overlays import BASE, check_overlays, environment_names, resolve
-from .pipeline import Pipeline
-from .semantic import Finding, check_sections, sections_of, valid_sections
-from .source import Document, parse_document, read_document
+from mlform.specs.check.explain import did_you_mean, explain
+from mlform.specs.read.overlays import BASE, check_overlays, environment_names, resolve
+from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.check.semantic import Finding, check_sections, sections_of, valid_sections
+from mlform.specs.read.source import Document, parse_document, read_document
 
 __all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "load_spec", "read_spec_document", "require_environment",
            "validate_file"]

@@ -37,8 +37,8 @@ def card(target: str, env: str | None, fmt: str, output: Path | None, registry_d
     """
     from mlform.specs import load_spec
 
-    from .. import card as cards
-    from ..cardviews import render_card, render_note
+    from mlform.compiler.governance import card as cards
+    from mlform.compiler.governance.cardviews import render_card, render_note
     from .common import spec_files
 
     path = Path(target)

@@ -7,20 +7,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..report import FORMATS, render_diagnostics
+from .report import FORMATS, render_diagnostics
 from .common import env_option, policy_option, spec_files, specs_argument
 
 if TYPE_CHECKING:
     from mlform.specs import Diagnostic
-    from mlform.specs.policy import LoadedPolicy
+    from mlform.specs.check.policy import LoadedPolicy
 
 
 def _policy(explicit: Path | None) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
     """The policy in force, or the errors of its file."""
     from mlform.specs import SpecError
-    from mlform.specs.policy import load_policy
+    from mlform.specs.check.policy import load_policy
 
-    from ..workspace import policy_file
+    from mlform.compiler.workspace import policy_file
 
     path = policy_file(explicit, Path.cwd())
     if path is None:
@@ -49,8 +49,8 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
     """
     from mlform.specs import validate_file
     from mlform.specs.loader import read_spec_document
-    from mlform.specs.names import duplicate_names
-    from mlform.specs.policy_check import check_policy
+    from mlform.specs.check.names import duplicate_names
+    from mlform.specs.check.policy_check import check_policy
 
     loaded, diagnostics = _policy(policy)
     results = []

@@ -16,8 +16,8 @@ from typing import Any
 from mlform.specs.errors import RenderError
 
 from . import Context
-from .common import image, secret_env, spec_file
-from .pods import container, pod_metadata, pod_spec
+from mlform.compiler.artifacts.common import image, secret_env, spec_file
+from mlform.compiler.artifacts.pods import container, pod_metadata, pod_spec
 
 __all__ = ["airflow_literal", "directory", "render"]
 

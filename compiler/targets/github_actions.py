@@ -10,9 +10,9 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from ..render import dump_yaml, shquote
+from mlform.compiler.artifacts.render import dump_yaml, shquote
 from . import Context
-from .common import image, mlform_install, registry_host, step_secrets
+from mlform.compiler.artifacts.common import image, mlform_install, registry_host, step_secrets
 
 __all__ = ["ACTIONS", "directory", "render"]
 
