@@ -23,7 +23,7 @@ from .render import Templates
 from mlform.compiler.targets import Context, Layout
 from mlform.compiler.targets import docker as target
 from .common import image
-from .output import _resolve, project_root
+from .output import resolve_specs, project_root
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -66,7 +66,7 @@ def ignore_patterns(text: str) -> list[str]:
 def _contexts(paths: Iterable[Path], env: str | None, templates: Path | None, cwd: Path) -> Iterator[Context]:
     root, renderer, version = project_root(cwd), Templates(templates), package_version("mlform")
     for path in paths:
-        for spec in _resolve(path, env):
+        for spec in resolve_specs(path, env):
             relative = Path(os.path.relpath(spec.path.resolve(), root)).as_posix()
             layout = Layout(relative, Path(relative).parent.as_posix(), ".")
             yield Context(spec, build_graph(spec), layout, renderer, version)

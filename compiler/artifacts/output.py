@@ -31,7 +31,7 @@ from mlform.compiler.workspace import HEADER_MARK, project_root, read_header
 from .render import Templates
 from mlform.compiler.targets import Context, Layout, Target, load_targets
 
-__all__ = ["HEADER_MARK", "Build", "Finding", "check", "compile_specs", "project_root", "write"]
+__all__ = ["HEADER_MARK", "Build", "Finding", "check", "compile_specs", "project_root", "resolve_specs", "write"]
 
 
 
@@ -95,7 +95,9 @@ def read_owner(path: Path) -> Owner | None:
     return Owner(header["spec"], header["env"], header.get("spec digest", ""), header["version"])
 
 
-def _resolve(path: Path, env: str | None) -> list[ResolvedSpec]:
+def resolve_specs(path: Path, env: str | None) -> list[ResolvedSpec]:
+    """The specs in the file at `path` for `env`, else for each environment it declares (the base spec without any)."""
+
     if env is not None:
         return [load_spec(path, env)]
     specs, diagnostics = validate_file(path)
@@ -130,7 +132,7 @@ def compile_specs(paths: Iterable[Path], env: str | None, out: Path | None, targ
     renderer = Templates(templates)
     version = package_version("mlform")
     build = Build(out_dir)
-    specs = [spec for path in paths for spec in _resolve(path, env)]
+    specs = [spec for path in paths for spec in resolve_specs(path, env)]
     clashes = duplicate_names(spec.document for spec in specs)
     if clashes:
         raise SpecError(clashes)

@@ -64,10 +64,10 @@ def monitor(spec: Path, env: str | None, out: Path | None) -> None:
     """
     from mlform.specs.errors import StepError
 
-    from .run import _load
+    from .run import load_resolved
     from mlform.runtime.registry.journal import Journal
 
-    resolved = _load(spec, env)
+    resolved = load_resolved(spec, env)
     if resolved.pipeline.monitoring is None:
         raise StepError("monitor", "the spec has no `monitoring` section")
     with Journal("monitor").auditing(resolved) as journal:  # one audit entry for the aliases this command moves

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from mlform.runtime.registry.models import Registry
 
-__all__ = ["models", "predict", "run", "runs"]
+__all__ = ["load_resolved", "models", "open_registry", "predict", "run", "runs"]
 
 _ENV_HELP = "Environment overlay to resolve (default: the base spec)."
 _FORMATS = ("text", "json")
@@ -29,7 +29,9 @@ def _spec_file(path: Path) -> Path:
     return path
 
 
-def _load(path: Path, env: str | None) -> ResolvedSpec:
+def load_resolved(path: Path, env: str | None) -> ResolvedSpec:
+    """The spec at `path` (a file, or a folder holding `mlform.yaml`) resolved for `env`."""
+
     from mlform.specs.loader import load_spec
 
     return load_spec(_spec_file(path), env)
@@ -42,13 +44,15 @@ def _state_root(spec: Path | None) -> Path:
     return state_dir_for(folder)
 
 
-def _registry(spec: Path | None, env: str | None) -> Registry:
+def open_registry(spec: Path | None, env: str | None) -> Registry:
+    """The model registry of `spec` (its `registry.path`, else its state folder's); the current folder's without one."""
+
     from mlform.runtime.registry.models import Registry, registry_for
     from mlform.runtime.storage.statedir import StateDir
 
     if spec is None:
         return Registry(StateDir(_state_root(None)).registry)
-    return registry_for(_load(spec, env))
+    return registry_for(load_resolved(spec, env))
 
 
 def _when(seconds: float | None) -> str:
@@ -82,7 +86,7 @@ def run(spec: Path, env: str | None, steps: tuple[str, ...], force: bool) -> Non
     else:
         from mlform.runtime.run.executor import run_pipeline
 
-        result = run_pipeline(_load(spec, env), list(steps) or None, force=force, reporter=reporter)
+        result = run_pipeline(load_resolved(spec, env), list(steps) or None, force=force, reporter=reporter)
         if full:
             write_receipt(spec_file, env or "", spec_sha256, result)
     click.echo(summary_line(result))
@@ -236,7 +240,7 @@ def models_list(spec: Path | None, env: str | None, fmt: str) -> None:
 
     Versions are shared by the environments of a spec; aliases are each environment's own.
     """
-    registry = _registry(spec, env)
+    registry = open_registry(spec, env)
     listing = _listing(registry, env)
     if fmt == "json":
         click.echo(json.dumps(listing, indent=2, default=str))
@@ -265,9 +269,9 @@ def models_pins(spec: Path, env: str | None, model_ref: str | None) -> None:
     from mlform.runtime.serving.predict import parse_model_ref
     from .serve import served_ref
 
-    resolved = _load(spec, env)
+    resolved = load_resolved(spec, env)
     name, ref = parse_model_ref(model_ref) if model_ref is not None else served_ref(resolved)
-    for line in pins(_registry(spec, env).resolve(name, ref, resolved.env)):
+    for line in pins(open_registry(spec, env).resolve(name, ref, resolved.env)):
         click.echo(line)
 
 
@@ -287,5 +291,5 @@ def predict(model_ref: str, source: Path, target: Path, chunk_rows: int, env: st
     from mlform.runtime.serving.predict import parse_model_ref, predict_file
 
     name, ref = parse_model_ref(model_ref)
-    version, rows = predict_file(_registry(spec, env), name, ref, source, target, chunk_rows, env or BASE)
+    version, rows = predict_file(open_registry(spec, env), name, ref, source, target, chunk_rows, env or BASE)
     click.echo(f"scored {rows} rows with `{name}` version {version.version} -> {target}")

@@ -75,11 +75,11 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
 
     from mlform.specs.read.overlays import BASE
 
-    from .run import _load, _registry
+    from .run import load_resolved, open_registry
     from mlform.runtime.serving.predict import parse_model_ref
     from mlform.runtime.serving.app import create_app
 
-    resolved = _load(spec, env) if spec is not None else None
+    resolved = load_resolved(spec, env) if spec is not None else None
     if model_ref is not None:
         name, ref = parse_model_ref(model_ref)
     elif resolved is not None:
@@ -90,7 +90,7 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
     max_batch_size = serving.max_batch_size if serving else DEFAULT_MAX_BATCH_SIZE
     id_columns = list(resolved.pipeline.data.id_columns) if resolved is not None else []
     port = port if port is not None else serving.port if serving else DEFAULT_PORT
-    registry = _registry(spec, env)
+    registry = open_registry(spec, env)
     loaded = registry.load(name, ref, resolved.env if resolved is not None else env or BASE)
     click.echo(f"serving `{name}` version {loaded.version.version} on http://{host}:{port} "
                f"with {workers} worker{'s' if workers > 1 else ''}", err=True)

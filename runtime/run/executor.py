@@ -26,7 +26,7 @@ from mlform.runtime.tracking.tracker import Tracker, new_run_id
 if TYPE_CHECKING:
     from mlform.runtime.tracking.tracking_mlflow import MlflowRun
 
-__all__ = ["Reporter", "RunResult", "StepRun", "run_pipeline"]
+__all__ = ["Reporter", "Run", "RunResult", "StepRun", "run_pipeline"]
 
 Upstream = Literal["require", "run"]
 
@@ -63,7 +63,7 @@ def _select(steps: Mapping[str, Step], wanted: Iterable[str] | None) -> list[str
     return chosen
 
 
-class _Run:
+class Run:
     """The state of one run: steps, fingerprints, snapshots, reasons and the outputs completed so far."""
 
     def __init__(self, spec: ResolvedSpec, reporter: Reporter | None, journal: Journal | None = None) -> None:
@@ -154,7 +154,7 @@ def _track(tracker: Tracker, run_id: str, outcome: StepRun) -> None:
                      metrics if isinstance(metrics, dict) else None, artifacts)
 
 
-def _mlflow_run(run: _Run, run_id: str, todo: list[str]) -> MlflowRun | None:
+def _mlflow_run(run: Run, run_id: str, todo: list[str]) -> MlflowRun | None:
     """With `tracking.backend: mlflow`, the MLflow run mirroring this one; none when no step will execute."""
     if run.spec.pipeline.tracking.backend != "mlflow" or not todo:
         return None
@@ -177,7 +177,7 @@ def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, forc
         with Journal("run").auditing(spec) as own:
             return run_pipeline(spec, steps, force=force, upstream=upstream, reporter=reporter, journal=own)
     began = time.perf_counter()
-    run = _Run(spec, reporter, journal)
+    run = Run(spec, reporter, journal)
     selected = _select(run.steps, steps)
     todo = run.plan(selected, force, upstream)
     shown = [s for s in run.steps if s in set(selected) | set(todo)]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mlform.specs.loader import ResolvedSpec
 
-from .executor import _Run
+from .executor import Run
 
 __all__ = ["Preview", "preview"]
 
@@ -21,7 +21,7 @@ class Preview:
 
 def preview(spec: ResolvedSpec) -> Preview:
     """Fingerprint every step and compare with the cache and the last run; writes nothing."""
-    run = _Run(spec, None)
+    run = Run(spec, None)
     data = {file: digest for snapshot in run.snapshots.values() for file, digest in snapshot.data.items()}
     steps = {step_id: (run.fingerprints[step_id], list(run.reasons[step_id])) for step_id in run.steps}
     return Preview(steps, dict(sorted(data.items())))
