@@ -144,10 +144,10 @@ def stage_costs(tree: Path, passes: int) -> list[tuple[str, float]]:
 
     import yaml
 
-    from mlform.specs.loader import discover, validate_file
-    from mlform.specs.read.overlays import BASE, environment_names, resolve
-    from mlform.specs.model.pipeline import Pipeline
     from mlform.specs.check.semantic import check_sections, sections_of
+    from mlform.specs.loader import discover, validate_file
+    from mlform.specs.model.pipeline import Pipeline
+    from mlform.specs.read.overlays import BASE, environment_names, resolve
     from mlform.specs.read.source import _Loader, read_document  # the reader's own PyYAML loader, to split its cost
 
     files = discover([tree])

@@ -11,13 +11,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mlform.specs.read.discovery import SPEC_FILENAMES, discover
-from .errors import Diagnostic, SpecError
 from mlform.specs.check.explain import did_you_mean, explain
-from mlform.specs.read.overlays import BASE, check_overlays, environment_names, resolve
-from mlform.specs.model.pipeline import Pipeline
 from mlform.specs.check.semantic import Finding, check_sections, sections_of, valid_sections
+from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.read.discovery import SPEC_FILENAMES, discover
+from mlform.specs.read.overlays import BASE, check_overlays, environment_names, resolve
 from mlform.specs.read.source import Document, parse_document, read_document
+
+from .errors import Diagnostic, SpecError
 
 __all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "load_spec", "read_spec_document", "require_environment",
            "validate_file"]

@@ -5,17 +5,15 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections.abc import Iterable
-from pathlib import PurePosixPath
-
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from pydantic import BaseModel
 
+from mlform.compiler.targets import Context
+from mlform.specs.errors import RenderError
 from mlform.specs.model.base import SecretUse
 from mlform.specs.model.install import parse_source
-from mlform.specs.errors import RenderError
-
-from mlform.compiler.targets import Context
 
 __all__ = [
     "APP_DIR",

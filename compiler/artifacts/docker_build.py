@@ -16,14 +16,14 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from mlform.specs.errors import MlformError
-
 from mlform.compiler.graph.stepgraph import build_graph
-from .render import Templates
 from mlform.compiler.targets import Context, Layout
 from mlform.compiler.targets import docker as target
+from mlform.specs.errors import MlformError
+
 from .common import image
-from .output import resolve_specs, project_root
+from .output import project_root, resolve_specs
+from .render import Templates
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -113,7 +113,7 @@ def _archive(item: ImageBuild) -> IO[bytes]:
     """
     from docker.utils.build import tar
 
-    context = tempfile.TemporaryFile()
+    context = tempfile.TemporaryFile()  # noqa: SIM115 -- returned open: the caller streams it to the engine
     tar(item.context, exclude=[*item.ignore, ".dockerignore"],
         dockerfile=(_DOCKERFILE.format(kind=item.kind), item.dockerfile), fileobj=context)
     return context

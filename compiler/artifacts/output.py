@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from pathlib import Path
 
-from mlform.specs import BASE, ResolvedSpec, SpecError, load_spec, validate_file
-from mlform.specs.errors import RenderError
-from mlform.specs.check.explain import did_you_mean
-from mlform.specs.fsutil import write_atomic
-from mlform.specs.check.names import duplicate_names
-
 from mlform.compiler.graph.stepgraph import build_graph
-from mlform.compiler.workspace import HEADER_MARK, project_root, read_header
-from .render import Templates
 from mlform.compiler.targets import Context, Layout, Target, load_targets
+from mlform.compiler.workspace import HEADER_MARK, project_root, read_header
+from mlform.specs import BASE, ResolvedSpec, SpecError, load_spec, validate_file
+from mlform.specs.check.explain import did_you_mean
+from mlform.specs.check.names import duplicate_names
+from mlform.specs.errors import RenderError
+from mlform.specs.fsutil import write_atomic
+
+from .render import Templates
 
 __all__ = ["HEADER_MARK", "Build", "Finding", "check", "compile_specs", "project_root", "resolve_specs", "write"]
 

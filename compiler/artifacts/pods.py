@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlform.compiler.targets import Context
+
 from .common import APP_DIR, STATE_DIR, UID, SecretEnv, k8s_name, labels
 
 __all__ = [

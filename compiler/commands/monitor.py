@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from mlform.specs.loader import ResolvedSpec
-
     from mlform.runtime.registry.journal import Journal
+    from mlform.specs.loader import ResolvedSpec
 
 __all__ = ["BREACH_EXIT_CODE", "monitor"]
 
@@ -62,10 +61,10 @@ def monitor(spec: Path, env: str | None, out: Path | None) -> None:
     Runs the `monitor` step of SPEC (and any upstream step whose output is missing), writes a JSON
     and a self-contained HTML report, and acts on a breach as `monitoring.on_breach` declares.
     """
+    from mlform.runtime.registry.journal import Journal
     from mlform.specs.errors import StepError
 
     from .run import load_resolved
-    from mlform.runtime.registry.journal import Journal
 
     resolved = load_resolved(spec, env)
     if resolved.pipeline.monitoring is None:

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from mlform.specs.loader import ResolvedSpec
-
     from mlform.runtime.registry.models import Registry
+    from mlform.specs.loader import ResolvedSpec
 
 __all__ = ["load_resolved", "models", "open_registry", "predict", "run", "runs"]
 
@@ -69,8 +68,8 @@ def run(spec: Path, env: str | None, steps: tuple[str, ...], force: bool) -> Non
     """Run the steps of SPEC locally; unchanged steps are skipped and changed ones say why."""
     import hashlib
 
-    from mlform.runtime.run.progress import ConsoleReporter, summary_line
     from mlform.runtime.run.fastpath import read_receipt, replay, write_receipt
+    from mlform.runtime.run.progress import ConsoleReporter, summary_line
     from mlform.runtime.storage.statedir import StateDir, state_dir_for
 
     spec_file = _spec_file(spec).resolve()
@@ -150,9 +149,8 @@ def runs_list(spec: Path | None, limit: int, fmt: str) -> None:
 @_format_option
 def runs_show(args: tuple[str, ...], fmt: str) -> None:
     """Show run ID (a unique prefix is enough) of SPEC (default: this folder): steps, params, metrics and artifacts."""
-    from mlform.specs.errors import StateError
-
     from mlform.runtime.tracking.tracker import Tracker
+    from mlform.specs.errors import StateError
 
     spec, run_id = _spec_and_id(args)
     as_json = fmt == "json"
@@ -267,6 +265,7 @@ def models_pins(spec: Path, env: str | None, model_ref: str | None) -> None:
     """
     from mlform.runtime.registry.compat import pins
     from mlform.runtime.serving.predict import parse_model_ref
+
     from .serve import served_ref
 
     resolved = load_resolved(spec, env)
@@ -286,9 +285,8 @@ def models_pins(spec: Path, env: str | None, model_ref: str | None) -> None:
 @click.argument("spec", required=False, type=click.Path(exists=True, path_type=Path))
 def predict(model_ref: str, source: Path, target: Path, chunk_rows: int, env: str | None, spec: Path | None) -> None:
     """Score a file in batch with a registered model; SPEC (optional) locates the registry."""
-    from mlform.specs.read.overlays import BASE
-
     from mlform.runtime.serving.predict import parse_model_ref, predict_file
+    from mlform.specs.read.overlays import BASE
 
     name, ref = parse_model_ref(model_ref)
     version, rows = predict_file(open_registry(spec, env), name, ref, source, target, chunk_rows, env or BASE)

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from mlform.specs.loader import ResolvedSpec
-
     from mlform.runtime.serving.app import ServingApp
+    from mlform.specs.loader import ResolvedSpec
 
 __all__ = ["CONFIG_ENV", "DEFAULT_MAX_BATCH_SIZE", "DEFAULT_PORT", "app_from_env", "serve", "served_ref"]
 
@@ -73,11 +72,11 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
     """
     import uvicorn
 
+    from mlform.runtime.serving.app import create_app
+    from mlform.runtime.serving.predict import parse_model_ref
     from mlform.specs.read.overlays import BASE
 
     from .run import load_resolved, open_registry
-    from mlform.runtime.serving.predict import parse_model_ref
-    from mlform.runtime.serving.app import create_app
 
     resolved = load_resolved(spec, env) if spec is not None else None
     if model_ref is not None:

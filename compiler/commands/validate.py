@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .report import FORMATS, render_diagnostics
 from .common import env_option, policy_option, spec_files, specs_argument
+from .report import FORMATS, render_diagnostics
 
 if TYPE_CHECKING:
     from mlform.specs import Diagnostic
@@ -17,10 +17,9 @@ if TYPE_CHECKING:
 
 def _policy(explicit: Path | None) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
     """The policy in force, or the errors of its file."""
+    from mlform.compiler.workspace import policy_file
     from mlform.specs import SpecError
     from mlform.specs.check.policy import load_policy
-
-    from mlform.compiler.workspace import policy_file
 
     path = policy_file(explicit, Path.cwd())
     if path is None:
@@ -48,9 +47,9 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
     printed, not counted); 1 otherwise, after reporting every error at once.
     """
     from mlform.specs import validate_file
-    from mlform.specs.loader import read_spec_document
     from mlform.specs.check.names import duplicate_names
     from mlform.specs.check.policy_check import check_policy
+    from mlform.specs.loader import read_spec_document
 
     loaded, diagnostics = _policy(policy)
     results = []

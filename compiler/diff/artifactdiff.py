@@ -19,9 +19,10 @@ from typing import Any
 
 import yaml
 
+from mlform.compiler.artifacts.output import HEADER_MARK
+
 from .dagmodel import dag_objects
 from .structdiff import ADDED, CHANGED, HEADER_ONLY, REMOVED, Change, compare, compare_objects
-from mlform.compiler.artifacts.output import HEADER_MARK
 
 __all__ = ["DIGEST", "ArtifactDiff", "compare_artifact", "kind_of"]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlform.compiler.artifacts.output import compile_specs
 from mlform.specs import BASE, SpecError, discover, validate_file
 from mlform.specs.errors import MlformError
 from mlform.specs.read.overlays import environment_names
@@ -24,7 +25,6 @@ from mlform.specs.read.source import read_document
 from .artifactdiff import ArtifactDiff, compare_artifact
 from .gitrefs import Side, materialize
 from .structdiff import ADDED, CHANGED, HEADER_ONLY, REMOVED, UNCHANGED
-from mlform.compiler.artifacts.output import compile_specs
 
 __all__ = ["FORMAT_VERSION", "Diff", "DiffError", "PipelineDiff", "diff_sides"]
 

@@ -15,17 +15,27 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlform.runtime.storage.auditlog import (ACTOR_ENV, GENESIS, AuditError, actor, append_entry, canonical, command_fields,
-                                     entry_hash, head, log_path, verify_log)
 from mlform.runtime.registry.journal import Journal
+from mlform.runtime.storage.auditlog import (
+    ACTOR_ENV,
+    GENESIS,
+    AuditError,
+    actor,
+    append_entry,
+    canonical,
+    command_fields,
+    entry_hash,
+    head,
+    log_path,
+    verify_log,
+)
 from mlform.runtime.storage.statedir import state_dir_for
 from mlform.specs.errors import MlformError, PlanError, StateError
 
 if TYPE_CHECKING:
-    from mlform.specs import ResolvedSpec
-
     from mlform.compiler.plan.plans import Plan
     from mlform.compiler.plan.state import State
+    from mlform.specs import ResolvedSpec
 
 __all__ = [
     "ACTOR_ENV",

@@ -8,10 +8,10 @@ from typing import Any
 
 from markupsafe import Markup
 
+from mlform.compiler.artifacts.render import Templates, mdtext
 from mlform.runtime.monitoring.report_html import STYLE, Bar, render_bars, render_plot
 
 from .card import FORMAT_VERSION
-from mlform.compiler.artifacts.render import Templates, mdtext
 
 __all__ = ["render_card", "render_note"]
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlform.compiler.artifacts.output import Build
 from mlform.runtime.registry.journal import Journal
 from mlform.specs import ResolvedSpec
 from mlform.specs.errors import PlanError
 from mlform.specs.fsutil import write_atomic
 from mlform.specs.model.lifecycle import PRODUCTION
 
-from .plans import Action, Plan, PlanInputs
 from .planner import build_for, make_plan, state_store
+from .plans import Action, Plan, PlanInputs
 from .receipts import record
 from .state import State, StateStore
-from mlform.compiler.artifacts.output import Build
 
 __all__ = ["apply_plan", "check_saved_plan", "read_plan", "record_unchanged"]
 

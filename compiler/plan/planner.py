@@ -5,14 +5,14 @@ from __future__ import annotations
 import difflib
 import hashlib
 
+from mlform.compiler.artifacts.output import Build, compile_specs
+from mlform.compiler.diff.artifactdiff import compare_artifact
+from mlform.compiler.diff.structdiff import HEADER_ONLY
+from mlform.compiler.workspace import FOLDERS
 from mlform.specs import ResolvedSpec
 
-from mlform.compiler.diff.artifactdiff import compare_artifact
 from .plans import Action, Change, Plan, PlanInputs
 from .state import State, StateStore
-from mlform.compiler.diff.structdiff import HEADER_ONLY
-from mlform.compiler.artifacts.output import Build, compile_specs
-from mlform.compiler.workspace import FOLDERS
 
 __all__ = ["DIFF_LINES", "build_for", "make_plan", "moved_outside", "promotion_change", "state_store"]
 

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mlform.compiler.workspace import policy_file
+
 from .plans import Plan, PlanInputs
 from .receipts import cached_plans
 from .stamps import file_sha256
-from mlform.compiler.workspace import policy_file
 
 if TYPE_CHECKING:
     from mlform.specs import Diagnostic, ResolvedSpec

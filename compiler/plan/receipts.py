@@ -26,18 +26,17 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlform.compiler.workspace import FOLDERS, policy_file, project_root
 from mlform.runtime.storage.statedir import state_dir_for
 from mlform.specs.errors import PlanError
 from mlform.specs.fsutil import write_atomic
 
 from .plans import Plan, PlanInputs
 from .stamps import estimator_packages, file_sha256, installed, stamp, toolchain, unchanged
-from mlform.compiler.workspace import FOLDERS, policy_file, project_root
 
 if TYPE_CHECKING:
-    from mlform.specs import ResolvedSpec
-
     from mlform.compiler.artifacts.output import Build
+    from mlform.specs import ResolvedSpec
 
 __all__ = ["RECEIPT_VERSION", "cached_plans", "receipt_folder", "record", "write_index"]
 
@@ -94,9 +93,9 @@ def _policy(inputs: PlanInputs, cwd: Path) -> dict[str, str | None]:
 
 def _satisfied_policy(spec: ResolvedSpec, inputs: PlanInputs, cwd: Path) -> dict[str, str | None] | None:
     """`_policy` when `spec` satisfies the policy in force (read once: what is checked is what is recorded)."""
-    from mlform.specs.errors import SpecError
     from mlform.specs.check.policy import parse_policy
     from mlform.specs.check.policy_check import check_policy
+    from mlform.specs.errors import SpecError
 
     path = policy_file(inputs.policy, cwd)
     if path is None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from mlform.compiler.artifacts.render import dump_yaml, shquote
-from . import Context
 from mlform.compiler.artifacts.common import image, mlform_install, registry_host, step_secrets
+from mlform.compiler.artifacts.render import dump_yaml, shquote
+
+from . import Context
 
 __all__ = ["ACTIONS", "directory", "render"]
 

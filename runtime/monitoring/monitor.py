@@ -11,13 +11,13 @@ from typing import Any
 
 import pandas as pd
 
+from mlform.runtime.steps.metrics import compute_metrics
 from mlform.specs.errors import StepError
 from mlform.specs.fsutil import write_atomic
-from mlform.specs.model.lifecycle import Gate
 from mlform.specs.loader import ResolvedSpec
+from mlform.specs.model.lifecycle import Gate
 
 from .drift import DriftReport, FeatureDriftResult, detect_drift
-from mlform.runtime.steps.metrics import compute_metrics
 from .report_html import render_html
 
 __all__ = ["FORMAT_VERSION", "HTML_NAME", "JSON_NAME", "MonitorResult", "run_monitor"]

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlform.specs.errors import MlformError
-
 from mlform.runtime.storage.auditlog import append_entry, command_fields, log_path, verify_log
 from mlform.runtime.storage.statedir import state_dir_for
+from mlform.specs.errors import MlformError
 
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec

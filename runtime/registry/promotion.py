@@ -13,11 +13,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mlform.specs.model.lifecycle import PRODUCTION
-from mlform.specs.loader import ResolvedSpec
-
-from mlform.runtime.steps.evaluate import check_gates
 from mlform.runtime.gitinfo import describe_git
+from mlform.runtime.steps.evaluate import check_gates
+from mlform.specs.loader import ResolvedSpec
+from mlform.specs.model.lifecycle import PRODUCTION
+
 from .models import ModelVersion, Registry, RegistryError, registry_for
 
 __all__ = ["PromotionReview", "pin_reason", "review_promotion"]

@@ -10,17 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlform.specs.model.data import SqlSource
-from mlform.specs.errors import MlformError, StepError
-from mlform.specs.loader import ResolvedSpec
-from mlform.specs.graph.steps import Step
-
 from mlform.runtime.gitinfo import GitState, git_state
 from mlform.runtime.registry.journal import Journal
-from .reasons import Snapshot
 from mlform.runtime.registry.models import Registry, registry_for
 from mlform.runtime.storage.statedir import StateDir
 from mlform.runtime.storage.store import Output
+from mlform.specs.errors import MlformError, StepError
+from mlform.specs.graph.steps import Step
+from mlform.specs.loader import ResolvedSpec
+from mlform.specs.model.data import SqlSource
+
+from .reasons import Snapshot
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -10,18 +10,18 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from mlform.specs.errors import StepError
-from mlform.specs.graph.fingerprint import StatCache, step_fingerprints
-from mlform.specs.loader import ResolvedSpec
-from mlform.specs.graph.steps import Step, spec_steps
-
-from .context import Context, Job
 from mlform.runtime.registry.journal import Journal
-from .outcome import RunResult, StepRun
-from .reasons import CACHED, Snapshot, snapshots, step_reasons
 from mlform.runtime.storage.statedir import StateDir, locked, state_dir_for
 from mlform.runtime.storage.store import Output, Store
 from mlform.runtime.tracking.tracker import Tracker, new_run_id
+from mlform.specs.errors import StepError
+from mlform.specs.graph.fingerprint import StatCache, step_fingerprints
+from mlform.specs.graph.steps import Step, spec_steps
+from mlform.specs.loader import ResolvedSpec
+
+from .context import Context, Job
+from .outcome import RunResult, StepRun
+from .reasons import CACHED, Snapshot, snapshots, step_reasons
 
 if TYPE_CHECKING:
     from mlform.runtime.tracking.tracking_mlflow import MlflowRun

@@ -9,11 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
-from mlform.specs.errors import MlformError
-from mlform.specs.check.explain import did_you_mean
-from mlform.specs.model.pipeline import Pipeline
-
 from mlform.runtime.storage.store import Output
+from mlform.specs.check.explain import did_you_mean
+from mlform.specs.errors import MlformError
+from mlform.specs.model.pipeline import Pipeline
 
 __all__ = ["describe_failure", "missing_columns"]
 

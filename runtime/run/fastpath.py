@@ -17,12 +17,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mlform.runtime.storage.statedir import StateDir, state_dir_for
+from mlform.runtime.storage.store import MARKER
 from mlform.specs.fsutil import write_atomic
 
 from .outcome import RunResult, StepRun
 from .reasons import CACHED
-from mlform.runtime.storage.statedir import StateDir, state_dir_for
-from mlform.runtime.storage.store import MARKER
 
 __all__ = ["RECEIPT_VERSION", "Receipt", "read_receipt", "receipt_path", "replay", "write_receipt"]
 

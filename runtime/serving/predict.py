@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlform.specs.errors import MlformError
-from mlform.specs.read.overlays import BASE
-
 from mlform.runtime.registry.models import ModelVersion, Registry
 from mlform.runtime.storage.store import publish
+from mlform.specs.errors import MlformError
+from mlform.specs.read.overlays import BASE
 
 if TYPE_CHECKING:
     import pandas as pd

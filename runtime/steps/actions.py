@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlform.specs.errors import MlformError, StepError
-from mlform.specs.fsutil import write_atomic
-
 from mlform.runtime.run.context import Job
 from mlform.runtime.storage.store import publish, write_frame
+from mlform.specs.errors import MlformError, StepError
+from mlform.specs.fsutil import write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -93,6 +92,7 @@ def _rows(job: Job, part: str) -> tuple[pd.DataFrame, pd.Series]:
 
 def _train(job: Job) -> dict[str, Any]:
     from mlform.runtime.registry.models import MODEL_FILE, save_model
+
     from .train import fit_pipeline, signature_of
 
     X, y = _rows(job, "train")
@@ -187,9 +187,8 @@ def _register(job: Job) -> dict[str, Any]:
 
 
 def _promote(job: Job) -> dict[str, Any]:
-    from mlform.specs.model.lifecycle import PRODUCTION
-
     from mlform.runtime.registry.promotion import review_promotion
+    from mlform.specs.model.lifecycle import PRODUCTION
 
     review = review_promotion(job.spec, registry=job.ctx.registry, with_drift=False)
     assert review is not None  # the step exists only when the spec pins a version

@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlform.specs.model.data import CsvSource, ParquetSource, Source, SqliteSource, SqlSource
-from mlform.specs.errors import MlformError
-from mlform.specs.model.pipeline import Pipeline
-
 from mlform.runtime.secretref import read_secret
+from mlform.specs.errors import MlformError
+from mlform.specs.model.data import CsvSource, ParquetSource, Source, SqliteSource, SqlSource
+from mlform.specs.model.pipeline import Pipeline
 
 if TYPE_CHECKING:
     import pandas as pd

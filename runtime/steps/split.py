@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlform.specs.model.data import Split
 from mlform.specs.errors import MlformError
+from mlform.specs.model.data import Split
 
 if TYPE_CHECKING:
     import pandas as pd

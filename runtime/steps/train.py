@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlform.specs.check.semantic import import_object
 from mlform.specs.errors import MlformError
 from mlform.specs.model.lifecycle import ModelSpec
-from mlform.specs.check.semantic import import_object
 
 if TYPE_CHECKING:
     import pandas as pd

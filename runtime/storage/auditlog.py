@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlform.runtime.gitinfo import git_commit
 from mlform.specs.errors import MlformError, StateError
 
-from mlform.runtime.gitinfo import git_commit
 from .statedir import locked
 
 if TYPE_CHECKING:

@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlform.specs.errors import StateError
-
 from mlform.runtime.gitinfo import GitState
+from mlform.specs.errors import StateError
 
 __all__ = ["SCHEMA_VERSION", "Tracker", "flat_params", "new_run_id"]
 

@@ -22,21 +22,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from mlform.specs.model.base import SecretUse
-from mlform.specs.errors import MlformError, StateError
-from mlform.specs.read.overlays import BASE
-
 from mlform.runtime.registry.models import MODEL_FILE
 from mlform.runtime.secretref import read_secret
+from mlform.specs.errors import MlformError, StateError
+from mlform.specs.model.base import SecretUse
+from mlform.specs.read.overlays import BASE
+
 from .tracker import flat_params
 
 if TYPE_CHECKING:
     from mlflow.models.model import ModelInfo
 
-    from mlform.specs.loader import ResolvedSpec
-
     from mlform.runtime.run.outcome import StepRun
     from mlform.runtime.storage.store import Output
+    from mlform.specs.loader import ResolvedSpec
 
 __all__ = ["MlflowRun", "TrackingError", "mirrored_alias"]
 

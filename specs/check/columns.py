@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from mlform.specs.model.data import CsvSource, Data, ParquetSource, SqliteSource
+from mlform.specs.read.source import KeyPath
+
 from .explain import did_you_mean
 from .finding import Finding, Sections
-from mlform.specs.read.source import KeyPath
 
 __all__ = ["Unreadable", "column_findings", "source_columns"]
 

@@ -9,11 +9,12 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
+from mlform.specs.model.metrics import Task
+from mlform.specs.read.source import KeyPath
+
 from .explain import did_you_mean
 from .finding import Finding
-from mlform.specs.model.metrics import Task
 from .params import param_findings
-from mlform.specs.read.source import KeyPath
 
 __all__ = ["check_class", "estimator_class", "estimator_task", "import_object", "is_estimator", "sklearn_path"]
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from mlform.specs.model.base import PATTERNS
 from mlform.specs.errors import Diagnostic
+from mlform.specs.model.base import PATTERNS
 from mlform.specs.read.source import YAML11_BOOLS, Document, KeyPath, resolve_plain
 
 __all__ = ["describe", "did_you_mean", "explain", "keys_of"]
@@ -146,10 +146,8 @@ def _normalize(data: Any, loc: Sequence[str | int]) -> tuple[KeyPath, bool]:
     dropped = False
     node = data
     for segment in loc:
-        if isinstance(node, dict) and segment in node:
-            node = node[segment]
-            path.append(segment)
-        elif isinstance(node, list) and isinstance(segment, int) and segment < len(node):
+        if (isinstance(node, dict) and segment in node
+                or isinstance(node, list) and isinstance(segment, int) and segment < len(node)):
             node = node[segment]
             path.append(segment)
         else:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from .explain import did_you_mean
-from .finding import Finding
 from mlform.specs.model.lifecycle import Evaluation, Gate, Monitoring
 from mlform.specs.model.metrics import METRICS, Task
 from mlform.specs.read.source import KeyPath
+
+from .explain import did_you_mean
+from .finding import Finding
 
 __all__ = ["evaluation_findings", "metric_findings", "performance_findings"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .explain import describe, did_you_mean
 from mlform.specs.read.source import YAML11_BOOLS
+
+from .explain import describe, did_you_mean
 
 __all__ = ["param_findings"]
 

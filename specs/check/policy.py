@@ -14,12 +14,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool, StrictFloat, StrictInt, ValidationError, model_validator
 
-from mlform.specs.model.base import ENV_NAME, IDENTIFIER, SpecModel
-from mlform.specs.read.discovery import POLICY_FILENAME
 from mlform.specs.errors import Diagnostic, SpecError
-from .explain import did_you_mean, explain, keys_of
+from mlform.specs.model.base import ENV_NAME, IDENTIFIER, SpecModel
 from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.read.discovery import POLICY_FILENAME
 from mlform.specs.read.source import Document, parse_document, read_document
+
+from .explain import did_you_mean, explain, keys_of
 
 __all__ = [
     "CONDITIONS",

@@ -14,10 +14,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from mlform.specs.errors import Diagnostic
-from .explain import describe
 from mlform.specs.read.overlays import BASE
-from .policy import Condition, LoadedPolicy, Rule, shown
 from mlform.specs.read.source import Document, KeyPath, Mark
+
+from .explain import describe
+from .policy import Condition, LoadedPolicy, Rule, shown
 
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec

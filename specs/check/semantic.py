@@ -17,14 +17,15 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from mlform.specs.model.base import SecretUse, parse_quantity
+from mlform.specs.model.metrics import Task
+from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.read.source import KeyPath
+
 from .columns import column_findings
 from .estimators import check_class, estimator_class, estimator_task, import_object
 from .explain import did_you_mean
 from .finding import Finding, Sections
 from .metric_checks import evaluation_findings, performance_findings
-from mlform.specs.model.metrics import Task
-from mlform.specs.model.pipeline import Pipeline
-from mlform.specs.read.source import KeyPath
 
 __all__ = [
     "Finding",
@@ -248,7 +249,8 @@ def sections_of(spec: Pipeline) -> dict[str, Any]:
 @cache
 def _section_adapters() -> dict[str, tuple[TypeAdapter[Any], FieldInfo]]:
     """Per top-level key: a validator for that section alone, and the section's field."""
-    return {field.alias or name: (TypeAdapter(field.annotation), field) for name, field in Pipeline.model_fields.items()}
+    return {field.alias or name: (TypeAdapter(field.annotation), field)
+            for name, field in Pipeline.model_fields.items()}
 
 
 def valid_sections(data: Mapping[str, Any]) -> dict[str, Any]:

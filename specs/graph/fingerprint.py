@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from mlform.specs.fsutil import write_atomic
+
 from .steps import Step
 
 __all__ = ["FINGERPRINT_VERSION", "MISSING", "StatCache", "file_digest", "step_fingerprints"]

@@ -7,7 +7,15 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from .base import (
-    DNS_LABEL, ENV_NAME, ENV_VAR, LABEL_KEY, SECRET_KEY, Identifier, LabelValue, NonEmptyStr, SpecModel,
+    DNS_LABEL,
+    ENV_NAME,
+    ENV_VAR,
+    LABEL_KEY,
+    SECRET_KEY,
+    Identifier,
+    LabelValue,
+    NonEmptyStr,
+    SpecModel,
 )
 from .data import Data, Validation
 from .install import Runtime

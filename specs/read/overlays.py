@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from mlform.specs.errors import Diagnostic
 from mlform.specs.check.explain import did_you_mean
+from mlform.specs.errors import Diagnostic
+
 from .source import Document, KeyPath, Tables, subpaths
 
 __all__ = ["BASE", "FIXED", "PINNED", "SECTIONS", "check_overlays", "environment_names", "merge", "resolve"]

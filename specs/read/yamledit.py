@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from mlform.specs.errors import Diagnostic, EditError, SpecError
+
 from .source import Document, parse_document, resolve_plain
 
 __all__ = ["Edit", "Scalar", "dump_scalar", "lookup", "set_value"]

@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 from test_cli import heavy_imports
 
-from mlform.compiler.governance.audit import GENESIS, AuditError, append_entry, canonical, entry_hash, log_path, read_entries
+from mlform.compiler.governance.audit import (
+    GENESIS,
+    AuditError,
+    append_entry,
+    canonical,
+    entry_hash,
+    log_path,
+    read_entries,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 MLFORM = [str(Path(sys.executable).with_name("mlform"))]

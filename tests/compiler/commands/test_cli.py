@@ -123,7 +123,8 @@ def test_directories_expand_to_every_spec(tmp_path: Path, iris_project: Path, br
     result = _run(tmp_path, "validate", ".")
     assert result.returncode == 1
     assert result.stdout == "ok: iris/mlform.yaml (default, dev, prod)\n"
-    assert [line.split(":")[0] for line in result.stderr.splitlines()] == ["broken/mlform.yaml"] * 2 + ["2 errors found."]
+    files = [line.split(":")[0] for line in result.stderr.splitlines()]
+    assert files == ["broken/mlform.yaml"] * 2 + ["2 errors found."]
 
 
 def test_json_report(broken: Path) -> None:

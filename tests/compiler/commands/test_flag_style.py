@@ -12,6 +12,7 @@ import pytest
 
 from mlform.compiler.cli import COMMANDS
 
+
 def _commands() -> Iterator[tuple[str, click.Command]]:
     for name, (target, _) in sorted(COMMANDS.items()):
         module, _, attr = target.partition(":")

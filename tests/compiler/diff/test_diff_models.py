@@ -6,13 +6,13 @@ import json
 from textwrap import dedent
 from typing import Any
 
+from mlform.compiler.artifacts.output import HEADER_MARK
 from mlform.compiler.diff.artifactdiff import DIGEST, compare_artifact, kind_of
-from mlform.compiler.diff.dagmodel import dag_objects
 from mlform.compiler.diff.compare import Diff, PipelineDiff
+from mlform.compiler.diff.dagmodel import dag_objects
 from mlform.compiler.diff.diffviews import render_diff
 from mlform.compiler.diff.gitrefs import Side
 from mlform.compiler.diff.structdiff import compare, compare_objects
-from mlform.compiler.artifacts.output import HEADER_MARK
 
 DIGEST_A = "a" * 8 + "1" * 56
 DIGEST_B = "b" * 8 + "2" * 56

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import yaml
 
-
 IRIS = Path(__file__).resolve().parents[3] / "examples" / "iris"
 MLFORM = str(Path(sys.executable).with_name("mlform"))
 SVG = "{http://www.w3.org/2000/svg}"

@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlform.compiler.graph.stepgraph import StepGraph, build_graph, check_dag
 from mlform.compiler.graph.graphviews import FORMATS, graph_data, render_graph
+from mlform.compiler.graph.stepgraph import StepGraph, build_graph, check_dag
 from mlform.specs import GraphError, load_spec
 from mlform.specs.graph.fingerprint import StatCache
 from mlform.specs.graph.steps import Step

@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from test_plan_apply import mlform, tree
 
 from mlform.compiler.plan.state import StateStore
 from mlform.specs.errors import StateError
-
-from test_plan_apply import mlform, tree
 
 MLFORM = str(Path(sys.executable).with_name("mlform"))
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -120,10 +119,10 @@ def test_force_unlock_needs_the_holders_id(tmp_path: Path) -> None:
         {"id": "abc", "owner": "ci", "pid": 1, "host": "elsewhere", "created": 0.0, "operation": "apply"}))
     with pytest.raises(StateError, match="^lock ID `xyz` does not match the holder's ID `abc`$"):
         store.force_unlock("xyz")
-    with pytest.raises(StateError, match=r"locked: apply by ci \(pid 1 on elsewhere\) since 1970-01-01 00:00:00 UTC, "
-                                         r"lock ID abc; if that run is gone, clear it with `mlform force-unlock abc`"):
-        with store.lock("apply"):
-            pass
+    held = (r"locked: apply by ci \(pid 1 on elsewhere\) since 1970-01-01 00:00:00 UTC, "
+            r"lock ID abc; if that run is gone, clear it with `mlform force-unlock abc`")
+    with pytest.raises(StateError, match=held), store.lock("apply"):
+        pass
     assert store.force_unlock("abc").host == "elsewhere"
     with store.lock("apply"):
         pass

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from test_plan_apply import mlform
 
 REPO = Path(__file__).resolve().parents[3]
 ARGS = ("--artifacts-dir", "out", "--detailed-exitcode")
 HEAVY = ("jinja2", "networkx", "pydantic", "sklearn")
-PROBE = """\
+PROBE = f"""\
 import json, sys
 from mlform.compiler.cli import main
 code = 0
@@ -34,9 +33,9 @@ try:
 except SystemExit as exc:
     code = exc.code
 sys.stdout.flush()
-heavy = sorted(name for name in %r if name in sys.modules)
-print(json.dumps({"exit": code, "heavy": heavy}), file=sys.stderr)
-""" % (HEAVY,)
+heavy = sorted(name for name in {HEAVY!r} if name in sys.modules)
+print(json.dumps({{"exit": code, "heavy": heavy}}), file=sys.stderr)
+"""
 Plans = dict[str, dict[str, Any]]  # environment -> plan as JSON data
 
 

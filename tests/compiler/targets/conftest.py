@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 Edit = Callable[[dict[str, Any]], None]
 

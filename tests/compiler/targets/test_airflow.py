@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tools import AIRFLOW, LINT, run
 
 from mlform.compiler.graph.stepgraph import build_graph
 from mlform.specs import load_spec
-from tools import AIRFLOW, LINT, run
 
 from .conftest import Project
 

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tools import AIRFLOW, run
 
 from mlform.compiler.artifacts.output import compile_specs, write
-from tools import AIRFLOW, run
 
 from .conftest import Project
 

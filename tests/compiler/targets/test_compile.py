@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from mlform.compiler.targets import load_targets
 from mlform.compiler.artifacts.output import HEADER_MARK
+from mlform.compiler.targets import load_targets
 
 from .conftest import Project, full_featured
 

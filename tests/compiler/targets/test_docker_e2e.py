@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tools import docker_engine, docker_images, run
 
 from mlform.compiler.artifacts.common import UID
 from mlform.compiler.artifacts.output import compile_specs, write
 from mlform.runtime.registry.models import Registry
-from tools import docker_engine, docker_images, run
 
 from .conftest import EXAMPLES, Project
 

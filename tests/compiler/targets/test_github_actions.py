@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
+from tools import LINT, actionlint, run
 
 from mlform.compiler.targets.github_actions import ACTIONS
-from tools import LINT, actionlint, run
 
 from .conftest import Project
 

@@ -16,10 +16,10 @@ from typing import Any
 import jinja2.sandbox
 import pytest
 import yaml
+from tools import AIRFLOW, LINT, run
 
 from mlform.compiler.artifacts.output import compile_specs, write
 from mlform.specs import load_spec
-from tools import AIRFLOW, LINT, run
 
 from .conftest import EXAMPLES
 from .test_airflow import KUBECONFIG, TOOLS

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
+from tools import LINT, run
 
 from mlform.compiler.artifacts.output import compile_specs, write
-from tools import LINT, run
 
 from .conftest import Project
 from .test_docker import parse

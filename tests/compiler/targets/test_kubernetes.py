@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tools import KSERVE, LINT, run
 
 from .conftest import Project

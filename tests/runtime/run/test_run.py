@@ -251,7 +251,8 @@ def test_lineage_records_spec_digest_data_and_commit(core_project: Path, mlform)
 
 
 def test_runtime_commands_import_no_heavy_modules() -> None:
-    code = "import sys, mlform.compiler.commands.run; print(sorted(m for m in ('pandas', 'sklearn') if m in sys.modules))"
+    code = ("import sys, mlform.compiler.commands.run; "
+            "print(sorted(m for m in ('pandas', 'sklearn') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 

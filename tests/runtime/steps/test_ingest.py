@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlform.runtime.steps.ingest import IngestError, read_source
 from mlform.runtime.secretref import Secret, SecretMissing
+from mlform.runtime.steps.ingest import IngestError, read_source
 from mlform.specs.loader import load_spec
 
 IRIS = Path(__file__).resolve().parents[3] / "examples" / "iris" / "data" / "iris.csv"

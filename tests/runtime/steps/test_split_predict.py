@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlform.runtime.serving.predict import PredictError, parse_model_ref
 from mlform.runtime.registry.models import Registry
+from mlform.runtime.serving.predict import PredictError, parse_model_ref
 from mlform.runtime.steps.split import SplitError, split_rows
 from mlform.specs.model.data import Split
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from mlform.specs.model.data import Data
 from mlform.specs.check.explain import describe, did_you_mean, explain, keys_of
+from mlform.specs.model.data import Data
 from mlform.specs.model.lifecycle import Evaluation, Serving, Tracking
 from mlform.specs.model.pipeline import Metadata, Pipeline
 from mlform.specs.read.source import parse_document

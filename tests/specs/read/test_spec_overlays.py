@@ -151,7 +151,8 @@ def _at(data: Any, path: KeyPath) -> Any:
 
 
 @given(base=_MAPPINGS, overlay=_MAPPINGS)
-def test_an_environment_has_marks_for_exactly_its_values_and_keys(base: dict[str, Any], overlay: dict[str, Any]) -> None:
+def test_an_environment_has_marks_for_exactly_its_values_and_keys(base: dict[str, Any],
+                                                                  overlay: dict[str, Any]) -> None:
     text = yaml.safe_dump({**base, "environments": {"dev": overlay}}, default_flow_style=False)
     doc = parse_document(text.encode(), "spec.yaml")
     dev = resolve(doc, "dev")
