@@ -78,6 +78,7 @@ def _resolve_env(doc: Document, env: str, root: Path, resolved: Path,
         pipeline, found = None, explain(view, Pipeline, exc)
         sections = valid_sections(view.data)
     else:
+        assert pipeline is not None  # model_validate returns or raises
         found, sections = [], sections_of(pipeline)
     found += [_locate(view, finding) for finding in check_sections(sections, root, require_data)]
     if pipeline is None or any(d.severity == "error" for d in found):

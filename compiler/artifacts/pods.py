@@ -43,7 +43,7 @@ def _resources(ctx: Context) -> dict[str, dict[str, str]]:
     serving = ctx.spec.pipeline.serving
     if serving is None:
         return {}
-    found = {"requests": dict(sorted(serving.resources.requests.items())),
+    found: dict[str, dict[str, str]] = {"requests": dict(sorted(serving.resources.requests.items())),
              "limits": dict(sorted(serving.resources.limits.items()))}
     return {key: value for key, value in found.items() if value}
 

@@ -49,7 +49,7 @@ _YamlDumper.add_representer(str, _represent_str)
 def dump_yaml(data: Any) -> str:
     """`data` as one YAML document: block style, insertion order, Unicode kept, no line folding."""
     return yaml.dump(data, Dumper=_YamlDumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
-                     width=math.inf)  # type: ignore[arg-type]
+                     width=math.inf)
 
 
 def tojson(value: Any) -> str:

@@ -92,7 +92,7 @@ def promotion(spec: ResolvedSpec, registry_dir: Path | None = None) -> Subject |
 
     registry = _registry(spec, registry_dir)
     name, pinned = spec.pipeline.registry.model_name, spec.pipeline.registry.production
-    if pin_reason(spec, registry) is None:  # nothing pinned, or the alias already holds it
+    if pinned is None or pin_reason(spec, registry) is None:  # nothing pinned, or the alias already holds it
         return None
     try:
         return Subject(registry.resolve(name, pinned, spec.env), registry, spec)

@@ -96,9 +96,9 @@ def plan_files(paths: Sequence[Path], env: str | None, inputs: PlanInputs) -> li
     clashes = duplicate_names(spec.document for f in loaded for spec in f.checked)
     if clashes:
         raise SpecError(clashes)
-    plans = iter(_plan_all([spec for f in loaded for spec in f.specs], inputs))
+    planned = iter(_plan_all([spec for f in loaded for spec in f.specs], inputs))
     for file in loaded:
-        file.plans = [next(plans) for _ in file.specs]
+        file.plans = [next(planned) for _ in file.specs]
     return files
 
 

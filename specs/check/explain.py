@@ -148,7 +148,7 @@ def _normalize(data: Any, loc: Sequence[str | int]) -> tuple[KeyPath, bool]:
     for segment in loc:
         if (isinstance(node, dict) and segment in node
                 or isinstance(node, list) and isinstance(segment, int) and segment < len(node)):
-            node = node[segment]
+            node = node[segment]  # type: ignore[index]  # a list only with an int segment (checked above)
             path.append(segment)
         else:
             dropped = True

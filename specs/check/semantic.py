@@ -249,7 +249,7 @@ def sections_of(spec: Pipeline) -> dict[str, Any]:
 @cache
 def _section_adapters() -> dict[str, tuple[TypeAdapter[Any], FieldInfo]]:
     """Per top-level key: a validator for that section alone, and the section's field."""
-    return {field.alias or name: (TypeAdapter(field.annotation), field)
+    return {field.alias or name: (TypeAdapter(field.annotation or Any), field)
             for name, field in Pipeline.model_fields.items()}
 
 

@@ -117,10 +117,10 @@ def parse_quantity(value: str) -> float:
         raise ValueError(msg)
     number, suffix = float(match[1]), match[2] or ""
     if suffix in _BINARY:
-        return number * _BINARY[suffix]
+        return float(number * _BINARY[suffix])
     if len(suffix) > 1 and suffix[0] in "eE":
-        return number * 10 ** int(suffix[1:])
-    return number * _DECIMAL[suffix]
+        return float(number * 10 ** int(suffix[1:]))
+    return float(number * _DECIMAL[suffix])
 
 
 def _check_import_path(value: str) -> str:

@@ -163,6 +163,7 @@ class _Editor:
             else:
                 raise self._error(value, depth + 1, f"`{here}` is a scalar, not a mapping, "
                                   f"so `{_dotted(self.path)}` cannot be set")
+        assert value is not None  # every branch above that leaves it None returns or raises
         return self._replace(value)
 
     def _check_shared(self, node: _Node, depth: int) -> None:
