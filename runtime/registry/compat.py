@@ -54,7 +54,7 @@ def _release(text: str) -> tuple[int, int] | None:
 
 
 def check_trained_with(version: ModelVersion) -> None:
-    """Refuse (VersionMismatchError) or warn about loading `version` with another scikit-learn than it was trained with."""
+    """Refuse (VersionMismatchError) or warn when `version` was trained with another scikit-learn than this one."""
     recorded = version.lineage.get("sklearn")
     trained = _release(recorded) if isinstance(recorded, str) else None
     installed_text = training_versions().get("sklearn", "")

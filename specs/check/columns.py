@@ -141,9 +141,11 @@ def column_findings(s: Sections, root: Path) -> Iterator[Finding]:
             read[name] = columns = source_columns(source, root)
         except Unreadable as exc:
             read[name] = None
-            yield Finding(("data", "sources", name, exc.key), f"`{source.path}` {exc}")
+            yield Finding(("data", "sources", name, exc.key), f"`{getattr(source, 'path', name)}` {exc}")
             continue
-        for column in getattr(source, "dtypes", {}) if columns is not None else ():
+        if columns is None:
+            continue
+        for column in getattr(source, "dtypes", {}):
             if column not in columns:
                 yield Finding(("data", "sources", name, "dtypes", column), _missing(column, columns, source),
                               on_key=True)
@@ -155,9 +157,11 @@ def column_findings(s: Sections, root: Path) -> Iterator[Finding]:
                 yield Finding(path, _missing(column, columns, data.sources[train]), on_key=on_key)
     monitoring = s.get("monitoring")
     for key in ("reference", "current"):
-        name = getattr(monitoring, key, None)
-        current = read.get(name) if name and name != train else None
+        watched: str | None = getattr(monitoring, key, None)
+        if not watched or watched == train:
+            continue
+        current = read.get(watched)
         needed = [*data.features, *([data.target] if monitoring and monitoring.performance else [])]
         for column in needed:
             if current is not None and column not in current and (columns is None or column in columns):
-                yield Finding(("monitoring", key), _missing(column, current, data.sources[name]))
+                yield Finding(("monitoring", key), _missing(column, current, data.sources[watched]))

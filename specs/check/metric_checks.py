@@ -60,8 +60,9 @@ def evaluation_findings(ev: Evaluation, task: Task | None) -> Iterator[Finding]:
                           on_key=True)
         yield from _gate_direction(("evaluation", "gates", name), name, gate)
     if ev.champion and ev.champion.metric not in ev.metrics:
+        hint = did_you_mean(ev.champion.metric, usable)
         yield Finding(("evaluation", "champion", "metric"),
-                      f"`{ev.champion.metric}` is not in `evaluation.metrics`{did_you_mean(ev.champion.metric, usable)}")
+                      f"`{ev.champion.metric}` is not in `evaluation.metrics`{hint}")
 
 
 def performance_findings(monitoring: Monitoring | None, task: Task | None) -> Iterator[Finding]:

@@ -32,7 +32,8 @@ class _Reading:
     def __init__(self, exc: yaml.MarkedYAMLError, text: str) -> None:
         self.lines = text.splitlines() or [""]
         mark = exc.problem_mark or exc.context_mark
-        self.line, self.col = (mark.line, mark.column) if mark else (0, 0)
+        self.line: int = mark.line if mark else 0
+        self.col: int = mark.column if mark else 0
         self.problem = exc.problem or ""
         self.context = exc.context or ""
         start = exc.context_mark

@@ -64,7 +64,8 @@ def test_validate_reports_the_clash_once_and_still_passes_a_renamed_twin(twins: 
     assert "ok: a/mlform.yaml" in result.out and "ok: b/mlform.yaml" in result.out
 
 
-@pytest.mark.parametrize("command", [["compile", "b"], ["plan", "b", "--env", "dev"], ["apply", "b", "--env", "dev", "--yes"]])
+@pytest.mark.parametrize("command", [["compile", "b"], ["plan", "b", "--env", "dev"],
+                                     ["apply", "b", "--env", "dev", "--yes"]])
 def test_a_file_generated_from_another_spec_is_never_overwritten(twins: Path, run_mlform: Run,
                                                                   command: list[str]) -> None:
     assert run_mlform("compile", "a", cwd=twins).code == 0

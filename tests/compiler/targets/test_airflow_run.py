@@ -76,7 +76,8 @@ def test_a_dag_copied_into_a_dags_folder_runs_in_the_project_root_the_environmen
     project, env = airflow
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / "mlform_iris_prod.py").write_bytes((project.root / "deploy/iris/prod/airflow/mlform_iris_prod.py").read_bytes())
+    generated = project.root / "deploy/iris/prod/airflow/mlform_iris_prod.py"
+    (dags / "mlform_iris_prod.py").write_bytes(generated.read_bytes())
     env = {**env, "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "MLFORM_PROJECT_ROOT": str(project.root)}
     dags_test(env, "mlform-iris-prod")
     versions = project.root / "models/iris/.mlform/registry/iris-classifier/versions"
