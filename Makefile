@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 FILESET := $(shell { cat pyproject.toml; find compiler runtime specs templates -type f \( -name '*.py' -o -name '*.j2' \) | LC_ALL=C sort; } | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(FILESET)
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo lint test test-fast bench clean
 
 install: $(STAMP)
 
@@ -28,7 +28,11 @@ demo: install
 	$(BIN)/mlform card examples/iris --env dev --format html --output build/demo/iris-card.html
 	$(BIN)/mlform audit examples/iris --verify
 
-test: install
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 test-fast: install

@@ -144,11 +144,11 @@ def stage_costs(tree: Path, passes: int) -> list[tuple[str, float]]:
 
     import yaml
 
+    from mlform.specs.check.semantic import check_sections, sections_of
     from mlform.specs.loader import discover, validate_file
-    from mlform.specs.overlays import BASE, environment_names, resolve
-    from mlform.specs.pipeline import Pipeline
-    from mlform.specs.semantic import check_sections, sections_of
-    from mlform.specs.source import _Loader, read_document  # the reader's own PyYAML loader, to split its cost
+    from mlform.specs.model.pipeline import Pipeline
+    from mlform.specs.read.overlays import BASE, environment_names, resolve
+    from mlform.specs.read.source import _Loader, read_document  # the reader's own PyYAML loader, to split its cost
 
     files = discover([tree])
     validate_file(files[0])  # imports the estimator's module once, as the CLI does for its first spec

@@ -148,8 +148,8 @@ def _where(filename: str) -> str:
 
 def profile_compile(size: int) -> Profile:
     """Profile of one fresh in-process compile and write of `size` specs: the top costs."""
+    from mlform.compiler.artifacts import output
     from mlform.compiler.commands.common import spec_files
-    from mlform.compiler.targets import output
 
     with tempfile.TemporaryDirectory(prefix="mlform-bench-compile-") as tmp:
         root = _git_repo(Path(tmp) / "repo")

@@ -36,8 +36,8 @@ __all__ = ["ensure_venv", "machine_facts", "main"]
 _OURS = """
 import json, sys, time, tracemalloc
 import numpy as np, pandas as pd
-from mlform.runtime.drift import detect_drift
-from mlform.specs.lifecycle import Drift
+from mlform.runtime.monitoring.drift import detect_drift
+from mlform.specs.model.lifecycle import Drift
 folder, repeat = sys.argv[1], int(sys.argv[2])
 ref, cur = np.load(f"{folder}/reference.npy"), np.load(f"{folder}/current.npy")
 cols = [f"f{i}" for i in range(ref.shape[1])]

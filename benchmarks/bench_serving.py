@@ -55,8 +55,8 @@ model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X
 
 _SAVE_OURS = _TRAIN + """
 from pathlib import Path
-from mlform.runtime.registry import Registry
-from mlform.runtime.train import signature_of
+from mlform.runtime.registry.models import Registry
+from mlform.runtime.steps.train import signature_of
 Registry(Path(sys.argv[2]) / "registry").register("bench", model, signature_of(X), {}, {})
 """
 

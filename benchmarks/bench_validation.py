@@ -126,8 +126,8 @@ def worker(tool: str, config: str, data: Path) -> dict[str, Any]:
     rules = all_rules() if config == "all" else RULES[config]
     frame = pd.read_parquet(data)
     if tool == "mlform":
-        from mlform.runtime.validation import validate_frame
-        from mlform.specs.data import Validation
+        from mlform.runtime.steps.validation import validate_frame
+        from mlform.specs.model.data import Validation
 
         validation = Validation.model_validate(rules)
 

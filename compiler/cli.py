@@ -27,13 +27,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("mlform.compiler.commands.audit:audit", "Show, export and verify the tamper-evident log of applies."),
     "build": ("mlform.compiler.commands.build:build", "Build the training and serving images with a Docker engine."),
     "init": ("mlform.compiler.commands.init:init", "Scaffold a new spec with data that validates."),
-    "run": ("mlform.runtime.commands:run", "Run the pipeline's steps locally, skipping cached ones."),
-    "runs": ("mlform.runtime.commands:runs", "List and show tracked runs."),
-    "models": ("mlform.runtime.commands:models", "List registered models and their aliases."),
+    "run": ("mlform.compiler.commands.run:run", "Run the pipeline's steps locally, skipping cached ones."),
+    "runs": ("mlform.compiler.commands.run:runs", "List and show tracked runs."),
+    "models": ("mlform.compiler.commands.run:models", "List registered models and their aliases."),
     "card": ("mlform.compiler.commands.card:card", "Render the model card of a registered version."),
-    "predict": ("mlform.runtime.commands:predict", "Score a file in batch with a registered model."),
-    "serve": ("mlform.runtime.serving_cli:serve", "Serve a registered model over HTTP."),
-    "monitor": ("mlform.runtime.monitor_cli:monitor", "Compare current data with the reference for drift."),
+    "predict": ("mlform.compiler.commands.run:predict", "Score a file in batch with a registered model."),
+    "serve": ("mlform.compiler.commands.serve:serve", "Serve a registered model over HTTP."),
+    "monitor": ("mlform.compiler.commands.monitor:monitor", "Compare current data with the reference for drift."),
 }
 
 

@@ -1,7 +1,7 @@
 """The project on disk, without importing the spec models: the project root, the policy file, generated files' owners.
 
 `plan` answers unchanged specs from receipts without loading pydantic, jinja2 or networkx, so what it needs
-of the file layout lives here (and finding spec files in `mlform.specs.discovery`): the project root, the
+of the file layout lives here (and finding spec files in `mlform.specs.read.discovery`): the project root, the
 policy file in force, and which spec and environment the provenance header of a generated file names (and so
 which files a compile no longer writes are orphans).
 """
@@ -14,7 +14,7 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from mlform.specs.discovery import POLICY_FILENAME
+from mlform.specs.read.discovery import POLICY_FILENAME
 
 __all__ = ["FOLDERS", "HEADER_MARK", "POLICY_ENV", "FolderOwners", "OwnerKey", "Signature", "policy_file",
            "project_root", "racy", "read_header", "read_owner"]

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from mlform.specs.errors import MlformError
-from mlform.specs.pipeline import Pipeline
+from mlform.specs.model.pipeline import Pipeline
 
 __all__ = ["Secret", "SecretMissing", "read_secret"]
 

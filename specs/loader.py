@@ -11,13 +11,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .discovery import SPEC_FILENAMES, discover
+from mlform.specs.check.explain import did_you_mean, explain
+from mlform.specs.check.semantic import Finding, check_sections, sections_of, valid_sections
+from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.read.discovery import SPEC_FILENAMES, discover
+from mlform.specs.read.overlays import BASE, check_overlays, environment_names, resolve
+from mlform.specs.read.source import Document, parse_document, read_document
+
 from .errors import Diagnostic, SpecError
-from .explain import did_you_mean, explain
-from .overlays import BASE, check_overlays, environment_names, resolve
-from .pipeline import Pipeline
-from .semantic import Finding, check_sections, sections_of, valid_sections
-from .source import Document, parse_document, read_document
 
 __all__ = ["SPEC_FILENAMES", "ResolvedSpec", "discover", "load_spec", "read_spec_document", "require_environment",
            "validate_file"]
@@ -77,6 +78,7 @@ def _resolve_env(doc: Document, env: str, root: Path, resolved: Path,
         pipeline, found = None, explain(view, Pipeline, exc)
         sections = valid_sections(view.data)
     else:
+        assert pipeline is not None  # model_validate returns or raises
         found, sections = [], sections_of(pipeline)
     found += [_locate(view, finding) for finding in check_sections(sections, root, require_data)]
     if pipeline is None or any(d.severity == "error" for d in found):

@@ -16,8 +16,8 @@ _HEADERS = ("SEQ", "TIME", "ACTOR", "SPEC", "ENV", "RESULT", "COMMAND", "PROMOTE
 
 def _state_dirs(path: Path) -> list[Path]:
     """The state folders of the specs at `path`, in order and without repeats (as `mlform state` finds them)."""
-    from mlform.runtime.state import state_dir_for
-    from mlform.specs.discovery import discover
+    from mlform.runtime.storage.statedir import state_dir_for
+    from mlform.specs.read.discovery import discover
 
     files = discover([path])
     if not files:
@@ -71,7 +71,7 @@ def audit(path: Path, env: str | None, model: str | None, fmt: str, verify: bool
     The whole chain is verified first: an entry edited, removed, reordered or inserted, or an incomplete
     last entry, is an error naming its seq.
     """
-    from ..audit import canonical, head, log_path, read_entries, verify_log
+    from mlform.compiler.governance.audit import canonical, head, log_path, read_entries, verify_log
 
     folders = _state_dirs(path)
     if verify:

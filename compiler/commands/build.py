@@ -36,7 +36,7 @@ def build(specs: tuple[Path, ...], env: str | None, kind: str, tags: tuple[str, 
     """
     from docker.utils.build import match_tag
 
-    from ..targets import docker_build
+    from mlform.compiler.artifacts import docker_build
 
     bad = next((t for t in tags if not match_tag(t)), None)
     if bad is not None:

@@ -35,10 +35,10 @@ def card(target: str, env: str | None, fmt: str, output: Path | None, registry_d
     its environment; default: the one it was trained in), or a spec file or folder: the version its environment
     pins (`registry.production`), else the one at `registry.promote_to`, else the latest.
     """
+    from mlform.compiler.governance import card as cards
+    from mlform.compiler.governance.cardviews import render_card, render_note
     from mlform.specs import load_spec
 
-    from .. import card as cards
-    from ..cardviews import render_card, render_note
     from .common import spec_files
 
     path = Path(target)

@@ -33,7 +33,7 @@ def policy_option(func: F) -> F:
 
 def spec_files(paths: tuple[Path, ...]) -> list[Path]:
     """Expand spec paths; fail clearly when a directory holds no spec."""
-    from mlform.specs.discovery import discover
+    from mlform.specs.read.discovery import discover
 
     files = discover(paths)
     if not files:

@@ -34,7 +34,7 @@ def compile_(specs: tuple[Path, ...], env: str | None, out: Path | None, targets
       .github/workflows/mlform-<name>-<env>-{pr,apply,monitor}.yml
     Each file names its spec, environment and spec digest in a header; do not edit them by hand.
     """
-    from ..targets import output
+    from mlform.compiler.artifacts import output
 
     build = output.compile_specs(spec_files(specs), env, out, _targets(targets), templates)
 

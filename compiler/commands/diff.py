@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..diffviews import FORMATS
+from mlform.compiler.diff.diffviews import FORMATS
 
 
 def _repo_path(root: Path, path: Path) -> str:
@@ -43,9 +43,9 @@ def diff(specs: tuple[Path, ...], base: str | None, head: str | None, env: str |
     Dockerfiles by instruction. A file that differs only in its
     provenance header or spec digest references is header-only.
     """
-    from ..diff import diff_sides
-    from ..diffviews import render_diff
-    from ..gitrefs import default_base, repo_root, side
+    from mlform.compiler.diff.compare import diff_sides
+    from mlform.compiler.diff.diffviews import render_diff
+    from mlform.compiler.diff.gitrefs import default_base, repo_root, side
 
     root = repo_root(Path.cwd())
     selection = [_repo_path(root, path) for path in specs]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..graphviews import FORMATS
+from mlform.compiler.graph.graphviews import FORMATS
+
 from .common import env_option, spec_files, specs_argument
 
 
@@ -17,10 +18,9 @@ from .common import env_option, spec_files, specs_argument
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 def graph(specs: tuple[Path, ...], env: str | None, fmt: str) -> None:
     """Show the step graph of SPECS (Mermaid renders in GitHub Markdown)."""
+    from mlform.compiler.graph.graphviews import graph_data, render_graph
+    from mlform.compiler.graph.stepgraph import build_graph
     from mlform.specs import load_spec
-
-    from ..graph import build_graph
-    from ..graphviews import graph_data, render_graph
 
     graphs = [build_graph(load_spec(path, env)) for path in spec_files(specs)]
     if fmt == "json":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mlform.specs.base import DNS_LABEL
+from mlform.specs.model.base import DNS_LABEL
 
 __all__ = ["GITIGNORE", "NAME_MAX", "gitignore_text", "init", "name_problem", "scaffold_files", "spec_text",
            "starter_data"]

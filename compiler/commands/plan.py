@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from ..plan import PlanInputs
-from ..planviews import FORMATS
+from mlform.compiler.plan.plans import PlanInputs
+from mlform.compiler.plan.planviews import FORMATS
+
 from .common import env_option, policy_option, spec_files, specs_argument
 
 __all__ = ["apply", "plan"]
@@ -52,10 +53,9 @@ def plan(specs: tuple[Path, ...], env: str | None, artifacts_dir: Path | None, t
     """
     from dataclasses import replace
 
+    from mlform.compiler.plan.planset import plan_files
+    from mlform.compiler.plan.planviews import render_plans
     from mlform.specs.fsutil import write_atomic
-
-    from ..planset import plan_files
-    from ..planviews import render_plans
 
     inputs = replace(_inputs(artifacts_dir, targets, templates), policy=policy)
     plans = [p for file in plan_files(spec_files(specs), env, inputs) for p in file.plans]
@@ -68,7 +68,8 @@ def plan(specs: tuple[Path, ...], env: str | None, artifacts_dir: Path | None, t
     if plan_out is not None:
         payload = {"format_version": PLANFILE_FORMAT, "plans": [p.to_dict() for p in plans],
                    "inputs": {"artifacts_dir": str(inputs.out) if inputs.out else None,
-                              "targets": inputs.targets, "templates": str(inputs.templates) if inputs.templates else None}}
+                              "targets": inputs.targets,
+                              "templates": str(inputs.templates) if inputs.templates else None}}
         write_atomic(plan_out, json.dumps(payload, indent=2, sort_keys=True) + "\n")
         click.echo(f"Saved the plan to {plan_out}; apply it with `mlform apply {plan_out}`.", err=True)
     if detailed_exitcode and any(p.has_changes for p in plans):
@@ -84,9 +85,8 @@ def _not_a_plan(path: Path, why: str = "") -> Exception:
 
 
 def _read_planfile(path: Path) -> tuple[PlanInputs, list[Any]]:
+    from mlform.compiler.plan.plans import Plan
     from mlform.specs.errors import PlanError
-
-    from ..plan import Plan
 
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
@@ -110,7 +110,7 @@ def _is_planfile(path: Path) -> bool:
     """True for a file to apply as a saved plan; raise PlanError for a file that is neither a plan nor a spec."""
     if not path.is_file():
         return False
-    from mlform.specs.discovery import SPEC_FILENAMES
+    from mlform.specs.read.discovery import SPEC_FILENAMES
 
     with path.open("rb") as handle:
         head = handle.read(64).lstrip()
@@ -119,7 +119,7 @@ def _is_planfile(path: Path) -> bool:
     if path.name in SPEC_FILENAMES or path.suffix in (".yaml", ".yml"):
         return False  # a spec: its own errors are the ones to show
     from mlform.specs.errors import SpecError
-    from mlform.specs.source import read_document
+    from mlform.specs.read.source import read_document
 
     try:
         is_spec = "apiVersion" in read_document(path, keep_duplicates=True).data
@@ -138,10 +138,9 @@ def _is_planfile(path: Path) -> bool:
 def apply(target: Path, env: str | None, artifacts_dir: Path | None, targets: str | None,
           templates: Path | None, yes: bool) -> None:
     """Apply a saved plan exactly, or plan SPEC and apply what changed after confirmation."""
-    from mlform.runtime.progress import ConsoleReporter
-
-    from ..planset import plan_files
-    from ..planviews import render_plans
+    from mlform.compiler.plan.planset import plan_files
+    from mlform.compiler.plan.planviews import render_plans
+    from mlform.runtime.run.progress import ConsoleReporter
 
     console = ConsoleReporter()
     if _is_planfile(target):
@@ -163,11 +162,10 @@ def apply(target: Path, env: str | None, artifacts_dir: Path | None, targets: st
 
 
 def _apply_saved(path: Path, console: Any) -> None:
+    from mlform.compiler.governance.audit import recording
+    from mlform.compiler.plan.apply import apply_plan
+    from mlform.compiler.plan.stamps import file_sha256
     from mlform.specs import load_spec
-
-    from ..apply import apply_plan
-    from ..audit import recording
-    from ..stamps import file_sha256
 
     inputs, saved = _read_planfile(path)
     loaded = []
@@ -185,9 +183,9 @@ def _apply_saved(path: Path, console: Any) -> None:
 
 def _apply_files(files: list[Any], env: str | None, inputs: PlanInputs, console: Any) -> None:
     """Apply each loaded spec whose plan changes something; record receipts for those that change nothing."""
-    from ..apply import apply_plan, record_unchanged
-    from ..audit import recording
-    from ..receipts import write_index
+    from mlform.compiler.governance.audit import recording
+    from mlform.compiler.plan.apply import apply_plan, record_unchanged
+    from mlform.compiler.plan.receipts import write_index
 
     for file in files:
         if not file.specs:

@@ -14,8 +14,8 @@ from .common import spec_files
 
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec
-    from mlform.specs.source import Document
-    from mlform.specs.yamledit import Edit
+    from mlform.specs.read.source import Document
+    from mlform.specs.read.yamledit import Edit
 
 __all__ = ["promote"]
 
@@ -41,9 +41,9 @@ def promote(spec: Path, env: str | None, version: int, dry_run: bool) -> None:
     from mlform.specs.errors import SpecError
     from mlform.specs.fsutil import write_atomic
     from mlform.specs.loader import require_environment, validate_file
-    from mlform.specs.overlays import BASE
-    from mlform.specs.source import parse_document
-    from mlform.specs.yamledit import lookup, set_value
+    from mlform.specs.read.overlays import BASE
+    from mlform.specs.read.source import parse_document
+    from mlform.specs.read.yamledit import lookup, set_value
 
     if version < 1:
         raise click.BadParameter(f"versions start at 1; got {version}", param_hint="'--version'")
@@ -109,11 +109,11 @@ def _diff(before: str, after: str, display: str) -> str:
 
 def _notes(doc: Document, env: str, spec: ResolvedSpec, version: int) -> list[str]:
     """Early feedback that changes nothing: environments that pin their own version, and the local registry."""
-    from mlform.runtime.registry import Registry
-    from mlform.runtime.state import state_dir_for
+    from mlform.runtime.registry.models import Registry
+    from mlform.runtime.storage.statedir import state_dir_for
     from mlform.specs.errors import StateError
-    from mlform.specs.overlays import BASE, environment_names
-    from mlform.specs.yamledit import lookup
+    from mlform.specs.read.overlays import BASE, environment_names
+    from mlform.specs.read.yamledit import lookup
 
     notes = []
     if env == BASE:

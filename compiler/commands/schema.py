@@ -108,7 +108,7 @@ class _Partials:
 
 def _add_overlays(schema: dict[str, Any]) -> None:
     """Add the `Overlay` definition and make `environments.<env>` refer to it."""
-    from mlform.specs.overlays import PINNED, SECTIONS
+    from mlform.specs.read.overlays import PINNED, SECTIONS
 
     partials = _Partials(schema["$defs"])
     sections = {key: schema["properties"][key] for key in SECTIONS}

@@ -20,9 +20,8 @@ def state() -> None:
 @specs_argument
 def state_list(specs: tuple[Path, ...]) -> None:
     """List the states of SPECS: environment, serial, lineage and steps recorded."""
+    from mlform.compiler.plan.planner import state_store
     from mlform.specs import validate_file
-
-    from ..planner import state_store
 
     for path in spec_files(specs):
         resolved, _ = validate_file(path)
@@ -38,10 +37,9 @@ def state_list(specs: tuple[Path, ...]) -> None:
 @env_option
 def state_show(spec: Path, env: str | None) -> None:
     """Print the state of SPEC in one environment as JSON."""
+    from mlform.compiler.plan.planner import state_store
     from mlform.specs import load_spec
     from mlform.specs.errors import StateError
-
-    from ..planner import state_store
 
     resolved = load_spec(spec_files((spec,))[0], env)
     current = state_store(resolved).read()
@@ -56,9 +54,8 @@ def state_show(spec: Path, env: str | None) -> None:
 @env_option
 def force_unlock(lock_id: str, spec: Path, env: str | None) -> None:
     """Remove the lock LOCK_ID from the state of SPEC, when its holder is gone."""
+    from mlform.compiler.plan.planner import state_store
     from mlform.specs import load_spec
-
-    from ..planner import state_store
 
     resolved = load_spec(spec_files((spec,))[0], env)
     info = state_store(resolved).force_unlock(lock_id)

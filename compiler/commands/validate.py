@@ -7,20 +7,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..report import FORMATS, render_diagnostics
 from .common import env_option, policy_option, spec_files, specs_argument
+from .report import FORMATS, render_diagnostics
 
 if TYPE_CHECKING:
     from mlform.specs import Diagnostic
-    from mlform.specs.policy import LoadedPolicy
+    from mlform.specs.check.policy import LoadedPolicy
 
 
 def _policy(explicit: Path | None) -> tuple[LoadedPolicy | None, list[Diagnostic]]:
     """The policy in force, or the errors of its file."""
+    from mlform.compiler.workspace import policy_file
     from mlform.specs import SpecError
-    from mlform.specs.policy import load_policy
-
-    from ..workspace import policy_file
+    from mlform.specs.check.policy import load_policy
 
     path = policy_file(explicit, Path.cwd())
     if path is None:
@@ -48,9 +47,9 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
     printed, not counted); 1 otherwise, after reporting every error at once.
     """
     from mlform.specs import validate_file
+    from mlform.specs.check.names import duplicate_names
+    from mlform.specs.check.policy_check import check_policy
     from mlform.specs.loader import read_spec_document
-    from mlform.specs.names import duplicate_names
-    from mlform.specs.policy_check import check_policy
 
     loaded, diagnostics = _policy(policy)
     results = []

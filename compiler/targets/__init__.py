@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Protocol
 from mlform.specs.errors import RenderError
 
 if TYPE_CHECKING:
+    from mlform.compiler.artifacts.render import Templates
+    from mlform.compiler.graph.stepgraph import StepGraph
     from mlform.specs import ResolvedSpec
-
-    from ..graph import StepGraph
-    from ..render import Templates
 
 __all__ = ["ENTRY_POINT_GROUP", "Context", "Layout", "Target", "load_targets"]
 

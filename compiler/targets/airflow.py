@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlform.compiler.artifacts.common import image, secret_env, spec_file
+from mlform.compiler.artifacts.pods import container, pod_metadata, pod_spec
 from mlform.specs.errors import RenderError
 
 from . import Context
-from .common import image, secret_env, spec_file
-from .pods import container, pod_metadata, pod_spec
 
 __all__ = ["airflow_literal", "directory", "render"]
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from mlform.compiler.artifacts.common import APP_DIR, STATE_DIR, UID, mlform_install, spec_file
+
 from . import Context
-from .common import APP_DIR, STATE_DIR, UID, mlform_install, spec_file
 
 __all__ = ["directory", "render"]
 

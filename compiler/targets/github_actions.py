@@ -10,9 +10,10 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from ..render import dump_yaml, shquote
+from mlform.compiler.artifacts.common import image, mlform_install, registry_host, step_secrets
+from mlform.compiler.artifacts.render import dump_yaml, shquote
+
 from . import Context
-from .common import image, mlform_install, registry_host, step_secrets
 
 __all__ = ["ACTIONS", "directory", "render"]
 
@@ -181,7 +182,7 @@ def _pull_request(ctx: Context) -> str:
     if layout.templates is not None:
         compile_check += ' --templates "$MLFORM_TEMPLATES"'
         env["MLFORM_TEMPLATES"] = literal(layout.templates)
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"name": "Validate", "run": 'mlform validate "$MLFORM_SPEC" --env "$MLFORM_ENV" --format github\n'},
         {"name": "Check generated files are current", "env": env, "run": compile_check + "\n"},
         {"name": "Plan", "run": _PLAN},
@@ -207,7 +208,7 @@ def _image_steps(ctx: Context) -> list[dict[str, Any]]:
     else:
         login = {**({"registry": host} if host else {}), "username": "${{ secrets.REGISTRY_USERNAME }}",
                  "password": "${{ secrets.REGISTRY_PASSWORD }}"}
-    steps = [{"name": "Set up Docker Buildx", "uses": _uses("docker/setup-buildx-action")},
+    steps: list[dict[str, Any]] = [{"name": "Set up Docker Buildx", "uses": _uses("docker/setup-buildx-action")},
              {"name": "Log in to the registry", "uses": _uses("docker/login-action"), "with": login}]
     kinds = ["train"]
     if pipeline.serving is not None and pipeline.serving.mode == "online":
@@ -231,7 +232,7 @@ def _apply(ctx: Context) -> str:
         steps += _image_steps(ctx)
         if registry_host(ctx) == "ghcr.io":
             permissions["packages"] = "write"
-    extra = {"environment": ctx.spec.env} if ctx.spec.env != "default" else {}
+    extra: dict[str, Any] = {"environment": ctx.spec.env} if ctx.spec.env != "default" else {}
     job = _job(ctx, permissions, steps, **extra)
     on = {"push": {"branches": ["main"], "paths": _watched(ctx)},
           "workflow_dispatch": {"inputs": {"reason": {"description": "Why the pipeline is applied again",

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..render import dump_yaml
+from mlform.compiler.artifacts.common import image, k8s_name, labels, secret_env, serving_env, spec_file
+from mlform.compiler.artifacts.pods import container, pod_metadata, pod_spec, service_account, state_claim
+from mlform.compiler.artifacts.render import dump_yaml
+
 from . import Context
-from .common import image, k8s_name, labels, secret_env, serving_env, spec_file
-from .pods import container, pod_metadata, pod_spec, service_account, state_claim
 
 __all__ = ["directory", "render"]
 

@@ -64,12 +64,12 @@ def transactions(rng: np.random.Generator, n: int, first_id: int, drifted: bool)
                 + 0.6 * num_tx_24h)
     is_fraud = (rng.random(n) < 1 / (1 + np.exp(-log_odds))).astype(int)
     ids = np.array([f"tx-{i:06d}" for i in range(first_id, first_id + n)])
-    return dict(zip(COLUMNS, (ids, amount, category, country, hour, card_age_days, num_tx_24h, is_fraud)))
+    return dict(zip(COLUMNS, (ids, amount, category, country, hour, card_age_days, num_tx_24h, is_fraud), strict=True))
 
 
 def _rows(table: dict[str, np.ndarray]) -> list[tuple[object, ...]]:
     return [(i, float(a), str(m), str(c), int(h), int(d), int(t), int(f))
-            for i, a, m, c, h, d, t, f in zip(*(table[name] for name in COLUMNS))]
+            for i, a, m, c, h, d, t, f in zip(*(table[name] for name in COLUMNS), strict=True)]
 
 
 def _replace(path: Path, write: Callable[[Path], None]) -> None:

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from mlform.compiler.cli import cli
 from mlform.specs import validate_file
-from mlform.specs.overlays import BASE
-from mlform.specs.source import read_document
+from mlform.specs.read.overlays import BASE
+from mlform.specs.read.source import read_document
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SPECS = sorted(EXAMPLES.glob("*/mlform.yaml"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import sqlite3
-from collections.abc import Callable
-from contextlib import closing
 import subprocess
 import sys
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlform.specs import validate_file
-from mlform.specs.source import MAX_BYTES
+from mlform.specs.read.source import MAX_BYTES
 
 CORPUS = Path(__file__).parent / "invalid"
 CASES = sorted(CORPUS.glob("*.yaml"))

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mlform.specs import SpecError, discover, load_spec, validate_file
-from mlform.specs.pipeline import Pipeline
-from mlform.specs.semantic import check_sections, sections_of, valid_sections
-from mlform.specs.source import parse_document
+from mlform.specs.check.semantic import check_sections, sections_of, valid_sections
+from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.read.source import parse_document
 
 MINIMAL = """\
 apiVersion: mlform/v1

@@ -1,0 +1,1 @@
+"""What targets emit: the Jinja environment, compiling and writing files, image builds."""

@@ -1,0 +1,177 @@
+"""What several targets share: image names, labels, Kubernetes names, secrets and the in-image layout."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from pydantic import BaseModel
+
+from mlform.compiler.targets import Context
+from mlform.specs.errors import RenderError
+from mlform.specs.model.base import SecretUse
+from mlform.specs.model.install import parse_source
+
+__all__ = [
+    "APP_DIR",
+    "INSTALL_DIR",
+    "STATE_DIR",
+    "UID",
+    "Install",
+    "SecretEnv",
+    "image",
+    "image_repository",
+    "k8s_name",
+    "labels",
+    "mlform_install",
+    "registry_host",
+    "secret_env",
+    "serving_env",
+    "spec_file",
+    "step_secrets",
+]
+
+APP_DIR = "/app"
+STATE_DIR = f"{APP_DIR}/.mlform"
+UID = 10001
+SecretEnv = tuple[str, str, str]  # (environment variable, Kubernetes Secret, key)
+INSTALL_DIR = "/opt/mlform-install"  # where an image build copies a wheel or source folder of mlform
+
+
+@dataclass(frozen=True)
+class Install:
+    """What pip installs as mlform (`requirement`), and for a path source, that path relative to the spec folder."""
+
+    requirement: str
+    path: str | None = None
+    custom: bool = False
+
+
+def mlform_install(ctx: Context, where: str) -> Install:
+    """How the artifacts install mlform (`runtime.mlform`, else this mlform's version); `where` an image build
+    (`image`, which copies a path source to INSTALL_DIR) or a checkout of the project (`checkout`)."""
+    text = ctx.spec.pipeline.runtime.mlform
+    if text is None:
+        return Install(f"mlform=={ctx.version}")
+    source = parse_source(text)
+    if source.kind == "version":
+        return Install(f"mlform=={source.value}", custom=True)
+    if source.kind == "url":
+        return Install(f"mlform @ {source.value}", custom=True)
+    if where == "image":
+        name = PurePosixPath(source.value).name if source.value != "." else "source"
+        return Install(f"{INSTALL_DIR}/{name}", source.value, custom=True)
+    return Install("./" + posixpath.normpath(posixpath.join(ctx.layout.spec_dir, source.value)), source.value,
+                   custom=True)
+
+
+def spec_file(ctx: Context) -> str:
+    """The spec's file name; images hold the spec folder at APP_DIR, so this is its path there."""
+    return PurePosixPath(ctx.layout.spec_path).name
+
+
+def image_repository(ctx: Context) -> str:
+    """`targets.docker.image` without tag or digest; RenderError when the spec has no docker target."""
+    docker = ctx.spec.pipeline.targets.docker
+    if docker is None:
+        msg = "this target runs the pipeline's images: set `targets.docker.image`"
+        raise RenderError(msg)
+    repository = docker.image.split("@", 1)[0]
+    head, _, last = repository.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
+
+
+def image(ctx: Context, kind: str) -> str:
+    """The `train` or `serve` image: tagged with kind, environment and spec digest, so a change rolls it."""
+    return f"{image_repository(ctx)}:{kind}-{ctx.spec.env}-{ctx.spec.digest[:12]}"
+
+
+def registry_host(ctx: Context) -> str | None:
+    """The registry host of the image, or None for Docker Hub."""
+    first, slash, _ = image_repository(ctx).partition("/")
+    return first if slash and ("." in first or ":" in first or first == "localhost") else None
+
+
+def k8s_name(base: str, suffix: str, limit: int = 63) -> str:
+    """`base-suffix`, shortened to `limit` characters with a hash of `base` when it would not fit."""
+    name = f"{base}-{suffix}"
+    if len(name) <= limit:
+        return name
+    tag = hashlib.sha256(base.encode()).hexdigest()[:6]
+    keep = limit - len(suffix) - len(tag) - 2
+    return f"{base[:keep].rstrip('-')}-{tag}-{suffix}"
+
+
+def labels(ctx: Context, component: str) -> dict[str, str]:
+    """The spec's own labels, then the `app.kubernetes.io/*` labels (which win on a clash)."""
+    name = ctx.spec.name
+    return {
+        **ctx.spec.pipeline.metadata.labels,
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/instance": k8s_name(name, ctx.spec.env),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "mlform",
+        "app.kubernetes.io/managed-by": "mlform",
+    }
+
+
+def _kubernetes_ref(ctx: Context, secret: str, used_at: str) -> tuple[str, str]:
+    ref = ctx.spec.pipeline.secrets[secret].kubernetes
+    if ref is None:
+        msg = (f"secret `{secret}` (used by `{used_at}`) has no `kubernetes` reference: "
+               f"set `secrets.{secret}.kubernetes`")
+        raise RenderError(msg)
+    return ref.secret, ref.key
+
+
+def _secret_uses(value: object, path: str) -> dict[str, str]:
+    """Secret name -> the first key path using it, for every `SecretUse` inside `value` (a spec model)."""
+    if isinstance(value, SecretUse):
+        return {value.secret: path}
+    if isinstance(value, BaseModel):
+        items: Iterable[tuple[object, object]] = ((name, getattr(value, name)) for name in type(value).model_fields)
+    elif isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return {}
+    found: dict[str, str] = {}
+    for key, item in items:
+        for name, where in _secret_uses(item, f"{path}.{key}" if path else str(key)).items():
+            found.setdefault(name, where)
+    return found
+
+
+def step_secrets(ctx: Context) -> dict[str, tuple[str, str]]:
+    """Variable -> (secret, first key path using it), for each secret the steps read (the server's aside)."""
+    pipeline = ctx.spec.pipeline
+    sections = {name: getattr(pipeline, name) for name in type(pipeline).model_fields
+                if name not in ("serving", "environments", "secrets")}
+    found = {}
+    for name, where in sorted(_secret_uses(sections, "").items()):
+        var = pipeline.secrets[name].env
+        if var is None:
+            msg = f"secret `{name}` (used by `{where}`) is read from the environment: set `secrets.{name}.env`"
+            raise RenderError(msg)
+        found[var] = (name, where)
+    return dict(sorted(found.items()))
+
+
+def secret_env(ctx: Context) -> list[SecretEnv]:
+    """The secrets the pipeline's steps read, as variables set from Kubernetes Secrets."""
+    return [(var, *_kubernetes_ref(ctx, name, where)) for var, (name, where) in step_secrets(ctx).items()]
+
+
+def serving_env(ctx: Context) -> list[SecretEnv]:
+    """The server's `serving.env` variables, each from its secret's Kubernetes Secret."""
+    serving = ctx.spec.pipeline.serving
+    if serving is None:
+        return []
+    found = []
+    for var, use in sorted(serving.env.items()):
+        found.append((var, *_kubernetes_ref(ctx, use.secret, f"serving.env.{var}")))
+    return found

@@ -1,0 +1,207 @@
+"""Compile specs into files in memory, then write them atomically or check them against the disk.
+
+Output layout, relative to the output root (`--out`, by default the project root, the nearest folder
+up from the working directory holding `.git`):
+
+    deploy/<name>/<env>/<target>/...        Docker, Airflow and Kubernetes files of one pipeline and env
+    .github/workflows/mlform-<name>-<env>-{pr,apply,monitor}.yml
+
+Every file starts with a provenance header naming the mlform version, the spec (relative to the project
+root), the environment and the spec digest; the header is how `--check` tells a stale file (the spec
+changed) from a hand-edited one, and how a later compile finds the files it no longer generates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+from mlform.compiler.graph.stepgraph import build_graph
+from mlform.compiler.targets import Context, Layout, Target, load_targets
+from mlform.compiler.workspace import HEADER_MARK, project_root, read_header
+from mlform.specs import BASE, ResolvedSpec, SpecError, load_spec, validate_file
+from mlform.specs.check.explain import did_you_mean
+from mlform.specs.check.names import duplicate_names
+from mlform.specs.errors import RenderError
+from mlform.specs.fsutil import write_atomic
+
+from .render import Templates
+
+__all__ = ["HEADER_MARK", "Build", "Finding", "check", "compile_specs", "project_root", "resolve_specs", "write"]
+
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Which spec and environment a generated file belongs to, as its header says."""
+
+    spec: str
+    env: str
+    digest: str = field(compare=False, default="")
+    version: str = field(compare=False, default="")
+
+
+@dataclass
+class Build:
+    """The rendered files (path relative to `out` -> text) and the folders whose old files they replace."""
+
+    out: Path
+    files: dict[str, str] = field(default_factory=dict)
+    owners: dict[str, Owner] = field(default_factory=dict)
+    scanned: dict[str, set[Owner]] = field(default_factory=dict)
+
+    def orphans(self) -> list[str]:
+        """Files in the scanned folders that a compile of the same spec and env wrote but no longer writes."""
+        found = []
+        for folder, owners in sorted(self.scanned.items()):
+            path = self.out / folder
+            if not path.is_dir():
+                continue
+            for entry in sorted(path.iterdir()):
+                relative = f"{folder}/{entry.name}"
+                if entry.is_file() and relative not in self.files and read_owner(entry) in owners:
+                    found.append(relative)
+        return found
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One file `--check` objects to: `missing`, `stale`, `hand-edited` or `orphaned`."""
+
+    kind: str
+    path: str
+
+
+def header(ctx: Context) -> str:
+    """The provenance header: `#` comments, valid in Dockerfiles, YAML, Python and ignore files."""
+    return "\n".join([
+        f"# {HEADER_MARK}",
+        f"# mlform {ctx.version}",
+        f"# spec: {json.dumps(ctx.layout.spec_path)}",
+        f"# env: {ctx.spec.env}",
+        f"# spec digest: sha256:{ctx.spec.digest}",
+    ]) + "\n"
+
+
+def read_owner(path: Path) -> Owner | None:
+    """The owner a generated file's header names, or None for a file mlform did not write."""
+    header = read_header(path)
+    if header is None:
+        return None
+    return Owner(header["spec"], header["env"], header.get("spec digest", ""), header["version"])
+
+
+def resolve_specs(path: Path, env: str | None) -> list[ResolvedSpec]:
+    """The specs in the file at `path` for `env`, else for each environment it declares (the base spec without any)."""
+
+    if env is not None:
+        return [load_spec(path, env)]
+    specs, diagnostics = validate_file(path)
+    if any(d.severity == "error" for d in diagnostics):
+        raise SpecError(diagnostics)
+    named = [s for s in specs if s.env != BASE]
+    return named or specs
+
+
+def _select(names: Sequence[str] | None) -> dict[str, Target]:
+    available = load_targets()
+    if not names:
+        return available
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        hint = did_you_mean(unknown[0], list(available))
+        msg = f"unknown target `{unknown[0]}`{hint} (known: {', '.join(available)})"
+        raise RenderError(msg)
+    return {n: available[n] for n in available if n in names}
+
+
+def _posix(path: Path, root: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def compile_specs(paths: Iterable[Path], env: str | None, out: Path | None, targets: Sequence[str] | None = None,
+                  templates: Path | None = None, cwd: Path | None = None) -> Build:
+    """Render every selected target of every spec (each environment unless `env`) into one Build."""
+    root = project_root(cwd or Path.cwd())
+    out_dir = (out or root).resolve()
+    chosen = _select(targets)
+    renderer = Templates(templates)
+    version = package_version("mlform")
+    build = Build(out_dir)
+    specs = [spec for path in paths for spec in resolve_specs(path, env)]
+    clashes = duplicate_names(spec.document for spec in specs)
+    if clashes:
+        raise SpecError(clashes)
+    for spec in specs:
+        spec_path = _posix(spec.path, root)
+        layout = Layout(spec_path, _posix(spec.root, root), _posix(out_dir, root),
+                        _posix(templates.resolve(), root) if templates else None)
+        ctx = Context(spec, build_graph(spec), layout, renderer, version)
+        owner = Owner(spec_path, spec.env, f"sha256:{spec.digest}", version)
+        for target in chosen.values():
+            folder = target.directory(ctx)
+            build.scanned.setdefault(folder, set()).add(owner)
+            for name, text in target.render(ctx).items():
+                _add(build, f"{folder}/{name}", header(ctx) + text, owner)
+    _refuse_foreign(build, root)
+    return build
+
+
+def _refuse_foreign(build: Build, root: Path) -> None:
+    """Raise RenderError when a file the build would write was generated from another spec that still exists."""
+    foreign = []
+    for relative, owner in sorted(build.owners.items()):
+        found = read_owner(build.out / relative)
+        if found is not None and found.spec != owner.spec and (root / found.spec).is_file():
+            foreign.append((relative, found.spec, owner.spec))
+    if foreign:
+        relative, theirs, ours = foreign[0]
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        msg = (f"refusing to overwrite `{relative}`{more}: generated from `{theirs}`, not `{ours}`; both specs name "
+               f"their pipeline alike, so give one another `metadata.name` (or, if `{theirs}` no longer generates "
+               "these files, delete them)")
+        raise RenderError(msg)
+
+
+def _add(build: Build, relative: str, text: str, owner: Owner) -> None:
+    other = build.owners.get(relative)
+    if other is not None:
+        msg = (f"`{relative}` would be written for both `{other.spec}` ({other.env}) and `{owner.spec}` "
+               f"({owner.env}): pipelines need distinct `metadata.name`s")
+        raise RenderError(msg)
+    build.files[relative] = text
+    build.owners[relative] = owner
+
+
+def write(build: Build) -> tuple[list[str], list[str]]:
+    """Write changed files atomically and delete orphaned ones; return (written, deleted)."""
+    orphans = build.orphans()
+    written = []
+    for relative, text in sorted(build.files.items()):
+        path = build.out / relative
+        if not path.is_file() or path.read_bytes() != text.encode():
+            write_atomic(path, text)
+            written.append(relative)
+    for relative in orphans:
+        (build.out / relative).unlink()
+    return written, orphans
+
+
+def check(build: Build) -> list[Finding]:
+    """Every file that is missing, stale (its spec changed), hand-edited or orphaned; writes nothing."""
+    findings = []
+    for relative, text in sorted(build.files.items()):
+        path = build.out / relative
+        if not path.is_file():
+            findings.append(Finding("missing", relative))
+        elif path.read_bytes() != text.encode():
+            owner, found = build.owners[relative], read_owner(path)
+            same_source = found == owner and (found.digest, found.version) == (owner.digest, owner.version)
+            edited = found is None or same_source
+            findings.append(Finding("hand-edited" if edited else "stale", relative))
+    findings.extend(Finding("orphaned", relative) for relative in build.orphans())
+    return findings

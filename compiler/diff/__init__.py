@@ -1,0 +1,1 @@
+"""Compare the artifacts two git refs compile to, by meaning."""

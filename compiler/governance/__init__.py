@@ -1,0 +1,1 @@
+"""Governance: the audit log of applies and model cards."""

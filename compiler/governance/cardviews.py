@@ -1,0 +1,49 @@
+"""Render a model card: JSON, Markdown or self-contained HTML through the templates `card/card.{md,html}.j2`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from mlform.compiler.artifacts.render import Templates, mdtext
+from mlform.runtime.monitoring.report_html import STYLE, Bar, render_bars, render_plot
+
+from .card import FORMAT_VERSION
+
+__all__ = ["render_card", "render_note"]
+
+
+def _plots(card: dict[str, Any]) -> dict[str, Any]:
+    """Inline SVG: every metric against its gate, and the latest monitor result's drift scores and distributions."""
+    metrics = card["evaluation"]["metrics"]
+    bars = [Bar(m["metric"], m["value"], m["min"], m["max"], m["passed"]) for m in metrics]
+    latest = card["drift"]["latest"]
+    features = latest["features"] if latest else []
+    scores = [Bar(str(f["feature"]), f["score"], None, f["threshold"], None if f["score"] is None else not f["drifted"])
+              for f in features]
+    return {"metrics": Markup(render_bars("metrics against their gates", bars)) if bars else None,
+            "drift": Markup(render_bars("drift score per feature against its threshold", scores)) if scores else None,
+            "features": [(str(f["feature"]), Markup(render_plot(f))) for f in features]}
+
+
+def render_card(card: dict[str, Any], fmt: str, templates: Path | None = None) -> str:
+    """The card as `json`, `markdown` or `html`; `templates` replaces built-in templates by name."""
+    if fmt == "json":
+        return json.dumps(card, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    engine = Templates(templates)
+    if fmt == "markdown":
+        return engine.render("card", "card.md", card=card)
+    return engine.render("card", "card.html", card=card, style=Markup(STYLE), plots=_plots(card))
+
+
+def render_note(note: str, fmt: str) -> str:
+    """A card that could not be made, said in one line of the format asked for."""
+    if fmt == "json":
+        return json.dumps({"format_version": FORMAT_VERSION, "note": note}) + "\n"
+    if fmt == "markdown":
+        return f"**No model card:** {mdtext(note)}\n"
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>No model card</title></head>'
+            f"<body><p>No model card: {Markup.escape(note)}</p></body></html>\n")

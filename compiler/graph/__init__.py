@@ -1,0 +1,1 @@
+"""The step graph of a resolved spec and its views."""

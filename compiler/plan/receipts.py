@@ -1,0 +1,235 @@
+"""Plan receipts: after `apply`, the evidence that lets `plan` answer an unchanged spec without loading it.
+
+`apply` writes a receipt per spec file and environment into the state folder once a fresh plan after it is a
+no-op. It holds the spec file's sha256, the toolchain (mlform and the digest of its files, its target plugins,
+the packages that shape validation and rendering, the estimators' distributions), the inputs (project root,
+output root, targets, templates and their content digest), the state file's digest (its lineage and serial
+with it), stamps of every data file the steps read, of every generated file, of each step's output marker
+and of the registry's alias file when the spec pins `production` (each with the digest it must have), the
+folders whose files the spec could orphan, the policy file in force and its digest (a receipt is written only
+for a spec that satisfies it, warnings included), and the no-op plan itself.
+An index per spec file names the environments a plan without `--env` resolves to, once all of them validated.
+
+`plan` checks a receipt with stats, re-hashing only a file whose stat moved, importing nothing heavy; when
+everything matches it emits the recorded plan, and anything else takes the full path. Specs with `sql`
+sources get no receipt: their data is known only by querying.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlform.compiler.workspace import FOLDERS, policy_file, project_root
+from mlform.runtime.storage.statedir import state_dir_for
+from mlform.specs.errors import PlanError
+from mlform.specs.fsutil import write_atomic
+
+from .plans import Plan, PlanInputs
+from .stamps import estimator_packages, file_sha256, installed, stamp, toolchain, unchanged
+
+if TYPE_CHECKING:
+    from mlform.compiler.artifacts.output import Build
+    from mlform.specs import ResolvedSpec
+
+__all__ = ["RECEIPT_VERSION", "cached_plans", "receipt_folder", "record", "write_index"]
+
+RECEIPT_VERSION = 1
+_BAD = (KeyError, TypeError, ValueError, AttributeError, IndexError, PlanError)
+
+
+def receipt_folder(spec_file: Path) -> Path:
+    """Where the receipts of a spec file (resolved) live: `plan-receipts/` in its state folder."""
+    return state_dir_for(spec_file.parent) / "plan-receipts"
+
+
+def _path(spec_file: Path, env: str | None) -> Path:
+    key = hashlib.sha256(str(spec_file).encode()).hexdigest()[:16]
+    return receipt_folder(spec_file) / (f"{key}.json" if env is None else f"{key}.{env}.json")
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    write_atomic(path, json.dumps({"version": RECEIPT_VERSION, **data}, sort_keys=True), fsync=False)
+
+
+def _tree_digest(folder: Path) -> str:
+    """sha256 over the relative paths and bytes of every file below `folder`."""
+    digest = hashlib.sha256()
+    for parent, _, names in sorted(os.walk(folder, followlinks=True)):
+        for name in sorted(names):
+            path = Path(parent, name)
+            digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+@cache
+def _inputs(inputs: PlanInputs, cwd: Path) -> dict[str, Any]:
+    root = project_root(cwd)
+    templates = inputs.templates.resolve() if inputs.templates else None
+    return {"root": str(root), "out": str((inputs.out or root).resolve()),
+            "targets": sorted(set(inputs.targets)) if inputs.targets else None,
+            "templates": str(templates) if templates else None,
+            "templates_sha256": _tree_digest(templates) if templates else None}
+
+
+def _policy(inputs: PlanInputs, cwd: Path) -> dict[str, str | None]:
+    """The policy file in force (resolved) and its digest; both None when there is none."""
+    path = policy_file(inputs.policy, cwd)
+    return {"policy": str(path.resolve()) if path else None, "policy_sha256": _sha_or_none(path) if path else None}
+
+
+def _satisfied_policy(spec: ResolvedSpec, inputs: PlanInputs, cwd: Path) -> dict[str, str | None] | None:
+    """`_policy` when `spec` satisfies the policy in force (read once: what is checked is what is recorded)."""
+    from mlform.specs.check.policy import parse_policy
+    from mlform.specs.check.policy_check import check_policy
+    from mlform.specs.errors import SpecError
+
+    path = policy_file(inputs.policy, cwd)
+    if path is None:
+        return {"policy": None, "policy_sha256": None}
+    try:
+        raw = path.read_bytes()
+        broken = bool(check_policy(parse_policy(raw, str(path)), [spec]))
+    except (OSError, SpecError):
+        return None
+    if broken:
+        return None
+    return {"policy": str(path.resolve()), "policy_sha256": "sha256:" + hashlib.sha256(raw).hexdigest()}
+
+
+def _packages_match(packages: dict[str, str | None]) -> bool:
+    return all(installed(name) == version for name, version in packages.items())
+
+
+def _sha_or_none(path: str | Path) -> str | None:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
+
+
+def _recorded_plan(receipt: Any, spec: str, spec_sha: str, inputs: dict[str, Any]) -> Plan | None:
+    """The receipt's plan when everything it recorded is unchanged; None otherwise."""
+    try:
+        if (receipt["version"] != RECEIPT_VERSION or receipt["spec"] != spec or receipt["spec_sha256"] != spec_sha
+                or receipt["toolchain"] != toolchain() or receipt["inputs"] != inputs
+                or not _packages_match(receipt["packages"])):
+            return None
+        state_path, state_sha = receipt["state"]
+        if _sha_or_none(state_path) != state_sha:
+            return None
+        seen, out, generated = receipt["seen_ns"], inputs["out"], receipt["generated"]
+        if not all(unchanged(os.path.join(out, relative), entry, seen, rehash=True)
+                   for relative, entry in generated.items()):
+            return None
+        if FOLDERS.orphans_in(out, receipt["folders"], generated):
+            return None
+        watched = {**receipt["data"], **receipt["markers"]}
+        if not all(unchanged(path, entry, seen, rehash=True) for path, entry in watched.items()):
+            return None
+        return Plan.from_dict(receipt["plan"])
+    except _BAD:
+        return None
+
+
+def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> list[Plan] | None:
+    """The plans of `spec_file` (all its environments, or `env`) from its receipts, or None to plan in full."""
+    resolved = spec_file.resolve()
+    spec_sha = _sha_or_none(resolved)
+    if spec_sha is None or (env is not None and not env.replace("-", "").isalnum()):
+        return None
+    if env is None:
+        index = _read(_path(resolved, None))
+        try:
+            if (index["version"] != RECEIPT_VERSION or index["spec"] != str(resolved)
+                    or index["spec_sha256"] != spec_sha or index["toolchain"] != toolchain()
+                    or not _packages_match(index["packages"])):
+                return None
+            envs = [str(name) for name in index["envs"]]
+        except _BAD:
+            return None
+    else:
+        envs = [env]
+    recorded = {**_inputs(inputs, Path.cwd()), **_policy(inputs, Path.cwd())}
+    plans = []
+    for name in envs:
+        plan = _recorded_plan(_read(_path(resolved, name)), str(resolved), spec_sha, recorded)
+        if plan is None or plan.env != name:
+            return None
+        plan.spec = str(spec_file)
+        plans.append(plan)
+    return plans
+
+
+def write_index(spec_file: Path, spec_sha: str | None, checked: Iterable[ResolvedSpec], envs: list[str]) -> None:
+    """Record that `spec_file` with `spec_sha` validated in every environment and resolves to `envs`."""
+    packages = estimator_packages(checked)
+    resolved = spec_file.resolve()
+    if spec_sha is None or packages is None or _sha_or_none(resolved) != spec_sha:
+        return
+    _write(_path(resolved, None), {"spec": str(resolved), "spec_sha256": spec_sha, "envs": envs,
+                                   "toolchain": toolchain(), "packages": packages})
+
+
+def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan, spec_sha: str | None) -> bool:
+    """Write the receipt of `spec` when a fresh plan is a no-op agreeing with `expected`; True when written.
+
+    Stamps are taken before that plan is made, so a file changing meanwhile shows as changed later.
+    `spec_sha` is the digest of the spec file's bytes that `spec` was loaded from.
+    """
+    from mlform.runtime.storage.statedir import StateDir
+    from mlform.runtime.storage.store import MARKER
+    from mlform.specs.model.data import SqlSource
+
+    from .planner import make_plan, state_store
+
+    packages = estimator_packages([spec])
+    queried = any(isinstance(source, SqlSource) for source in spec.pipeline.data.sources.values())
+    policy = _satisfied_policy(spec, inputs, Path.cwd())
+    if spec_sha is None or packages is None or queried or policy is None:
+        return False
+    seen, store = time.time_ns(), StateDir(state_dir_for(spec.root)).store
+    steps = {c.address: str(c.after) for c in expected.of("step")}
+    state_path = state_store(spec).path
+    try:
+        generated = {relative: stamp(build.out / relative, seen, digest=True) for relative in sorted(build.files)}
+        data = {file: stamp(spec.root / file, seen) for file in expected.data}
+        outputs = [store / fp[:2] / fp / MARKER for fp in steps.values()]
+        markers = {str(marker): stamp(marker, seen, digest=True) for marker in outputs}
+        if spec.pipeline.registry.production is not None:  # the pinned alias may be moved outside this spec
+            from mlform.runtime.registry.models import registry_for
+
+            aliases = registry_for(spec).aliases_path(spec.pipeline.registry.model_name)
+            markers[str(aliases)] = stamp(aliases, seen, digest=True)
+        state_sha = file_sha256(state_path)
+    except OSError:
+        return False
+    plan = make_plan(spec, inputs, build)
+    recorded = {**_inputs(inputs, Path.cwd()), **policy}
+    agrees = (not plan.has_changes and plan.data == expected.data and recorded["out"] == str(build.out)
+              and {c.address: c.after for c in plan.of("step")} == steps
+              and {c.address: c.after for c in plan.of("artifact")} == {r: s and s[3] for r, s in generated.items()}
+              and _sha_or_none(state_path) == state_sha and _sha_or_none(spec.path) == spec_sha)
+    if agrees:
+        # a data file is checked against the digest the plan used, so a new stat with the same bytes still holds
+        data = {str(spec.root / file): entry and [*entry[:3], plan.data[file]] for file, entry in data.items()}
+        folders = {folder: sorted([o.spec, o.env] for o in owners) for folder, owners in build.scanned.items()}
+        _write(_path(spec.path, spec.env), {
+            "spec": str(spec.path), "env": spec.env, "spec_sha256": spec_sha, "toolchain": toolchain(),
+            "packages": packages, "inputs": recorded, "state": [str(state_path), state_sha],
+            "seen_ns": seen, "generated": generated, "folders": folders, "data": data, "markers": markers,
+            "plan": plan.to_dict()})
+    return agrees

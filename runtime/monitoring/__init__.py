@@ -1,0 +1,1 @@
+"""Monitoring: drift, live performance and the HTML report."""

@@ -1,0 +1,1 @@
+"""The local model registry and promotion."""

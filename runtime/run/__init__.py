@@ -1,0 +1,1 @@
+"""Run a spec's steps: the executor, step context, reasons to run, progress and fast path."""

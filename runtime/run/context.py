@@ -1,0 +1,153 @@
+"""What a step sees while it runs: the spec, upstream outputs, and frames and models loaded once per run."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlform.runtime.gitinfo import GitState, git_state
+from mlform.runtime.registry.journal import Journal
+from mlform.runtime.registry.models import Registry, registry_for
+from mlform.runtime.storage.statedir import StateDir
+from mlform.runtime.storage.store import Output
+from mlform.specs.errors import MlformError, StepError
+from mlform.specs.graph.steps import Step
+from mlform.specs.loader import ResolvedSpec
+from mlform.specs.model.data import SqlSource
+
+from .reasons import Snapshot
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["QUERY_PREFIX", "Context", "Job", "frame_digest"]
+
+QUERY_PREFIX = "sql:"
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """`sha256:<hex>` of a frame's columns, dtypes and values."""
+    import pandas as pd
+
+    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return f"sha256:{digest.hexdigest()}"
+
+
+class Context:
+    """Run-wide state: the spec, its state folder, the registry changes made, and memoized frames, models and
+    fetched SQL sources."""
+
+    def __init__(self, spec: ResolvedSpec, state: StateDir, journal: Journal) -> None:
+        self.spec, self.state, self.journal = spec, state, journal
+        self.frames: dict[Path, pd.DataFrame] = {}
+        self.models: dict[Path, Any] = {}
+        self.fetched: dict[str, pd.DataFrame] = {}
+        self.registered: dict[tuple[str, int], Any] = {}
+
+    @property
+    def registry(self) -> Registry:
+        """The registry at `registry.path` (relative to the spec), else in the state folder."""
+        return registry_for(self.spec)
+
+    def move_alias(self, model: str, alias: str, version: int) -> int | None:
+        """Point `alias` of `model` in this environment at `version`, journaled; the version it held before."""
+        return self.journal.move(self.registry, self.spec, model, alias, version)
+
+    @functools.cached_property
+    def git(self) -> GitState:
+        """The project's commit and uncommitted changes (mlform's state and registry aside), looked up once per run."""
+        return git_state(self.spec.root, (self.state.root, self.registry.root))
+
+    def with_query_reads(self, steps: Mapping[str, Step]) -> dict[str, Step]:
+        """`steps` where each `sql` ingest reads a pseudo-file `sql:<name>`: its digest is the query result's."""
+        out = dict(steps)
+        for name, source in self.spec.pipeline.data.sources.items():
+            if isinstance(source, SqlSource):
+                step_id = f"ingest.{name}"
+                out[step_id] = dataclasses.replace(steps[step_id], reads=(self.spec.root / f"{QUERY_PREFIX}{name}",))
+        return out
+
+    def is_query(self, path: Path) -> bool:
+        """True for the pseudo-file of a `sql` source."""
+        return path.parent == self.spec.root and path.name.startswith(QUERY_PREFIX)
+
+    def data_digest(self, file_digest: Callable[[Path], str]) -> Callable[[Path], str]:
+        """A digest function: files through `file_digest`; `sql:<name>` by fetching the source once."""
+        from mlform.runtime.steps.ingest import read_source
+
+        def digest(path: Path) -> str:
+            if not self.is_query(path):
+                return file_digest(path)
+            name = path.name.removeprefix(QUERY_PREFIX)
+            if name not in self.fetched:
+                try:
+                    source = self.spec.pipeline.data.sources[name]
+                    self.fetched[name] = read_source(name, source, self.spec.pipeline, self.spec.root)
+                except MlformError as exc:
+                    raise StepError(f"ingest.{name}", str(exc)) from None
+            return frame_digest(self.fetched[name])
+
+        return digest
+
+    def frame(self, path: Path) -> pd.DataFrame:
+        """The Parquet frame at `path`, read once per run."""
+        if path not in self.frames:
+            import pandas as pd
+
+            self.frames[path] = pd.read_parquet(path)
+        return self.frames[path]
+
+    def model(self, path: Path) -> Any:
+        """The model this mlform wrote at `path` (a step output), loaded once per run."""
+        if path not in self.models:
+            from mlform.runtime.registry.models import load_model
+
+            self.models[path] = load_model(path)
+        return self.models[path]
+
+    def registered_model(self, name: str, version: int) -> Any:
+        """Version `version` of model `name`: the one registered in this run, else loaded (and checked) once."""
+        if (name, version) not in self.registered:
+            self.registered[(name, version)] = self.registry.load(name, version).model
+        return self.registered[(name, version)]
+
+    def run_step(self, job: Job) -> dict[str, Any]:
+        """Run `job` with the action of its step kind."""
+        from mlform.runtime.steps.actions import ACTIONS
+
+        return ACTIONS[job.step.kind](job)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One step's run: its folder to write into and everything it may read."""
+
+    ctx: Context
+    step: Step
+    dir: Path
+    outputs: Mapping[str, Output]
+    run_id: str
+    fingerprints: Mapping[str, str]
+    snapshots: Mapping[str, Snapshot]
+
+    @property
+    def spec(self) -> ResolvedSpec:
+        """The resolved spec."""
+        return self.ctx.spec
+
+    def output(self, step_id: str) -> Output:
+        """The completed output of upstream step `step_id`."""
+        output = self.outputs.get(step_id)
+        if output is None:
+            raise StepError(self.step.id, f"upstream step `{step_id}` has no output")
+        return output
+
+    def frame(self, source: str) -> pd.DataFrame:
+        """The ingested rows of source `source`."""
+        return self.ctx.frame(self.output(f"ingest.{source}").dir / "data.parquet")

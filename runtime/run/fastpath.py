@@ -1,0 +1,120 @@
+"""The no-change fast path: after a full successful run, a receipt lets an identical re-run skip loading the spec.
+
+Loading a spec validates it, which imports the estimator's library; that dominates a re-run where
+nothing changed. The receipt holds what every fingerprint depended on: the spec file's bytes, each data
+file's (size, mtime, inode), and the mlform version. When all match and every step's completion marker
+is still in the store, the re-run is all cached without loading anything; otherwise the normal path runs.
+Specs with `sql` sources never get a receipt: their data can only be known by querying.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from mlform.runtime.storage.statedir import StateDir, state_dir_for
+from mlform.runtime.storage.store import MARKER
+from mlform.specs.fsutil import write_atomic
+
+from .outcome import RunResult, StepRun
+from .reasons import CACHED
+
+__all__ = ["RECEIPT_VERSION", "Receipt", "read_receipt", "receipt_path", "replay", "write_receipt"]
+
+RECEIPT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What an all-cached re-run needs to report itself: step fingerprints and the run's tracking fields."""
+
+    name: str
+    env: str
+    digest: str
+    steps: dict[str, str]
+    params: dict[str, Any]
+
+
+def _key(spec_path: Path, env: str) -> str:
+    return hashlib.sha256(f"{spec_path}\0{env}".encode()).hexdigest()[:16]
+
+
+def receipt_path(spec_path: Path, env: str) -> Path:
+    """Where the receipt for one spec file and environment (as requested; "" for the base spec) lives."""
+    return state_dir_for(spec_path.parent) / "receipts" / f"{_key(spec_path, env)}.json"
+
+
+def _stat(path: Path) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("mlform")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def write_receipt(spec_path: Path, env: str, spec_sha256: str, result: RunResult) -> None:
+    """Record a full successful run; `spec_sha256` is the digest of the spec file's bytes as they were loaded."""
+    spec = result.spec
+    if spec is None:
+        return
+    data = {"version": RECEIPT_VERSION, "mlform": _version(), "spec_sha256": spec_sha256,
+            "files": result.file_stats, "name": spec.name, "env": spec.env, "digest": spec.digest,
+            "steps": [[s.id, s.fingerprint] for s in result.steps.values()], "params": {"env": spec.env, **spec.config}}
+    write_atomic(receipt_path(spec_path, env), json.dumps(data, sort_keys=True, default=str), fsync=False)
+
+
+def read_receipt(spec_path: Path, env: str, store: Path) -> Receipt | None:
+    """The receipt when nothing it covers has changed and every output is still complete, else None."""
+    try:
+        data = json.loads(receipt_path(spec_path, env).read_bytes())
+        spec_digest = hashlib.sha256(spec_path.read_bytes()).hexdigest()
+    except (OSError, ValueError):
+        return None
+    try:
+        if data["version"] != RECEIPT_VERSION or data["mlform"] != _version() or data["spec_sha256"] != spec_digest:
+            return None
+        if any(_stat(Path(p)) != signature for p, signature in data["files"].items()):
+            return None
+        steps = {str(step_id): str(fp) for step_id, fp in data["steps"]}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    if not all((store / fp[:2] / fp / MARKER).is_file() for fp in steps.values()):
+        return None
+    return Receipt(data["name"], data["env"], data["digest"], steps, data["params"])
+
+
+def replay(spec_path: Path, receipt: Receipt) -> RunResult:
+    """Track an all-cached run from `receipt` and return its outcome, every step `cached`."""
+    import time
+
+    from mlform.runtime.tracking.tracker import Tracker, new_run_id
+
+    began = time.perf_counter()
+    state = StateDir(state_dir_for(spec_path.parent))
+    run_id = new_run_id()
+    steps = {}
+    for step_id, fingerprint in receipt.steps.items():
+        marker = json.loads((state.store / fingerprint[:2] / fingerprint / MARKER).read_bytes())
+        steps[step_id] = StepRun(step_id, "cached", [], fingerprint, 0.0, marker.get("values") or {},
+                                 state.store / fingerprint[:2] / fingerprint)
+    tracker = Tracker(state.tracking_db)
+    try:
+        tracker.start_run(run_id, receipt.name, receipt.env, str(spec_path), receipt.digest, receipt.params)
+        for outcome in steps.values():
+            tracker.log_step(run_id, outcome.id, "cached", 0.0, outcome.fingerprint, [CACHED])
+        tracker.finish_run(run_id, "cached")
+    finally:
+        tracker.close()
+    return RunResult(run_id, None, steps, time.perf_counter() - began)

@@ -1,0 +1,1 @@
+"""Scoring a registered model: the HTTP app, its request schema and batch prediction."""

@@ -1,0 +1,1 @@
+"""What each step kind does: ingest, validate, split, train, evaluate and metrics."""

@@ -1,0 +1,1 @@
+"""Where runtime state and step outputs live on disk."""

@@ -1,0 +1,1 @@
+"""Run tracking: the embedded SQLite tracker and the MLflow backend."""

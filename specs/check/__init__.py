@@ -1,0 +1,1 @@
+"""Checks beyond the schema: semantic checks, located diagnostics and organisation policy."""

@@ -1,0 +1,267 @@
+"""Checks beyond the schema: imports, estimator params, metrics per task, cross-references, quantities.
+
+Each check names the top-level sections it needs, so the checks still run, section by section, when
+another part of the spec fails schema validation: one pass reports a schema error and an estimator typo.
+"""
+
+from __future__ import annotations
+
+import os
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+
+from mlform.specs.model.base import SecretUse, parse_quantity
+from mlform.specs.model.metrics import Task
+from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.read.source import KeyPath
+
+from .columns import column_findings
+from .estimators import check_class, estimator_class, estimator_task, import_object
+from .explain import did_you_mean
+from .finding import Finding, Sections
+from .metric_checks import evaluation_findings, performance_findings
+
+__all__ = [
+    "Finding",
+    "Sections",
+    "check_sections",
+    "estimator_task",
+    "import_object",
+    "sections_of",
+    "valid_sections",
+]
+
+
+def _check_estimators(s: Sections) -> Iterator[Finding]:
+    model = s["model"]
+    yield from check_class(("model", "estimator"), model.estimator, model.params, "estimator")
+    for index, step in enumerate(model.preprocessing):
+        yield from check_class(("model", "preprocessing", index, "transformer"), step.transformer, step.params,
+                               "transformer")
+
+
+def _check_preprocessing_columns(s: Sections) -> Iterator[Finding]:
+    features = s["data"].features
+    for index, step in enumerate(s["model"].preprocessing):
+        for col_index, column in enumerate(step.columns):
+            if column not in features:
+                yield Finding(("model", "preprocessing", index, "columns", col_index),
+                              f"column `{column}` is not a feature{did_you_mean(column, features)}")
+
+
+def _task(s: Sections) -> Task | None:
+    """The model's task as declared or inferred; None when the model section is invalid or says neither."""
+    model = s.get("model")
+    if model is None:
+        return None
+    cls = estimator_class(model.estimator)
+    return model.task or (estimator_task(cls) if cls else None)
+
+
+def _check_task(s: Sections) -> Iterator[Finding]:
+    model = s["model"]
+    cls = estimator_class(model.estimator)
+    if cls is None:
+        return  # _check_estimators says why
+    if not hasattr(cls, "predict"):
+        return  # _check_estimators says it cannot be the estimator
+    inferred = estimator_task(cls)
+    if model.task and inferred and model.task != inferred:
+        yield Finding(("model", "task"), f"`{model.estimator}` is a {inferred} estimator, but `task` says {model.task}")
+    if inferred is None and model.task is None:
+        yield Finding(("model", "estimator"),
+                      f"cannot tell whether `{model.estimator}` classifies or regresses; set `model.task`")
+
+
+def _check_evaluation(s: Sections) -> Iterator[Finding]:
+    yield from evaluation_findings(s["evaluation"], _task(s))
+
+
+def _check_performance_metrics(s: Sections) -> Iterator[Finding]:
+    yield from performance_findings(s["monitoring"], _task(s))
+
+
+def _check_data(s: Sections) -> Iterator[Finding]:
+    data = s["data"]
+    sources = list(data.sources)
+    if data.train_source is None and len(sources) > 1:
+        listed = ", ".join(f"`{name}`" for name in sources)
+        yield Finding(("data",), f"several sources ({listed}); set `train_source`", on_key=True)
+    if data.train_source is not None and data.train_source not in data.sources:
+        yield Finding(("data", "train_source"),
+                      f"no source named `{data.train_source}`{did_you_mean(data.train_source, sources)}")
+    if data.target in data.features:
+        index = data.features.index(data.target)
+        yield Finding(("data", "features", index), f"the target `{data.target}` cannot also be a feature")
+    for index, column in enumerate(data.id_columns):
+        if column in data.features or column == data.target:
+            yield Finding(("data", "id_columns", index),
+                          f"`{column}` is an id column and cannot be a feature or the target")
+
+
+def _check_split(s: Sections) -> Iterator[Finding]:
+    if s["data"].split.method == "stratified" and _task(s) == "regression":
+        yield Finding(("data", "split", "method"), "`stratified` keeps each class's share of rows, but this model "
+                                                   "does regression: its target has no classes; use `random`")
+
+
+def _check_validation_columns(s: Sections) -> Iterator[Finding]:
+    data = s["data"]
+    known = [*data.features, data.target, *data.id_columns]
+    if data.split.time_column:
+        known.append(data.split.time_column)
+    for column, rule in s["validation"].columns.items():
+        if column not in known:
+            yield Finding(("validation", "columns", column),
+                          f"`{column}` is not a feature, the target, an id column or the time column"
+                          f"{did_you_mean(column, known)}", on_key=True)
+        elif column == data.target and (rule.max_null_fraction or 0) > 0:
+            yield Finding(("validation", "columns", column, "max_null_fraction"),
+                          f"the target `{column}` cannot be allowed nulls")
+
+
+def _check_monitoring(s: Sections) -> Iterator[Finding]:
+    mon, data = s["monitoring"], s["data"]
+    if mon is None:
+        return
+    sources = list(data.sources)
+    for key in ("reference", "current"):
+        name = getattr(mon, key)
+        if name is not None and name not in data.sources:
+            yield Finding(("monitoring", key), f"no source named `{name}`{did_you_mean(name, sources)}")
+    if (mon.reference or data.training_source) == mon.current:
+        yield Finding(("monitoring", "current"), f"`current` and `reference` are both `{mon.current}`")
+    for feature in mon.drift.features:
+        if feature not in data.features:
+            yield Finding(("monitoring", "drift", "features", feature),
+                          f"`{feature}` is not a feature{did_you_mean(feature, data.features)}", on_key=True)
+
+
+def _check_serving(s: Sections) -> Iterator[Finding]:
+    serving = s["serving"]
+    if serving is None:
+        return
+    resources = serving.resources
+    for kind, limit in resources.limits.items():
+        request = resources.requests.get(kind)
+        if request is not None and parse_quantity(request) > parse_quantity(limit):
+            yield Finding(("serving", "resources", "requests", kind), f"request {request} is above the limit {limit}")
+    if serving.autoscaling and "cpu" not in resources.requests:
+        yield Finding(("serving", "autoscaling"), "CPU autoscaling needs `serving.resources.requests.cpu`",
+                      on_key=True)
+
+
+def _may_hold_secret(annotation: Any) -> bool:
+    """Whether a value of this type can contain a `{secret: NAME}`: a SecretUse, or free-form data."""
+    if annotation is Any:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation is SecretUse or bool(_secret_fields(annotation))
+    return any(_may_hold_secret(arg) for arg in typing.get_args(annotation))
+
+
+@cache
+def _secret_fields(model: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """(attribute, key as written) of each field of `model` that can contain a `{secret: NAME}`."""
+    return tuple((name, field.alias or name) for name, field in model.model_fields.items()
+                 if _may_hold_secret(field.annotation))
+
+
+def _secret_uses(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    """Every `{secret: NAME}` inside a validated value, visiting only fields whose type can hold one."""
+    if isinstance(node, SecretUse):
+        yield (*path, "secret"), node.secret
+    elif isinstance(node, BaseModel):
+        for name, key in _secret_fields(type(node)):
+            yield from _secret_uses(getattr(node, name), (*path, key))
+    elif isinstance(node, dict):
+        if set(node) == {"secret"} and isinstance(node["secret"], str):  # free-form data, such as params
+            yield (*path, "secret"), node["secret"]
+        for key, value in node.items():
+            yield from _secret_uses(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _secret_uses(value, (*path, index))
+
+
+def _check_secrets(s: Sections) -> Iterator[Finding]:
+    declared = list(s["secrets"])
+    for _, section in _secret_fields(Pipeline):
+        value = s.get(section)
+        if not isinstance(value, BaseModel):
+            continue  # `environments` holds overlays, checked once merged; `secrets` declares, never uses
+        for path, name in _secret_uses(value, (section,)):
+            if name not in declared:
+                yield Finding(path, f"secret `{name}` is not declared under `secrets`{did_you_mean(name, declared)}")
+
+
+def _check_files(data: Any, root: Path, require_data: bool) -> Iterator[Finding]:
+    for name, source in data.sources.items():
+        path = getattr(source, "path", None)
+        if path is None or os.path.exists(os.path.join(root, path)):
+            continue
+        if require_data and name == data.training_source:
+            yield Finding(("data", "sources", name, "path"), f"file `{path}` does not exist; the model trains on it")
+        else:
+            yield Finding(("data", "sources", name, "path"), f"file `{path}` does not exist (yet)", "warning")
+
+
+# (sections a check needs, the check); a check may also use other sections when they are valid
+_CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], ...] = (
+    (("model",), _check_task),
+    (("model",), _check_estimators),
+    (("model", "data"), _check_preprocessing_columns),
+    (("evaluation",), _check_evaluation),
+    (("monitoring",), _check_performance_metrics),
+    (("data",), _check_data),
+    (("data", "model"), _check_split),
+    (("data", "validation"), _check_validation_columns),
+    (("monitoring", "data"), _check_monitoring),
+    (("serving",), _check_serving),
+    (("secrets",), _check_secrets),
+)
+
+
+def check_sections(sections: Sections, root: Path, require_data: bool = False) -> list[Finding]:
+    """Every semantic finding the valid `sections` allow, for a spec file that lives in `root`.
+
+    Data files are read only as far as their header or schema; with `require_data` (plan, apply) a missing
+    training file is an error, not a warning.
+    """
+    found = [finding for needs, check in _CHECKS if all(n in sections for n in needs) for finding in check(sections)]
+    if "data" in sections:
+        found.extend(_check_files(sections["data"], root, require_data))
+        found.extend(column_findings(sections, root))
+    return found
+
+
+def sections_of(spec: Pipeline) -> dict[str, Any]:
+    """The sections of a schema-valid pipeline, keyed as written."""
+    return {field.alias or name: getattr(spec, name) for name, field in Pipeline.model_fields.items()}
+
+
+@cache
+def _section_adapters() -> dict[str, tuple[TypeAdapter[Any], FieldInfo]]:
+    """Per top-level key: a validator for that section alone, and the section's field."""
+    return {field.alias or name: (TypeAdapter(field.annotation or Any), field)
+            for name, field in Pipeline.model_fields.items()}
+
+
+def valid_sections(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The top-level sections of `data` that pass schema validation on their own (defaults for absent ones)."""
+    found: dict[str, Any] = {}
+    for key, (adapter, field) in _section_adapters().items():
+        if key in data:
+            try:
+                found[key] = adapter.validate_python(data[key])
+            except ValidationError:
+                continue
+        elif not field.is_required():
+            found[key] = field.get_default(call_default_factory=True)
+    return found

@@ -1,0 +1,1 @@
+"""The steps a resolved spec implies and their fingerprints."""

@@ -1,0 +1,87 @@
+"""Fingerprints: content hashes of data files (behind a stat cache) and of steps (config + upstream + data)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from mlform.specs.fsutil import write_atomic
+
+from .steps import Step
+
+__all__ = ["FINGERPRINT_VERSION", "MISSING", "StatCache", "file_digest", "step_fingerprints"]
+
+FINGERPRINT_VERSION = 1
+MISSING = "missing"
+_CHUNK = 1 << 20
+
+
+def file_digest(path: Path) -> str:
+    """`sha256:<hex>` of a file's bytes, read in one streaming pass."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+class StatCache:
+    """Remembers each file's digest with its (size, mtime, inode), so an unchanged file is not re-read."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.entries: dict[str, list[object]] = {}
+        self.dirty = False
+        if path is not None and path.is_file():
+            try:
+                loaded = json.loads(path.read_text())
+                self.entries = loaded.get("files", {}) if loaded.get("version") == 1 else {}
+            except (ValueError, OSError, AttributeError):
+                self.entries = {}
+
+    def digest(self, file: Path) -> str:
+        """The content digest of `file`, or `missing` when it does not exist."""
+        try:
+            stat = os.stat(file)
+        except OSError:
+            return MISSING
+        key = str(file.resolve())
+        signature = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        entry = self.entries.get(key)
+        if entry is not None and entry[:3] == signature:
+            return str(entry[3])
+        value = file_digest(file)
+        self.entries[key] = [*signature, value]
+        self.dirty = True
+        return value
+
+    def save(self) -> None:
+        """Persist the cache if it changed."""
+        if self.path is not None and self.dirty:
+            text = json.dumps({"version": 1, "files": self.entries}, sort_keys=True)
+            write_atomic(self.path, text, fsync=False)
+            self.dirty = False
+
+
+def _hash(payload: object) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def step_fingerprints(steps: Mapping[str, Step], data_digest: Callable[[Path], str]) -> dict[str, str]:
+    """Each step's fingerprint: its config slice, its upstream fingerprints and the digests of files it reads."""
+    result: dict[str, str] = {}
+    for step_id, step in steps.items():
+        payload = {
+            "version": FINGERPRINT_VERSION,
+            "id": step_id,
+            "kind": step.kind,
+            "config": step.config,
+            "upstream": {need: result[need] for need in step.needs},
+            "data": [data_digest(path) for path in step.reads],
+        }
+        result[step_id] = _hash(payload)
+    return result

@@ -1,0 +1,63 @@
+"""The steps a resolved spec implies: IDs, dependencies, the config slice each depends on, files read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlform.specs.loader import ResolvedSpec
+
+__all__ = ["STEP_KINDS", "Step", "spec_steps"]
+
+STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "promote", "serve", "monitor")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One unit of work. `config` is the slice of the resolved spec whose change re-runs the step."""
+
+    id: str
+    kind: str
+    needs: tuple[str, ...]
+    config: dict[str, Any] = field(compare=False)
+    reads: tuple[Path, ...] = ()
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(mode="json", by_alias=True) if model is not None else None
+
+
+def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
+    """The steps of `spec`, keyed by ID, in a stable dependency-respecting order."""
+    p = spec.pipeline
+    data = p.data
+    columns = {"target": data.target, "features": list(data.features), "id_columns": list(data.id_columns)}
+    steps: list[Step] = []
+    train_source = data.training_source
+    for name, source in data.sources.items():
+        path = getattr(source, "path", None)
+        reads = ((spec.root / path),) if path is not None else ()
+        steps.append(Step(f"ingest.{name}", "ingest", (), {"source": _dump(source), "name": name}, reads))
+    steps.append(Step(f"validate.{train_source}", "validate", (f"ingest.{train_source}",),
+                      {"validation": _dump(p.validation), **columns}))
+    steps.append(Step("split", "split", (f"validate.{train_source}",), {"split": _dump(data.split), **columns}))
+    steps.append(Step("train", "train", ("split",), {"model": _dump(p.model), **columns}))
+    steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns}))
+    registry = _dump(p.registry)
+    pinned = registry.pop("production")  # moving the pin must not register a new version
+    # aliases are per environment: each environment registers and promotes its own version
+    steps.append(Step("register", "register", ("evaluate",), {"registry": registry, "environment": spec.env}))
+    served = "register"
+    if pinned is not None:
+        served = "promote"
+        steps.append(Step("promote", "promote", ("register",),
+                          {"model_name": p.registry.model_name, "production": pinned,
+                           "gates": _dump(p.evaluation)["gates"], "environment": spec.env}))
+    if p.serving is not None:
+        steps.append(Step("serve", "serve", (served,), {"serving": _dump(p.serving)}))
+    if p.monitoring is not None:
+        reference = p.monitoring.reference or train_source
+        needs = tuple(dict.fromkeys((served, f"ingest.{reference}", f"ingest.{p.monitoring.current}")))
+        steps.append(Step("monitor", "monitor", needs, {"monitoring": _dump(p.monitoring), **columns}))
+    return {step.id: step for step in steps}

@@ -1,0 +1,157 @@
+"""Building blocks shared by every spec section: the strict base model and constrained types."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    WithJsonSchema,
+    model_serializer,
+)
+
+from .cron import check_cron
+
+__all__ = [
+    "ALIAS",
+    "DNS_LABEL",
+    "ENV_NAME",
+    "ENV_VAR",
+    "IDENTIFIER",
+    "IMAGE",
+    "LABEL_KEY",
+    "LABEL_VALUE",
+    "PATTERNS",
+    "PYTHON_VERSION",
+    "QUANTITY",
+    "SECRET_KEY",
+    "Cron",
+    "Identifier",
+    "ImportPath",
+    "LabelValue",
+    "Name",
+    "NonEmptyStr",
+    "Quantity",
+    "SecretUse",
+    "SpecModel",
+    "parse_quantity",
+]
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+ENV_VAR = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ENV_NAME = r"^[a-z][a-z0-9-]{0,30}$"
+ALIAS = r"^[a-z][a-z0-9_-]*$"
+LABEL_KEY = r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+IMAGE = (r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+         r"(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
+PYTHON_VERSION = r"^3\.\d{1,2}$"
+# How error messages describe each pattern: "`X` is not <description>".
+PATTERNS = {
+    DNS_LABEL: "a DNS-1123 label: lowercase letters, digits and `-`, starting and ending with a letter or digit",
+    IDENTIFIER: "an identifier: letters, digits, `_` and `-`, not starting with a digit",
+    ENV_VAR: "an environment variable name: letters, digits and `_`, not starting with a digit",
+    ENV_NAME: "an environment name: lowercase letters, digits and `-`, starting with a letter, at most 31 characters",
+    ALIAS: "an alias: lowercase letters, digits, `_` and `-`, starting with a letter",
+    LABEL_KEY: "a label key: an optional DNS prefix and `/`, then letters, digits, `-`, `_` and `.`, "
+               "starting and ending with a letter or digit",
+    LABEL_VALUE: "a label value: letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit",
+    SECRET_KEY: "a Secret key: letters, digits, `-`, `_` and `.`",
+    IMAGE: "an image reference like `registry.example.com/team/model:tag`",
+    PYTHON_VERSION: "a Python version like `3.11`",
+}
+# groups: the number, then the optional suffix; plain groups so the JSON Schema can reuse the pattern
+QUANTITY = r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?"
+_QUANTITY = re.compile(QUANTITY)
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+
+
+class SpecModel(BaseModel):
+    """Base of every spec section: strict types, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    # Settings added after a spec format shipped: left out of dumps while at their default, so the resolved
+    # spec, its digest and every artifact stay the same for specs that do not use them.
+    omit_when_default: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        fields = type(self).model_fields
+        for name in self.omit_when_default:
+            field = fields[name]
+            default = field.get_default(call_default_factory=True)
+            if getattr(self, name) == default and isinstance(data, dict):
+                data.pop(field.alias or name, None)
+        return data
+
+
+def _quantity_text(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value) if isinstance(value, float) else str(value)
+    return value
+
+
+def _check_quantity(value: str) -> str:
+    if not _QUANTITY.fullmatch(value):
+        msg = f"`{value}` is not a Kubernetes quantity (e.g. `500m`, `2`, `512Mi`, `1Gi`)"
+        raise ValueError(msg)
+    return value
+
+
+def parse_quantity(value: str) -> float:
+    """The numeric value of a Kubernetes quantity such as `500m` or `1Gi`."""
+    match = _QUANTITY.fullmatch(value)
+    if match is None:
+        msg = f"`{value}` is not a Kubernetes quantity"
+        raise ValueError(msg)
+    number, suffix = float(match[1]), match[2] or ""
+    if suffix in _BINARY:
+        return float(number * _BINARY[suffix])
+    if len(suffix) > 1 and suffix[0] in "eE":
+        return float(number * 10 ** int(suffix[1:]))
+    return float(number * _DECIMAL[suffix])
+
+
+def _check_import_path(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+", value):
+        from mlform.specs.check.estimators import sklearn_path  # scikit-learn loads only for a bare class name
+
+        known = sklearn_path(value) if value.isidentifier() else None
+        hint = f"; did you mean `{known}`?" if known else ""
+        msg = f"`{value}` is not an import path like `package.module.ClassName`{hint}"
+        raise ValueError(msg)
+    return value
+
+
+NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
+Name = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER, max_length=63)]
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
+ImportPath = Annotated[str, AfterValidator(_check_import_path)]
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity_text),
+    AfterValidator(_check_quantity),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": f"^{QUANTITY}$"}, {"type": "number"}]}, mode="validation"),
+]
+Cron = Annotated[str, AfterValidator(check_cron)]
+
+
+class SecretUse(SpecModel):
+    """A use of a declared secret, by name: `{secret: NAME}`."""
+
+    # error messages never echo values inside a model that has `secret_hint`; they say this instead
+    secret_hint: ClassVar[str] = "refer to a secret declared under `secrets` as `{secret: NAME}`, never by value"
+
+    secret: Identifier = Field(description="Name of a secret declared under `secrets`.")

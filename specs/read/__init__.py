@@ -1,0 +1,1 @@
+"""Reading specs: YAML with positions, discovery, environment overlays and round-trip edits."""

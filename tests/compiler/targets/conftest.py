@@ -1,0 +1,82 @@
+"""Builders for target tests: a project (a folder with `.git`) holding specs, and the compile CLI."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+Edit = Callable[[dict[str, Any]], None]
+
+
+def full_featured(doc: dict[str, Any]) -> None:
+    """Every target option at once: secrets, server env, KServe, pod tasks, retraining on breach."""
+    doc["secrets"] = {
+        "tracking_uri": {"env": "MLFLOW_TRACKING_URI", "kubernetes": {"secret": "mlflow", "key": "uri"}},
+        "api_token": {"env": "API_TOKEN", "kubernetes": {"secret": "serving-token", "key": "token"}},
+    }
+    doc["tracking"] = {"backend": "mlflow", "uri": {"secret": "tracking_uri"}}
+    doc["serving"]["env"] = {"API_TOKEN": {"secret": "api_token"}}
+    doc["targets"]["airflow"]["operator"] = "kubernetes"
+    doc["targets"]["kubernetes"].update(serving="kserve", image_pull_secret="regcred")
+    doc["monitoring"]["on_breach"] = "retrain"
+
+
+class Project:
+    """A project root with specs under `models/<name>/`, copied from the iris example and edited."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / ".git").mkdir(parents=True, exist_ok=True)
+
+    def spec(self, name: str = "iris", edit: Edit | None = None, source: Path = EXAMPLES / "iris") -> Path:
+        """Add a spec named `name` (its `metadata.name` too), edited by `edit`; return its path."""
+        folder = self.root / "models" / name
+        shutil.copytree(source, folder, ignore=shutil.ignore_patterns(".mlform", "__pycache__"), dirs_exist_ok=True)
+        path = folder / "mlform.yaml"
+        doc = yaml.safe_load(path.read_text())
+        doc["metadata"]["name"] = name
+        if edit is not None:
+            edit(doc)
+        path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+        return path
+
+    def files(self, under: str = ".") -> dict[str, bytes]:
+        """Every generated file under `under` (relative to the root), by relative path."""
+        base = self.root / under
+        skip = ("models/", ".git/")
+        return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted(base.rglob("*"))
+                if p.is_file() and not p.relative_to(self.root).as_posix().startswith(skip)}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """An empty project in a temporary folder."""
+    return Project(tmp_path / "repo")
+
+
+@pytest.fixture
+def cli(run_mlform: Callable[..., tuple[int, str, str]]) -> Callable[..., tuple[int, str, str]]:
+    """Run `mlform ARGS` in-process from `cwd`; return (exit code, stdout, stderr)."""
+    return run_mlform
+
+
+@pytest.fixture(scope="package")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """Every example, plus iris with every option, compiled for every environment into one project."""
+    from mlform.compiler.artifacts.output import compile_specs, write
+    from mlform.specs import discover
+
+    project = Project(tmp_path_factory.mktemp("compiled") / "repo")
+    project.spec("iris")
+    project.spec("full", edit=full_featured)
+    for example in sorted(EXAMPLES.glob("*/mlform.yaml")):
+        if example.parent.name != "iris":
+            project.spec(example.parent.name, source=example.parent)
+    write(compile_specs(discover([project.root / "models"]), None, None, cwd=project.root))
+    return project

@@ -1,0 +1,136 @@
+"""GitHub Actions target: actionlint, zizmor and the workflow schema find nothing; pins, permissions, scripts."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tools import LINT, actionlint, run
+
+from mlform.compiler.targets.github_actions import ACTIONS
+
+from .conftest import Project
+
+# GitHub-hosted runner labels newer than the label list inside the actionlint build the tests run
+NEWER_RUNNER_LABELS = {"ubuntu-24.04"}
+BAD_WORKFLOW = """\
+on: pull_request
+jobs:
+  x:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "${{ github.event.pull_request.title }}"
+"""
+
+
+def workflows(project: Project) -> list[Path]:
+    """Every generated workflow."""
+    return sorted(project.root.glob(".github/workflows/*.yml"))
+
+
+def lint_findings(files: list[Path]) -> list[dict[str, Any]]:
+    """actionlint's findings, less unknown-label ones for runner labels newer than its label list."""
+    done = run([*actionlint(), *files])
+    assert done.returncode == 0, done.stderr
+    return [f for f in json.loads(done.stdout)
+            if not (f["kind"] == "runner-label" and any(f'"{label}"' in f["message"] for label in NEWER_RUNNER_LABELS))]
+
+
+@pytest.mark.integration
+def test_actionlint_zizmor_and_the_schema_find_nothing(compiled: Project) -> None:
+    files = workflows(compiled)
+    assert len(files) >= 12
+    assert lint_findings(files) == []
+    done = run([LINT.bin("zizmor"), "--offline", "--format", "json", *files])
+    assert (done.returncode, json.loads(done.stdout)) == (0, []), done.stdout + done.stderr
+    done = run([LINT.bin("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.integration
+def test_the_linters_are_not_blind(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(BAD_WORKFLOW)
+    assert any("github.event.pull_request.title" in f["message"] for f in lint_findings([bad]))
+    findings = json.loads(run([LINT.bin("zizmor"), "--offline", "--format", "json", bad]).stdout)
+    assert {f["ident"] for f in findings} >= {"template-injection", "unpinned-uses", "artipacked"}
+
+
+def test_actions_are_pinned_to_release_commits_with_the_tag_beside(compiled: Project) -> None:
+    seen = set()
+    for path in workflows(compiled):
+        for line in path.read_text().splitlines():
+            if "uses:" in line:
+                match = re.fullmatch(r"\s*(?:- )?uses: ([\w-]+/[\w-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)", line)
+                assert match, line
+                assert ACTIONS[match[1]] == (match[2], match[3])
+                seen.add(match[1])
+    assert seen == set(ACTIONS)
+
+
+def test_scripts_read_values_from_the_environment_only(compiled: Project) -> None:
+    for path in workflows(compiled):
+        doc = yaml.safe_load(path.read_text())
+        assert doc["permissions"] == {}
+        for job in doc["jobs"].values():
+            for step in job["steps"]:
+                assert "${{" not in step.get("run", ""), (path.name, step["name"])
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False
+
+
+def test_apply_never_overlaps_and_builds_both_images(compiled: Project) -> None:
+    doc = yaml.safe_load((compiled.root / ".github/workflows/mlform-iris-prod-apply.yml").read_text())
+    assert doc["concurrency"] == {"group": "mlform-apply-iris-prod", "cancel-in-progress": False}
+    assert doc["on"]["push"]["branches"] == ["main"]
+    job = doc["jobs"]["apply"]
+    assert job["permissions"] == {"contents": "read", "packages": "write"}
+    assert job["environment"] == "prod"
+    builds = [s["with"] for s in job["steps"] if s.get("uses", "").startswith("docker/build-push-action@")]
+    assert [(b["context"], b["file"]) for b in builds] == [
+        ("models/iris", "deploy/iris/prod/docker/Dockerfile.train"),
+        ("models/iris", "deploy/iris/prod/docker/Dockerfile.serve")]
+
+
+def test_pull_requests_check_plan_and_diff_on_spec_and_data_changes(compiled: Project) -> None:
+    doc = yaml.safe_load((compiled.root / ".github/workflows/mlform-iris-prod-pr.yml").read_text())
+    on = doc["on"]
+    assert on["pull_request"]["paths"] == [
+        "models/iris/mlform.yaml", "models/iris/data/iris.csv", "models/iris/data/live.csv",
+        "deploy/iris/prod/**", ".github/workflows/mlform-iris-prod-*.yml"]
+    runs = [s.get("run", "") for s in doc["jobs"]["check"]["steps"]]
+    assert any("mlform validate" in r and "--format github" in r for r in runs)
+    assert any("mlform compile" in r and "--check" in r for r in runs)
+    assert any("--format markdown" in r and "GITHUB_STEP_SUMMARY" in r for r in runs)
+    assert any(r.startswith("mlform diff") for r in runs)
+
+
+def test_pull_requests_post_the_card_of_a_promotion_with_the_plan(compiled: Project) -> None:
+    doc = yaml.safe_load((compiled.root / ".github/workflows/mlform-iris-prod-pr.yml").read_text())
+    steps = {s["name"]: s for s in doc["jobs"]["check"]["steps"]}
+    names = list(steps)
+    assert names.index("Plan") < names.index("Model card of a promotion") < names.index("Comment the plan")
+    card = steps["Model card of a promotion"]["run"]
+    assert card.startswith('mlform card "$MLFORM_SPEC" --env "$MLFORM_ENV" --promotion --format markdown '
+                           '--output "$RUNNER_TEMP/mlform-card.md"\n')
+    assert 'cat "$RUNNER_TEMP/mlform-card.md" >> "$GITHUB_STEP_SUMMARY"' in card
+    script = steps["Comment the plan"]["with"]["script"]
+    assert "mlform-card.md" in script and "${plan}\\n\\n${card}" in script
+
+
+def test_monitoring_dispatches_retraining_on_breach(compiled: Project) -> None:
+    doc = yaml.safe_load((compiled.root / ".github/workflows/mlform-iris-prod-monitor.yml").read_text())
+    on = doc["on"]
+    assert on["schedule"] == [{"cron": "0 6 * * *"}]
+    job = doc["jobs"]["monitor"]
+    assert job["permissions"] == {"contents": "read", "actions": "write"}
+    dispatch = job["steps"][-1]
+    assert dispatch["if"] == "steps.monitor.outputs.breach == 'true'"
+    assert dispatch["env"] == {"MLFORM_APPLY_WORKFLOW": "mlform-iris-prod-apply.yml"}
+    alert = yaml.safe_load((compiled.root / ".github/workflows/mlform-iris-dev-monitor.yml").read_text())
+    assert alert["jobs"]["monitor"]["permissions"] == {"contents": "read"}  # dev only alerts

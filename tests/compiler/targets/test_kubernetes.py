@@ -1,0 +1,130 @@
+"""Kubernetes manifests: strict schema validation (1.30 and the newest schema), KServe models, hardening."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tools import KSERVE, LINT, run
+
+from .conftest import Project
+
+NEWEST = "1.37"
+HERE = Path(__file__).resolve().parents[2] / "tools"
+
+
+def manifests(project: Project, kind: str | None = None) -> list[Path]:
+    """Generated Kubernetes resources (not kustomizations), optionally only those of `kind`."""
+    found = []
+    for path in sorted(project.root.glob("deploy/*/*/kubernetes/*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        if doc["kind"] != "Kustomization" and (kind is None or doc["kind"] == kind):
+            found.append(path)
+    return found
+
+
+def pod_specs(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every pod spec inside a workload."""
+    spec = doc.get("spec", {})
+    if doc["kind"] == "CronJob":
+        yield spec["jobTemplate"]["spec"]["template"]["spec"]
+    elif doc["kind"] in ("Job", "Deployment"):
+        yield spec["template"]["spec"]
+    elif doc["kind"] == "InferenceService":
+        yield spec["predictor"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("version", ["1.30", NEWEST])
+def test_manifests_pass_strict_schema_validation(compiled: Project, version: str) -> None:
+    files = [p for p in manifests(compiled) if yaml.safe_load(p.read_text())["kind"] != "InferenceService"]
+    kinds = {yaml.safe_load(p.read_text())["kind"] for p in files}
+    assert kinds == {"ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Job", "CronJob", "Deployment",
+                     "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"}
+    done = run([LINT.bin("kubernetes-validate"), "--strict", "--quiet", "-k", version, *files])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ERROR" not in done.stdout
+
+
+@pytest.mark.integration
+def test_strict_validation_rejects_an_unknown_field(compiled: Project, tmp_path: Path) -> None:
+    doc = yaml.safe_load(manifests(compiled, "Deployment")[0].read_text())
+    doc["spec"]["template"]["spec"]["containers"][0]["securityContxt"] = {}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    done = run([LINT.bin("kubernetes-validate"), "--strict", "--quiet", "-k", NEWEST, bad])
+    assert done.returncode != 0
+    assert "securityContxt" in done.stdout
+
+
+@pytest.mark.integration
+def test_inference_services_match_the_kserve_models(compiled: Project, tmp_path: Path) -> None:
+    files = manifests(compiled, "InferenceService")
+    assert len(files) >= 2  # full-featured iris in each env, and fraud-detection in prod
+    check = [KSERVE.bin("python"), HERE / "kserve_check.py"]
+    done = run([*check, *files])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+    doc = yaml.safe_load(files[0].read_text())
+    doc["spec"]["predictor"]["containers"][0]["readinesProbe"] = {}
+    doc["spec"]["predictor"]["minReplicas"] = "two"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    errors = json.loads(run([*check, bad]).stdout)
+    assert any("unknown field `readinesProbe`" in e for e in errors)
+    assert any("minReplicas: expected int" in e for e in errors)
+
+
+def test_every_pod_is_hardened(compiled: Project) -> None:
+    pods = [pod for path in manifests(compiled) for pod in pod_specs(yaml.safe_load(path.read_text()))]
+    assert len(pods) >= 10
+    for pod in pods:
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        for box in pod["containers"]:
+            assert box["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                              "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
+            assert all(set(var) == {"name", "valueFrom"} for var in box.get("env", []))
+
+
+def test_servers_probe_health_and_readiness(compiled: Project) -> None:
+    doc = yaml.safe_load((compiled.root / "deploy/iris/prod/kubernetes/deployment.yaml").read_text())
+    box = doc["spec"]["template"]["spec"]["containers"][0]
+    assert box["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    assert box["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    assert box["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"},
+                                "limits": {"cpu": "1", "memory": "512Mi"}}
+    assert "replicas" not in doc["spec"]  # the autoscaler owns the count in prod
+    hpa = yaml.safe_load((compiled.root / "deploy/iris/prod/kubernetes/horizontalpodautoscaler.yaml").read_text())
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
+
+
+def test_secrets_are_references_by_workload(compiled: Project) -> None:
+    folder = compiled.root / "deploy/full/prod/kubernetes"
+    isvc = yaml.safe_load((folder / "inferenceservice.yaml").read_text())
+    assert isvc["spec"]["predictor"]["containers"][0]["env"] == [
+        {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "serving-token", "key": "token"}}}]
+    job = yaml.safe_load((folder / "job.yaml").read_text())
+    assert job["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "MLFLOW_TRACKING_URI", "valueFrom": {"secretKeyRef": {"name": "mlflow", "key": "uri"}}}]
+    assert isvc["spec"]["predictor"]["imagePullSecrets"] == [{"name": "regcred"}]
+
+
+def test_kustomization_lists_every_manifest_once(compiled: Project) -> None:
+    for kustomization in compiled.root.glob("deploy/*/*/kubernetes/kustomization.yaml"):
+        listed = yaml.safe_load(kustomization.read_text())["resources"]
+        present = sorted(p.name for p in kustomization.parent.glob("*.yaml") if p != kustomization)
+        assert sorted(listed) == present
+
+
+def test_the_config_map_holds_the_resolved_spec(compiled: Project) -> None:
+    from mlform.specs import load_spec
+
+    doc = yaml.safe_load((compiled.root / "deploy/iris/prod/kubernetes/configmap.yaml").read_text())
+    spec = load_spec(compiled.root / "models/iris/mlform.yaml", "prod")
+    assert yaml.safe_load(doc["data"]["mlform.yaml"]) == spec.config

@@ -1,0 +1,128 @@
+"""`mlform serve` as a user runs it: a real process on a loopback port, loading from the registry."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+
+from mlform.runtime.registry.models import Registry
+from mlform.runtime.steps.train import signature_of
+
+MLFORM = str(Path(sys.executable).parent / "mlform")
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+@pytest.fixture
+def registered(iris_project: Path) -> tuple[Path, RandomForestClassifier]:
+    """The iris spec with a model registered as `iris-classifier` version 1, alias `staging`."""
+    frame = pd.read_csv(iris_project.parent / "data" / "iris.csv")
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(frame[FEATURES], frame["species"])
+    registry = Registry(iris_project.parent / ".mlform" / "registry")
+    version = registry.register("iris-classifier", model, signature_of(frame[FEATURES]), {}, {}).version
+    registry.set_alias("iris-classifier", "staging", version.version, env="default")
+    return iris_project, model
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def get(port: int, path: str, body: dict[str, object] | None = None) -> tuple[int, dict[str, object]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        if body is None:
+            conn.request("GET", path)
+        else:
+            conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+@contextmanager
+def serving(args: list[str]) -> Iterator[int]:
+    port = free_port()
+    proc = subprocess.Popen([MLFORM, "serve", *args, "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "server did not become ready"
+            try:
+                if get(port, "/ready")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how the process ended
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Application shutdown complete" in err or "Stopping parent process" in err
+    assert f"on http://127.0.0.1:{port}" in err
+
+
+@pytest.mark.parametrize("extra", [[], ["--workers", "2", "--model", "iris-classifier@1"]])
+def test_serve_loads_from_the_registry_and_answers(registered: tuple[Path, RandomForestClassifier],
+                                                  extra: list[str]) -> None:
+    spec, model = registered
+    row = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
+    with serving([str(spec), *extra]) as port:
+        status, body = get(port, "/predict", {"records": [row]})
+        assert status == 200
+        assert body == {"predictions": model.predict(pd.DataFrame([row])).tolist(),
+                        "model": {"name": "iris-classifier", "version": 1}}
+
+
+@pytest.mark.parametrize(("args", "with_spec", "message"), [
+    ([], False, "Error: give SPEC or `--model NAME@ALIAS`"),
+    (["--model", "nope"], False,
+     "error: `--model nope`: expected NAME@ALIAS or NAME@VERSION, e.g. `iris-classifier@staging`"),
+    (["--model", "iris-classifier@prod"], True,
+     "error: model `iris-classifier` has no alias `prod` in environment `default` (aliases: `staging`)"),
+    (["--model", "other@1"], True, "error: model `other` is not registered (registered: `iris-classifier`)"),
+])
+def test_bad_invocations_exit_1_with_a_clear_error(mlform: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+                                                   registered: tuple[Path, RandomForestClassifier], tmp_path: Path,
+                                                   args: list[str], with_spec: bool, message: str) -> None:
+    spec, _ = registered
+    monkeypatch.chdir(tmp_path)
+    result = mlform("serve", *([spec] if with_spec else []), *args)
+    assert (result.code, result.err.strip()) == (1, message)
+
+
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
+def test_serve_echoes_the_specs_id_columns(registered: tuple[Path, RandomForestClassifier], extra: list[str],
+                                           edit_spec: Callable[..., None]) -> None:
+    spec, model = registered
+    data = spec.parent / "data" / "iris.csv"
+    frame = pd.read_csv(data)
+    frame.insert(0, "flower_id", [f"f-{i:03d}" for i in range(len(frame))])
+    frame.to_csv(data, index=False)
+    edit_spec(spec, lambda d: d["data"].update(id_columns=["flower_id"]))
+    rows = [{"flower_id": "f-007", "sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5},
+            {"flower_id": "f-008", "sepal_length": 5.0, "sepal_width": 3.4, "petal_length": 1.5, "petal_width": 0.2}]
+    with serving([str(spec), *extra]) as port:
+        status, body = get(port, "/predict", {"records": rows})
+    assert status == 200, body
+    assert body == {"predictions": model.predict(pd.DataFrame(rows)[FEATURES]).tolist(),
+                    "ids": [{"flower_id": "f-007"}, {"flower_id": "f-008"}],
+                    "model": {"name": "iris-classifier", "version": 1}}
