@@ -1,20 +1,9 @@
-"""Per-feature drift between a reference and a current frame: PSI, Kolmogorov-Smirnov, Wasserstein, Jensen-Shannon.
+"""Per-feature drift between a reference and a current frame, scored by every method of the drift registry.
 
-Every statistic of a numeric feature comes from one sort of each side:
-
-- `psi`: population stability index over `bins` quantile bins of the reference (right-closed, edges
-  taken from the sorted reference, repeated edges merged); proportions are floored at 1e-4 so an
-  empty bin stays finite.
-- `jensenshannon`: Jensen-Shannon *distance* (base 2, so within [0, 1]) over the same bins.
-- `ks`: the two-sample Kolmogorov-Smirnov statistic D, the largest gap between the two ECDFs.
-- `wasserstein`: the Wasserstein-1 distance divided by the reference's standard deviation, so one
-  threshold fits features of any scale (the raw distance when the reference is constant).
-
-A feature is categorical when either side is not numeric (strings, categories, booleans). PSI and
-Jensen-Shannon then use category frequencies (missing values count as a category). KS and Wasserstein
-need an order that categories lack, so both become the total variation distance (1/2)*sum(|p - q|): it is the
-Wasserstein-1 distance under the 0/1 metric between categories, and the largest KS statistic over
-every ordering of the categories.
+The methods are declared in `mlform.specs.model.drift_methods` and computed in `.methods`. A numeric
+feature's scores all come from one sort of each side. A feature is categorical when either side is not
+numeric (strings, categories, booleans); its methods then see category frequencies (missing values count
+as a category).
 
 Missing values of numeric features are left out. A feature is drifted when its score is greater than
 its threshold; the check is breached when the share of drifted features is greater than
@@ -23,7 +12,6 @@ its threshold; the check is breached when the share of drifted features is great
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,10 +21,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from mlform.specs.model.lifecycle import Drift, DriftMethod
+from mlform.specs.check.estimators import import_object
+from mlform.specs.model.drift_methods import DRIFT_METHODS, DriftMethod
+from mlform.specs.model.lifecycle import Drift
+
+from .samples import CategoricalSample, NumericSample, Sample, shares
 
 __all__ = [
-    "METHODS",
     "Distribution",
     "DriftReport",
     "FeatureDriftResult",
@@ -45,11 +36,8 @@ __all__ = [
     "numeric_stats",
 ]
 
-METHODS: tuple[DriftMethod, ...] = ("psi", "ks", "wasserstein", "jensenshannon")
-PSI_FLOOR = 1e-4
 PLOT_BINS = 24
 PLOT_CATEGORIES = 20
-MISSING = "(missing)"
 OTHER = "(other)"
 # below this many values in all, a thread pool costs more than it saves
 _PARALLEL_MIN_VALUES = 200_000
@@ -101,84 +89,29 @@ class DriftReport:
         return [f.feature for f in self.features if f.drifted]
 
 
-def _shares(counts: np.ndarray) -> np.ndarray:
-    total = counts.sum()
-    return counts / total if total else counts.astype(float)
-
-
-def _psi(p: np.ndarray, q: np.ndarray) -> float:
-    p, q = np.maximum(p, PSI_FLOOR), np.maximum(q, PSI_FLOOR)
-    return float(np.sum((q - p) * np.log(q / p)))
-
-
-def _jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
-    mid = (p + q) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kl_p = np.where(p > 0, p * np.log2(p / mid), 0.0).sum()
-        kl_q = np.where(q > 0, q * np.log2(q / mid), 0.0).sum()
-    return math.sqrt(max((kl_p + kl_q) / 2, 0.0))
-
-
-def _bin_counts(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts of sorted values in the right-closed bins (-inf, e0], (e0, e1], ..., (e_last, inf)."""
-    at_or_below = np.searchsorted(sorted_values, edges, side="right")
-    return np.diff(at_or_below, prepend=0, append=sorted_values.size)
-
-
-def _ks_wasserstein(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
-    """KS statistic and raw Wasserstein-1 distance from the merged ECDFs of two sorted samples."""
-    n, m = ref.size, cur.size
-    merged = np.concatenate((ref, cur))
-    # both halves are sorted runs, so the stable sort is a linear merge that keeps each side's order
-    order = np.argsort(merged, kind="stable")
-    steps = np.diff(merged[order])
-    del merged
-    # n*m times the ECDF gap after each merged value (refs so far * m - currents so far * n), exact in
-    # integers: a running sum of +m for each reference value and -n for each current one
-    gap = (order < n).astype(np.int64)
-    del order
-    gap *= n + m
-    gap -= n
-    np.cumsum(gap, out=gap)
-    np.abs(gap, out=gap)
-    gap = gap[:-1]
-    # the ECDFs are compared only after the last of equal values, where the step is positive
-    ks = float(np.max(gap, where=steps > 0, initial=0)) / (n * m)
-    return ks, float(np.dot(gap, steps)) / (n * m)
+def _statistics(sample: Sample) -> dict[str, float]:
+    """Every registered method's score of one feature, in the registry's order."""
+    return {name: import_object(method.compute)(sample) for name, method in DRIFT_METHODS.items()}
 
 
 def numeric_stats(ref: np.ndarray, cur: np.ndarray, bins: int) -> tuple[dict[str, float], Distribution]:
-    """All four statistics of two sorted, NaN-free, non-empty samples, and their histogram for plots."""
-    edges = np.unique(ref[(np.arange(1, bins) * ref.size) // bins])
-    p, q = _shares(_bin_counts(ref, edges)), _shares(_bin_counts(cur, edges))
-    ks, wasserstein = _ks_wasserstein(ref, cur)
-    spread = float(np.std(ref))
-    stats = {
-        "psi": _psi(p, q),
-        "ks": ks,
-        "wasserstein": wasserstein / spread if spread > 0 else wasserstein,
-        "jensenshannon": _jensenshannon(p, q),
-    }
+    """Every method's score of two sorted, NaN-free, non-empty samples, and their histogram for plots."""
+    stats = _statistics(NumericSample(ref, cur, bins))
     low, high = min(ref[0], cur[0]), max(ref[-1], cur[-1])
     plot_edges = np.linspace(low, high if high > low else low + 1.0, PLOT_BINS + 1)
     # left-closed bins for the plot, the last one closed on both sides
     inner = plot_edges[1:-1]
     plot_ref = np.diff(np.searchsorted(ref, inner, side="left"), prepend=0, append=ref.size)
     plot_cur = np.diff(np.searchsorted(cur, inner, side="left"), prepend=0, append=cur.size)
-    distribution = Distribution(_shares(plot_ref).tolist(), _shares(plot_cur).tolist(), edges=plot_edges.tolist())
+    distribution = Distribution(shares(plot_ref).tolist(), shares(plot_cur).tolist(), edges=plot_edges.tolist())
     return stats, distribution
 
 
 def categorical_stats(ref: pd.Series, cur: pd.Series) -> tuple[dict[str, float], Distribution]:
-    """All four statistics of two samples of categories, from their frequencies, and the top categories."""
-    ref_counts = ref.astype("object").fillna(MISSING).astype(str).value_counts()
-    cur_counts = cur.astype("object").fillna(MISSING).astype(str).value_counts()
-    categories = ref_counts.index.union(cur_counts.index, sort=False)
-    counts_ref = ref_counts.reindex(categories, fill_value=0).to_numpy(dtype=float)
-    counts_cur = cur_counts.reindex(categories, fill_value=0).to_numpy(dtype=float)
-    p, q = _shares(counts_ref), _shares(counts_cur)
-    tvd = float(np.abs(p - q).sum() / 2)
-    stats = {"psi": _psi(p, q), "ks": tvd, "wasserstein": tvd, "jensenshannon": _jensenshannon(p, q)}
+    """Every method's score of two samples of categories, from their frequencies, and the top categories."""
+    sample = CategoricalSample.of(ref, cur)
+    stats = _statistics(sample)
+    categories, (p, q) = sample.categories, sample.binned
     top = np.lexsort((categories.to_numpy(dtype=str), -(p + q)))[:PLOT_CATEGORIES]
     labels = [str(categories[i]) for i in top]
     shown_ref, shown_cur = p[top].tolist(), q[top].tolist()

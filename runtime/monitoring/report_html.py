@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any, NamedTuple, TypeGuard
 
+from mlform.specs.model.drift_methods import DRIFT_METHODS
+
 __all__ = ["STYLE", "Bar", "render_bars", "render_html", "render_plot"]
 
 REFERENCE_COLOR = "#3b6fd4"
@@ -205,7 +207,7 @@ def _performance(payload: dict[str, Any]) -> str:
 
 
 def _drift_table(payload: dict[str, Any]) -> str:
-    methods = ("psi", "ks", "wasserstein", "jensenshannon")
+    methods = tuple(DRIFT_METHODS)
     head = "".join(f"<th>{m}</th>" for m in methods)
     rows = []
     for f in payload["drift"]["features"]:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["PARALLEL_ROWS", "SAMPLES", "Failure", "ValidationReport", "validate_frame"]
+__all__ = ["COLUMN_RULES", "PARALLEL_ROWS", "SAMPLES", "ColumnCheck", "Failure", "ValidationReport", "validate_frame"]
 
 SAMPLES = 5
 PARALLEL_ROWS = 1_000_000
@@ -137,6 +137,23 @@ class _Column:
         return np.asarray(self.series.isna(), dtype=bool)
 
 
+ColumnCheck = Callable[[_Column], bool | None]
+# `ColumnRule` field -> the check reading it; checks run in registration order, and one returning False
+# (a wrong dtype) skips the rest of its column
+COLUMN_RULES: dict[str, ColumnCheck] = {}
+
+
+def _rule(*fields: str) -> Callable[[ColumnCheck], ColumnCheck]:
+    """Register a column check as the check of the `ColumnRule` fields it reads."""
+
+    def register(check: ColumnCheck) -> ColumnCheck:
+        COLUMN_RULES.update(dict.fromkeys(fields, check))
+        return check
+
+    return register
+
+
+@_rule("dtype")
 def _check_dtype(col: _Column) -> bool:
     wanted = col.rule.dtype
     dtype = col.series.dtype
@@ -156,6 +173,7 @@ def _check_dtype(col: _Column) -> bool:
     return bool(good)
 
 
+@_rule("nullable", "max_null_fraction")
 def _check_nulls(col: _Column) -> None:
     rule = col.rule
     if not rule.nullable and col.nulls:
@@ -166,6 +184,7 @@ def _check_nulls(col: _Column) -> None:
                  f"null fraction {fraction:.4g} is above {rule.max_null_fraction}", col.nulls)
 
 
+@_rule("min", "max")
 def _check_bounds(col: _Column) -> None:
     rule = col.rule
     if rule.min is None and rule.max is None:
@@ -188,6 +207,7 @@ def _check_bounds(col: _Column) -> None:
         col.fail("max", above, f"{_count(int(np.count_nonzero(above)), 'value')} above {rule.max}")
 
 
+@_rule("allowed")
 def _check_allowed(col: _Column) -> None:
     allowed = col.rule.allowed
     if allowed is None:
@@ -227,6 +247,7 @@ def _in_parallel(fn: Callable[[Any], Any], array: Any) -> list[Any]:
         return list(pool.map(fn, [array.slice(start, step) for start in range(0, len(array), step)]))
 
 
+@_rule("regex")
 def _check_regex(col: _Column) -> None:
     pattern = col.rule.regex
     if pattern is None:
@@ -289,6 +310,7 @@ def _distinct_integers(values: np.ndarray) -> bool:
     return int(np.count_nonzero(seen)) == values.size
 
 
+@_rule("unique")
 def _check_unique(col: _Column) -> None:
     if not col.rule.unique:
         return
@@ -349,8 +371,8 @@ def _check_table(frame: pd.DataFrame, rules: Validation, out: list[Failure]) -> 
 
 
 def _rule_count(rule: ColumnRule) -> int:
-    present = [rule.dtype, rule.min, rule.max, rule.allowed, rule.regex, rule.max_null_fraction]
-    return sum(v is not None for v in present) + (not rule.nullable) + rule.unique
+    """How many of the column's rules are declared: the fields whose value is not their default."""
+    return sum(getattr(rule, name) != ColumnRule.model_fields[name].default for name in COLUMN_RULES)
 
 
 def validate_frame(frame: pd.DataFrame, rules: Validation) -> ValidationReport:
@@ -364,11 +386,7 @@ def validate_frame(frame: pd.DataFrame, rules: Validation) -> ValidationReport:
                                     f"`validation.columns.{name}`: column `{name}` is missing"))
             continue
         col = _Column(name, frame[name], rule, failures)
-        if not _check_dtype(col):
-            continue
-        _check_nulls(col)
-        _check_bounds(col)
-        _check_allowed(col)
-        _check_regex(col)
-        _check_unique(col)
+        for check in dict.fromkeys(COLUMN_RULES.values()):
+            if check(col) is False:
+                break
     return ValidationReport(len(frame), checked, failures)

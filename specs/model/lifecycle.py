@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
 
 from .base import ALIAS, ENV_VAR, Cron, Identifier, ImportPath, Name, NonEmptyStr, Quantity, SecretUse, SpecModel
+from .drift_methods import DEFAULT_DRIFT_METHOD, DriftMethod, drift_method_help
 from .metrics import Task
 
 __all__ = [
@@ -28,7 +29,6 @@ __all__ = [
 ]
 
 PRODUCTION = "production"
-DriftMethod = Literal["psi", "ks", "wasserstein", "jensenshannon"]
 Number = StrictInt | StrictFloat
 Alias = Annotated[str, Field(pattern=ALIAS, max_length=63)]
 
@@ -189,9 +189,7 @@ class FeatureDrift(SpecModel):
 class Drift(SpecModel):
     """Drift detection between the reference and current data."""
 
-    method: DriftMethod = Field(
-        "psi", description="Per-feature score: `psi` (population stability index), `ks` (Kolmogorov-Smirnov), "
-                           "`wasserstein` (scaled by the reference's standard deviation) or `jensenshannon`.")
+    method: DriftMethod = Field(DEFAULT_DRIFT_METHOD, description=f"Per-feature score: {drift_method_help()}.")
     threshold: Annotated[float, Field(ge=0)] = Field(
         0.2, description="A feature has drifted when its score is above this; `0.2` is a common PSI threshold.")
     features: dict[NonEmptyStr, FeatureDrift] = Field(

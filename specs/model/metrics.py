@@ -1,4 +1,6 @@
-"""The metric names a spec may use, the task each fits, and which direction is better."""
+"""The metrics, declared once: the names a spec may use, the task each fits, which direction is better, and
+where the runtime computes each (imported only when a model is evaluated).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +19,12 @@ class Metric:
     name: str
     task: Task
     greater_is_better: bool = True
+    compute: str = ""
+    """Import path of `(y_true, outputs) -> float`; `mlform.runtime.steps.metric_functions.<name>` when empty."""
+
+    def __post_init__(self) -> None:
+        if not self.compute:
+            object.__setattr__(self, "compute", f"mlform.runtime.steps.metric_functions.{self.name}")
 
 
 METRICS: dict[str, Metric] = {

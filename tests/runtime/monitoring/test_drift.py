@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, wasserstein_distance
 
-from mlform.runtime.monitoring.drift import PSI_FLOOR, categorical_stats, detect_drift, numeric_stats
+from mlform.runtime.monitoring.drift import categorical_stats, detect_drift, numeric_stats
+from mlform.runtime.monitoring.methods import PSI_FLOOR
 from mlform.specs.model.lifecycle import Drift
 
 
