@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlform.runtime.run.context import Job
-from mlform.runtime.storage.store import publish, write_frame
+from mlform.runtime.storage.store import write_frame
 from mlform.specs.errors import MlformError, StepError
-from mlform.specs.fsutil import write_atomic
+from mlform.specs.fsutil import write_atomic, write_atomic_with
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,7 +98,7 @@ def _train(job: Job) -> dict[str, Any]:
     X, y = _rows(job, "train")
     model = fit_pipeline(job.spec.pipeline.model, X, y)
     target = job.dir / MODEL_FILE
-    publish(target, lambda tmp: save_model(model, tmp))
+    write_atomic_with(target, lambda tmp: save_model(model, tmp))
     job.ctx.models[target] = model
     return {"rows": len(X), "signature": signature_of(X), "artifacts": {"model": MODEL_FILE}}
 

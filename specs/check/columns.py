@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mlform.specs.fsutil import FileStamp, stat_stamp
 from mlform.specs.model.data import CsvSource, Data, ParquetSource, SqliteSource
 from mlform.specs.read.source import KeyPath
 
@@ -69,8 +70,8 @@ def _sqlite_table(path: str, table: str) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=64)
-def _columns(path: str, stamp: tuple[int, int], kind: str, option: str, encoding: str) -> tuple[str, ...]:
-    """The columns of one file as of `stamp` (mtime, size): each file is read once while it is unchanged."""
+def _columns(path: str, stamp: FileStamp, kind: str, option: str, encoding: str) -> tuple[str, ...]:
+    """The columns of one file as of `stamp` (size, mtime, inode): each file is read once while it is unchanged."""
     if kind == "csv":
         return _csv_header(path, option, encoding)
     if kind == "parquet":
@@ -94,7 +95,7 @@ def source_columns(source: Any, root: Path) -> tuple[str, ...] | None:
         return None  # a missing file is its own finding
     option = source.delimiter if isinstance(source, CsvSource) else getattr(source, "table", None) or ""
     encoding = source.encoding if isinstance(source, CsvSource) else ""
-    return _columns(path, (st.st_mtime_ns, st.st_size), source.type, option, encoding)
+    return _columns(path, stat_stamp(st), source.type, option, encoding)
 
 
 def _where(source: Any) -> str:
