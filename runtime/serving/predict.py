@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.runtime.registry.models import ModelVersion, Registry
-from mlform.specs.errors import MlformError
+from mlform.specs.errors import StepPartError
 from mlform.specs.fsutil import write_atomic_with
 from mlform.specs.read.overlays import BASE
 
@@ -20,7 +20,7 @@ CHUNK_ROWS = 100_000
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
-class PredictError(MlformError):
+class PredictError(StepPartError):
     """Input that cannot be scored: a bad model reference, file format or a signature mismatch."""
 
 
