@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from mlform.specs.errors import MlformError
+from mlform.specs.errors import StepPartError
 from mlform.specs.model.pipeline import Pipeline
 
-__all__ = ["Secret", "SecretMissing", "read_secret"]
+__all__ = ["Secret", "SecretMissingError", "read_secret"]
 
 
-class SecretMissing(MlformError):
+class SecretMissingError(StepPartError):
     """A secret's environment variable is not set (the message names the variable, never a value)."""
 
 
@@ -45,13 +45,14 @@ class Secret:
 
 
 def read_secret(pipeline: Pipeline, name: str) -> Secret:
-    """The value of secret `name` from its environment variable; SecretMissing names what is missing."""
+    """The value of secret `name` from its environment variable; SecretMissingError names what is missing."""
     ref = pipeline.secrets.get(name)
     if ref is None:
-        raise SecretMissing(f"secret `{name}` is not declared under `secrets`")
+        raise SecretMissingError(f"secret `{name}` is not declared under `secrets`")
     if ref.env is None:
-        raise SecretMissing(f"secret `{name}` has no `env` variable to read locally (it is only a Kubernetes secret)")
+        raise SecretMissingError(f"secret `{name}` has no `env` variable to read locally "
+                                 "(it is only a Kubernetes secret)")
     value = os.environ.get(ref.env)
     if not value:
-        raise SecretMissing(f"secret `{name}` is read from environment variable `{ref.env}`, which is not set")
+        raise SecretMissingError(f"secret `{name}` is read from environment variable `{ref.env}`, which is not set")
     return Secret(name, ref.env, value)

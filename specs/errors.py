@@ -1,13 +1,33 @@
-"""Errors raised by mlform: one root, one subclass per stage.
+"""Errors raised by mlform: one root, one subclass per stage; stage-specific classes live beside their code.
 
 MlformError
-├── SpecError     a spec cannot be read or is invalid; carries every Diagnostic at once
-│   └── EditError a spec file cannot be edited in place safely
-├── GraphError    the step graph has a cycle or a missing dependency
-├── RenderError   a template failed to render
-├── PlanError     a plan cannot be made, or a saved plan cannot be applied
-├── StateError    state cannot be read, written or locked
-└── StepError     a runtime step failed
+├── SpecError                  a spec cannot be read or is invalid; carries every Diagnostic at once
+│   ├── EditError              a spec file cannot be edited in place safely (specs/read/yamledit)
+│   └── SourceUnreadableError  a data file's header or schema cannot be read (specs/check/columns)
+├── GraphError                 the step graph has a cycle or a missing dependency
+├── RenderError                an artifact cannot be produced from the graph
+│   └── BuildError             an image build failed (compiler/artifacts/docker_build)
+├── PlanError                  a plan or diff cannot be made, or a saved plan cannot be applied
+│   ├── DiffError              the specs at a git ref cannot be compared (compiler/diff/compare)
+│   └── GitError               git cannot materialise a ref (compiler/diff/gitrefs)
+├── StateError                 state, registry or logs cannot be read, written or locked
+│   ├── LockHeldError          a lock is held by another process (specs/fsutil)
+│   ├── AuditError             the audit log is unreadable or its chain broken (runtime/storage/auditlog)
+│   ├── RegistryError          a model registry operation is refused (runtime/registry/models)
+│   ├── VersionMismatchError   a model was saved by another library version (runtime/registry/compat)
+│   ├── TrackingError          the tracking backend failed (runtime/tracking/tracking_mlflow)
+│   └── CardError              a model card's subject cannot be found (compiler/governance/card)
+│       └── VersionUnreachableError  the pinned version is not in this registry
+└── StepError                  a runtime step failed
+    └── StepPartError          a part of a step failed; the runner names the step around it
+        ├── IngestError        a data source cannot be read (runtime/steps/ingest)
+        ├── SplitError         the rows cannot be split (runtime/steps/split)
+        ├── TrainError         the estimator cannot be built (runtime/steps/train)
+        ├── ValidationFailedError  data validation rules failed (runtime/steps/actions)
+        ├── UnsupportedPatternError  a regex is outside the fast subset (runtime/steps/regex_shape)
+        ├── SecretMissingError  a secret's value is not available (runtime/secretref)
+        ├── PredictError       batch prediction input is refused (runtime/serving/predict)
+        └── HttpError          the server refuses a request (runtime/serving/serving_schema)
 """
 
 from __future__ import annotations
@@ -25,6 +45,7 @@ __all__ = [
     "SpecError",
     "StateError",
     "StepError",
+    "StepPartError",
 ]
 
 
@@ -87,3 +108,11 @@ class StepError(MlformError):
     def __init__(self, step: str, message: str) -> None:
         self.step = step
         super().__init__(f"step `{step}` failed: {message}")
+
+
+class StepPartError(StepError):
+    """A part of a step failed; it does not know its step (`step` is empty), the runner names it around it."""
+
+    def __init__(self, message: str) -> None:
+        self.step = ""
+        MlformError.__init__(self, message)

@@ -1,12 +1,27 @@
-"""Atomic file writes: a crash leaves the old file or the new one, never a torn one."""
+"""File-system helpers every stage shares: atomic writes, file stamps and an inter-process lock."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+from mlform.specs.errors import StateError
+
+__all__ = ["FileStamp", "LockHeldError", "file_stamp", "locked", "racy", "stat_stamp", "write_atomic",
+           "write_atomic_with"]
+
+FileStamp = tuple[int, int, int]
+# mtimes this close to the time they were seen may still change without changing (a coarse file system clock)
+_RACY_NS = 50_000_000
+_RACY_COARSE_NS = 2_000_000_000
+
+
+class LockHeldError(StateError):
+    """`locked(..., wait=False)` found the lock held by another process."""
 
 
 def _mode_for(path: Path) -> int:
@@ -19,19 +34,67 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def write_atomic(path: Path, data: bytes | str, *, fsync: bool = True) -> None:
-    """Write `data` to a temp file beside `path`, flush it to disk, then rename it over `path`."""
-    payload = data.encode() if isinstance(data, str) else data
+def write_atomic_with(path: Path, write: Callable[[Path], object], *, fsync: bool = True) -> None:
+    """Let `write` fill a temp file beside `path`, flush it to disk, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
-        os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            if fsync:
-                handle.flush()
+        try:
+            os.fchmod(fd, _mode_for(path))
+        finally:
+            os.close(fd)
+        write(tmp)
+        if fsync:
+            with tmp.open("rb") as handle:
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, data: bytes | str, *, fsync: bool = True) -> None:
+    """Write `data` to `path` atomically: a crash leaves the old file or the new one, never a torn one."""
+    payload = data.encode() if isinstance(data, str) else data
+    write_atomic_with(path, lambda tmp: tmp.write_bytes(payload), fsync=fsync)
+
+
+def stat_stamp(st: os.stat_result) -> FileStamp:
+    """`(size, mtime_ns, inode)`: changes when a file is rewritten in place or replaced by a rename."""
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def file_stamp(path: str | os.PathLike[str]) -> FileStamp | None:
+    """The stamp of `path`, or None when it cannot be stat'ed (missing, unreadable folder)."""
+    try:
+        return stat_stamp(os.stat(path))
+    except OSError:
+        return None
+
+
+def racy(mtime_ns: int, seen_ns: int) -> bool:
+    """Whether a file with `mtime_ns`, seen at `seen_ns`, could change again within the same mtime."""
+    window = _RACY_COARSE_NS if mtime_ns % 1_000_000_000 == 0 else _RACY_NS
+    return seen_ns - mtime_ns < window
+
+
+@contextlib.contextmanager
+def locked(path: Path, *, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive `flock` on `path` (created if needed); the kernel frees it if the holder dies.
+
+    With `wait=False`, raise LockHeldError at once instead of waiting for another holder.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeldError(f"{path} is locked by another process") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

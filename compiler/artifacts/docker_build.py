@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from mlform.compiler.graph.stepgraph import build_graph
 from mlform.compiler.targets import Context, Layout
 from mlform.compiler.targets import docker as target
-from mlform.specs.errors import MlformError
+from mlform.specs.errors import RenderError
 
 from .common import image
 from .output import project_root, resolve_specs
@@ -34,7 +34,7 @@ KINDS = ("train", "serve")
 _DOCKERFILE = ".dockerfile.mlform-{kind}"  # the Dockerfile's name inside the build context
 
 
-class BuildError(MlformError):
+class BuildError(RenderError):
     """The engine cannot be reached, an image cannot be planned, or the engine refused a build."""
 
 

@@ -50,7 +50,7 @@ def card(target: str, env: str | None, fmt: str, output: Path | None, registry_d
     else:
         try:
             found = cards.promotion(spec, registry_dir)
-        except cards.Unreachable as exc:
+        except cards.VersionUnreachableError as exc:
             _emit(render_note(str(exc), fmt), output)
             return
         if found is None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from mlform.compiler.artifacts.output import compile_specs
 from mlform.specs import BASE, SpecError, discover, validate_file
-from mlform.specs.errors import MlformError
+from mlform.specs.errors import MlformError, PlanError
 from mlform.specs.read.overlays import environment_names
 from mlform.specs.read.source import read_document
 
@@ -33,7 +33,7 @@ _PIPELINE_STATUSES = (ADDED, CHANGED, REMOVED, UNCHANGED)
 _ARTIFACT_STATUSES = (ADDED, CHANGED, REMOVED, HEADER_ONLY)
 
 
-class DiffError(MlformError):
+class DiffError(PlanError):
     """The specs at one side cannot be compiled, or the selection matches nothing."""
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from mlform.specs.errors import MlformError
+from mlform.specs.errors import PlanError
 from mlform.specs.loader import SPEC_FILENAMES
 
 __all__ = ["DEFAULT_BASES", "GitError", "Side", "default_base", "materialize", "repo_root", "side"]
@@ -26,7 +26,7 @@ DEFAULT_BASES = ("origin/main", "main", "HEAD")
 _REGULAR = ("100644", "100755")
 
 
-class GitError(MlformError):
+class GitError(PlanError):
     """A git repository, ref or object cannot be read."""
 
 

@@ -20,20 +20,21 @@ from mlform.runtime.registry.models import ModelVersion, Registry, RegistryError
 from mlform.runtime.storage.statedir import StateDir, read_json, state_dir_for
 from mlform.runtime.storage.store import Output, Store
 from mlform.specs import BASE, ResolvedSpec, load_spec, validate_file
-from mlform.specs.errors import MlformError, SpecError, StateError
+from mlform.specs.errors import SpecError, StateError
 
-__all__ = ["FORMAT_VERSION", "CardError", "Subject", "Unreachable", "for_model", "for_spec", "gather", "promotion"]
+__all__ = ["FORMAT_VERSION", "CardError", "Subject", "VersionUnreachableError", "for_model", "for_spec", "gather",
+           "promotion"]
 
 FORMAT_VERSION = 1
 MONITOR_CHECKS = 10  # the newest monitor results a card lists
 _SERVED_BY = ("promote", "register")  # the step whose output names the served version, by preference
 
 
-class CardError(MlformError):
+class CardError(StateError):
     """A card cannot be made: the target names no spec, model, version or alias."""
 
 
-class Unreachable(CardError):
+class VersionUnreachableError(CardError):
     """The version a spec pins is not in the registry reachable from here."""
 
 
@@ -87,7 +88,7 @@ def for_model(target: str, env: str | None = None, registry_dir: Path | None = N
 
 
 def promotion(spec: ResolvedSpec, registry_dir: Path | None = None) -> Subject | None:
-    """The version `spec` pins when the alias `production` holds another, else None; Unreachable when it is not here."""
+    """The version `spec` pins when `production` holds another, else None; VersionUnreachableError if absent."""
     from mlform.runtime.registry.promotion import pin_reason
 
     registry = _registry(spec, registry_dir)
@@ -97,8 +98,8 @@ def promotion(spec: ResolvedSpec, registry_dir: Path | None = None) -> Subject |
     try:
         return Subject(registry.resolve(name, pinned, spec.env), registry, spec)
     except RegistryError as exc:
-        raise Unreachable(f"`{name}` version {pinned}, pinned by `registry.production` for `{spec.env}`, is not in "
-                          f"the registry reachable here: {exc}") from None
+        raise VersionUnreachableError(f"`{name}` version {pinned}, pinned by `registry.production` for `{spec.env}`, "
+                                      f"is not in the registry reachable here: {exc}") from None
 
 
 def _number(value: Any) -> float | None:

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlform.compiler.workspace import racy
+from mlform.specs.fsutil import racy, stat_stamp
 
 if TYPE_CHECKING:
     from mlform.specs import ResolvedSpec
@@ -44,7 +44,7 @@ def stamp(path: str | Path, seen_ns: int, digest: bool = False) -> Stamp | None:
     except FileNotFoundError:
         return None
     sha = file_sha256(path) if digest or racy(st.st_mtime_ns, seen_ns) else None
-    return [st.st_size, st.st_mtime_ns, st.st_ino, sha]
+    return [*stat_stamp(st), sha]
 
 
 def unchanged(path: str | Path, recorded: Stamp | None, seen_ns: int, rehash: bool = False) -> bool:
@@ -57,7 +57,7 @@ def unchanged(path: str | Path, recorded: Stamp | None, seen_ns: int, rehash: bo
         return False
     if recorded is None:
         return False
-    same = [st.st_size, st.st_mtime_ns, st.st_ino] == recorded[:3]
+    same = list(stat_stamp(st)) == recorded[:3]
     if same and not racy(recorded[1], seen_ns):
         return True
     sha = recorded[3]

@@ -8,7 +8,6 @@ holder (owner, pid, host, time, ID) so that a lock held elsewhere is reported wi
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import getpass
 import json
 import os
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlform.specs.errors import StateError
-from mlform.specs.fsutil import write_atomic
+from mlform.specs.fsutil import LockHeldError, locked, write_atomic
 
 __all__ = ["STATE_FORMAT", "LockInfo", "State", "StateStore"]
 
@@ -125,12 +124,10 @@ class StateStore:
     @contextlib.contextmanager
     def lock(self, operation: str) -> Iterator[LockInfo]:
         """Hold the state lock for `operation`; raise StateError naming the holder when it is taken."""
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
+        with contextlib.ExitStack() as held:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                held.enter_context(locked(self.lock_path, wait=False))
+            except LockHeldError:
                 raise StateError(self._held_message(self.holder())) from None
             self._check_stale_holder()
             info = LockInfo(str(uuid.uuid4()), getpass.getuser(), os.getpid(), socket.gethostname(),
@@ -140,9 +137,6 @@ class StateStore:
                 yield info
             finally:
                 self.holder_path.unlink(missing_ok=True)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
     def _held_message(self, info: LockInfo | None) -> str:
         who = info.describe() if info else "another process"

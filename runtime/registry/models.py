@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlform.runtime.storage.statedir import locked, read_json, state_dir_for
+from mlform.runtime.storage.statedir import read_json, state_dir_for
 from mlform.specs.errors import StateError
-from mlform.specs.fsutil import write_atomic
+from mlform.specs.fsutil import locked, write_atomic
 from mlform.specs.read.overlays import BASE, environment_names
 
 if TYPE_CHECKING:

@@ -11,10 +11,11 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mlform.runtime.registry.journal import Journal
-from mlform.runtime.storage.statedir import StateDir, locked, state_dir_for
+from mlform.runtime.storage.statedir import StateDir, state_dir_for
 from mlform.runtime.storage.store import Output, Store
 from mlform.runtime.tracking.tracker import Tracker, new_run_id
 from mlform.specs.errors import StepError
+from mlform.specs.fsutil import locked
 from mlform.specs.graph.fingerprint import StatCache, step_fingerprints
 from mlform.specs.graph.steps import Step, spec_steps
 from mlform.specs.loader import ResolvedSpec

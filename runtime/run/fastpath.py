@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 from mlform.runtime.storage.statedir import StateDir, state_dir_for
 from mlform.runtime.storage.store import MARKER
-from mlform.specs.fsutil import write_atomic
+from mlform.specs.fsutil import FileStamp, file_stamp, write_atomic
 
 from .outcome import RunResult, StepRun
 from .reasons import CACHED
@@ -49,12 +48,9 @@ def receipt_path(spec_path: Path, env: str) -> Path:
     return state_dir_for(spec_path.parent) / "receipts" / f"{_key(spec_path, env)}.json"
 
 
-def _stat(path: Path) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
+def _listed(stamp: FileStamp | None) -> list[int] | None:
+    """A stamp as its JSON form in the receipt."""
+    return None if stamp is None else list(stamp)
 
 
 def _version() -> str:
@@ -85,7 +81,7 @@ def read_receipt(spec_path: Path, env: str, store: Path) -> Receipt | None:
     try:
         if data["version"] != RECEIPT_VERSION or data["mlform"] != _version() or data["spec_sha256"] != spec_digest:
             return None
-        if any(_stat(Path(p)) != signature for p, signature in data["files"].items()):
+        if any(_listed(file_stamp(p)) != signature for p, signature in data["files"].items()):
             return None
         steps = {str(step_id): str(fp) for step_id, fp in data["steps"]}
     except (KeyError, TypeError, ValueError, AttributeError):

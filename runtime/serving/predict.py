@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.runtime.registry.models import ModelVersion, Registry
-from mlform.runtime.storage.store import publish
-from mlform.specs.errors import MlformError
+from mlform.specs.errors import StepPartError
+from mlform.specs.fsutil import write_atomic_with
 from mlform.specs.read.overlays import BASE
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ CHUNK_ROWS = 100_000
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
-class PredictError(MlformError):
+class PredictError(StepPartError):
     """Input that cannot be scored: a bad model reference, file format or a signature mismatch."""
 
 
@@ -114,5 +114,5 @@ def predict_file(registry: Registry, name: str, ref: int | str, source: Path, ta
         nonlocal rows
         rows = _write(scored(), tmp, out_fmt)
 
-    publish(target, write)
+    write_atomic_with(target, write)
     return loaded.version, rows

@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from mlform.specs.errors import StepPartError
+
 __all__ = ["Column", "HttpError", "Parsed", "Signature", "openapi_document"]
 
 # JSON Schema counts 2.0 as an integer, so integer columns take integral floats too
@@ -27,7 +29,7 @@ _ID_TYPES = (str, int, float, bool, type(None))
 Where = Callable[[str, int], str]
 
 
-class HttpError(Exception):
+class HttpError(StepPartError):
     """A request the server refuses: an HTTP status and a message for the client."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlform.runtime.run.context import Job
-from mlform.runtime.storage.store import publish, write_frame
-from mlform.specs.errors import MlformError, StepError
-from mlform.specs.fsutil import write_atomic
+from mlform.runtime.storage.store import write_frame
+from mlform.specs.errors import StepError, StepPartError
+from mlform.specs.fsutil import write_atomic, write_atomic_with
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ACTIONS", "ValidationFailed"]
+__all__ = ["ACTIONS", "ValidationFailedError"]
 
 
-class ValidationFailed(MlformError):
+class ValidationFailedError(StepPartError):
     """Validation rules failed with `on_failure: fail`."""
 
 
@@ -63,8 +63,9 @@ def _validate(job: Job) -> dict[str, Any]:
     lines = [f"{f.message}{_sample(f)}" for f in report.failures]
     if lines and pipeline.validation.on_failure == "fail":
         count = len(lines)
-        raise ValidationFailed(f"{count} validation rule{'s' if count != 1 else ''} failed (`validation.on_failure: "
-                               f"fail`; report: {job.dir / 'report.json'}):\n  " + "\n  ".join(lines))
+        raise ValidationFailedError(f"{count} validation rule{'s' if count != 1 else ''} failed "
+                                    f"(`validation.on_failure: fail`; report: {job.dir / 'report.json'}):\n  "
+                                    + "\n  ".join(lines))
     notes = [f"warning: {line}" for line in lines]
     return {"ok": report.ok, "rows": report.rows, "rules": report.rules, "failed_rules": len(lines), "notes": notes,
             "artifacts": {"report": "report.json"}}
@@ -98,7 +99,7 @@ def _train(job: Job) -> dict[str, Any]:
     X, y = _rows(job, "train")
     model = fit_pipeline(job.spec.pipeline.model, X, y)
     target = job.dir / MODEL_FILE
-    publish(target, lambda tmp: save_model(model, tmp))
+    write_atomic_with(target, lambda tmp: save_model(model, tmp))
     job.ctx.models[target] = model
     return {"rows": len(X), "signature": signature_of(X), "artifacts": {"model": MODEL_FILE}}
 

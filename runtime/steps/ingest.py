@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlform.runtime.secretref import read_secret
-from mlform.specs.errors import MlformError
+from mlform.specs.errors import StepPartError
 from mlform.specs.model.data import CsvSource, ParquetSource, Source, SqliteSource, SqlSource
 from mlform.specs.model.pipeline import Pipeline
 
@@ -20,7 +20,7 @@ __all__ = ["IngestError", "apply_dtypes", "read_source"]
 _PANDAS_DTYPE = {"float": "float64", "bool": "boolean", "string": "str", "category": "category"}
 
 
-class IngestError(MlformError):
+class IngestError(StepPartError):
     """A source cannot be read or does not fit its declared dtypes."""
 
 

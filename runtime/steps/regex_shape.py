@@ -13,6 +13,8 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
+from mlform.specs.errors import StepPartError
+
 __all__ = ["ASCII", "MAX_ALTERNATIVES", "MAX_LANES", "Shape", "parse"]
 
 ASCII = (1 << 128) - 1
@@ -59,8 +61,11 @@ class Shape:
         return len(next(iter(self.prefix))), len(next(iter(self.suffix)))
 
 
-class _Unsupported(Exception):
+class UnsupportedPatternError(StepPartError):
     """The pattern is outside the subset."""
+
+    def __init__(self) -> None:
+        super().__init__("the pattern is outside the subset")
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ def _fold(alternatives: set[tuple[int, ...]]) -> Alternatives:
 def _concat(left: Alternatives, right: Alternatives) -> Alternatives:
     out = _fold({a + b for a in left for b in right})
     if len(out) > MAX_ALTERNATIVES or len(next(iter(out))) > MAX_LANES:
-        raise _Unsupported
+        raise UnsupportedPatternError
     return out
 
 
@@ -102,13 +107,13 @@ def _fixed(pieces: list[_Piece]) -> Alternatives:
     out = _EMPTY
     for piece in pieces:
         if isinstance(piece, _Run):
-            raise _Unsupported
+            raise UnsupportedPatternError
         out = _concat(out, piece)
     return out
 
 
 class _Parser:
-    """Recursive descent over the subset; raises _Unsupported on anything else."""
+    """Recursive descent over the subset; raises UnsupportedPatternError on anything else."""
 
     def __init__(self, pattern: str) -> None:
         self.text, self.pos = pattern, 0
@@ -119,7 +124,7 @@ class _Parser:
     def take(self) -> str:
         char = self.peek()
         if char is None:
-            raise _Unsupported
+            raise UnsupportedPatternError
         self.pos += 1
         return char
 
@@ -132,10 +137,10 @@ class _Parser:
             return branches[0]
         fixed = [_fixed(branch) for branch in branches]
         if len({len(next(iter(alts))) for alts in fixed}) != 1:
-            raise _Unsupported
+            raise UnsupportedPatternError
         union = _fold(set().union(*fixed))
         if len(union) > MAX_ALTERNATIVES:
-            raise _Unsupported
+            raise UnsupportedPatternError
         return [union]
 
     def sequence(self) -> list[_Piece]:
@@ -150,16 +155,16 @@ class _Parser:
             if self.text.startswith("?:", self.pos):
                 self.pos += 2
             elif self.peek() == "?":
-                raise _Unsupported
+                raise UnsupportedPatternError
             inner = self.alternation()
             if self.take() != ")":
-                raise _Unsupported
+                raise UnsupportedPatternError
             bounds = self.quantifier()
             if bounds is None:
                 return inner
             low, high = bounds
             if low != high:
-                raise _Unsupported
+                raise UnsupportedPatternError
             group, out = _fixed(inner), _EMPTY
             for _ in range(low):
                 out = _concat(out, group)
@@ -171,7 +176,7 @@ class _Parser:
         low, high = bounds
         if low == high:
             if low > MAX_LANES:
-                raise _Unsupported
+                raise UnsupportedPatternError
             return [frozenset({(cls,) * low})]
         return [_Run(cls, low, high)]
 
@@ -186,7 +191,7 @@ class _Parser:
                 return _SHORTHANDS[escaped]
             return _chars(self.escape(escaped))
         if char in _META or ord(char) > 127:
-            raise _Unsupported
+            raise UnsupportedPatternError
         return _chars(char)
 
     @staticmethod
@@ -195,17 +200,17 @@ class _Parser:
             return _CONTROLS[escaped]
         if escaped in _PUNCTUATION:
             return escaped
-        raise _Unsupported
+        raise UnsupportedPatternError
 
     def bracket(self) -> int:
         negate = self.peek() == "^"
         self.pos += negate
         if self.peek() == "]":
-            raise _Unsupported
+            raise UnsupportedPatternError
         cls = 0
         while (char := self.take()) != "]":
             if char == "[" or ord(char) > 127:
-                raise _Unsupported
+                raise UnsupportedPatternError
             if char == "\\":
                 escaped = self.take()
                 if escaped in _SHORTHANDS:
@@ -218,7 +223,7 @@ class _Parser:
                 if high == "\\":
                     high = self.escape(self.take())
                 if high == "[" or ord(high) > 127 or high < char:
-                    raise _Unsupported
+                    raise UnsupportedPatternError
                 cls |= _span(char, high)
             else:
                 cls |= _chars(char)
@@ -233,11 +238,11 @@ class _Parser:
             end = self.text.find("}", self.pos)
             low_text, comma, high_text = self.text[self.pos + 1:end].partition(",")
             if end < 0 or not low_text.isdigit() or not (high_text.isdigit() or high_text == ""):
-                raise _Unsupported
+                raise UnsupportedPatternError
             low = int(low_text)
             high = low if not comma else int(high_text) if high_text else None
             if low > MAX_REPEAT or (high is not None and (high > MAX_REPEAT or high < low)):
-                raise _Unsupported
+                raise UnsupportedPatternError
             self.pos = end + 1
             bounds = (low, high)
         else:
@@ -245,7 +250,7 @@ class _Parser:
         if self.peek() == "?":  # lazy: the same strings match whole
             self.pos += 1
         if self.peek() in ("*", "+", "?", "{"):
-            raise _Unsupported
+            raise UnsupportedPatternError
         return bounds
 
 
@@ -277,5 +282,5 @@ def parse(pattern: str) -> Shape | None:
         if len(prefix) * len(suffix) > MAX_ALTERNATIVES or before + after > MAX_LANES:
             return None
         return Shape(prefix, suffix, run.cls, run.low, run.high)
-    except _Unsupported:
+    except UnsupportedPatternError:
         return None

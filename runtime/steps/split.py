@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlform.specs.errors import MlformError
+from mlform.specs.errors import StepPartError
 from mlform.specs.model.data import Split
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["SplitError", "split_rows"]
 
 
-class SplitError(MlformError):
+class SplitError(StepPartError):
     """The rows cannot be split as declared."""
 
 

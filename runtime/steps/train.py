@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mlform.specs.check.semantic import import_object
-from mlform.specs.errors import MlformError
+from mlform.specs.errors import StepPartError
 from mlform.specs.model.lifecycle import ModelSpec
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["TrainError", "build_pipeline", "fit_pipeline", "signature_of"]
 
 
-class TrainError(MlformError):
+class TrainError(StepPartError):
     """The model cannot be built or fitted."""
 
 

@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlform.runtime.gitinfo import git_commit
 from mlform.specs.errors import MlformError, StateError
-
-from .statedir import locked
+from mlform.specs.fsutil import locked
 
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlform.specs.errors import StateError
-from mlform.specs.fsutil import write_atomic
+from mlform.specs.fsutil import locked, write_atomic
 
-__all__ = ["HOME_ENV", "RECORD_VERSION", "StateDir", "locked", "read_json", "state_dir_for"]
+__all__ = ["HOME_ENV", "RECORD_VERSION", "StateDir", "read_json", "state_dir_for"]
 
 HOME_ENV = "MLFORM_HOME"
 RECORD_VERSION = 1
@@ -35,18 +32,6 @@ def read_json(path: Path) -> Any:
         return None
     except (OSError, ValueError) as exc:
         raise StateError(f"cannot read state file {path}: {exc}") from None
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive `flock` on `path` (created if needed); the kernel frees it if the holder dies."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,16 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlform.specs.errors import StateError
-from mlform.specs.fsutil import write_atomic
+from mlform.specs.fsutil import write_atomic, write_atomic_with
 
 from .statedir import read_json
 
-__all__ = ["MARKER", "Output", "Store", "publish", "write_frame"]
+__all__ = ["MARKER", "Output", "Store", "write_frame"]
 
 MARKER = "_complete.json"
 
@@ -31,22 +30,9 @@ class Output:
     values: dict[str, Any]
 
 
-def publish(path: Path, write: Callable[[Path], object]) -> None:
-    """Atomically create `path`: `write` fills a temp file beside it, which is flushed to disk and renamed."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_frame(frame: Any, path: Path) -> None:
     """Write a DataFrame as Parquet, atomically."""
-    publish(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    write_atomic_with(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 class Store:

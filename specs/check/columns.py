@@ -10,22 +10,26 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mlform.specs.errors import MlformError, SpecError
+from mlform.specs.fsutil import FileStamp, stat_stamp
 from mlform.specs.model.data import CsvSource, Data, ParquetSource, SqliteSource
 from mlform.specs.read.source import KeyPath
 
 from .explain import did_you_mean
 from .finding import Finding, Sections
 
-__all__ = ["Unreadable", "column_findings", "source_columns"]
+__all__ = ["SourceUnreadableError", "column_findings", "source_columns"]
 
 _LISTED = 10  # columns named in a message when no name is close
 
 
-class Unreadable(Exception):
+class SourceUnreadableError(SpecError):
     """A source file exists but its header or schema cannot be read; the message says why, `key` which key is wrong."""
 
     def __init__(self, message: str, key: str = "path") -> None:
-        super().__init__(message)
+        # a finding, not a whole SpecError: column_findings turns it into a located diagnostic
+        MlformError.__init__(self, message)
+        self.diagnostics = []
         self.key = key
 
 
@@ -42,7 +46,7 @@ def _csv_header(path: str, delimiter: str, encoding: str) -> tuple[str, ...]:
                 line = text.readline()
         return tuple(next(csv.reader([line], delimiter=delimiter), ()))
     except (OSError, UnicodeError, LookupError, csv.Error) as exc:
-        raise Unreadable(f"cannot read the header: {exc}") from None
+        raise SourceUnreadableError(f"cannot read the header: {exc}") from None
 
 
 def _parquet_schema(path: str) -> tuple[str, ...]:
@@ -51,7 +55,7 @@ def _parquet_schema(path: str) -> tuple[str, ...]:
     try:
         schema = pq.read_schema(path)
     except (OSError, ValueError) as exc:
-        raise Unreadable(f"cannot read the Parquet schema: {exc}") from None
+        raise SourceUnreadableError(f"cannot read the Parquet schema: {exc}") from None
     index = (schema.pandas_metadata or {}).get("index_columns", [])
     return tuple(name for name in schema.names if name not in index)  # pandas turns these into the index
 
@@ -62,15 +66,15 @@ def _sqlite_table(path: str, table: str) -> tuple[str, ...]:
             columns = tuple(row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,)))
             tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]
     except sqlite3.Error as exc:
-        raise Unreadable(f"cannot read the SQLite file: {exc}") from None
+        raise SourceUnreadableError(f"cannot read the SQLite file: {exc}") from None
     if not columns:
-        raise Unreadable(f"has no table `{table}`{did_you_mean(table, tables)}", "table")
+        raise SourceUnreadableError(f"has no table `{table}`{did_you_mean(table, tables)}", "table")
     return columns
 
 
 @functools.lru_cache(maxsize=64)
-def _columns(path: str, stamp: tuple[int, int], kind: str, option: str, encoding: str) -> tuple[str, ...]:
-    """The columns of one file as of `stamp` (mtime, size): each file is read once while it is unchanged."""
+def _columns(path: str, stamp: FileStamp, kind: str, option: str, encoding: str) -> tuple[str, ...]:
+    """The columns of one file as of `stamp` (size, mtime, inode): each file is read once while it is unchanged."""
     if kind == "csv":
         return _csv_header(path, option, encoding)
     if kind == "parquet":
@@ -81,7 +85,7 @@ def _columns(path: str, stamp: tuple[int, int], kind: str, option: str, encoding
 def source_columns(source: Any, root: Path) -> tuple[str, ...] | None:
     """The columns of a csv, parquet or sqlite-table source whose file exists; None when there is nothing to read.
 
-    Raises Unreadable when the file exists but its header or schema cannot be read.
+    Raises SourceUnreadableError when the file exists but its header or schema cannot be read.
     """
     if isinstance(source, SqliteSource) and source.table is None:
         return None  # a query's columns are known only by running it
@@ -94,7 +98,7 @@ def source_columns(source: Any, root: Path) -> tuple[str, ...] | None:
         return None  # a missing file is its own finding
     option = source.delimiter if isinstance(source, CsvSource) else getattr(source, "table", None) or ""
     encoding = source.encoding if isinstance(source, CsvSource) else ""
-    return _columns(path, (st.st_mtime_ns, st.st_size), source.type, option, encoding)
+    return _columns(path, stat_stamp(st), source.type, option, encoding)
 
 
 def _where(source: Any) -> str:
@@ -139,7 +143,7 @@ def column_findings(s: Sections, root: Path) -> Iterator[Finding]:
     for name, source in data.sources.items():
         try:
             read[name] = columns = source_columns(source, root)
-        except Unreadable as exc:
+        except SourceUnreadableError as exc:
             read[name] = None
             yield Finding(("data", "sources", name, exc.key), f"`{getattr(source, 'path', name)}` {exc}")
             continue

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from mlform.specs.fsutil import write_atomic
+from mlform.specs.fsutil import stat_stamp, write_atomic
 
 from .steps import Step
 
@@ -49,7 +49,7 @@ class StatCache:
         except OSError:
             return MISSING
         key = str(file.resolve())
-        signature = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        signature = list(stat_stamp(stat))
         entry = self.entries.get(key)
         if entry is not None and entry[:3] == signature:
             return str(entry[3])

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlform.runtime.secretref import Secret, SecretMissing
+from mlform.runtime.secretref import Secret, SecretMissingError
 from mlform.runtime.steps.ingest import IngestError, read_source
 from mlform.specs.loader import load_spec
 
@@ -142,4 +142,4 @@ def test_dtype_errors_name_the_column_and_a_value(tmp_path: Path, core_project: 
 def test_secret_missing_is_an_mlform_error() -> None:
     from mlform.specs.errors import MlformError
 
-    assert issubclass(SecretMissing, MlformError)
+    assert issubclass(SecretMissingError, MlformError)
