@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("mlform.compiler.commands.init:init", "Scaffold a new spec with data that validates."),
     "run": ("mlform.compiler.commands.run:run", "Run the pipeline's steps locally, skipping cached ones."),
     "runs": ("mlform.compiler.commands.run:runs", "List and show tracked runs."),
-    "models": ("mlform.compiler.commands.run:models", "List registered models and their aliases."),
+    "models": ("mlform.compiler.commands.run:models", "List models, aliases per environment, training pins."),
     "card": ("mlform.compiler.commands.card:card", "Render the model card of a registered version."),
     "predict": ("mlform.compiler.commands.run:predict", "Score a file in batch with a registered model."),
     "serve": ("mlform.compiler.commands.serve:serve", "Serve a registered model over HTTP."),
