@@ -7,16 +7,13 @@ another serves, plans or shows on its model card, and every alias move is in the
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from test_plan_apply import mlform
+from tools.server import get, serving
 
 from mlform.runtime.registry.models import Registry
 
@@ -94,25 +91,10 @@ def plan(root: Path, env: str) -> dict:
 
 def served(root: Path, env: str) -> int:
     """The version `mlform serve . --env ENV` loads, as its `/ready` endpoint reports it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen([MLFORM, "serve", ".", "--env", env, "--port", str(port)], cwd=root,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "the server did not become ready"
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/ready")
-                return int(json.loads(conn.getresponse().read())["model"]["version"])
-            except OSError:
-                time.sleep(0.1)
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+    with serving([".", "--env", env], cwd=root) as port:
+        model = get(port, "/ready")[1]["model"]
+    assert isinstance(model, dict)
+    return int(model["version"])
 
 
 def test_applying_prod_leaves_what_dev_serves_and_plans(project: Path) -> None:

@@ -13,7 +13,6 @@ import io
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tarfile
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from tools import docker_engine, docker_images, run
+from tools.server import free_port
 
 from mlform.compiler.artifacts.common import UID
 from mlform.compiler.artifacts.output import compile_specs, write
@@ -63,13 +63,6 @@ def base_image(engine: docker_engine.Engine) -> str:
     tag = docker_images.python_image(engine.client)
     docker_images.prune(engine.client, tag)
     return tag
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on at the moment."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def mlform_build(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

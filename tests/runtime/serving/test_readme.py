@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from test_serving_cli import get, serving
+from tools.server import get, serving
 
 from mlform.specs.model.metrics import METRICS
 

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import http.client
-import json
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier
+from tools.server import get, serving
 
 from mlform.runtime.registry.models import Registry
 from mlform.runtime.steps.train import signature_of
 
-MLFORM = str(Path(sys.executable).parent / "mlform")
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
@@ -34,50 +26,6 @@ def registered(iris_project: Path) -> tuple[Path, RandomForestClassifier]:
     version = registry.register("iris-classifier", model, signature_of(frame[FEATURES]), {}, {}).version
     registry.set_alias("iris-classifier", "staging", version.version, env="default")
     return iris_project, model
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def get(port: int, path: str, body: dict[str, object] | None = None) -> tuple[int, dict[str, object]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        if body is None:
-            conn.request("GET", path)
-        else:
-            conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
-        response = conn.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        conn.close()
-
-
-@contextmanager
-def serving(args: list[str]) -> Iterator[int]:
-    port = free_port()
-    proc = subprocess.Popen([MLFORM, "serve", *args, "--port", str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "server did not become ready"
-            try:
-                if get(port, "/ready")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
-    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how the process ended
-    assert proc.returncode in (0, -signal.SIGTERM), err
-    assert "Application shutdown complete" in err or "Stopping parent process" in err
-    assert f"on http://127.0.0.1:{port}" in err
 
 
 @pytest.mark.parametrize("extra", [[], ["--workers", "2", "--model", "iris-classifier@1"]])
