@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .base import Backend, BackendError
 
-__all__ = ["open_backend", "redact"]
+if TYPE_CHECKING:
+    from mlform.specs.loader import ResolvedSpec
+
+__all__ = ["BACKEND_ENV", "backend_for", "open_backend", "redact"]
+
+BACKEND_ENV = "MLFORM_BACKEND"
 
 
 def redact(url: str) -> str:
@@ -28,3 +35,15 @@ def open_backend(url: str) -> Backend:
         return LocalBackend(Path(url.removeprefix("file://")))
     raise BackendError(f"unknown backend `{scheme}://` in {redact(url)}: expected a folder, postgresql://… or "
                        "s3://bucket/prefix")
+
+
+def backend_for(spec: ResolvedSpec) -> Backend:
+    """The backend of one spec and environment: `$MLFORM_BACKEND` when set, else the local state folder."""
+    from mlform.runtime.storage.statedir import state_dir_for
+
+    url = os.environ.get(BACKEND_ENV)
+    if url:
+        return open_backend(url)
+    from .local import LocalBackend
+
+    return LocalBackend(state_dir_for(spec.root))
