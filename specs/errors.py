@@ -12,6 +12,8 @@ MlformError
 │   └── GitError               git cannot materialise a ref (compiler/diff/gitrefs)
 ├── StateError                 state, registry or logs cannot be read, written or locked
 │   ├── LockHeldError          a lock is held by another process (specs/fsutil)
+│   ├── BackendError           a state backend is unreachable or refuses (runtime/storage/backends/base)
+│   │   └── ConflictError      a compare-and-swap write lost to another writer
 │   ├── AuditError             the audit log is unreadable or its chain broken (runtime/storage/auditlog)
 │   ├── RegistryError          a model registry operation is refused (runtime/registry/models)
 │   ├── VersionMismatchError   a model was saved by another library version (runtime/registry/compat)
