@@ -46,11 +46,10 @@ def _state_root(spec: Path | None) -> Path:
 def open_registry(spec: Path | None, env: str | None) -> Registry:
     """The model registry of `spec` (its `registry.path`, else its state folder's); the current folder's without one."""
 
-    from mlform.runtime.registry.models import Registry, registry_for
-    from mlform.runtime.storage.statedir import StateDir
+    from mlform.runtime.registry.models import registry_at, registry_for
 
     if spec is None:
-        return Registry(StateDir(_state_root(None)).registry)
+        return registry_at(_state_root(None))
     return registry_for(load_resolved(spec, env))
 
 
@@ -244,7 +243,7 @@ def models_list(spec: Path | None, env: str | None, fmt: str) -> None:
         click.echo(json.dumps(listing, indent=2, default=str))
         return
     if not listing:
-        click.echo(f"no models registered in {registry.root}")
+        click.echo(f"no models registered in {registry.describe()}")
         return
     click.echo(f"{'MODEL':<24} {'VERSIONS':<9} {'ALIASES':<28} LATEST METRICS")
     for name, versions in listing.items():
