@@ -131,13 +131,15 @@ class _Recorded:
 def _recorded(spec: ResolvedSpec | None, version: ModelVersion, notes: list[str]) -> _Recorded:
     if spec is None:
         return _Recorded()
-    from mlform.runtime.tracking.tracker import Tracker
+    from mlform.runtime.storage.backends.url import backend_for
+    from mlform.runtime.tracking.tracker import open_tracker
 
     folder = StateDir(state_dir_for(spec.root))
-    found = _Recorded(Store(folder.store))
+    backend = backend_for(spec)
+    found = _Recorded(Store.of(folder.root, backend))
     run_id = version.lineage.get("run_id")
-    if folder.tracking_db.is_file():  # opening a missing database would create it
-        tracker = Tracker(folder.tracking_db)
+    tracker = open_tracker(backend, create=False)
+    if tracker is not None:
         try:
             found.history = tracker.step_history(spec.name, ("monitor", *_SERVED_BY))
             found.run = tracker.run(run_id) if run_id else None
