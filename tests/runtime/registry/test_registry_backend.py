@@ -13,7 +13,6 @@ from sklearn.dummy import DummyClassifier
 from mlform.runtime.registry.models import MODEL_FILE, Registry, RegistryError
 from mlform.runtime.storage.backends.local import LocalBackend, file_sha256
 from mlform.runtime.storage.backends.url import open_backend
-from tests.runtime.storage.backends.conftest import backend_url  # noqa: F401 - the fixture of every backend kind
 from tests.tools.elsewhere import Elsewhere
 
 SIGNATURE = [{"name": "x", "dtype": "float64"}]
