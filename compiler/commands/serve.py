@@ -68,9 +68,10 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
 
     Models load only from the registry, their sha256 checked: the shared backend's when `$MLFORM_BACKEND` is
     set, else SPEC's `registry.path`, else `.mlform/registry` beside SPEC (or `$MLFORM_HOME/registry`). Without
-    SPEC, `--model` is required and the registry is the current folder's. Aliases are per environment: `--env dev` serves what dev's aliases name, whatever other
-    environments did. The version is pinned at start, so every worker serves the same one. With SPEC, rows may
-    carry its `data.id_columns`: never given to the model, they come back as `ids` beside the predictions.
+    SPEC, `--model` is required and the registry is the current folder's. Aliases are per environment:
+    `--env dev` serves what dev's aliases name, whatever other environments did. The version is pinned at
+    start, so every worker serves the same one. With SPEC, rows may carry its `data.id_columns`: never given
+    to the model, they come back as `ids` beside the predictions.
     """
     import uvicorn
 
