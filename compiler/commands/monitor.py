@@ -18,12 +18,16 @@ BREACH_EXIT_CODE = 3
 _RETRAIN_STEPS = ("train", "evaluate", "register")
 
 
-def _copy_reports(values: dict[str, Any], out: Path) -> list[Path]:
+def _reports(folder: Path, values: dict[str, Any]) -> list[Path]:
+    """The JSON and HTML reports in the step's folder here (the paths recorded may be another working copy's)."""
+    return [folder / Path(values[key]).name for key in ("report_json", "report_html")]
+
+
+def _copy_reports(reports: list[Path], out: Path) -> list[Path]:
     from mlform.specs.fsutil import write_atomic
 
     copied = []
-    for key in ("report_json", "report_html"):
-        source = Path(values[key])
+    for source in reports:
         target = out / source.name
         write_atomic(target, source.read_bytes())
         copied.append(target)
@@ -84,8 +88,10 @@ def _monitor(resolved: ResolvedSpec, out: Path | None, journal: Journal) -> bool
     reporter = ConsoleReporter()
     step = run_pipeline(resolved, ["monitor"], upstream="run", reporter=reporter, journal=journal).steps["monitor"]
     values = step.values
-    reports = _copy_reports(values, out) if out is not None else [Path(values["report_json"]),
-                                                                   Path(values["report_html"])]
+    assert step.dir is not None  # the monitor step completed
+    reports = _reports(step.dir, values)
+    if out is not None:
+        reports = _copy_reports(reports, out)
     if step.status == "cached":
         for reason in values["reasons"]:
             click.echo(f"breach: {reason}")

@@ -109,8 +109,7 @@ def _diff(before: str, after: str, display: str) -> str:
 
 def _notes(doc: Document, env: str, spec: ResolvedSpec, version: int) -> list[str]:
     """Early feedback that changes nothing: environments that pin their own version, and the local registry."""
-    from mlform.runtime.registry.models import Registry
-    from mlform.runtime.storage.statedir import state_dir_for
+    from mlform.runtime.registry.models import registry_for
     from mlform.specs.errors import StateError
     from mlform.specs.read.overlays import BASE, environment_names
     from mlform.specs.read.yamledit import lookup
@@ -121,11 +120,12 @@ def _notes(doc: Document, env: str, spec: ResolvedSpec, version: int) -> list[st
             pinned, present = lookup(doc.data, ("environments", name, *_PIN))
             if present and pinned is not None:
                 notes.append(f"environment `{name}` pins its own version ({pinned}); this does not change it")
-    registry = spec.pipeline.registry
-    root = spec.root / registry.path if registry.path else state_dir_for(spec.root) / "registry"
-    if root.is_dir():
-        try:
-            Registry(root).resolve(registry.model_name, version)
-        except StateError as exc:
-            notes.append(f"{exc} in the local registry {root}; `mlform plan` and `mlform apply` check it for real")
+    registry = registry_for(spec)
+    try:
+        if registry.models():
+            registry.resolve(spec.pipeline.registry.model_name, version)
+    except StateError as exc:
+        local = "local " if registry.root is not None else ""
+        notes.append(f"{exc} in the {local}registry {registry.describe()}; `mlform plan` and `mlform apply` check "
+                     "it for real")
     return notes

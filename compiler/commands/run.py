@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from mlform.runtime.registry.models import Registry
+    from mlform.runtime.tracking.tracker import Tracker
     from mlform.specs.loader import ResolvedSpec
 
 __all__ = ["load_resolved", "models", "open_registry", "predict", "run", "runs"]
@@ -46,11 +47,10 @@ def _state_root(spec: Path | None) -> Path:
 def open_registry(spec: Path | None, env: str | None) -> Registry:
     """The model registry of `spec` (its `registry.path`, else its state folder's); the current folder's without one."""
 
-    from mlform.runtime.registry.models import Registry, registry_for
-    from mlform.runtime.storage.statedir import StateDir
+    from mlform.runtime.registry.models import registry_at, registry_for
 
     if spec is None:
-        return Registry(StateDir(_state_root(None)).registry)
+        return registry_at(_state_root(None))
     return registry_for(load_resolved(spec, env))
 
 
@@ -119,21 +119,30 @@ def _spec_and_id(args: tuple[str, ...]) -> tuple[Path | None, str]:
     raise click.UsageError(f"neither `{first}` nor `{second}` is a spec file or folder")
 
 
+def _tracker(spec: Path | None) -> Tracker | str:
+    """The run tracker of SPEC's state, or why there is none yet (a local database not created)."""
+    from mlform.runtime.storage.backends.url import backend_at
+    from mlform.runtime.tracking.tracker import TRACKING_DB, open_tracker
+
+    backend = backend_at(_state_root(spec))
+    tracker = open_tracker(backend, create=False)
+    return tracker if tracker is not None else f"no runs tracked yet ({backend.local_path(TRACKING_DB)} does not exist)"
+
+
 @runs.command("list")
 @click.argument("spec", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Newest runs to show.")
 @_format_option
 def runs_list(spec: Path | None, limit: int, fmt: str) -> None:
-    """List the newest runs in the state folder of SPEC (default: this folder)."""
-    from mlform.runtime.tracking.tracker import Tracker
-
-    db = _state_root(spec) / "tracking.db"
-    if not db.is_file():
-        click.echo("[]" if fmt == "json" else f"no runs tracked yet ({db} does not exist)")
+    """List the newest runs in the state of SPEC (default: this folder; `$MLFORM_BACKEND` when set)."""
+    tracker = _tracker(spec)
+    if isinstance(tracker, str):
+        click.echo("[]" if fmt == "json" else tracker)
         return
-    tracker = Tracker(db)
-    rows = tracker.runs(limit)
-    tracker.close()
+    try:
+        rows = tracker.runs(limit)
+    finally:
+        tracker.close()
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
@@ -149,16 +158,13 @@ def runs_list(spec: Path | None, limit: int, fmt: str) -> None:
 @_format_option
 def runs_show(args: tuple[str, ...], fmt: str) -> None:
     """Show run ID (a unique prefix is enough) of SPEC (default: this folder): steps, params, metrics and artifacts."""
-    from mlform.runtime.tracking.tracker import Tracker
     from mlform.specs.errors import StateError
 
     spec, run_id = _spec_and_id(args)
     as_json = fmt == "json"
-
-    db = _state_root(spec) / "tracking.db"
-    if not db.is_file():
-        raise StateError(f"no runs tracked yet ({db} does not exist)")
-    tracker = Tracker(db)
+    tracker = _tracker(spec)
+    if isinstance(tracker, str):
+        raise StateError(tracker)
     try:
         found = tracker.run(run_id)
     finally:
@@ -244,7 +250,7 @@ def models_list(spec: Path | None, env: str | None, fmt: str) -> None:
         click.echo(json.dumps(listing, indent=2, default=str))
         return
     if not listing:
-        click.echo(f"no models registered in {registry.root}")
+        click.echo(f"no models registered in {registry.describe()}")
         return
     click.echo(f"{'MODEL':<24} {'VERSIONS':<9} {'ALIASES':<28} LATEST METRICS")
     for name, versions in listing.items():

@@ -23,11 +23,13 @@ DEFAULT_MAX_BATCH_SIZE = 1000
 
 def app_from_env() -> ServingApp:
     """The app of one worker process, configured by the parent through `MLFORM_SERVE_CONFIG`."""
-    from mlform.runtime.registry.models import Registry
     from mlform.runtime.serving.app import create_app
 
+    from .run import open_registry
+
     config = json.loads(os.environ[CONFIG_ENV])
-    loaded = Registry(Path(config["registry"])).load(config["model"], config["version"])
+    spec = Path(config["spec"]) if config["spec"] is not None else None
+    loaded = open_registry(spec, config["env"]).load(config["model"], config["version"], config["alias_env"])
     app = create_app(loaded, max_batch_size=config["max_batch_size"], max_body_bytes=config["max_body_bytes"],
                      id_columns=config["id_columns"])
     _freeze_heap()
@@ -64,11 +66,12 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
           max_body_bytes: int, access_log: bool) -> None:
     """Serve a registered model over HTTP: POST /predict, GET /health, /ready, /metrics, /openapi.json.
 
-    Models load only from the registry: SPEC's `registry.path`, else `.mlform/registry` beside SPEC
-    (or `$MLFORM_HOME/registry`). Without SPEC, `--model` is required and the registry is the current
-    folder's. Aliases are per environment: `--env dev` serves what dev's aliases name, whatever other
-    environments did. The version is pinned at start, so every worker serves the same one. With SPEC, rows may
-    carry its `data.id_columns`: never given to the model, they come back as `ids` beside the predictions.
+    Models load only from the registry, their sha256 checked: the shared backend's when `$MLFORM_BACKEND` is
+    set, else SPEC's `registry.path`, else `.mlform/registry` beside SPEC (or `$MLFORM_HOME/registry`). Without
+    SPEC, `--model` is required and the registry is the current folder's. Aliases are per environment:
+    `--env dev` serves what dev's aliases name, whatever other environments did. The version is pinned at
+    start, so every worker serves the same one. With SPEC, rows may carry its `data.id_columns`: never given
+    to the model, they come back as `ids` beside the predictions.
     """
     import uvicorn
 
@@ -90,7 +93,8 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
     id_columns = list(resolved.pipeline.data.id_columns) if resolved is not None else []
     port = port if port is not None else serving.port if serving else DEFAULT_PORT
     registry = open_registry(spec, env)
-    loaded = registry.load(name, ref, resolved.env if resolved is not None else env or BASE)
+    loaded_env = resolved.env if resolved is not None else env or BASE
+    loaded = registry.load(name, ref, loaded_env)
     click.echo(f"serving `{name}` version {loaded.version.version} on http://{host}:{port} "
                f"with {workers} worker{'s' if workers > 1 else ''}", err=True)
     options: dict[str, Any] = {"host": host, "port": port, "access_log": access_log, "log_level": "info",
@@ -100,7 +104,8 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
         _freeze_heap()
         uvicorn.run(app, **options)
         return
-    os.environ[CONFIG_ENV] = json.dumps({"registry": str(registry.root), "model": name,
+    os.environ[CONFIG_ENV] = json.dumps({"spec": str(spec) if spec is not None else None, "env": env,
+                                         "alias_env": loaded_env, "model": name,
                                          "version": loaded.version.version, "max_batch_size": max_batch_size,
                                          "max_body_bytes": max_body_bytes, "id_columns": id_columns})
     uvicorn.run(f"{__name__}:app_from_env", factory=True, workers=workers, **options)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlform.runtime.registry.models import ModelVersion, Registry, RegistryError, registry_for
+from mlform.runtime.registry.models import ModelVersion, Registry, RegistryError, registry_at, registry_for
 from mlform.runtime.storage.statedir import StateDir, read_json, state_dir_for
 from mlform.runtime.storage.store import Output, Store
 from mlform.specs import BASE, ResolvedSpec, load_spec, validate_file
@@ -72,7 +72,7 @@ def for_model(target: str, env: str | None = None, registry_dir: Path | None = N
     if not sep or not name or not ref:
         raise CardError(f"`{target}` is neither a spec (no such file or folder) nor MODEL@VERSION or MODEL@ALIAS, "
                         "e.g. `iris-classifier@3`")
-    registry = Registry(registry_dir if registry_dir is not None else StateDir(state_dir_for(Path.cwd())).registry)
+    registry = Registry(registry_dir) if registry_dir is not None else registry_at(state_dir_for(Path.cwd()))
     version = registry.resolve(name, ref, env or BASE)
     recorded = version.lineage.get("spec")
     if not recorded or not Path(recorded).is_file():
@@ -131,13 +131,15 @@ class _Recorded:
 def _recorded(spec: ResolvedSpec | None, version: ModelVersion, notes: list[str]) -> _Recorded:
     if spec is None:
         return _Recorded()
-    from mlform.runtime.tracking.tracker import Tracker
+    from mlform.runtime.storage.backends.url import backend_for
+    from mlform.runtime.tracking.tracker import open_tracker
 
     folder = StateDir(state_dir_for(spec.root))
-    found = _Recorded(Store(folder.store))
+    backend = backend_for(spec)
+    found = _Recorded(Store.of(folder.root, backend))
     run_id = version.lineage.get("run_id")
-    if folder.tracking_db.is_file():  # opening a missing database would create it
-        tracker = Tracker(folder.tracking_db)
+    tracker = open_tracker(backend, create=False)
+    if tracker is not None:
         try:
             found.history = tracker.step_history(spec.name, ("monitor", *_SERVED_BY))
             found.run = tracker.run(run_id) if run_id else None
@@ -336,10 +338,10 @@ def _serving(spec: ResolvedSpec | None, registry: Registry, version: ModelVersio
     """Each environment of the spec whose own aliases in the registry, or `registry.production`, name the version."""
     if spec is None:
         return []
-    root, serving = registry.root.resolve(), []
+    where, serving = registry.describe(), []
     for env_spec in validate_file(spec.path)[0]:
         if (env_spec.pipeline.registry.model_name != version.name
-                or registry_for(env_spec).root.resolve() != root):
+                or registry_for(env_spec).describe() != where):
             continue  # another model, or another registry whose version numbers mean other models
         aliases = sorted(alias for alias, number in registry.aliases(version.name, env_spec.env).items()
                          if number == version.version)

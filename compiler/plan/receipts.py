@@ -213,7 +213,8 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
             from mlform.runtime.registry.models import registry_for
 
             aliases = registry_for(spec).aliases_path(spec.pipeline.registry.model_name)
-            markers[str(aliases)] = stamp(aliases, seen, digest=True)
+            if aliases is not None:  # on this machine; a shared backend's changes are the backend's freshness check
+                markers[str(aliases)] = stamp(aliases, seen, digest=True)
         state_sha = file_sha256(state_path)
     except OSError:
         return False

@@ -1,8 +1,11 @@
-"""The local model registry: immutable, integrity-checked versions per model name, plus movable aliases.
+"""The model registry: immutable, integrity-checked versions per model name, plus movable aliases, on a backend.
 
-Layout under the root: `<name>/versions/<n>/model.pkl` and `meta.json` (one folder per version,
-built in a temp folder and renamed into place), `<name>/aliases.json`, and `<name>/.lock` serializing
-version numbering and alias moves across processes.
+Keys under the registry's prefix (`registry/` in the state backend, or a `registry.path` folder): 
+`<name>/versions/<n>/meta.json` and `model.pkl`, and `<name>/aliases.json`; on the local backend these are
+the files of today's layout. A new version number is claimed by writing its `meta.json` with compare-and-swap
+(`ABSENT`), so two registrants on one shared backend never get the same number; alias moves are
+compare-and-swap updates of `aliases.json`. Model files are checked against their sha256 on every load; a
+backend whose files are not on this machine downloads each version once into a local cache keyed by sha256.
 
 Versions are shared by every environment of a spec and numbered once; aliases are scoped per environment
 (`{"format": 2, "environments": {env: {alias: version}}}`), so moving `staging` in `prod` never changes what
@@ -12,29 +15,29 @@ read as every environment's aliases, and converted on the first alias move.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import pickle
-import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlform.runtime.storage.statedir import read_json, state_dir_for
+from mlform.runtime.storage.backends.base import ABSENT, Backend, BackendError, ConflictError, Doc
+from mlform.runtime.storage.backends.local import LocalBackend, file_sha256
+from mlform.runtime.storage.backends.url import backend_at, backend_for
+from mlform.runtime.storage.statedir import state_dir_for
 from mlform.specs.errors import StateError
-from mlform.specs.fsutil import locked, write_atomic
 from mlform.specs.read.overlays import BASE, environment_names
 
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec
 
 __all__ = ["ALIASES_FORMAT", "LINEAGE_IDENTITY", "MODEL_FILE", "PICKLE_PROTOCOL", "LoadedModel", "ModelVersion",
-           "Registration", "Registry", "RegistryError", "load_model", "registry_for", "save_model"]
+           "Registration", "Registry", "RegistryError", "load_model", "registry_at", "registry_for", "save_model"]
 
 MODEL_FILE = "model.pkl"
 # the lineage keys that make two registrations "the same lineage": the environment, and the fingerprints
@@ -100,50 +103,58 @@ def load_model(path: Path) -> Any:
         return pickle.load(handle)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Registry:
-    """Model versions under `root`; every write is atomic and versions never change once written.
+    """Model versions on a backend (a folder is a local backend rooted there); versions never change once written.
 
     `environments` names the environments that share the registry (besides `default`): an aliases file of
-    the first format is copied into each of them when it is converted.
+    the first format is copied into each of them when it is converted. `cache` is the local folder that keeps
+    downloaded model files of a backend whose files are not on this machine.
     """
 
-    def __init__(self, root: Path, environments: Sequence[str] = ()) -> None:
-        self.root = Path(root)
+    def __init__(self, store: Path | Backend, environments: Sequence[str] = (), *, prefix: str = "",
+                 cache: Path | None = None) -> None:
+        self.backend = store if isinstance(store, Backend) else LocalBackend(Path(store))
+        self.prefix = prefix.strip("/")
+        self.cache = cache
         self.environments = tuple(dict.fromkeys((BASE, *environments)))
 
-    def _model_dir(self, name: str) -> Path:
+    @property
+    def root(self) -> Path | None:
+        """The registry's folder when its files are on this machine (the local backend), else None."""
+        return self.backend.local_path(self.prefix)
+
+    def describe(self) -> str:
+        """Where the registry lives, for messages."""
+        root = self.root
+        return str(root) if root is not None else f"`{self.prefix}/` of the {self.backend.describe()}"
+
+    def _key(self, name: str, *parts: str) -> str:
         if not name or "/" in name or name.startswith("."):
             raise RegistryError(f"`{name}` is not a model name")
-        return self.root / name
+        return "/".join(p for p in (self.prefix, name, *parts) if p)
 
-    def aliases_path(self, name: str) -> Path:
-        """The file holding the aliases of `name`."""
-        return self._model_dir(name) / _ALIASES
+    def _shown(self, key: str) -> str:
+        path = self.backend.local_path(key)
+        return str(path) if path is not None else f"{key} in the {self.backend.describe()}"
 
-    def _alias_file(self, name: str) -> tuple[AliasTable, dict[str, int] | None]:
+    def aliases_path(self, name: str) -> Path | None:
+        """The file holding the aliases of `name` when it is on this machine."""
+        return self.backend.local_path(self._key(name, _ALIASES))
+
+    def _json(self, key: str, doc: Doc | None) -> Any:
+        try:
+            return json.loads(doc.data) if doc is not None else None
+        except ValueError as exc:
+            raise StateError(f"cannot read state file {self._shown(key)}: {exc}") from None
+
+    def _alias_file(self, name: str, doc: Doc | None = None) -> tuple[AliasTable, dict[str, int] | None]:
         """The per-environment aliases of `name`, or ({}, the flat map) for a file of the first format."""
-        path = self.aliases_path(name)
-        data = read_json(path)
+        key = self._key(name, _ALIASES)
+        data = self._json(key, doc if doc is not None else self.backend.read(key))
         if not isinstance(data, dict):
             return {}, None
         if isinstance(data.get("environments"), dict) and data.get("format") != ALIASES_FORMAT:
-            raise StateError(f"aliases file {path} has format {data.get('format')}; this mlform reads "
+            raise StateError(f"aliases file {self._shown(key)} has format {data.get('format')}; this mlform reads "
                              f"{ALIASES_FORMAT}")
         try:
             if isinstance(data.get("environments"), dict):
@@ -151,7 +162,8 @@ class Registry:
                         for env, scoped in data["environments"].items()}, None
             return {}, {str(alias): int(version) for alias, version in data.items()}
         except (AttributeError, TypeError, ValueError):
-            raise StateError(f"cannot read state file {path}: not a mapping of aliases to versions") from None
+            raise StateError(f"cannot read state file {self._shown(key)}: not a mapping of aliases to versions") \
+                from None
 
     def environment_aliases(self, name: str) -> AliasTable:
         """Environment -> alias -> version of `name`, for every environment with an alias."""
@@ -166,91 +178,121 @@ class Registry:
         return dict(flat) if flat is not None else dict(table.get(env, {}))
 
     def _numbers(self, name: str) -> list[int]:
-        folder = self._model_dir(name) / "versions"
-        if not folder.is_dir():
-            return []
-        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and (p / _META).is_file())
+        folder = self._key(name, "versions") + "/"
+        found = (key[len(folder):].split("/") for key in self.backend.keys(folder))
+        return sorted(int(parts[0]) for parts in found if len(parts) == 2 and parts[0].isdigit() and parts[1] == _META)
+
+    def _metas(self, name: str, numbers: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The meta data of the versions `numbers` of `name`, fetched in one round trip."""
+        keys = {self._key(name, "versions", str(n), _META): n for n in numbers}
+        docs = self.backend.read_many(list(keys))
+        return {keys[key]: meta for key, doc in docs.items() if isinstance(meta := self._json(key, doc), dict)}
+
+    def _version(self, name: str, number: int, meta: dict[str, Any] | None, aliases: dict[str, int]) -> ModelVersion:
+        if meta is None:
+            raise RegistryError(f"model `{name}` has no version {number}")
+        return ModelVersion(name, number, meta["sha256"], self._model_path(name, number, meta["sha256"]),
+                            meta["signature"], meta["metrics"], meta["lineage"],
+                            sorted(a for a, v in aliases.items() if v == number), meta["created"],
+                            meta.get("evaluation") or {})
+
+    def _model_path(self, name: str, number: int, sha256: str) -> Path:
+        """The model file on this machine: the backend's own file, else its place in the download cache."""
+        here = self.backend.local_path(self._key(name, "versions", str(number), MODEL_FILE))
+        if here is not None:
+            return here
+        return (self.cache or Path(tempfile.gettempdir()) / "mlform-models") / "models" / sha256 / MODEL_FILE
 
     def _read(self, name: str, version: int, aliases: dict[str, int]) -> ModelVersion:
-        folder = self._model_dir(name) / "versions" / str(version)
-        meta = read_json(folder / _META)
-        if not isinstance(meta, dict):
-            raise RegistryError(f"model `{name}` has no version {version}")
-        return ModelVersion(name, version, meta["sha256"], folder / MODEL_FILE, meta["signature"], meta["metrics"],
-                            meta["lineage"], sorted(a for a, v in aliases.items() if v == version), meta["created"],
-                            meta.get("evaluation") or {})
+        return self._version(name, version, self._metas(name, [version]).get(version), aliases)
 
     def models(self) -> list[str]:
         """Names of the registered models, sorted."""
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self._numbers(p.name))
+        base = f"{self.prefix}/" if self.prefix else ""
+        found = (key[len(base):].split("/") for key in self.backend.keys(base))
+        return sorted({p[0] for p in found if len(p) == 4 and p[1] == "versions" and p[2].isdigit() and p[3] == _META})
 
     def versions(self, name: str, env: str = BASE) -> list[ModelVersion]:
         """Every version of `name`, oldest first, with the aliases `env` gives it (empty when not registered)."""
         aliases = self.aliases(name, env)
-        return [self._read(name, number, aliases) for number in self._numbers(name)]
+        metas = self._metas(name, self._numbers(name))
+        return [self._version(name, number, meta, aliases) for number, meta in sorted(metas.items())]
+
+    @contextmanager
+    def _pickled(self, model: Any, model_file: Path | None) -> Iterator[Path]:
+        """The model's file: `model_file`, else `model` pickled into a temp folder removed afterwards."""
+        if model_file is not None:
+            yield model_file
+            return
+        with tempfile.TemporaryDirectory(prefix="mlform-register-") as folder:
+            path = Path(folder) / MODEL_FILE
+            save_model(model, path)
+            yield path
 
     def register(self, name: str, model: Any, signature: list[dict[str, str]], metrics: dict[str, float],
                  lineage: dict[str, Any], evaluation: dict[str, Any] | None = None, *,
                  model_file: Path | None = None) -> Registration:
-        """Store `model` as the next version of `name`: written in a temp folder, then renamed into place.
+        """Store `model` as the next version of `name`: its number claimed by writing `meta.json` if absent.
 
         `model_file`, when given, is `model` already pickled (a train step's output), stored byte for byte.
         A version of `name` with the same model bytes (sha256) and the same lineage (equal `LINEAGE_IDENTITY`
         values: environment, and fingerprints of training and evaluation) is returned instead of a new one:
-        registering it again would add an identical copy. `evaluation` is the evaluate step's verdict
-        (`passed`, `gates`, `champion`), kept as promotion evidence.
+        registering it again would add an identical copy (its model file is uploaded again when an interrupted
+        registration left it missing). `evaluation` is the evaluate step's verdict (`passed`, `gates`,
+        `champion`), kept as promotion evidence.
         """
-        versions = self._model_dir(name) / "versions"
-        versions.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".new-", dir=versions.parent))
         identity = {key: lineage.get(key) for key in LINEAGE_IDENTITY}
-        try:
-            if model_file is None:
-                save_model(model, staging / MODEL_FILE)
-            else:
-                shutil.copyfile(model_file, staging / MODEL_FILE)
-            with (staging / MODEL_FILE).open("rb") as handle:
-                os.fsync(handle.fileno())
-            meta = {"sha256": _sha256(staging / MODEL_FILE), "signature": signature, "metrics": metrics,
-                    "lineage": lineage, "evaluation": evaluation or {},
-                    "created": datetime.now(UTC).isoformat(timespec="seconds")}
-            with locked(versions.parent / ".lock"):
-                same = next((v for v in self.versions(name) if v.sha256 == meta["sha256"]
-                             and {key: v.lineage.get(key) for key in LINEAGE_IDENTITY} == identity), None)
+        with self._pickled(model, model_file) as source:
+            sha256 = file_sha256(source).removeprefix("sha256:")
+            meta = {"sha256": sha256, "signature": signature, "metrics": metrics, "lineage": lineage,
+                    "evaluation": evaluation or {}, "created": datetime.now(UTC).isoformat(timespec="seconds")}
+            while True:
+                metas = self._metas(name, self._numbers(name))
+                same = next((n for n, m in sorted(metas.items()) if m.get("sha256") == sha256
+                             and {key: m.get("lineage", {}).get(key) for key in LINEAGE_IDENTITY} == identity), None)
                 if same is not None:
-                    shutil.rmtree(staging, ignore_errors=True)
-                    return Registration(same, created=False)
-                number = (self._numbers(name) or [0])[-1] + 1
-                write_atomic(staging / _META, json.dumps({"name": name, "version": number, **meta}, indent=2,
-                                                         sort_keys=True, default=str))
-                os.rename(staging, versions / str(number))
-                _fsync_dir(versions)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return Registration(self._read(name, number, self.aliases(name)), created=True)
+                    self._upload_if_missing(name, same, source)
+                    return Registration(self._version(name, same, metas[same], self.aliases(name)), created=False)
+                number = max(metas, default=0) + 1
+                text = json.dumps({"name": name, "version": number, **meta}, indent=2, sort_keys=True, default=str)
+                try:
+                    self.backend.write(self._key(name, "versions", str(number), _META), text.encode(), expect=ABSENT)
+                except ConflictError:  # another registrant claimed this number first: take the next one
+                    continue
+                self.backend.put_file(self._key(name, "versions", str(number), MODEL_FILE), source)
+                return Registration(self._version(name, number, {"name": name, **meta}, self.aliases(name)),
+                                    created=True)
+
+    def _upload_if_missing(self, name: str, number: int, source: Path) -> None:
+        key = self._key(name, "versions", str(number), MODEL_FILE)
+        if key not in self.backend.keys(self._key(name, "versions", str(number)) + "/"):
+            self.backend.put_file(key, source)
 
     def set_alias(self, name: str, alias: str, version: int, *, env: str) -> int | None:
         """Point `alias` of `name` in environment `env` at `version` (which must exist); the version it held before.
 
-        The previous version is read under the lock that serializes moves, so it is the one really replaced.
+        The move is a compare-and-swap of the aliases file, retried when another writer got there first, so the
+        previous version returned is the one really replaced.
         """
         if version not in self._numbers(name):
             raise RegistryError(f"model `{name}` has no version {version}")
-        folder = self._model_dir(name)
-        with locked(folder / ".lock"):
-            table, flat = self._alias_file(name)
+        key = self._key(name, _ALIASES)
+        while True:
+            doc = self.backend.read(key)
+            table, flat = self._alias_file(name, doc)
             if flat is not None:  # the first format: every environment saw these aliases, and keeps seeing them
                 table = {scope: dict(flat) for scope in dict.fromkeys((*self.environments, env))}
             scoped = table.setdefault(env, {})
             previous = scoped.get(alias)
-            if previous != version or flat is not None:
-                scoped[alias] = version
-                write_atomic(self.aliases_path(name),
-                             json.dumps({"format": ALIASES_FORMAT, "environments": table}, indent=2, sort_keys=True))
-        return previous
+            if previous == version and flat is None:
+                return previous
+            scoped[alias] = version
+            text = json.dumps({"format": ALIASES_FORMAT, "environments": table}, indent=2, sort_keys=True)
+            try:
+                self.backend.write(key, text.encode(), expect=doc.version if doc is not None else ABSENT)
+            except ConflictError:
+                continue
+            return previous
 
     def resolve(self, name: str, ref: int | str, env: str = BASE) -> ModelVersion:
         """The version `ref` of `name`: a version number (int or digits) or an alias of environment `env`."""
@@ -274,17 +316,28 @@ class Registry:
         return self._read(name, version, aliases)
 
     def verify(self, name: str, ref: int | str, env: str = BASE) -> ModelVersion:
-        """The version `ref` of `name` (an alias of `env`), after checking its model file against its sha256."""
+        """The version `ref` of `name` (an alias of `env`) once its model file on this machine matches its sha256.
+
+        A backend whose files are elsewhere fills the local cache first (checked as it downloads); the file is
+        hashed again on every call, so a cached copy changed since is refused too.
+        """
         version = self.resolve(name, ref, env)
+        label = f"model `{name}` version {version.version}"
+        here = self.backend.local_path(self._key(name, "versions", str(version.version), MODEL_FILE))
+        if here is None and not version.path.is_file():
+            try:
+                self.backend.get_file(self._key(name, "versions", str(version.version), MODEL_FILE), version.path,
+                                      "sha256:" + version.sha256)
+            except BackendError as exc:
+                raise RegistryError(f"{label}: cannot fetch {MODEL_FILE}: {exc}; refusing a tampered or corrupt "
+                                    "model") from None
         try:
-            actual = _sha256(version.path)
+            actual = file_sha256(version.path).removeprefix("sha256:")
         except OSError as exc:
-            raise RegistryError(f"model `{name}` version {version.version}: cannot read {MODEL_FILE}: "
-                                f"{exc.strerror}") from None
+            raise RegistryError(f"{label}: cannot read {MODEL_FILE}: {exc.strerror}") from None
         if actual != version.sha256:
-            raise RegistryError(
-                f"model `{name}` version {version.version}: {MODEL_FILE} has sha256 {actual[:12]}..., "
-                f"registered {version.sha256[:12]}...; refusing a tampered or corrupt model")
+            raise RegistryError(f"{label}: {MODEL_FILE} has sha256 {actual[:12]}..., registered "
+                                f"{version.sha256[:12]}...; refusing a tampered or corrupt model")
         return version
 
     def load(self, name: str, ref: int | str, env: str = BASE) -> LoadedModel:
@@ -300,8 +353,17 @@ class Registry:
             return LoadedModel(version, load_model(version.path))
 
 
+def registry_at(state_dir: Path, environments: Sequence[str] = ()) -> Registry:
+    """The registry of the state folder `state_dir`: `registry/` in its backend, model downloads cached in it."""
+    return Registry(backend_at(state_dir), environments, prefix="registry", cache=state_dir / "cache")
+
+
 def registry_for(spec: ResolvedSpec) -> Registry:
-    """The registry of `spec`: `registry.path` relative to the spec, else `registry` in its state folder."""
-    custom = spec.pipeline.registry.path
-    return Registry(spec.root / custom if custom else state_dir_for(spec.root) / "registry",
-                    environment_names(spec.document))
+    """The registry of `spec`: `registry/` in its backend; a `registry.path` folder (relative to the spec) when the
+    backend is the spec's own state folder, as that setting predates shared backends."""
+    state_dir = state_dir_for(spec.root)
+    environments = environment_names(spec.document)
+    backend = backend_for(spec)
+    if spec.pipeline.registry.path and backend.local_path("") == state_dir:
+        return Registry(spec.root / spec.pipeline.registry.path, environments)
+    return Registry(backend, environments, prefix="registry", cache=state_dir / "cache")

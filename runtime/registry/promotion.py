@@ -122,7 +122,7 @@ def review_promotion(spec: ResolvedSpec, data: Mapping[str, str] | None = None, 
     target = versions.get(target_number)
     if target is None:
         known = f"versions {min(versions)}..{max(versions)}" if versions else "no versions"
-        problem = f"version {target_number} is not in the registry at {registry.root} ({known})"
+        problem = f"version {target_number} is not in the registry at {registry.describe()} ({known})"
         return PromotionReview(name, current_number, target_number, [], [problem])
     lineage = target.lineage
     git = describe_git(lineage.get("git_commit"), lineage.get("git_dirty"), lineage.get("git_diff_sha256"))

@@ -50,9 +50,9 @@ class Context:
         self.fetched: dict[str, pd.DataFrame] = {}
         self.registered: dict[tuple[str, int], Any] = {}
 
-    @property
+    @functools.cached_property
     def registry(self) -> Registry:
-        """The registry at `registry.path` (relative to the spec), else in the state folder."""
+        """The spec's registry (`registry_for`), opened once per run."""
         return registry_for(self.spec)
 
     def move_alias(self, model: str, alias: str, version: int) -> int | None:
@@ -62,7 +62,8 @@ class Context:
     @functools.cached_property
     def git(self) -> GitState:
         """The project's commit and uncommitted changes (mlform's state and registry aside), looked up once per run."""
-        return git_state(self.spec.root, (self.state.root, self.registry.root))
+        registry = self.registry.root
+        return git_state(self.spec.root, (self.state.root, registry) if registry is not None else (self.state.root,))
 
     def with_query_reads(self, steps: Mapping[str, Step]) -> dict[str, Step]:
         """`steps` where each `sql` ingest reads a pseudo-file `sql:<name>`: its digest is the query result's."""

@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mlform.runtime.registry.journal import Journal
+from mlform.runtime.storage.backends.url import backend_for
 from mlform.runtime.storage.statedir import StateDir, state_dir_for
 from mlform.runtime.storage.store import Output, Store
-from mlform.runtime.tracking.tracker import Tracker, new_run_id
+from mlform.runtime.tracking.tracker import Tracker, new_run_id, open_tracker
 from mlform.specs.errors import StepError
 from mlform.specs.fsutil import locked
 from mlform.specs.graph.fingerprint import StatCache, step_fingerprints
@@ -70,7 +71,8 @@ class Run:
     def __init__(self, spec: ResolvedSpec, reporter: Reporter | None, journal: Journal | None = None) -> None:
         self.spec, self.reporter = spec, reporter
         self.state = StateDir(state_dir_for(spec.root))
-        self.store = Store(self.state.store)
+        self.backend = backend_for(spec)
+        self.store = Store.of(self.state.root, self.backend)
         self.stat = StatCache(self.state.stat_cache)
         self.context = Context(spec, self.state, journal or Journal("run"))
         self.steps = self.context.with_query_reads(spec_steps(spec))
@@ -78,11 +80,7 @@ class Run:
         self.fingerprints = step_fingerprints(self.steps, digest)
         self.snapshots: dict[str, Snapshot] = snapshots(self.steps, self.fingerprints, digest, spec.root)
         self.record_path = self.state.record_path(spec.name, spec.env, spec.path)
-        self.outputs: dict[str, Output] = {}
-        for step_id, fingerprint in self.fingerprints.items():
-            output = self.store.get(step_id, fingerprint)
-            if output is not None:
-                self.outputs[step_id] = output
+        self.outputs: dict[str, Output] = self.store.find(self.fingerprints)  # shared ones fetched when needed
         self.reasons = step_reasons(self.snapshots, self.state.load_record(self.record_path), self.outputs)
         if "promote" in self.steps and not self.reasons["promote"]:
             from mlform.runtime.registry.promotion import pin_reason
@@ -114,6 +112,11 @@ class Run:
                 stats[str(path)] = ["query"] if self.context.is_query(path) else entry[:3] if entry else None
         return stats
 
+    def materialize(self, step_id: str) -> Output:
+        """The output of `step_id` with its files here (downloaded when another working copy made it)."""
+        self.outputs[step_id] = self.store.fetch(self.outputs[step_id])
+        return self.outputs[step_id]
+
     def execute(self, step_id: str, run_id: str) -> StepRun:
         """Run one step into a fresh store folder; the completion marker is written last.
 
@@ -122,6 +125,8 @@ class Run:
         fingerprint = self.fingerprints[step_id]
         if self.reporter:
             self.reporter.start(step_id, self.reasons[step_id])
+        for upstream in _ancestors(self.steps, [step_id]) & set(self.outputs):
+            self.materialize(upstream)
         started = time.perf_counter()
         with locked(self.store.lock_path(fingerprint)):
             folder = self.store.begin(fingerprint)
@@ -184,7 +189,8 @@ def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, forc
     shown = [s for s in run.steps if s in set(selected) | set(todo)]
     run_id = new_run_id()
     mirror = _mlflow_run(run, run_id, todo)
-    tracker = Tracker(run.state.tracking_db)
+    tracker = open_tracker(run.backend)
+    assert tracker is not None  # created when missing
     tracker.start_run(run_id, spec.name, spec.env, str(spec.path), spec.digest, {"env": spec.env, **spec.config},
                       run.context.git)
     result = RunResult(run_id, spec, {})
@@ -198,7 +204,8 @@ def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, forc
             elif step_id in todo:
                 outcome = run.execute(step_id, run_id)
             else:
-                output = run.outputs[step_id]
+                wanted = steps is not None and step_id in selected  # its caller reads its files
+                output = run.materialize(step_id) if wanted else run.outputs[step_id]
                 outcome = StepRun(step_id, "cached", [], output.fingerprint, 0.0, output.values, output.dir)
             result.steps[step_id] = outcome
             if reporter:

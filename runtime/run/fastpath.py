@@ -95,7 +95,8 @@ def replay(spec_path: Path, receipt: Receipt) -> RunResult:
     """Track an all-cached run from `receipt` and return its outcome, every step `cached`."""
     import time
 
-    from mlform.runtime.tracking.tracker import Tracker, new_run_id
+    from mlform.runtime.storage.backends.url import backend_at
+    from mlform.runtime.tracking.tracker import new_run_id, open_tracker
 
     began = time.perf_counter()
     state = StateDir(state_dir_for(spec_path.parent))
@@ -105,7 +106,8 @@ def replay(spec_path: Path, receipt: Receipt) -> RunResult:
         marker = json.loads((state.store / fingerprint[:2] / fingerprint / MARKER).read_bytes())
         steps[step_id] = StepRun(step_id, "cached", [], fingerprint, 0.0, marker.get("values") or {},
                                  state.store / fingerprint[:2] / fingerprint)
-    tracker = Tracker(state.tracking_db)
+    tracker = open_tracker(backend_at(state.root))
+    assert tracker is not None  # created when missing
     try:
         tracker.start_run(run_id, receipt.name, receipt.env, str(spec_path), receipt.digest, receipt.params)
         for outcome in steps.values():

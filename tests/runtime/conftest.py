@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.runtime.storage.backends.conftest import backend_url  # noqa: F401 - each backend kind, for every package
+
 
 def _edit_spec(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
     data = yaml.safe_load(path.read_text())
@@ -26,6 +28,7 @@ def edit_spec() -> Callable[[Path, Callable[[dict[str, Any]], None]], None]:
 def _own_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep state in each spec's folder, whatever the caller's environment says."""
     monkeypatch.delenv("MLFORM_HOME", raising=False)
+    monkeypatch.delenv("MLFORM_BACKEND", raising=False)
 
 
 @pytest.fixture

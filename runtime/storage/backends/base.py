@@ -126,6 +126,10 @@ class Backend(ABC):
     def get_file(self, key: str, dest: Path, sha256: str) -> None:
         """Download `key` to `dest` atomically; BackendError when it is missing or its sha256 is not `sha256`."""
 
+    def local_path(self, key: str) -> Path | None:
+        """The file that holds `key` ("": the root) when it is on this machine (the local kind); None elsewhere."""
+        return None
+
     @abstractmethod
     def lock(self, name: str, operation: str, *, timeout: float = 0.0) -> AbstractContextManager[LockInfo]:
         """Hold the exclusive lock `name`, waiting up to `timeout` seconds; LockHeldError naming the holder."""

@@ -129,6 +129,10 @@ class LocalBackend(Backend):
         if dest.resolve() != source.resolve():
             write_atomic_with(dest, lambda tmp: shutil.copyfile(source, tmp))
 
+    def local_path(self, key: str) -> Path:
+        """The key's file under the root."""
+        return self._path(key) if key else self.root
+
     def _holder_path(self, name: str) -> Path:
         return self._path(name + ".lock.json")
 

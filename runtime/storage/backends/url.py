@@ -11,7 +11,7 @@ from .base import Backend, BackendError
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec
 
-__all__ = ["BACKEND_ENV", "backend_for", "open_backend", "redact"]
+__all__ = ["BACKEND_ENV", "backend_at", "backend_for", "open_backend", "redact"]
 
 BACKEND_ENV = "MLFORM_BACKEND"
 
@@ -37,13 +37,18 @@ def open_backend(url: str) -> Backend:
                        "s3://bucket/prefix")
 
 
-def backend_for(spec: ResolvedSpec) -> Backend:
-    """The backend of one spec and environment: `$MLFORM_BACKEND` when set, else the local state folder."""
-    from mlform.runtime.storage.statedir import state_dir_for
-
+def backend_at(state_dir: Path) -> Backend:
+    """The backend of the state folder `state_dir`: `$MLFORM_BACKEND` when set, else that folder."""
     url = os.environ.get(BACKEND_ENV)
     if url:
         return open_backend(url)
     from .local import LocalBackend
 
-    return LocalBackend(state_dir_for(spec.root))
+    return LocalBackend(state_dir)
+
+
+def backend_for(spec: ResolvedSpec) -> Backend:
+    """The backend of one spec and environment: `$MLFORM_BACKEND` when set, else the local state folder."""
+    from mlform.runtime.storage.statedir import state_dir_for
+
+    return backend_at(state_dir_for(spec.root))

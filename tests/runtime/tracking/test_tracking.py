@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from mlform.runtime.gitinfo import GitState
-from mlform.runtime.tracking.tracker import SCHEMA_VERSION, Tracker
+from mlform.runtime.tracking.sqlite import SCHEMA_VERSION, SqliteTracker
 
 SCHEMA_1 = """
 CREATE TABLE runs (
@@ -32,7 +32,7 @@ def test_a_schema_1_database_gains_the_git_columns_and_keeps_its_runs(tmp_path: 
     db = tmp_path / "tracking.db"
     with sqlite3.connect(db) as conn:
         conn.executescript(SCHEMA_1)
-    tracker = Tracker(db)
+    tracker = SqliteTracker(db)
     try:
         old = tracker.run("20260101T000000")
         assert (old["spec_name"], old["git_commit"], old["git_dirty"], old["git_diff_sha256"]) == (
@@ -44,7 +44,7 @@ def test_a_schema_1_database_gains_the_git_columns_and_keeps_its_runs(tmp_path: 
         assert [r["id"] for r in tracker.runs()] == ["20260102T000000-bbbbbb", "20260101T000000-aaaaaa"]
     finally:
         tracker.close()
-    again = Tracker(db)  # already migrated: opens as is
+    again = SqliteTracker(db)  # already migrated: opens as is
     try:
         assert again.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     finally:

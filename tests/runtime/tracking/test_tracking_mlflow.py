@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from mlform.runtime.registry.models import Registry
-from mlform.runtime.tracking.tracker import Tracker
+from mlform.runtime.tracking.sqlite import SqliteTracker
 from mlform.specs.loader import load_spec
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def use_mlflow(tracking: dict[str, Any], secrets: dict[str, Any] | None = None) 
 
 def local_runs(project: Path) -> list[dict[str, Any]]:
     """The runs in the embedded tracking store of a spec, newest first."""
-    tracker = Tracker(project.parent / ".mlform" / "tracking.db")
+    tracker = SqliteTracker(project.parent / ".mlform" / "tracking.db")
     try:
         return tracker.runs()
     finally:

@@ -88,6 +88,7 @@ def test_files_are_verified_by_sha256(backend: Backend, tmp_path: Path) -> None:
     source = tmp_path / "model.pkl"
     source.write_bytes(os.urandom(300_000))
     digest = backend.put_file("registry/m/1/model.pkl", source)
+    assert backend.keys("registry/m/") == ["registry/m/1/model.pkl"]  # files are listed with the documents
     dest = tmp_path / "out" / "model.pkl"
     backend.get_file("registry/m/1/model.pkl", dest, digest)
     assert dest.read_bytes() == source.read_bytes()
