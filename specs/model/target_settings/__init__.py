@@ -80,7 +80,7 @@ if TYPE_CHECKING:
         """Each present key enables that target; a key's settings are its target's declared model."""
 
         def __getattr__(self, key: str) -> Any: ...
-else:
+else:  # built last: the built-in declarations import `TargetSettings` from this module while it loads
     Targets = _targets_model()
 
 
