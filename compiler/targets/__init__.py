@@ -17,8 +17,6 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol
 
 from mlform.specs.errors import RenderError
-from mlform.specs.model.target_settings import ENTRY_POINT_GROUP as SETTINGS_GROUP
-from mlform.specs.model.target_settings import declared_targets
 
 if TYPE_CHECKING:
     from mlform.compiler.artifacts.render import Templates
@@ -72,6 +70,10 @@ class Target(Protocol):
 @cache
 def load_targets() -> dict[str, Target]:
     """Every installed target by name, sorted by name."""
+    # imported here: the plan's no-change fast path reads ENTRY_POINT_GROUP and must load no pydantic
+    from mlform.specs.model.target_settings import ENTRY_POINT_GROUP as SETTINGS_GROUP
+    from mlform.specs.model.target_settings import declared_targets
+
     found: dict[str, Target] = {}
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
