@@ -20,6 +20,7 @@ MlformError
 │   ├── TrackingError          the tracking backend failed (runtime/tracking/tracking_mlflow)
 │   └── CardError              a model card's subject cannot be found (compiler/governance/card)
 │       └── VersionUnreachableError  the pinned version is not in this registry
+├── PluginError                an installed plugin (a target's declaration) cannot be loaded
 └── StepError                  a runtime step failed
     └── StepPartError          a part of a step failed; the runner names the step around it
         ├── IngestError        a data source cannot be read (runtime/steps/ingest)
@@ -43,6 +44,7 @@ __all__ = [
     "GraphError",
     "MlformError",
     "PlanError",
+    "PluginError",
     "RenderError",
     "SpecError",
     "StateError",
@@ -102,6 +104,10 @@ class PlanError(MlformError):
 
 class StateError(MlformError):
     """State cannot be read, written or locked."""
+
+
+class PluginError(MlformError):
+    """An installed plugin cannot be loaded or declares something unusable; the message names it."""
 
 
 class StepError(MlformError):

@@ -1,6 +1,7 @@
 """Semantic differences between two versions of one generated file, by what the file is.
 
-Kubernetes manifests compare as objects keyed by `kind/namespace/name`; GitHub workflows as the
+Each target declares the kind of the files it emits (see `mlform.specs.model.target_settings`), and the kind
+picks the reader here. Kubernetes manifests compare as objects keyed by `kind/namespace/name`; GitHub workflows as the
 `workflow` settings (name, triggers, permissions...) and one object per job, steps matched by `id` or
 `name`; Airflow files as DAGs (see `dagmodel`); Dockerfiles per stage, the arguments of each instruction
 keyword in order (`FROM`, `RUN`...); anything else line by line. The provenance header is set aside, and
@@ -12,19 +13,19 @@ text is not, the change is reported at path `text`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
 
 from mlform.compiler.artifacts.output import HEADER_MARK
+from mlform.specs.model.target_settings import FILE, artifact_kind
 
 from .dagmodel import dag_objects
 from .structdiff import ADDED, CHANGED, HEADER_ONLY, REMOVED, Change, compare, compare_objects
 
-__all__ = ["DIGEST", "ArtifactDiff", "compare_artifact", "kind_of"]
+__all__ = ["DIGEST", "READERS", "ArtifactDiff", "compare_artifact", "kind_of"]
 
 DIGEST = "<spec-digest>"
 _HEADER_LINES = 5
@@ -47,15 +48,8 @@ class ArtifactDiff:
 
 
 def kind_of(path: str) -> str:
-    """`workflow`, `airflow`, `dockerfile`, `kubernetes` or `file`, from where the file is and its name."""
-    name = PurePosixPath(path).name
-    if path.startswith(".github/workflows/") and name.endswith((".yml", ".yaml")):
-        return "workflow"
-    if name.endswith(".py"):
-        return "airflow"
-    if name.startswith("Dockerfile") and not name.endswith(".dockerignore"):
-        return "dockerfile"
-    return "kubernetes" if name.endswith((".yml", ".yaml")) else "file"
+    """The artifact kind of the generated file at `path`, as the target emitting it declares (`file` otherwise)."""
+    return artifact_kind(path)
 
 
 def _split(text: str) -> tuple[dict[str, str], str]:
@@ -128,17 +122,23 @@ def _workflow(body: str) -> dict[str, Any]:
     return {"workflow": doc, **{f"job {name}": job for name, job in jobs.items()}}
 
 
+def _manifests(body: str) -> dict[str, Any]:
+    docs = [doc for doc in yaml.safe_load_all(body) if doc is not None]
+    return {_k8s_key(doc) if isinstance(doc, dict) else f"document {i + 1}": doc for i, doc in enumerate(docs)}
+
+
+# artifact kind (as targets declare them) -> how a body reads as named objects
+READERS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "airflow": dag_objects,
+    "dockerfile": _stages,
+    "kubernetes": _manifests,
+    "workflow": _workflow,
+    FILE: lambda body: {"": body.splitlines()},
+}
+
+
 def _objects(kind: str, body: str) -> dict[str, Any]:
-    if kind == "kubernetes":
-        docs = [doc for doc in yaml.safe_load_all(body) if doc is not None]
-        return {_k8s_key(doc) if isinstance(doc, dict) else f"document {i + 1}": doc for i, doc in enumerate(docs)}
-    if kind == "workflow":
-        return _workflow(body)
-    if kind == "airflow":
-        return dag_objects(body)
-    if kind == "dockerfile":
-        return _stages(body)
-    return {"": body.splitlines()}
+    return READERS.get(kind, READERS[FILE])(body)
 
 
 def _parsed(kind: str, bodies: list[str]) -> tuple[str, list[dict[str, Any]]]:
@@ -146,7 +146,7 @@ def _parsed(kind: str, bodies: list[str]) -> tuple[str, list[dict[str, Any]]]:
     try:
         return kind, [_objects(kind, body) for body in bodies]
     except (yaml.YAMLError, SyntaxError, ValueError):
-        return "file", [_objects("file", body) for body in bodies]
+        return FILE, [_objects(FILE, body) for body in bodies]
 
 
 def compare_artifact(path: str, before: str | None, after: str | None) -> ArtifactDiff | None:

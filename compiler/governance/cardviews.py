@@ -1,4 +1,5 @@
-"""Render a model card: JSON, Markdown or self-contained HTML through the templates `card/card.{md,html}.j2`."""
+"""Render a model card: JSON, Markdown or self-contained HTML through the templates `card/card.{md,html}.j2`,
+the HTML inside the page shell it shares with the drift report (`mlform.runtime.htmlpage`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from markupsafe import Markup
 
 from mlform.compiler.artifacts.render import Templates, mdtext
-from mlform.runtime.monitoring.report_html import STYLE, Bar, render_bars, render_plot
+from mlform.runtime.htmlpage import escape, page
+from mlform.runtime.monitoring.report_html import Bar, render_bars, render_plot
 
 from .card import FORMAT_VERSION
 
@@ -36,7 +38,8 @@ def render_card(card: dict[str, Any], fmt: str, templates: Path | None = None) -
     engine = Templates(templates)
     if fmt == "markdown":
         return engine.render("card", "card.md", card=card)
-    return engine.render("card", "card.html", card=card, style=Markup(STYLE), plots=_plots(card))
+    title = f"Model card: {card['model']['name']} version {card['model']['version']}"
+    return page(title, engine.render("card", "card.html", card=card, plots=_plots(card)).strip())
 
 
 def render_note(note: str, fmt: str) -> str:
@@ -45,5 +48,4 @@ def render_note(note: str, fmt: str) -> str:
         return json.dumps({"format_version": FORMAT_VERSION, "note": note}) + "\n"
     if fmt == "markdown":
         return f"**No model card:** {mdtext(note)}\n"
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>No model card</title></head>'
-            f"<body><p>No model card: {Markup.escape(note)}</p></body></html>\n")
+    return page("No model card", f'<p class="meta">{escape(note)}</p>')

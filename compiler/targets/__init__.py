@@ -1,6 +1,8 @@
 """Compile targets: one module each, found through the `mlform.targets` entry-point group.
 
-A target module defines two functions and nothing else is needed to add one:
+A target module defines two functions, and declares its settings (its key under `targets`, the settings
+model, the kinds of its files) as a `TargetSettings` registered under the same name in the
+`mlform.target_settings` group (see `mlform.specs.model.target_settings`), so specs validate without it:
 
 - `directory(ctx) -> str`: the folder, relative to the output root, holding its files for one spec and env;
 - `render(ctx) -> dict[str, str]`: file name (relative to that folder) -> text without the provenance
@@ -68,6 +70,10 @@ class Target(Protocol):
 @cache
 def load_targets() -> dict[str, Target]:
     """Every installed target by name, sorted by name."""
+    # imported here: the plan's no-change fast path reads ENTRY_POINT_GROUP and must load no pydantic
+    from mlform.specs.model.target_settings import ENTRY_POINT_GROUP as SETTINGS_GROUP
+    from mlform.specs.model.target_settings import declared_targets
+
     found: dict[str, Target] = {}
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
@@ -77,6 +83,9 @@ def load_targets() -> dict[str, Target]:
             raise RenderError(msg) from exc
         if not (callable(getattr(module, "render", None)) and callable(getattr(module, "directory", None))):
             msg = f"target `{entry.name}` ({entry.value}) defines no `render(ctx)` and `directory(ctx)`"
+            raise RenderError(msg)
+        if entry.name not in declared_targets():
+            msg = f"target `{entry.name}` ({entry.value}) declares no settings in the `{SETTINGS_GROUP}` entry points"
             raise RenderError(msg)
         found[entry.name] = module
     return found

@@ -1,19 +1,19 @@
 """A self-contained HTML monitoring report: verdict, performance, drift table and one inline SVG plot per feature.
 
-The plots and the style are shared with the model card (`mlform card --format html`).
+The page's look is `mlform.runtime.htmlpage`'s; it and the plots are shared with the model card
+(`mlform card --format html`).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
-from html import escape
 from typing import Any, NamedTuple, TypeGuard
 
+from mlform.runtime.htmlpage import code_text, escape, page, table, tag
 from mlform.specs.model.drift_methods import DRIFT_METHODS
 
-__all__ = ["STYLE", "Bar", "render_bars", "render_html", "render_plot"]
+__all__ = ["Bar", "render_bars", "render_html", "render_plot"]
 
 REFERENCE_COLOR = "#3b6fd4"
 CURRENT_COLOR = "#e8772e"
@@ -21,27 +21,6 @@ PASS_COLOR, FAIL_COLOR, NEUTRAL_COLOR = "#1f8a4c", "#c0392b", "#8a94a3"
 _WIDTH, _HEIGHT = 420, 170
 _LEFT, _RIGHT, _TOP, _BOTTOM = 44, 10, 22, 26
 
-STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232b;background:#f5f6f8}
-main{max-width:1180px;margin:0 auto;padding:24px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}
-.meta{color:#5b6573;font-size:13px}
-.verdict{border-radius:8px;padding:14px 18px;margin:18px 0;color:#fff}
-.verdict.ok{background:#1f8a4c}.verdict.breach{background:#c0392b}
-.verdict strong{font-size:18px}.verdict ul{margin:6px 0 0;padding-left:20px}
-.cards{display:flex;gap:12px;flex-wrap:wrap}
-.card{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:10px 14px;min-width:150px}
-.card b{display:block;font-size:20px}
-table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #dde1e6}
-th,td{padding:6px 10px;border-bottom:1px solid #e7eaee;text-align:left}
-th{background:#eef1f4;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.used{font-weight:700}
-.tag{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600}
-.tag.bad{background:#fbe3e0;color:#a4281b}.tag.good{background:#dff3e7;color:#17693a}
-.plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:12px}
-.plot{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:8px 10px}
-.plot h3{font-size:14px;margin:0 0 4px}.note{color:#a4281b}
-"""
 
 
 def _num(value: Any) -> str:
@@ -50,15 +29,6 @@ def _num(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return escape(str(value))
     return f"{value:.4g}"
-
-
-def _text(message: str) -> str:
-    """Escaped text whose `backticked` names show as code."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(message))
-
-
-def _tag(bad: bool, bad_text: str, good_text: str) -> str:
-    return f'<span class="tag bad">{bad_text}</span>' if bad else f'<span class="tag good">{good_text}</span>'
 
 
 def _legend(x: float) -> str:
@@ -178,7 +148,7 @@ def _verdict(payload: dict[str, Any]) -> str:
     if not verdict["breached"]:
         return ('<section class="verdict ok"><strong>No breach</strong> — drift and performance are within bounds.'
                 "</section>")
-    items = "".join(f"<li>{_text(r)}</li>" for r in verdict["reasons"])
+    items = "".join(f"<li>{code_text(r)}</li>" for r in verdict["reasons"])
     action = escape(verdict["on_breach"])
     return (f'<section class="verdict breach"><strong>Breach</strong> — on breach: <code>{action}</code>'
             f"<ul>{items}</ul></section>")
@@ -198,27 +168,25 @@ def _cards(payload: dict[str, Any]) -> str:
 def _performance(payload: dict[str, Any]) -> str:
     perf = payload["performance"]
     if not perf["metrics"]:
-        return f'<p class="meta">{_text(perf["note"] or "no performance gates declared")}</p>'
-    rows = "".join(
+        return f'<p class="meta">{code_text(perf["note"] or "no performance gates declared")}</p>'
+    rows = (
         f'<tr><td>{escape(name)}</td><td class="num">{_num(m["value"])}</td><td class="num">{_num(m["min"])}</td>'
-        f'<td class="num">{_num(m["max"])}</td><td>{_tag(not m["passed"], "fails", "passes")}</td></tr>'
+        f'<td class="num">{_num(m["max"])}</td><td>{tag(not m["passed"], "fails", "passes")}</td></tr>'
         for name, m in perf["metrics"].items())
-    return f"<table><tr><th>metric</th><th>value</th><th>min</th><th>max</th><th>gate</th></tr>{rows}</table>"
+    return table(("metric", "value", "min", "max", "gate"), rows)
 
 
 def _drift_table(payload: dict[str, Any]) -> str:
     methods = tuple(DRIFT_METHODS)
-    head = "".join(f"<th>{m}</th>" for m in methods)
     rows = []
     for f in payload["drift"]["features"]:
         stats = "".join(f'<td class="num{" used" if m == f["method"] else ""}">{_num(f["stats"].get(m))}</td>'
                         for m in methods)
-        rows.append(f'<tr><td>{escape(str(f["feature"]))}</td><td>{f["kind"]}</td><td>{f["method"]}</td>'
+        rows.append(f'<tr><td>{escape(str(f["feature"]))}</td><td>{escape(f["kind"])}</td><td>{escape(f["method"])}</td>'
                     f'<td class="num">{_num(f["score"])}</td><td class="num">{_num(f["threshold"])}</td>'
-                    f'<td>{_tag(f["drifted"], "drifted", "stable")}</td>{stats}'
+                    f'<td>{tag(f["drifted"], "drifted", "stable")}</td>{stats}'
                     f'<td class="num">{f["reference_count"]:,} / {f["current_count"]:,}</td></tr>')
-    return (f"<table><tr><th>feature</th><th>type</th><th>method</th><th>score</th><th>threshold</th><th>verdict</th>"
-            f"{head}<th>values (ref / cur)</th></tr>{''.join(rows)}</table>")
+    return table(("feature", "type", "method", "score", "threshold", "verdict", *methods, "values (ref / cur)"), rows)
 
 
 def _plots(payload: dict[str, Any]) -> str:
@@ -226,19 +194,17 @@ def _plots(payload: dict[str, Any]) -> str:
     for f in payload["drift"]["features"]:
         note = f'<p class="note">{escape(f["note"])}</p>' if f.get("note") else ""
         cards.append(f'<div class="plot"><h3>{escape(str(f["feature"]))} '
-                     f'{_tag(f["drifted"], "drifted", "stable")}</h3>{note}{render_plot(f)}</div>')
+                     f'{tag(f["drifted"], "drifted", "stable")}</h3>{note}{render_plot(f)}</div>')
     return f'<div class="plots">{"".join(cards)}</div>'
 
 
 def render_html(payload: dict[str, Any]) -> str:
     """The report page for a monitor JSON payload: no scripts, no external assets."""
     title = f"Monitoring report: {payload['pipeline']} ({payload['env']})"
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{STYLE}</style></head>'
-            f"<body><main><h1>{escape(title)}</h1>"
-            f'<p class="meta">generated {escape(payload["generated_at"])} · spec digest '
-            f'{escape(payload["spec_digest"][:12])} · drift method <code>{escape(payload["drift"]["method"])}</code>'
-            f' (threshold {_num(payload["drift"]["threshold"])})</p>'
-            f"{_verdict(payload)}{_cards(payload)}<h2>Performance on the current data</h2>{_performance(payload)}"
-            f"<h2>Drift by feature</h2>{_drift_table(payload)}<h2>Distributions</h2>{_plots(payload)}"
-            f"</main></body></html>\n")
+    return page(title, f'<p class="meta">generated {escape(payload["generated_at"])} · spec digest '
+                       f'{escape(payload["spec_digest"][:12])} · drift method '
+                       f'<code>{escape(payload["drift"]["method"])}</code>'
+                       f' (threshold {_num(payload["drift"]["threshold"])})</p>'
+                       f"{_verdict(payload)}{_cards(payload)}<h2>Performance on the current data</h2>"
+                       f"{_performance(payload)}<h2>Drift by feature</h2>{_drift_table(payload)}"
+                       f"<h2>Distributions</h2>{_plots(payload)}")

@@ -8,19 +8,35 @@ only when that answer shows a failure, to count failing rows and sample them.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlform.specs.model.data import ColumnRule, Validation
+from mlform.specs.model.data import ColumnRule, TableRules, Validation
+
+from .repeats import distinct_integers, duplicate_rows, duplicates_sorted
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["COLUMN_RULES", "PARALLEL_ROWS", "SAMPLES", "ColumnCheck", "Failure", "ValidationReport", "validate_frame"]
+__all__ = [
+    "COLUMN_RULES",
+    "PARALLEL_ROWS",
+    "SAMPLES",
+    "TABLE_RULES",
+    "Column",
+    "ColumnCheck",
+    "Failure",
+    "Table",
+    "TableCheck",
+    "ValidationReport",
+    "column_rule",
+    "table_rule",
+    "validate_frame",
+]
 
 SAMPLES = 5
 PARALLEL_ROWS = 1_000_000
@@ -70,7 +86,7 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
 
 
-class _Column:
+class Column:
     """One column, viewed as numbers (numpy) or as an Arrow array, with its rules' failures collected."""
 
     def __init__(self, name: str, series: pd.Series, rule: ColumnRule, out: list[Failure]) -> None:
@@ -137,13 +153,29 @@ class _Column:
         return np.asarray(self.series.isna(), dtype=bool)
 
 
-ColumnCheck = Callable[[_Column], bool | None]
-# `ColumnRule` field -> the check reading it; checks run in registration order, and one returning False
-# (a wrong dtype) skips the rest of its column
+class Table:
+    """The whole frame and its table rules, with their failures collected."""
+
+    def __init__(self, frame: pd.DataFrame, rules: TableRules, out: list[Failure]) -> None:
+        self.frame, self.rules, self.out = frame, rules, out
+        self.rows = len(frame)
+
+    def fail(self, rule: str, message: str, failed: int, rows: np.ndarray | None = None, key: str = "") -> None:
+        """Record a failure of `validation.table.<key or rule>`, sampling the row positions in `rows`."""
+        samples = [] if rows is None else [{"row": _plain(self.frame.index[p])} for p in rows[:SAMPLES]]
+        where = f"`validation.table.{key or rule}`"
+        self.out.append(Failure(rule, None, failed, f"{where}: {message}", samples))
+
+
+ColumnCheck = Callable[[Column], bool | None]
+TableCheck = Callable[[Table], None]
+# `ColumnRule` / `TableRules` field -> the check reading it; checks run in registration order, and a column
+# check returning False (a wrong dtype) skips the rest of its column
 COLUMN_RULES: dict[str, ColumnCheck] = {}
+TABLE_RULES: dict[str, TableCheck] = {}
 
 
-def _rule(*fields: str) -> Callable[[ColumnCheck], ColumnCheck]:
+def column_rule(*fields: str) -> Callable[[ColumnCheck], ColumnCheck]:
     """Register a column check as the check of the `ColumnRule` fields it reads."""
 
     def register(check: ColumnCheck) -> ColumnCheck:
@@ -153,8 +185,40 @@ def _rule(*fields: str) -> Callable[[ColumnCheck], ColumnCheck]:
     return register
 
 
-@_rule("dtype")
-def _check_dtype(col: _Column) -> bool:
+def table_rule(*fields: str) -> Callable[[TableCheck], TableCheck]:
+    """Register a table check as the check of the `TableRules` fields it reads."""
+
+    def register(check: TableCheck) -> TableCheck:
+        TABLE_RULES.update(dict.fromkeys(fields, check))
+        return check
+
+    return register
+
+
+@table_rule("row_count")
+def _check_row_count(table: Table) -> None:
+    bounds, rows = table.rules.row_count, table.rows
+    if bounds is None:
+        return
+    if bounds.min is not None and rows < bounds.min:
+        table.fail("row_count", f"{rows} rows, fewer than {bounds.min}", rows, key="row_count.min")
+    if bounds.max is not None and rows > bounds.max:
+        table.fail("row_count", f"{rows} rows, more than {bounds.max}", rows, key="row_count.max")
+
+
+@table_rule("duplicate_rows")
+def _check_duplicate_rows(table: Table) -> None:
+    if table.rules.duplicate_rows != "forbid":
+        return
+    mask = duplicate_rows(table.frame)
+    if mask is not None:
+        positions = np.flatnonzero(mask)
+        table.fail("duplicate_rows", f"{_count(len(positions), 'row')} repeating another row (`forbid`)",
+                   len(positions), positions)
+
+
+@column_rule("dtype")
+def _check_dtype(col: Column) -> bool:
     wanted = col.rule.dtype
     dtype = col.series.dtype
     kind = getattr(dtype, "kind", "O")
@@ -173,8 +237,8 @@ def _check_dtype(col: _Column) -> bool:
     return bool(good)
 
 
-@_rule("nullable", "max_null_fraction")
-def _check_nulls(col: _Column) -> None:
+@column_rule("nullable", "max_null_fraction")
+def _check_nulls(col: Column) -> None:
     rule = col.rule
     if not rule.nullable and col.nulls:
         col.fail("nullable", col.null_mask(), f"{_count(col.nulls, 'null value')} (`nullable: false`)", col.nulls)
@@ -184,8 +248,8 @@ def _check_nulls(col: _Column) -> None:
                  f"null fraction {fraction:.4g} is above {rule.max_null_fraction}", col.nulls)
 
 
-@_rule("min", "max")
-def _check_bounds(col: _Column) -> None:
+@column_rule("min", "max")
+def _check_bounds(col: Column) -> None:
     rule = col.rule
     if rule.min is None and rule.max is None:
         return
@@ -207,8 +271,8 @@ def _check_bounds(col: _Column) -> None:
         col.fail("max", above, f"{_count(int(np.count_nonzero(above)), 'value')} above {rule.max}")
 
 
-@_rule("allowed")
-def _check_allowed(col: _Column) -> None:
+@column_rule("allowed")
+def _check_allowed(col: Column) -> None:
     allowed = col.rule.allowed
     if allowed is None:
         return
@@ -247,8 +311,8 @@ def _in_parallel(fn: Callable[[Any], Any], array: Any) -> list[Any]:
         return list(pool.map(fn, [array.slice(start, step) for start in range(0, len(array), step)]))
 
 
-@_rule("regex")
-def _check_regex(col: _Column) -> None:
+@column_rule("regex")
+def _check_regex(col: Column) -> None:
     pattern = col.rule.regex
     if pattern is None:
         return
@@ -281,43 +345,14 @@ def _check_regex(col: _Column) -> None:
         col.fail("regex", mask, f"{_count(failed, 'value')} not matching `{pattern}`", failed)
 
 
-def _duplicates_sorted(values: np.ndarray, limit: int | None = SAMPLES) -> tuple[int, np.ndarray]:
-    """How many rows hold a repeated value, and (up to `limit` of) the repeated values: sort, compare neighbours."""
-    if values.size < 2 or bool(np.all(values[1:] > values[:-1])):
-        return 0, values[:0]
-    ordered = np.sort(values)
-    same = ordered[1:] == ordered[:-1]
-    if not same.any():
-        return 0, values[:0]
-    in_group = np.zeros(ordered.size, dtype=bool)
-    in_group[1:] |= same
-    in_group[:-1] |= same
-    return int(np.count_nonzero(in_group)), np.unique(ordered[1:][same])[:limit]
-
-
-def _distinct_integers(values: np.ndarray) -> bool:
-    """True when integers in a span of at most two per row are pairwise distinct: a bitmap, no sort or copy."""
-    if values.dtype.kind not in "iu" or values.size < 2:
-        return False
-    low, high = int(values.min()), int(values.max())
-    if high - low >= 2 * values.size or high >= 2**63:
-        return False
-    seen = np.zeros(high - low + 1, dtype=bool)
-    step = 1 << 20
-    for start in range(0, values.size, step):
-        part = values[start:start + step].astype(np.int64, copy=False)
-        seen[part - low if low else part] = True
-    return int(np.count_nonzero(seen)) == values.size
-
-
-@_rule("unique")
-def _check_unique(col: _Column) -> None:
+@column_rule("unique")
+def _check_unique(col: Column) -> None:
     if not col.rule.unique:
         return
     if col.numeric and isinstance(col.series.dtype, np.dtype):
-        if _distinct_integers(col.numbers):
+        if distinct_integers(col.numbers):
             return
-        failed, repeated = _duplicates_sorted(col.numbers)
+        failed, repeated = duplicates_sorted(col.numbers, SAMPLES)
         mask = np.isin(col.numbers, repeated) if failed else None
     else:
         import pyarrow.compute as pc
@@ -331,61 +366,26 @@ def _check_unique(col: _Column) -> None:
         col.fail("unique", mask, f"{_count(failed, 'row')} sharing a value with another row (`unique: true`)", failed)
 
 
-def _duplicate_rows(frame: pd.DataFrame) -> np.ndarray | None:
-    """Mask of rows that equal another row, via row hashes sorted; candidates are confirmed exactly."""
-    import pandas as pd
-
-    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    count, repeated = _duplicates_sorted(hashes, limit=None)
-    if not count:
-        return None
-    candidates = np.isin(hashes, repeated)
-    exact = np.zeros(len(frame), dtype=bool)
-    exact[candidates] = frame[candidates].duplicated(keep=False).to_numpy()
-    return exact if exact.any() else None
-
-
-def _check_table(frame: pd.DataFrame, rules: Validation, out: list[Failure]) -> int:
-    table = rules.table
-    checked = 0
-    rows = len(frame)
-    if table.row_count is not None:
-        checked += 1
-        low, high = table.row_count.min, table.row_count.max
-        if low is not None and rows < low:
-            out.append(Failure("row_count", None, rows, f"`validation.table.row_count.min`: {rows} rows, "
-                                                        f"fewer than {low}"))
-        if high is not None and rows > high:
-            out.append(Failure("row_count", None, rows, f"`validation.table.row_count.max`: {rows} rows, "
-                                                        f"more than {high}"))
-    if table.duplicate_rows == "forbid":
-        checked += 1
-        mask = _duplicate_rows(frame)
-        if mask is not None:
-            positions = np.flatnonzero(mask)
-            samples = [{"row": _plain(frame.index[p])} for p in positions[:SAMPLES]]
-            out.append(Failure("duplicate_rows", None, len(positions),
-                               f"`validation.table.duplicate_rows`: {_count(len(positions), 'row')} "
-                               f"repeating another row (`forbid`)", samples))
-    return checked
-
-
-def _rule_count(rule: ColumnRule) -> int:
-    """How many of the column's rules are declared: the fields whose value is not their default."""
-    return sum(getattr(rule, name) != ColumnRule.model_fields[name].default for name in COLUMN_RULES)
+def _declared(rules: ColumnRule | TableRules, fields: Iterable[str]) -> int:
+    """How many of `fields` are declared in `rules`: those whose value is not their default."""
+    model = type(rules).model_fields
+    return sum(getattr(rules, name) != model[name].get_default(call_default_factory=True) for name in fields)
 
 
 def validate_frame(frame: pd.DataFrame, rules: Validation) -> ValidationReport:
     """Check every table and column rule of `rules` against `frame`; never raises on bad data."""
     failures: list[Failure] = []
-    checked = _check_table(frame, rules, failures)
+    checked = _declared(rules.table, TABLE_RULES)
+    table = Table(frame, rules.table, failures)
+    for table_check in dict.fromkeys(TABLE_RULES.values()):
+        table_check(table)
     for name, rule in rules.columns.items():
-        checked += _rule_count(rule)
+        checked += _declared(rule, COLUMN_RULES)
         if name not in frame.columns:
             failures.append(Failure("missing", name, len(frame),
                                     f"`validation.columns.{name}`: column `{name}` is missing"))
             continue
-        col = _Column(name, frame[name], rule, failures)
+        col = Column(name, frame[name], rule, failures)
         for check in dict.fromkeys(COLUMN_RULES.values()):
             if check(col) is False:
                 break

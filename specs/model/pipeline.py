@@ -20,7 +20,7 @@ from .base import (
 from .data import Data, Validation
 from .install import Runtime
 from .lifecycle import Evaluation, ModelSpec, Monitoring, Registry, Serving, Tracking
-from .target_settings import Targets
+from .target_settings import Targets, declared_targets
 
 __all__ = ["ENV_NAME", "KubernetesSecret", "Metadata", "Pipeline", "SecretRef"]
 
@@ -85,8 +85,8 @@ class Pipeline(SpecModel):
     monitoring: Monitoring | None = Field(
         None, description="Scheduled drift and performance checks on live data; none when omitted.")
     targets: Targets = Field(
-        default_factory=Targets, description="Artifacts `mlform compile` emits: docker, github_actions, airflow, "
-                                             "kubernetes.")
+        default_factory=Targets, description="Artifacts `mlform compile` emits: "
+                                             f"{', '.join(d.key for d in declared_targets().values())}.")
     runtime: Runtime = Field(
         default_factory=Runtime, description="How the generated Dockerfiles and workflows install mlform.")
     environments: dict[Annotated[str, Field(pattern=ENV_NAME)], dict[str, Any] | None] = Field(

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from mlform.compiler.governance.cardviews import render_note
+
 IRIS = Path(__file__).resolve().parents[3] / "examples" / "iris"
 MLFORM = str(Path(sys.executable).with_name("mlform"))
 SVG = "{http://www.w3.org/2000/svg}"
@@ -291,3 +293,22 @@ def test_hostile_owner_and_description_are_escaped_everywhere(mlform: Any, tmp_p
     assert not {"src", "href", "onerror"} & page.attributes
     assert f"{HOSTILE_OWNER}, {HOSTILE_OWNER_2}" in page.text
     assert "**bold** _under_ ~~gone~~ </td></tr>" in page.text
+
+
+def _shell(html: str) -> tuple[str, str, str]:
+    """What a page holds around its content: the head up to the title, the style, and the closing tags."""
+    style = re.search(r"<style>.*?</style>", html, flags=re.DOTALL)
+    assert style is not None
+    return html.partition("<title>")[0], style.group(), html[html.rindex("</main>"):]
+
+
+def test_the_card_and_the_drift_report_share_one_page_shell(applied: Path, mlform: Any, tmp_path: Path) -> None:
+    card = mlform(applied, "card", ".", "--env", "prod", "--format", "html").out
+    mlform(applied, "monitor", ".", "--env", "prod", "--out", tmp_path)
+    report = (tmp_path / "monitor.html").read_text()
+    note = render_note("version `9` of <iris> & co is not registered", "html")
+    assert _shell(card) == _shell(report) == _shell(note)
+    for html, title in ((card, "Model card: iris-classifier version 1"), (report, "Monitoring report: iris (prod)"),
+                        (note, "No model card")):
+        assert f"<title>{title}</title>" in html and f"<h1>{title}</h1>" in html
+    assert "version `9` of &lt;iris&gt; &amp; co is not registered" in note

@@ -1,11 +1,19 @@
-"""The column checks are a registry keyed by `ColumnRule` field: every field has a check, every check a field."""
+"""Column and table checks are registries keyed by `ColumnRule` / `TableRules` field: every field has a check,
+every check a field, and the JSON Schema and README name the same rules."""
 
 from __future__ import annotations
 
-import pandas as pd
+import re
+from pathlib import Path
 
-from mlform.runtime.steps.validation import COLUMN_RULES, validate_frame
-from mlform.specs.model.data import ColumnRule, Validation
+import pandas as pd
+import yaml
+
+from mlform.runtime.steps.validation import COLUMN_RULES, TABLE_RULES, validate_frame
+from mlform.specs.model.data import ColumnRule, TableRules, Validation
+from mlform.specs.model.pipeline import Pipeline
+
+README = Path(__file__).parents[3] / "README.md"
 
 NUMERIC_RULES = {"dtype": "int", "nullable": False, "min": 0, "max": 9, "allowed": [1, 2, 3], "unique": True,
                  "max_null_fraction": 0}
@@ -15,6 +23,28 @@ TEXT_RULES = {"regex": "[a-z]"}
 def test_every_column_rule_field_has_a_check_and_every_check_a_field() -> None:
     assert sorted(COLUMN_RULES) == sorted(ColumnRule.model_fields)
     assert sorted({**NUMERIC_RULES, **TEXT_RULES}) == sorted(ColumnRule.model_fields)
+
+
+def test_every_table_rule_field_has_a_check_and_every_check_a_field() -> None:
+    assert list(TABLE_RULES) == list(TableRules.model_fields)
+
+
+def test_the_schema_and_readme_name_the_registered_rules() -> None:
+    schema = Pipeline.model_json_schema()["$defs"]
+    assert sorted(schema["ColumnRule"]["properties"]) == sorted(COLUMN_RULES)
+    assert list(schema["TableRules"]["properties"]) == list(TABLE_RULES)
+    table = re.search(r"\n  table: (\{.*\})\n", README.read_text())
+    assert table is not None and list(yaml.safe_load(table.group(1))) == list(TABLE_RULES)
+    described = Validation.model_fields["table"].description or ""
+    assert [name for name in TABLE_RULES if name.replace("_", " ") in described] == list(TABLE_RULES)
+
+
+def test_table_rules_are_counted_when_declared() -> None:
+    frame = pd.DataFrame({"a": [1, 1]})
+    declared = {"table": {"row_count": {"min": 1}, "duplicate_rows": "forbid"}}
+    assert validate_frame(frame, Validation.model_validate({"table": {"duplicate_rows": "allow"}})).rules == 0
+    report = validate_frame(frame, Validation.model_validate(declared))
+    assert (report.rules, [f.rule for f in report.failures]) == (len(TABLE_RULES), ["duplicate_rows"])
 
 
 def test_each_declared_rule_is_counted_once() -> None:

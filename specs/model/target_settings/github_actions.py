@@ -1,0 +1,26 @@
+"""The github-actions target's declaration: `targets.github_actions` settings; its files compare as workflows."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from mlform.specs.model.base import PYTHON_VERSION, NonEmptyStr, SpecModel
+from mlform.specs.model.target_settings import TargetSettings
+
+__all__ = ["SETTINGS", "GithubActionsTarget"]
+
+
+class GithubActionsTarget(SpecModel):
+    """GitHub Actions workflows for pull requests, applies and monitoring."""
+
+    python_version: Annotated[str, Field(pattern=PYTHON_VERSION)] = Field(
+        "3.11", description="Python the workflows set up, as a quoted string like `\"3.12\"`.")
+    runs_on: NonEmptyStr = Field("ubuntu-24.04", description="Runner label of the jobs, e.g. `ubuntu-24.04`.")
+
+
+SETTINGS = TargetSettings(
+    order=20, key="github_actions", model=GithubActionsTarget,
+    description="Emit GitHub Actions workflows; `{}` takes every default.",
+    artifacts=((".github/workflows/*.yml", "workflow"), (".github/workflows/*.yaml", "workflow")))

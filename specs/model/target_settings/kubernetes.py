@@ -1,0 +1,30 @@
+"""The kubernetes target's declaration: `targets.kubernetes` settings; its manifests compare as objects."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from mlform.specs.model.base import Name, SpecModel
+from mlform.specs.model.target_settings import TargetSettings
+
+__all__ = ["SETTINGS", "KubernetesTarget"]
+
+
+class KubernetesTarget(SpecModel):
+    """Kubernetes manifests: training Job, monitoring CronJob and serving."""
+
+    namespace: Name = Field("default", description="Namespace every manifest goes into.")
+    serving: Literal["deployment", "kserve"] = Field(
+        "deployment", description="`deployment`: a Deployment and a Service; `kserve`: a KServe InferenceService.")
+    service_account: Name | None = Field(
+        None, description="Existing service account the pods run as; when omitted the manifests create one.")
+    image_pull_secret: Name | None = Field(
+        None, description="Name of a Secret holding registry credentials, for pulling private images.")
+
+
+SETTINGS = TargetSettings(
+    order=40, key="kubernetes", model=KubernetesTarget,
+    description="Emit Kubernetes manifests: training Job, monitoring CronJob and serving.",
+    artifacts=(("deploy/*/*/kubernetes/*.yaml", "kubernetes"), ("deploy/*/*/kubernetes/*.yml", "kubernetes")))
