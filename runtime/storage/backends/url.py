@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .base import Backend, BackendError
 
@@ -17,13 +18,40 @@ BACKEND_ENV = "MLFORM_BACKEND"
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password (in the user part or a `password=` parameter), for messages."""
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
+    if not sep:
         return url
-    userinfo, _, host = rest.partition("@")
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user + ':***' if ':' in userinfo else user}@{host}"
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        userinfo, _, host = authority.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        authority = f"{user + ':***' if ':' in userinfo else user}@{host}"
+    path, question, query = (slash + tail).partition("?")
+    if question:
+        query = "&".join("password=***" if part.lower().startswith("password=") else part
+                         for part in query.split("&"))
+    return f"{scheme}://{authority}{path}{question}{query}"
+
+
+def _split_artifacts(url: str) -> tuple[str, str | None]:
+    """`url` without its `artifacts=` query parameter, and that parameter's value (where files go)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    found = [value for name, value in query if name == "artifacts"]
+    rest = urlencode([(name, value) for name, value in query if name != "artifacts"])
+    return urlunsplit(parts._replace(query=rest)), (found[-1] if found else None)
+
+
+def _artifact_store(location: str | None, owner: str) -> Backend | None:
+    """The backend holding the files of a remote backend: a folder or `s3://bucket/prefix`; None: the backend's own."""
+    if location is None:
+        return None
+    scheme, sep, _ = location.partition("://")
+    if sep and scheme not in ("file", "s3"):
+        raise BackendError(f"`artifacts={redact(location)}` in {redact(owner)}: expected a folder or "
+                           "s3://bucket/prefix")
+    return open_backend(location)
 
 
 def open_backend(url: str) -> Backend:
@@ -33,6 +61,23 @@ def open_backend(url: str) -> Backend:
         from .local import LocalBackend
 
         return LocalBackend(Path(url.removeprefix("file://")))
+    if scheme in ("postgresql", "postgres", "s3"):
+        target, location = _split_artifacts(url)
+        artifacts = _artifact_store(location, url)
+        try:
+            if scheme == "s3":
+                from .s3 import S3Backend
+
+                return S3Backend(target, artifacts=artifacts)
+            from .postgres import PostgresBackend
+
+            return PostgresBackend(target, shown=redact(url), artifacts=artifacts)
+        except ImportError as exc:
+            kind, client = ("s3", "boto3") if scheme == "s3" else ("postgres", "psycopg")
+            if (exc.name or "").partition(".")[0] not in (client, "botocore"):
+                raise
+            raise BackendError(f"the {kind} backend needs the `{client}` package: install `mlform[{kind}]`") \
+                from None
     raise BackendError(f"unknown backend `{scheme}://` in {redact(url)}: expected a folder, postgresql://… or "
                        "s3://bucket/prefix")
 
