@@ -8,6 +8,7 @@ every request's access key against its (empty) IAM users, so every key is refuse
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .postgres_server import free_port
 
@@ -38,16 +40,19 @@ class Endpoint:
         return {**CREDENTIALS, "AWS_ENDPOINT_URL": self.url, "AWS_CONFIG_FILE": str(home / "aws-config"),
                 "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials")}
 
-    def new_bucket(self) -> str:
-        """Create an empty bucket with a unique name; its name."""
+    @functools.cached_property
+    def client(self) -> Any:
+        """A boto3 S3 client of this endpoint."""
         import boto3
 
+        return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1",
+                            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+    def new_bucket(self) -> str:
+        """Create an empty bucket with a unique name; its name."""
         name = f"mlform-{uuid.uuid4().hex[:12]}"
-        client = boto3.client("s3", endpoint_url=self.url, region_name="us-east-1",
-                              aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                              aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
-        client.create_bucket(Bucket=name)
-        client.close()
+        self.client.create_bucket(Bucket=name)
         return name
 
     def stop(self) -> None:

@@ -116,17 +116,18 @@ def test_lock_is_exclusive_and_names_its_holder(backend: Backend, backend_url: s
 
 
 def test_a_waiting_lock_gets_it_when_the_holder_lets_go(backend: Backend, backend_url: str) -> None:
-    released = threading.Event()
+    held, released = threading.Event(), threading.Event()
 
     def hold() -> None:
         mine = open_backend(backend_url)
         with mine.lock("state/w", "apply"):
+            held.set()
             released.wait(0.5)
         mine.close()
 
     thread = threading.Thread(target=hold)
     thread.start()
-    time.sleep(0.2)
+    assert held.wait(30)  # opening a remote backend takes a while: wait until the other one holds the lock
     start = time.monotonic()
     with backend.lock("state/w", "apply", timeout=10):
         waited = time.monotonic() - start
