@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -44,6 +47,8 @@ _BUCKET_REFUSED = {  # HEAD replies have no body: say what the status means
     "400": "bucket `{bucket}` refused the request: check the region (AWS_REGION) and the endpoint "
            "(AWS_ENDPOINT_URL)",
 }
+_SESSIONS: dict[tuple[tuple[str, str], ...], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60,
                  max_pool_connections=_READERS)
 
@@ -63,6 +68,14 @@ def _detail(exc: Exception) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _client() -> Any:
+    """A new S3 client; clients share a boto3 session per set of AWS variables (a new session loads S3's model)."""
+    aws = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("AWS_")))
+    with _SESSIONS_LOCK:  # sessions are not thread-safe, their clients are
+        session = _SESSIONS.get(aws) or _SESSIONS.setdefault(aws, boto3.session.Session())
+        return session.client("s3", config=_CONFIG)
+
+
 class S3Backend(Backend):
     """State as objects under one bucket prefix; files there too, or in `artifacts` (a folder or S3 backend)."""
 
@@ -77,7 +90,7 @@ class S3Backend(Backend):
         if not self.bucket:
             raise BackendError(f"s3 backend {url}: no bucket: expected s3://bucket/prefix")
         with self._calling("reach the bucket"):
-            self._client = boto3.session.Session().client("s3", config=_CONFIG)
+            self._client = _client()
             try:
                 self._client.head_bucket(Bucket=self.bucket)
             except ClientError as exc:
