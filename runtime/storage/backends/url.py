@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 from .base import Backend, BackendError
 
@@ -17,30 +18,24 @@ __all__ = ["BACKEND_ENV", "backend_for", "open_backend", "redact"]
 BACKEND_ENV = "MLFORM_BACKEND"
 
 
+_USERINFO = re.compile(r"(://[^:/@?#\s]*):[^@\s]*@")
+_PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#\s]*", re.IGNORECASE)
+
+
 def redact(url: str) -> str:
-    """The URL without its password (in the user part or a `password=` parameter), for messages."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, tail = rest.partition("/")
-    if "@" in authority:
-        userinfo, _, host = authority.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        authority = f"{user + ':***' if ':' in userinfo else user}@{host}"
-    path, question, query = (slash + tail).partition("?")
-    if question:
-        query = "&".join("password=***" if part.lower().startswith("password=") else part
-                         for part in query.split("&"))
-    return f"{scheme}://{authority}{path}{question}{query}"
+    """The URL without passwords (in a user part, also of a URL nested in a parameter, or `password=`)."""
+    return _PASSWORD_PARAMETER.sub(r"\1***", _USERINFO.sub(r"\1:***@", url))
 
 
 def _split_artifacts(url: str) -> tuple[str, str | None]:
     """`url` without its `artifacts=` query parameter, and that parameter's value (where files go)."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    found = [value for name, value in query if name == "artifacts"]
-    rest = urlencode([(name, value) for name, value in query if name != "artifacts"])
-    return urlunsplit(parts._replace(query=rest)), (found[-1] if found else None)
+    base, question, query = url.partition("?")
+    if not question:
+        return url, None
+    pairs = parse_qsl(query, keep_blank_values=True)
+    found = [value for name, value in pairs if name == "artifacts"]
+    rest = urlencode([(name, value) for name, value in pairs if name != "artifacts"])
+    return base + (f"?{rest}" if rest else ""), (found[-1] if found else None)
 
 
 def _artifact_store(location: str | None, owner: str) -> Backend | None:
