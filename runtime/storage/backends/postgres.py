@@ -87,7 +87,11 @@ class PostgresBackend(Backend):
             raise self._failure("read the URL", exc) from None
         self._secret = str(self._params.get("password") or "")
         self._conn = self._connect()
-        self._schema = self._prepare()
+        try:
+            self._schema = self._prepare()
+        except BaseException:
+            self._conn.close()
+            raise
 
     def describe(self) -> str:
         """The database URL without its password, and where files go."""
