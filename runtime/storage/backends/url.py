@@ -18,6 +18,7 @@ __all__ = ["BACKEND_ENV", "backend_for", "open_backend", "redact"]
 BACKEND_ENV = "MLFORM_BACKEND"
 
 
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _USERINFO = re.compile(r"(://[^:/@?#\s]*):[^@\s]*@")
 _PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#\s]*", re.IGNORECASE)
 
@@ -25,6 +26,12 @@ _PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#\s]*", re.IGNORECASE)
 def redact(url: str) -> str:
     """The URL without passwords (in a user part, also of a URL nested in a parameter, or `password=`)."""
     return _PASSWORD_PARAMETER.sub(r"\1***", _USERINFO.sub(r"\1:***@", url))
+
+
+def _scheme(url: str) -> str:
+    """The URL's scheme in lower case; `""` for a plain folder path."""
+    named = _SCHEME.match(url)
+    return named.group(1).lower() if named else ""
 
 
 def _split_artifacts(url: str) -> tuple[str, str | None]:
@@ -42,8 +49,7 @@ def _artifact_store(location: str | None, owner: str) -> Backend | None:
     """The backend holding the files of a remote backend: a folder or `s3://bucket/prefix`; None: the backend's own."""
     if location is None:
         return None
-    scheme, sep, _ = location.partition("://")
-    if sep and scheme not in ("file", "s3"):
+    if _scheme(location) not in ("", "file", "s3"):
         raise BackendError(f"`artifacts={redact(location)}` in {redact(owner)}: expected a folder or "
                            "s3://bucket/prefix")
     return open_backend(location)
@@ -51,8 +57,8 @@ def _artifact_store(location: str | None, owner: str) -> Backend | None:
 
 def open_backend(url: str) -> Backend:
     """The backend `url` names; BackendError naming the scheme when it is unknown."""
-    scheme, sep, _ = url.partition("://")
-    if not sep or scheme == "file":
+    scheme = _scheme(url)
+    if scheme in ("", "file"):
         from .local import LocalBackend
 
         return LocalBackend(Path(url.removeprefix("file://")))
@@ -66,7 +72,7 @@ def open_backend(url: str) -> Backend:
                 return S3Backend(target, artifacts=artifacts)
             from .postgres import PostgresBackend
 
-            return PostgresBackend(target, shown=redact(url), artifacts=artifacts)
+            return PostgresBackend(target, shown=redact(target), artifacts=artifacts)
         except ImportError as exc:
             kind, client = ("s3", "boto3") if scheme == "s3" else ("postgres", "psycopg")
             if (exc.name or "").partition(".")[0] not in (client, "botocore"):
