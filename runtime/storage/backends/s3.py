@@ -241,6 +241,10 @@ class S3Backend(Backend):
                 etag = self._put(name + _LOCK_SUFFIX, json.dumps(asdict(info), sort_keys=True).encode(), ABSENT)
                 break
             except ConflictError:
+                found = self._holder_doc(name)
+                if found is not None and found[0].id == info.id:  # a retried PUT whose first attempt succeeded
+                    etag = found[1]
+                    break
                 if time.monotonic() >= deadline:
                     raise LockHeldError(self._held(name)) from None
                 time.sleep(_POLL)
