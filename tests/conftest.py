@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from tools import postgres_server, s3_server
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -47,3 +48,22 @@ def run_mlform(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPat
         return CliResult(code, out, err)
 
     return call
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[postgres_server.Cluster]:
+    """A throwaway PostgreSQL cluster for the session (installed with apt-get when missing)."""
+    reason = postgres_server.unavailable()
+    if reason:
+        pytest.skip(reason)
+    cluster = postgres_server.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[s3_server.Endpoint]:
+    """moto's S3 server for the session."""
+    endpoint = s3_server.start()
+    yield endpoint
+    endpoint.stop()

@@ -9,11 +9,13 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from mlform.runtime.storage.backends.base import ABSENT, Backend, BackendError, ConflictError, LockHeldError, check_key
+from mlform.runtime.storage.backends.local import file_sha256
 from mlform.runtime.storage.backends.url import open_backend, redact
 
 
@@ -75,6 +77,55 @@ def test_concurrent_increments_lose_no_update(backend_url: str) -> None:
     assert doc is not None and int(doc.data) == 40
 
 
+def race(backend_url: str, attempt: Callable[[Backend, int], bool], racers: int = 16) -> list[int]:
+    """Run `attempt` in `racers` threads released at once, each on its own backend; the numbers of the winners."""
+    start, winners = threading.Barrier(racers), []
+
+    def work(number: int) -> None:
+        mine = open_backend(backend_url)
+        try:
+            start.wait()
+            if attempt(mine, number):
+                winners.append(number)
+        finally:
+            mine.close()
+
+    threads = [threading.Thread(target=work, args=(number,)) for number in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return winners
+
+
+def test_sixteen_writers_creating_one_key_have_one_winner(backend: Backend, backend_url: str) -> None:
+    def create(mine: Backend, number: int) -> bool:
+        try:
+            mine.write("state/race.dev.json", str(number).encode(), expect=ABSENT)
+        except ConflictError:
+            return False
+        return True
+
+    (winner,) = race(backend_url, create)
+    doc = backend.read("state/race.dev.json")
+    assert doc is not None and doc.data == str(winner).encode()
+
+
+def test_sixteen_racers_for_one_lock_have_one_holder(backend_url: str) -> None:
+    tried = threading.Barrier(16)
+
+    def take(mine: Backend, number: int) -> bool:
+        try:
+            with mine.lock("state/race.dev", f"apply {number}"):
+                tried.wait()  # hold the lock until every racer has tried
+                return True
+        except LockHeldError:
+            tried.wait()
+            return False
+
+    assert len(race(backend_url, take)) == 1
+
+
 def test_keys_list_a_prefix_in_order(backend: Backend) -> None:
     for key in ["runs/b.json", "runs/a.json", "runs/sub/c.json", "state/x.json"]:
         backend.write(key, b"{}")
@@ -99,6 +150,19 @@ def test_files_are_verified_by_sha256(backend: Backend, tmp_path: Path) -> None:
         backend.get_file("registry/m/2/model.pkl", tmp_path / "none.pkl", digest)
 
 
+def test_a_50_mb_file_round_trips_with_its_sha256(backend: Backend, tmp_path: Path) -> None:
+    source = tmp_path / "big.bin"
+    with source.open("wb") as out:
+        for _ in range(50):
+            out.write(os.urandom(1 << 20))
+    digest = backend.put_file("registry/m/1/model.bin", source)
+    assert digest == file_sha256(source)
+    dest = tmp_path / "copy" / "model.bin"
+    backend.get_file("registry/m/1/model.bin", dest, digest)
+    assert file_sha256(dest) == digest and dest.stat().st_size == 50 << 20
+    assert "registry/m/1/model.bin" in backend.keys("registry/")
+
+
 def test_lock_is_exclusive_and_names_its_holder(backend: Backend, backend_url: str) -> None:
     other = open_backend(backend_url)
     try:
@@ -117,17 +181,18 @@ def test_lock_is_exclusive_and_names_its_holder(backend: Backend, backend_url: s
 
 
 def test_a_waiting_lock_gets_it_when_the_holder_lets_go(backend: Backend, backend_url: str) -> None:
-    released = threading.Event()
+    held, released = threading.Event(), threading.Event()
 
     def hold() -> None:
         mine = open_backend(backend_url)
         with mine.lock("state/w", "apply"):
+            held.set()
             released.wait(0.5)
         mine.close()
 
     thread = threading.Thread(target=hold)
     thread.start()
-    time.sleep(0.2)
+    assert held.wait(30)  # opening a remote backend takes a while: wait until the other one holds the lock
     start = time.monotonic()
     with backend.lock("state/w", "apply", timeout=10):
         waited = time.monotonic() - start
@@ -175,6 +240,9 @@ def test_bad_keys_are_programming_errors(key: str) -> None:
     ("postgresql://ml:s3cret@db.example:5432/state", "postgresql://ml:***@db.example:5432/state"),
     ("postgresql://ml@db.example/state", "postgresql://ml@db.example/state"),
     ("s3://bucket/prefix", "s3://bucket/prefix"),
+    ("postgresql://ml:p%40ss@db/state?sslmode=require&password=x&artifacts=s3://b/m",
+     "postgresql://ml:***@db/state?sslmode=require&password=***&artifacts=s3://b/m"),
+    ("postgresql:///state?host=/run/pg&password=s3cret", "postgresql:///state?host=/run/pg&password=***"),
 ])
 def test_urls_are_shown_without_passwords(url: str, shown: str) -> None:
     assert redact(url) == shown

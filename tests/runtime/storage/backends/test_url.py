@@ -1,0 +1,70 @@
+"""Opening a backend by URL: the client libraries of remote kinds load only when such a URL is opened."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mlform.runtime.storage.backends.base import BackendError
+from mlform.runtime.storage.backends.url import open_backend
+
+CLIENTS = ("psycopg", "boto3", "botocore")
+
+
+def imported_clients(cwd: Path, *args: str) -> tuple[int, list[str]]:
+    """Run the CLI with `args` in a fresh interpreter: its exit code and the backend clients it imported."""
+    script = textwrap.dedent(f"""
+        import sys
+        from mlform.compiler.cli import main
+        code = 0
+        try:
+            main({list(args)!r})
+        except SystemExit as exc:
+            code = exc.code
+        print(code, ",".join(sorted(m for m in {CLIENTS!r} if m in sys.modules)))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          check=False)
+    code, _, clients = done.stdout.splitlines()[-1].partition(" ")
+    return int(code), [name for name in clients.split(",") if name]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["plan", "mlform.yaml", "--env", "dev", "--artifacts-dir", "out"]])
+def test_local_commands_import_no_backend_client(iris_project: Path, args: list[str]) -> None:
+    assert imported_clients(iris_project.parent, *args) == (0, [])
+
+
+@pytest.mark.parametrize(("url", "client", "kind"), [
+    ("postgresql://ml:pw@db.example/state", "psycopg", "postgres"),
+    ("s3://bucket/team", "boto3", "s3"),
+])
+def test_a_missing_client_says_which_extra_to_install(url: str, client: str, kind: str) -> None:
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules[{client!r}] = None  # as if the package were not installed
+        from mlform.runtime.storage.backends.url import open_backend
+        open_backend({url!r})
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"mlform.runtime.storage.backends.base.BackendError: the {kind} backend needs the `{client}` package: "
+        f"install `mlform[{kind}]`")
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("postgresql://ml:pw@db.example/state?artifacts=gs://models/team",
+     "`artifacts=gs://models/team` in postgresql://ml:***@db.example/state?artifacts=gs://models/team: expected a "
+     "folder or s3://bucket/prefix"),
+    ("s3://state/team?artifacts=postgresql://ml:pw@db/x",
+     "`artifacts=postgresql://ml:***@db/x` in s3://state/team?artifacts=postgresql://ml:***@db/x: expected a folder "
+     "or s3://bucket/prefix"),
+    ("s3:///team", "s3 backend s3:///team: no bucket: expected s3://bucket/prefix"),
+])
+def test_bad_remote_urls_are_named(url: str, message: str) -> None:
+    with pytest.raises(BackendError) as caught:
+        open_backend(url)
+    assert str(caught.value) == message
