@@ -16,6 +16,7 @@ import pytest
 from test_plan_apply import mlform, tree
 
 from mlform.compiler.plan.state import StateStore
+from mlform.runtime.storage.backends.local import LocalBackend
 from mlform.specs.errors import StateError
 
 MLFORM = str(Path(sys.executable).with_name("mlform"))
@@ -84,7 +85,7 @@ def test_kill_9_at_random_points_never_corrupts_and_converges(tmp_path: Path) ->
 
 def test_a_second_apply_is_refused_while_the_lock_is_held(tmp_path: Path) -> None:
     root = _project(tmp_path, "busy")
-    store = StateStore(root / ".mlform" / "state", "iris", "dev")
+    store = StateStore(LocalBackend(root / ".mlform"), "iris", "dev")
     with store.lock("apply") as held:
         result = mlform(root, "apply", ".", "--env", "dev", "--yes")
     assert result.returncode == 1
@@ -100,9 +101,10 @@ def test_a_lock_left_by_a_killed_apply_does_not_block_the_next(tmp_path: Path) -
     root = _project(tmp_path, "crashed")
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from pathlib import Path; from mlform.compiler.plan.state import StateStore\n"
-        "store = StateStore(Path(sys.argv[1]), 'iris', 'dev')\n"
+        "from mlform.runtime.storage.backends.local import LocalBackend\n"
+        "store = StateStore(LocalBackend(Path(sys.argv[1])), 'iris', 'dev')\n"
         "with store.lock('apply'):\n    print('held', flush=True); time.sleep(60)\n"),
-        str(root / ".mlform" / "state")], stdout=subprocess.PIPE, text=True)
+        str(root / ".mlform")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     holder.send_signal(signal.SIGKILL)
     holder.wait()
@@ -113,7 +115,7 @@ def test_a_lock_left_by_a_killed_apply_does_not_block_the_next(tmp_path: Path) -
 
 def test_force_unlock_needs_the_holders_id(tmp_path: Path) -> None:
     folder = tmp_path / "state"
-    store = StateStore(folder, "iris", "dev")
+    store = StateStore(LocalBackend(tmp_path), "iris", "dev")
     (folder).mkdir()
     (folder / "iris.dev.lock.json").write_text(json.dumps(
         {"id": "abc", "owner": "ci", "pid": 1, "host": "elsewhere", "created": 0.0, "operation": "apply"}))
