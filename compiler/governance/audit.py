@@ -1,10 +1,9 @@
 """The audit log of applies: reading and filtering it, and the entry each apply of a plan appends.
 
-The backend's `audit/log.jsonl` (locally `<state dir>/audit/log.jsonl`) holds an entry for every apply of a plan (who, when, the git commit, the spec
-and plan digests, the result, the versions registered and the aliases moved), and one for every other
-command that moved an alias (`command`: `run`, `monitor`). The hash-chained storage, shared with the
-runtime, is in `mlform.runtime.storage.auditlog`; its names are re-exported here.
-"""
+The backend's `audit/log.jsonl` (locally `<state dir>/audit/log.jsonl`) holds an entry for every apply of a plan
+(who, when, the git commit, the spec and plan digests, the result, the versions registered and the aliases moved),
+and one for every other command that moved an alias (`command`: `run`, `monitor`). The hash-chained storage,
+shared with the runtime, is in `mlform.runtime.storage.auditlog`; its names are re-exported here."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ import contextlib
 import hashlib
 import sys
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.runtime.registry.journal import Journal

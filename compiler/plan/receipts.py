@@ -1,15 +1,15 @@
 """Plan receipts: after `apply`, the evidence that lets `plan` answer an unchanged spec without loading it.
 
 `apply` writes a receipt per spec file and environment into the state folder once a fresh plan after it is a
-no-op. It holds the spec file's sha256, the toolchain (mlform and the digest of its files, its target plugins,
-the packages that shape validation and rendering, the estimators' distributions), the inputs (project root,
-output root, targets, templates and their content digest), the version of the state document in the
-backend (so an apply from another working copy on a shared backend makes it stale; how to reopen that backend
-is kept without any secret), stamps of every data file the steps read, of every generated file, of each step's output marker
-and of the registry's alias file when the spec pins `production` (each with the digest it must have), the
-folders whose files the spec could orphan, the policy file in force and its digest (a receipt is written only
-for a spec that satisfies it, warnings included), and the no-op plan itself.
-An index per spec file names the environments a plan without `--env` resolves to, once all of them validated.
+no-op. It holds the spec file's sha256, the toolchain (mlform and the digest of its files, its target plugins, the
+packages that shape validation and rendering, the estimators' distributions), the inputs (project root, output
+root, targets, templates and their content digest), the version of the state document in the backend (so an apply
+from another working copy on a shared backend makes it stale; how to reopen that backend is kept without any
+secret), stamps of every data file the steps read, of every generated file, of each step's output marker and of
+the registry's alias file when the spec pins `production` (each with the digest it must have), the folders whose
+files the spec could orphan, the policy file in force and its digest (a receipt is written only for a spec that
+satisfies it, warnings included), and the no-op plan itself. An index per spec file names the environments a plan
+without `--env` resolves to, once all of them validated.
 
 `plan` checks a receipt with stats, re-hashing only a file whose stat moved, importing nothing heavy; when
 everything matches, and one `read_many` per backend for all the specs of a command finds their states
@@ -39,9 +39,9 @@ from .stamps import estimator_packages, file_sha256, installed, stamp, toolchain
 
 if TYPE_CHECKING:
     from mlform.compiler.artifacts.output import Build
+    from mlform.specs import ResolvedSpec
 
     from .state import StateStore
-    from mlform.specs import ResolvedSpec
 
 __all__ = ["RECEIPT_VERSION", "Cached", "cached_plans", "receipt_folder", "record", "still_current", "write_index"]
 

@@ -1,10 +1,11 @@
 """The audit log's storage: one hash-chained JSON line per entry, appended under a lock and never rewritten.
 
-The backend key `audit/log.jsonl` (on the local kind the file `<state dir>/audit/log.jsonl`). An entry's `hash` is `sha256:` of its canonical JSON without `hash`
-(`json.dumps(entry, sort_keys=True, separators=(",", ":"))`), and its `prev` is the `hash` of the entry
-before it (`sha256:` and 64 zeros for the first), so editing, removing, reordering or inserting an entry
-breaks the chain where it happened. Cutting entries off the end, or replacing the whole log, cannot be seen
-from the log alone: keep the head that `mlform audit --verify` prints somewhere else to detect that too.
+The backend key `audit/log.jsonl` (on the local kind the file `<state dir>/audit/log.jsonl`). An entry's `hash` is
+`sha256:` of its canonical JSON without `hash` (`json.dumps(entry, sort_keys=True, separators=(",", ":"))`), and
+its `prev` is the `hash` of the entry before it (`sha256:` and 64 zeros for the first), so editing, removing,
+reordering or inserting an entry breaks the chain where it happened. Cutting entries off the end, or replacing the
+whole log, cannot be seen from the log alone: keep the head that `mlform audit --verify` prints somewhere else to
+detect that too.
 
 Each entry is written as one line with one `write`, flushed to disk under the log's lock. A crash in the
 middle leaves an incomplete last line; reading reports it, and nothing is appended after it until a

@@ -33,7 +33,8 @@ def run_key(run_id: str) -> str:
 
 def run_to_doc(run: dict[str, Any]) -> bytes:
     """A run (as `Tracker.run` returns it) as its document's bytes."""
-    return (json.dumps({"format_version": RUN_DOC_FORMAT, **run}, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    text = json.dumps({"format_version": RUN_DOC_FORMAT, **run}, sort_keys=True, separators=(",", ":"))
+    return (text + "\n").encode()
 
 
 def doc_to_run(data: bytes, where: str) -> dict[str, Any]:

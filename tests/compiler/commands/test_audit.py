@@ -209,7 +209,8 @@ def test_tampering_names_the_first_bad_entry(logged: Path, change: Callable[[lis
                                              message: str) -> None:
     log = log_of(logged)
     intact = mlform(logged, "audit", "--verify")
-    assert intact.stdout == f"audit log intact: 3 entries, head {read_entries(LocalBackend(logged / '.mlform'))[-1]['hash']}\n"
+    last = read_entries(LocalBackend(logged / ".mlform"))[-1]
+    assert intact.stdout == f"audit log intact: 3 entries, head {last['hash']}\n"
     log.write_text("\n".join(change(log.read_text().splitlines())) + "\n")
     expected = f"audit log {log}: {message}"
     with pytest.raises(AuditError) as caught:
