@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 from mlform.specs.errors import StateError
+from mlform.specs.fsutil import LockHeldError  # one error for a held lock, whichever layer found it
 
 __all__ = ["ABSENT", "ANY", "Backend", "BackendError", "ConflictError", "Doc", "Expect", "LockHeldError",
            "LockInfo", "check_key"]
@@ -44,10 +45,6 @@ class BackendError(StateError):
 
 class ConflictError(BackendError):
     """A write's expectation failed: the key changed (or appeared) since it was read."""
-
-
-class LockHeldError(BackendError):
-    """The lock is held by someone else past the wait; the message names the holder."""
 
 
 @dataclass(frozen=True)
