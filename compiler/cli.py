@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("mlform.compiler.commands.plan:plan", "Show what apply would change, and why."),
     "apply": ("mlform.compiler.commands.plan:apply", "Apply a saved plan, or plan and apply after confirmation."),
     "promote": ("mlform.compiler.commands.promote:promote", "Pin the model version an environment serves."),
-    "state": ("mlform.compiler.commands.state:state", "List and show recorded state."),
+    "state": ("mlform.compiler.commands.state:state", "List, show and migrate recorded state."),
     "force-unlock": ("mlform.compiler.commands.state:force_unlock", "Remove a stale state lock by its ID."),
     "audit": ("mlform.compiler.commands.audit:audit", "Show, export and verify the tamper-evident log of applies."),
     "build": ("mlform.compiler.commands.build:build", "Build the training and serving images with a Docker engine."),

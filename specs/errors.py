@@ -11,9 +11,9 @@ MlformError
 │   ├── DiffError              the specs at a git ref cannot be compared (compiler/diff/compare)
 │   └── GitError               git cannot materialise a ref (compiler/diff/gitrefs)
 ├── StateError                 state, registry or logs cannot be read, written or locked
-│   ├── LockHeldError          a lock is held by another process (specs/fsutil)
-│   ├── BackendError           a state backend is unreachable or refuses (runtime/storage/backends/base)
-│   │   └── ConflictError      a compare-and-swap write lost to another writer
+│   ├── LockHeldError          a lock is held by another process (specs/fsutil; state backends too)
+│   ├── BackendError           a state backend cannot be reached or refuses a request (runtime/storage/backends)
+│   │   └── ConflictError      a compare-and-swap write lost: the key changed since it was read
 │   ├── AuditError             the audit log is unreadable or its chain broken (runtime/storage/auditlog)
 │   ├── RegistryError          a model registry operation is refused (runtime/registry/models)
 │   ├── VersionMismatchError   a model was saved by another library version (runtime/registry/compat)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from mlform.runtime.storage.backends.base import Backend
 
 __all__ = ["audit", "render_table"]
 
@@ -14,15 +17,21 @@ FORMATS = ("text", "json", "jsonl")
 _HEADERS = ("SEQ", "TIME", "ACTOR", "SPEC", "ENV", "RESULT", "COMMAND", "PROMOTED", "COMMIT", "PLAN")
 
 
-def _state_dirs(path: Path) -> list[Path]:
-    """The state folders of the specs at `path`, in order and without repeats (as `mlform state` finds them)."""
+def _backends(path: Path) -> list[Backend]:
+    """The backends of the specs at `path`, in order and without repeats: `$MLFORM_BACKEND`, else their folders."""
+    import os
+
+    from mlform.runtime.storage.backends.local import LocalBackend
+    from mlform.runtime.storage.backends.url import BACKEND_ENV, opened
     from mlform.runtime.storage.statedir import state_dir_for
     from mlform.specs.read.discovery import discover
 
     files = discover([path])
     if not files:
         raise click.UsageError(f"no `mlform.yaml` found in {path}")
-    return list(dict.fromkeys(state_dir_for(file.resolve().parent) for file in files))
+    if os.environ.get(BACKEND_ENV):
+        return [opened(os.environ[BACKEND_ENV])]
+    return [LocalBackend(folder) for folder in dict.fromkeys(state_dir_for(file.resolve().parent) for file in files)]
 
 
 def _version(value: Any) -> str:
@@ -71,17 +80,17 @@ def audit(path: Path, env: str | None, model: str | None, fmt: str, verify: bool
     The whole chain is verified first: an entry edited, removed, reordered or inserted, or an incomplete
     last entry, is an error naming its seq.
     """
-    from mlform.compiler.governance.audit import canonical, head, log_path, read_entries, verify_log
+    from mlform.compiler.governance.audit import canonical, head, log_where, read_entries, read_log
 
-    folders = _state_dirs(path)
+    backends = _backends(path)
     if verify:
-        for folder in folders:
-            entries = verify_log(log_path(folder))
+        for backend in backends:
+            entries = read_log(backend)
             count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
-            prefix = f"{log_path(folder)}: " if len(folders) > 1 else ""
+            prefix = f"{log_where(backend)}: " if len(backends) > 1 else ""
             click.echo(f"{prefix}audit log intact: {count}, head {head(entries)}")
         return
-    logs = [(folder, read_entries(folder, env, model)) for folder in folders]
+    logs = [(backend, read_entries(backend, env, model)) for backend in backends]
     if fmt == "jsonl":
         for _, entries in logs:
             for entry in entries:
@@ -89,7 +98,7 @@ def audit(path: Path, env: str | None, model: str | None, fmt: str, verify: bool
     elif fmt == "json":
         click.echo(json.dumps([entry for _, entries in logs for entry in entries], indent=2, sort_keys=True))
     else:
-        for folder, entries in logs:
+        for backend, entries in logs:
             if len(logs) > 1:
-                click.echo(f"{log_path(folder)}:")
+                click.echo(f"{log_where(backend)}:")
             click.echo(render_table(entries) if entries else "No audit entries.")

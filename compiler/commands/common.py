@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["env_option", "policy_option", "spec_files", "specs_argument"]
+__all__ = ["Duration", "env_option", "lock_timeout_option", "policy_option", "spec_files", "specs_argument"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +29,34 @@ def policy_option(func: F) -> F:
     return click.option("--policy", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
                         metavar="FILE", help="Policy file of organisation rules (default: $MLFORM_POLICY, else "
                                              "mlform-policy.yaml at the project root, if any).")(func)
+
+
+class Duration(click.ParamType):
+    """A duration such as `30s`, `5m`, `1h` or `90` (seconds), as seconds."""
+
+    name = "duration"
+    _UNITS = {"s": 1, "m": 60, "h": 3600}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        """Seconds as a float; a usage error naming the accepted forms otherwise."""
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip()
+        number, unit = (text[:-1], text[-1]) if text[-1:] in self._UNITS else (text, "s")
+        try:
+            seconds = float(number) * self._UNITS[unit]
+        except ValueError:
+            seconds = -1.0
+        if not seconds >= 0:  # also refuses nan
+            self.fail(f"`{value}` is not a duration: use e.g. `30s`, `5m`, `1h` or `0`", param, ctx)
+        return seconds
+
+
+def lock_timeout_option(func: F) -> F:
+    """--lock-timeout DURATION: how long to wait for a state lock another command holds."""
+    return click.option("--lock-timeout", type=Duration(), default="0", metavar="DURATION",
+                        help="Wait this long for a state lock held by another apply (e.g. `30s`, `5m`); "
+                             "default 0: fail at once, naming the holder.")(func)
 
 
 def spec_files(paths: tuple[Path, ...]) -> list[Path]:

@@ -12,7 +12,7 @@ import click
 from mlform.compiler.plan.plans import PlanInputs
 from mlform.compiler.plan.planviews import FORMATS
 
-from .common import env_option, policy_option, spec_files, specs_argument
+from .common import env_option, lock_timeout_option, policy_option, spec_files, specs_argument
 
 __all__ = ["apply", "plan"]
 
@@ -135,8 +135,9 @@ def _is_planfile(path: Path) -> bool:
 @env_option
 @_inputs_options
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal).")
+@lock_timeout_option
 def apply(target: Path, env: str | None, artifacts_dir: Path | None, targets: str | None,
-          templates: Path | None, yes: bool) -> None:
+          templates: Path | None, yes: bool, lock_timeout: float) -> None:
     """Apply a saved plan exactly, or plan SPEC and apply what changed after confirmation."""
     from mlform.compiler.plan.planset import plan_files
     from mlform.compiler.plan.planviews import render_plans
@@ -144,7 +145,7 @@ def apply(target: Path, env: str | None, artifacts_dir: Path | None, targets: st
 
     console = ConsoleReporter()
     if _is_planfile(target):
-        _apply_saved(target, console)
+        _apply_saved(target, console, lock_timeout)
         return
     inputs = _inputs(artifacts_dir, targets, templates)
     files = plan_files(spec_files((target,)), env, inputs)
@@ -156,12 +157,12 @@ def apply(target: Path, env: str | None, artifacts_dir: Path | None, targets: st
         if not sys.stdin.isatty():
             raise click.UsageError("refusing to apply without confirmation: pass --yes, or apply a saved plan file")
         click.confirm("Apply these changes?", abort=True)
-    _apply_files(files, env, inputs, console)
+    _apply_files(files, env, inputs, console, lock_timeout)
     if not changed:
         click.echo("No changes. Nothing to apply.")
 
 
-def _apply_saved(path: Path, console: Any) -> None:
+def _apply_saved(path: Path, console: Any, lock_timeout: float) -> None:
     from mlform.compiler.governance.audit import recording
     from mlform.compiler.plan.apply import apply_plan
     from mlform.compiler.plan.stamps import file_sha256
@@ -177,11 +178,11 @@ def _apply_saved(path: Path, console: Any) -> None:
         loaded.append((load_spec(saved_plan.spec, saved_plan.env, require_data=True), saved_plan, sha))
     for spec, saved_plan, sha in loaded:
         with recording(spec, saved_plan) as audit:
-            done = audit.applied(apply_plan(spec, inputs, saved_plan, console, sha, audit.journal))
+            done = audit.applied(apply_plan(spec, inputs, saved_plan, console, sha, audit.journal, lock_timeout))
         _applied(*done)
 
 
-def _apply_files(files: list[Any], env: str | None, inputs: PlanInputs, console: Any) -> None:
+def _apply_files(files: list[Any], env: str | None, inputs: PlanInputs, console: Any, lock_timeout: float) -> None:
     """Apply each loaded spec whose plan changes something; record receipts for those that change nothing."""
     from mlform.compiler.governance.audit import recording
     from mlform.compiler.plan.apply import apply_plan, record_unchanged
@@ -195,7 +196,8 @@ def _apply_files(files: list[Any], env: str | None, inputs: PlanInputs, console:
         for spec, fresh in zip(file.specs, file.plans, strict=True):
             if fresh.has_changes:
                 with recording(spec, fresh) as audit:
-                    done = audit.applied(apply_plan(spec, inputs, None, console, file.sha256, audit.journal))
+                    done = audit.applied(apply_plan(spec, inputs, None, console, file.sha256, audit.journal,
+                                                    lock_timeout))
                 _applied(*done)
             else:
                 record_unchanged(spec, inputs, fresh, file.sha256)

@@ -60,3 +60,40 @@ def force_unlock(lock_id: str, spec: Path, env: str | None) -> None:
     resolved = load_spec(spec_files((spec,))[0], env)
     info = state_store(resolved).force_unlock(lock_id)
     click.echo(f"Removed the lock held by {info.describe()}.")
+
+
+@state.command("migrate")
+@click.argument("specs", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--to", "to_url", required=True, metavar="BACKEND",
+              help="Where to copy: a folder, postgresql://USER@HOST:PORT/DB or s3://BUCKET/PREFIX.")
+@click.option("--from", "from_url", default=None, metavar="BACKEND",
+              help="Where to copy from (default: $MLFORM_BACKEND, else the state folder of SPECS).")
+def state_migrate(specs: tuple[Path, ...], to_url: str, from_url: str | None) -> None:
+    """Copy the state, records, registry, runs and audit log of SPECS (default: here) to another backend.
+
+    Every document is read back and every model file checked by sha256; the source is left as it is.
+    Running it again copies nothing. A key the target already holds with other content is reported as a
+    conflict (exit 1) and never overwritten.
+    """
+    import os
+
+    from mlform.compiler.plan.migrate import migrate
+    from mlform.runtime.storage.backends.local import LocalBackend
+    from mlform.runtime.storage.backends.url import BACKEND_ENV, opened
+    from mlform.runtime.storage.statedir import state_dir_for
+    from mlform.specs.errors import StateError
+
+    if from_url or os.environ.get(BACKEND_ENV):
+        sources = [opened(from_url or os.environ[BACKEND_ENV])]
+    else:
+        folders = dict.fromkeys(state_dir_for(file.resolve().parent) for file in spec_files(specs or (Path(),)))
+        sources = [LocalBackend(folder) for folder in folders]
+    target = opened(to_url)
+    conflicts = []
+    for source in sources:
+        done = migrate(source, target)
+        click.echo(f"{source.describe()} -> {target.describe()}: {done.summary()}")
+        conflicts += done.conflicts
+    if conflicts:
+        listed = "; ".join(conflicts[:5]) + (f" (and {len(conflicts) - 5} more)" if len(conflicts) > 5 else "")
+        raise StateError(f"{len(conflicts)} conflict{'s' if len(conflicts) > 1 else ''}, left as they are: {listed}")

@@ -1,10 +1,9 @@
 """The audit log of applies: reading and filtering it, and the entry each apply of a plan appends.
 
-`<state dir>/audit/log.jsonl` holds an entry for every apply of a plan (who, when, the git commit, the spec
-and plan digests, the result, the versions registered and the aliases moved), and one for every other
-command that moved an alias (`command`: `run`, `monitor`). The hash-chained storage, shared with the
-runtime, is in `mlform.runtime.storage.auditlog`; its names are re-exported here.
-"""
+The backend's `audit/log.jsonl` (locally `<state dir>/audit/log.jsonl`) holds an entry for every apply of a plan
+(who, when, the git commit, the spec and plan digests, the result, the versions registered and the aliases moved),
+and one for every other command that moved an alias (`command`: `run`, `monitor`). The hash-chained storage,
+shared with the runtime, is in `mlform.runtime.storage.auditlog`; its names are re-exported here."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ import contextlib
 import hashlib
 import sys
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.runtime.registry.journal import Journal
@@ -27,9 +25,12 @@ from mlform.runtime.storage.auditlog import (
     entry_hash,
     head,
     log_path,
+    log_where,
+    read_log,
     verify_log,
 )
-from mlform.runtime.storage.statedir import state_dir_for
+from mlform.runtime.storage.backends.base import Backend
+from mlform.runtime.storage.backends.url import backend_for
 from mlform.specs.errors import MlformError, PlanError, StateError
 
 if TYPE_CHECKING:
@@ -51,8 +52,10 @@ __all__ = [
     "entry_hash",
     "head",
     "log_path",
+    "log_where",
     "plan_digest",
     "read_entries",
+    "read_log",
     "recording",
     "verify_log",
 ]
@@ -76,12 +79,12 @@ def _matches(entry: Mapping[str, Any], env: str | None, model: str | None) -> bo
     return any(isinstance(move, dict) and move.get("model") == model for move in moves)
 
 
-def read_entries(state_dir: Path, env: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
-    """The entries of a state folder's audit log, after verifying the whole chain, filtered by env and model.
+def read_entries(backend: Backend, env: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+    """The entries of a backend's audit log, after verifying the whole chain, filtered by env and model.
 
     `model` keeps entries that registered a version of that model or moved one of its aliases.
     """
-    entries = verify_log(log_path(state_dir))
+    entries = read_log(backend)
     return [entry for entry in entries if _matches(entry, env, model)]
 
 
@@ -122,7 +125,7 @@ class Recording:
         """Append this apply's entry to the audit log."""
         after = self.after if self.done else _read_state(self.spec)
         fields = entry_fields(self.spec, self.plan, result, exc, after, self.journal)
-        return append_entry(state_dir_for(self.spec.root), fields)
+        return append_entry(backend_for(self.spec), fields)
 
 
 def _finish_after_error(record: Recording, result: str, exc: BaseException) -> None:
@@ -138,7 +141,7 @@ def recording(spec: ResolvedSpec, plan: Plan) -> Iterator[Recording]:
 
     A broken audit log refuses the apply before it starts, so that no apply goes unrecorded. Errors re-raise.
     """
-    verify_log(log_path(state_dir_for(spec.root)))
+    read_log(backend_for(spec))
     record = Recording(spec, plan)
     try:
         yield record

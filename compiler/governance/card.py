@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mlform.runtime.registry.models import ModelVersion, Registry, RegistryError, registry_at, registry_for
-from mlform.runtime.storage.statedir import StateDir, read_json, state_dir_for
+from mlform.runtime.storage.backends.url import backend_for
+from mlform.runtime.storage.statedir import StateDir, load_record, read_json, record_key, state_dir_for
 from mlform.runtime.storage.store import Output, Store
 from mlform.specs import BASE, ResolvedSpec, load_spec, validate_file
 from mlform.specs.errors import SpecError, StateError
@@ -151,7 +152,7 @@ def _recorded(spec: ResolvedSpec | None, version: ModelVersion, notes: list[str]
         notes.append(f"the run that registered this version (`{run_id}`) is not tracked in this state folder: "
                      "data fingerprints, row counts and validation results are unknown")
     env = version.lineage.get("env") or spec.env
-    found.snapshots = folder.load_record(folder.record_path(spec.name, env, spec.path))
+    found.snapshots = load_record(backend_for(spec), record_key(spec.name, env, spec.path))
     return found
 
 
@@ -311,7 +312,7 @@ def _audit(spec: ResolvedSpec | None, version: ModelVersion) -> tuple[list[dict[
     from .audit import AuditError, read_entries
 
     try:
-        entries = read_entries(state_dir_for(spec.root), model=version.name)
+        entries = read_entries(backend_for(spec), model=version.name)
     except AuditError as exc:
         return [], f"the audit log cannot be trusted: {exc}"
     rows = []

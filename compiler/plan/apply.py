@@ -100,18 +100,20 @@ def _record_aliases(spec: ResolvedSpec, state: State) -> None:
 
 
 def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None, console: Any,
-               spec_sha: str | None = None, journal: Journal | None = None) -> tuple[Plan, State, list[str]]:
+               spec_sha: str | None = None, journal: Journal | None = None,
+               lock_timeout: float = 0.0) -> tuple[Plan, State, list[str]]:
     """Apply `saved` (or a fresh plan) under the state lock; state is written after every completed step.
 
     Returns the plan applied, the final state and notes (e.g. a lock taken over from a dead process).
     With `spec_sha`, the digest of the spec file's bytes `spec` was loaded from, a plan receipt is
     written when a fresh plan afterwards is a no-op. The versions registered and aliases moved go to
-    `journal` (the audit entry's); without one, the run audits its alias moves itself.
+    `journal` (the audit entry's); without one, the run audits its alias moves itself. A held lock is
+    waited for up to `lock_timeout` seconds.
     """
     from mlform.runtime.run.executor import run_pipeline
 
     store = state_store(spec)
-    with store.lock("apply"):
+    with store.lock("apply", lock_timeout):
         build = build_for(spec, inputs)
         fresh = make_plan(spec, inputs, build)
         if saved is not None:

@@ -20,10 +20,10 @@ DIFF_LINES = 200
 
 
 def state_store(spec: ResolvedSpec) -> StateStore:
-    """The state backend of one spec and environment, in the runtime's state folder."""
-    from mlform.runtime.storage.statedir import state_dir_for
+    """The state of one spec and environment, in its backend."""
+    from mlform.runtime.storage.backends.url import backend_for
 
-    return StateStore(state_dir_for(spec.root) / "state", spec.name, spec.env)
+    return StateStore(backend_for(spec), spec.name, spec.env)
 
 
 def digest_text(text: str) -> str:

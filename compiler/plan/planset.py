@@ -14,7 +14,7 @@ import click
 from mlform.compiler.workspace import policy_file
 
 from .plans import Plan, PlanInputs
-from .receipts import cached_plans
+from .receipts import cached_plans, still_current
 from .stamps import file_sha256
 
 if TYPE_CHECKING:
@@ -85,13 +85,16 @@ def plan_files(paths: Sequence[Path], env: str | None, inputs: PlanInputs) -> li
     from mlform.specs import SpecError
     from mlform.specs.check.names import duplicate_names
 
+    found = {path: cached_plans(path, env, inputs) for path in paths}
+    hits = {path: cached for path, cached in found.items() if cached is not None}
+    current = dict(zip(hits, still_current(list(hits.values())), strict=True))
     files = []
     policy: list[LoadedPolicy | None] = []  # the policy in force, once loaded
     for path in paths:
-        plans = cached_plans(path, env, inputs)
-        if plans is None and not policy:
+        cached = hits.get(path) if current.get(path) else None
+        if cached is None and not policy:
             policy.append(_policy(inputs))
-        files.append(FilePlans(path, plans) if plans is not None else _load(path, env, policy[0]))
+        files.append(FilePlans(path, cached.plans) if cached is not None else _load(path, env, policy[0]))
     loaded = [f for f in files if f.specs]
     clashes = duplicate_names(spec.document for f in loaded for spec in f.checked)
     if clashes:

@@ -1,17 +1,19 @@
 """Plan receipts: after `apply`, the evidence that lets `plan` answer an unchanged spec without loading it.
 
 `apply` writes a receipt per spec file and environment into the state folder once a fresh plan after it is a
-no-op. It holds the spec file's sha256, the toolchain (mlform and the digest of its files, its target plugins,
-the packages that shape validation and rendering, the estimators' distributions), the inputs (project root,
-output root, targets, templates and their content digest), the state file's digest (its lineage and serial
-with it), stamps of every data file the steps read, of every generated file, of each step's output marker
-and of the registry's alias file when the spec pins `production` (each with the digest it must have), the
-folders whose files the spec could orphan, the policy file in force and its digest (a receipt is written only
-for a spec that satisfies it, warnings included), and the no-op plan itself.
-An index per spec file names the environments a plan without `--env` resolves to, once all of them validated.
+no-op. It holds the spec file's sha256, the toolchain (mlform and the digest of its files, its target plugins, the
+packages that shape validation and rendering, the estimators' distributions), the inputs (project root, output
+root, targets, templates and their content digest), the version of the state document in the backend (so an apply
+from another working copy on a shared backend makes it stale; how to reopen that backend is kept without any
+secret), stamps of every data file the steps read, of every generated file, of each step's output marker and of
+the registry's alias file when the spec pins `production` (each with the digest it must have), the folders whose
+files the spec could orphan, the policy file in force and its digest (a receipt is written only for a spec that
+satisfies it, warnings included), and the no-op plan itself. An index per spec file names the environments a plan
+without `--env` resolves to, once all of them validated.
 
 `plan` checks a receipt with stats, re-hashing only a file whose stat moved, importing nothing heavy; when
-everything matches it emits the recorded plan, and anything else takes the full path. Specs with `sql`
+everything matches, and one `read_many` per backend for all the specs of a command finds their states
+unchanged, it emits the recorded plan; anything else takes the full path. Specs with `sql`
 sources get no receipt: their data is known only by querying.
 """
 
@@ -21,7 +23,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,9 +41,11 @@ if TYPE_CHECKING:
     from mlform.compiler.artifacts.output import Build
     from mlform.specs import ResolvedSpec
 
-__all__ = ["RECEIPT_VERSION", "cached_plans", "receipt_folder", "record", "write_index"]
+    from .state import StateStore
 
-RECEIPT_VERSION = 1
+__all__ = ["RECEIPT_VERSION", "Cached", "cached_plans", "receipt_folder", "record", "still_current", "write_index"]
+
+RECEIPT_VERSION = 2
 _BAD = (KeyError, TypeError, ValueError, AttributeError, IndexError, PlanError)
 
 
@@ -121,15 +126,22 @@ def _sha_or_none(path: str | Path) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class Cached:
+    """Plans from receipts, valid while each state document named is still at the version recorded."""
+
+    plans: list[Plan]
+    states: list[dict[str, Any]]  # {"backend": backend_ref, "key", "version"}
+
+
 def _recorded_plan(receipt: Any, spec: str, spec_sha: str, inputs: dict[str, Any]) -> Plan | None:
-    """The receipt's plan when everything it recorded is unchanged; None otherwise."""
+    """The receipt's plan when everything it recorded locally is unchanged; None otherwise."""
     try:
         if (receipt["version"] != RECEIPT_VERSION or receipt["spec"] != spec or receipt["spec_sha256"] != spec_sha
                 or receipt["toolchain"] != toolchain() or receipt["inputs"] != inputs
                 or not _packages_match(receipt["packages"])):
             return None
-        state_path, state_sha = receipt["state"]
-        if _sha_or_none(state_path) != state_sha:
+        if not isinstance(receipt["state"]["version"], str):
             return None
         seen, out, generated = receipt["seen_ns"], inputs["out"], receipt["generated"]
         if not all(unchanged(os.path.join(out, relative), entry, seen, rehash=True)
@@ -145,8 +157,9 @@ def _recorded_plan(receipt: Any, spec: str, spec_sha: str, inputs: dict[str, Any
         return None
 
 
-def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> list[Plan] | None:
-    """The plans of `spec_file` (all its environments, or `env`) from its receipts, or None to plan in full."""
+def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> Cached | None:
+    """The plans of `spec_file` (all its environments, or `env`) from its receipts, or None to plan in full;
+    `still_current` says whether the backend's states still match them."""
     resolved = spec_file.resolve()
     spec_sha = _sha_or_none(resolved)
     if spec_sha is None or (env is not None and not env.replace("-", "").isalnum()):
@@ -164,14 +177,35 @@ def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> list[P
     else:
         envs = [env]
     recorded = {**_inputs(inputs, Path.cwd()), **_policy(inputs, Path.cwd())}
-    plans = []
+    plans, states = [], []
     for name in envs:
-        plan = _recorded_plan(_read(_path(resolved, name)), str(resolved), spec_sha, recorded)
+        receipt = _read(_path(resolved, name))
+        plan = _recorded_plan(receipt, str(resolved), spec_sha, recorded)
         if plan is None or plan.env != name:
             return None
         plan.spec = str(spec_file)
         plans.append(plan)
-    return plans
+        states.append(receipt["state"])
+    return Cached(plans, states)
+
+
+def still_current(found: Sequence[Cached]) -> list[bool]:
+    """For each of `found`, whether every state it names is at the recorded version: one read per backend."""
+    from mlform.runtime.storage.backends.url import reopen
+
+    by_backend: dict[str, list[dict[str, Any]]] = {}
+    for cached in found:
+        for state in cached.states:
+            by_backend.setdefault(state["backend"]["sha256"], []).append(state)
+    current: set[tuple[str, str, str]] = set()
+    for digest, states in by_backend.items():
+        backend = reopen(states[0]["backend"])
+        if backend is None:
+            continue  # the URL changed: every receipt on it is stale
+        docs = backend.read_many(sorted({state["key"] for state in states}))
+        current.update((digest, key, doc.version) for key, doc in docs.items())
+    return [all((s["backend"]["sha256"], s["key"], s["version"]) in current for s in cached.states)
+            for cached in found]
 
 
 def write_index(spec_file: Path, spec_sha: str | None, checked: Iterable[ResolvedSpec], envs: list[str]) -> None:
@@ -184,12 +218,18 @@ def write_index(spec_file: Path, spec_sha: str | None, checked: Iterable[Resolve
                                    "toolchain": toolchain(), "packages": packages})
 
 
+def _version_of(store: StateStore) -> str | None:
+    doc = store.backend.read(store.key)
+    return doc.version if doc is not None else None
+
+
 def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan, spec_sha: str | None) -> bool:
     """Write the receipt of `spec` when a fresh plan is a no-op agreeing with `expected`; True when written.
 
     Stamps are taken before that plan is made, so a file changing meanwhile shows as changed later.
     `spec_sha` is the digest of the spec file's bytes that `spec` was loaded from.
     """
+    from mlform.runtime.storage.backends.url import backend_ref
     from mlform.runtime.storage.statedir import StateDir
     from mlform.runtime.storage.store import MARKER
     from mlform.specs.model.data import SqlSource
@@ -203,7 +243,7 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
         return False
     seen, store = time.time_ns(), StateDir(state_dir_for(spec.root)).store
     steps = {c.address: str(c.after) for c in expected.of("step")}
-    state_path = state_store(spec).path
+    states = state_store(spec)
     try:
         generated = {relative: stamp(build.out / relative, seen, digest=True) for relative in sorted(build.files)}
         data = {file: stamp(spec.root / file, seen) for file in expected.data}
@@ -215,22 +255,25 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
             aliases = registry_for(spec).aliases_path(spec.pipeline.registry.model_name)
             if aliases is not None:  # on this machine; a shared backend's changes are the backend's freshness check
                 markers[str(aliases)] = stamp(aliases, seen, digest=True)
-        state_sha = file_sha256(state_path)
     except OSError:
+        return False
+    state_doc = states.backend.read(states.key)
+    if state_doc is None:
         return False
     plan = make_plan(spec, inputs, build)
     recorded = {**_inputs(inputs, Path.cwd()), **policy}
     agrees = (not plan.has_changes and plan.data == expected.data and recorded["out"] == str(build.out)
               and {c.address: c.after for c in plan.of("step")} == steps
               and {c.address: c.after for c in plan.of("artifact")} == {r: s and s[3] for r, s in generated.items()}
-              and _sha_or_none(state_path) == state_sha and _sha_or_none(spec.path) == spec_sha)
+              and _version_of(states) == state_doc.version and _sha_or_none(spec.path) == spec_sha)
     if agrees:
         # a data file is checked against the digest the plan used, so a new stat with the same bytes still holds
         data = {str(spec.root / file): entry and [*entry[:3], plan.data[file]] for file, entry in data.items()}
         folders = {folder: sorted([o.spec, o.env] for o in owners) for folder, owners in build.scanned.items()}
         _write(_path(spec.path, spec.env), {
             "spec": str(spec.path), "env": spec.env, "spec_sha256": spec_sha, "toolchain": toolchain(),
-            "packages": packages, "inputs": recorded, "state": [str(state_path), state_sha],
+            "packages": packages, "inputs": recorded,
+            "state": {"backend": backend_ref(spec), "key": states.key, "version": state_doc.version},
             "seen_ns": seen, "generated": generated, "folders": folders, "data": data, "markers": markers,
             "plan": plan.to_dict()})
     return agrees

@@ -1,26 +1,25 @@
 """State per spec and environment: lineage, serial, artifacts, step fingerprints, aliases; locked and atomic.
 
-The lock is an OS-level `flock` that the kernel releases when its holder dies (kill -9, a cancelled CI
-job), so a dead apply never blocks the next one on the same host. Beside it, a small JSON file names the
-holder (owner, pid, host, time, ID) so that a lock held elsewhere is reported with the command that clears it.
+The state is the backend document `state/<name>.<env>.json`, written with compare-and-swap on the version it
+was read at, so two writers never lose an update. The lock `state/<name>.<env>` is the backend's: on the local
+kind an OS-level `flock` that the kernel releases when its holder dies (kill -9, a cancelled CI job), with a
+small record beside it naming the holder (owner, pid, host, time, ID) so that a lock held elsewhere is
+reported with the command that clears it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
-import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
+from mlform.runtime.storage.backends.base import ABSENT, Backend, ConflictError, Expect, LockHeldError, LockInfo
+from mlform.runtime.storage.statedir import state_key
 from mlform.specs.errors import StateError
-from mlform.specs.fsutil import LockHeldError, locked, write_atomic
 
 __all__ = ["STATE_FORMAT", "LockInfo", "State", "StateStore"]
 
@@ -45,8 +44,8 @@ class State:
         return json.dumps({"format_version": STATE_FORMAT, **asdict(self)}, indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json(cls, text: str, where: Path) -> State:
-        """Parse state text; raise StateError naming the file when it is not valid state."""
+    def from_json(cls, text: str | bytes, where: str) -> State:
+        """Parse state text; raise StateError naming where it came from when it is not valid state."""
         try:
             data = json.loads(text)
             version = data.pop("format_version")
@@ -60,54 +59,45 @@ class State:
             raise StateError(f"state file {where} has unexpected content: {exc}") from None
 
 
-@dataclass(frozen=True)
-class LockInfo:
-    """Who holds a state lock."""
-
-    id: str
-    owner: str
-    pid: int
-    host: str
-    created: float
-    operation: str
-
-    def describe(self) -> str:
-        """One line naming the holder."""
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.created))
-        return f"{self.operation} by {self.owner} (pid {self.pid} on {self.host}) since {when}, lock ID {self.id}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _age(seconds: float) -> str:
+    minutes, secs = divmod(max(0, int(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 class StateStore:
-    """The local state backend: `<folder>/<name>.<env>.json`, its lock and its holder file."""
+    """The state of one spec and environment in a backend: its document, its lock and the lock's holder."""
 
-    def __init__(self, folder: Path, name: str, env: str) -> None:
-        self.path = folder / f"{name}.{env}.json"
-        self.lock_path = folder / f"{name}.{env}.lock"
-        self.holder_path = folder / f"{name}.{env}.lock.json"
+    def __init__(self, backend: Backend, name: str, env: str) -> None:
+        self.backend = backend
+        self.key = state_key(name, env)
+        self.lock_name = self.key.removesuffix(".json")
+        self.filename = self.key.removeprefix("state/")
         self.notes: list[str] = []
+        self._version: Expect = ABSENT  # what the next write replaces: the version last read or written
 
     def read(self) -> State | None:
         """The current state, or None when none was written yet."""
-        try:
-            text = self.path.read_text()
-        except FileNotFoundError:
+        doc = self.backend.read(self.key)
+        if doc is None:
+            self._version = ABSENT
             return None
-        return State.from_json(text, self.path)
+        self._version = doc.version
+        return State.from_json(doc.data, self._where())
+
+    def _where(self) -> str:
+        root = getattr(self.backend, "root", None)  # the local kind names the file, as before backends
+        return str(root / self.key) if root is not None else f"{self.key} in {self.backend.describe()}"
 
     def write(self, state: State) -> State:
-        """Write `state` with the serial advanced by one; the caller must hold the lock."""
+        """Write `state` with the serial advanced by one, if nobody wrote it since it was read; hold the lock."""
         state.serial += 1
-        write_atomic(self.path, state.to_json())
+        try:
+            self._version = self.backend.write(self.key, state.to_json().encode(), expect=self._version)
+        except ConflictError:
+            state.serial -= 1
+            raise StateError(f"state {self.filename} was changed by another writer since it was read "
+                             f"({self.backend.describe()}); nothing was overwritten: run the command again") from None
         return state
 
     def new_state(self, spec: str, env: str) -> State:
@@ -115,52 +105,33 @@ class StateStore:
         return State(lineage=str(uuid.uuid4()), spec=spec, env=env)
 
     def holder(self) -> LockInfo | None:
-        """Who holds the lock according to the holder file, if anyone."""
-        try:
-            return LockInfo(**json.loads(self.holder_path.read_text()))
-        except (FileNotFoundError, ValueError, TypeError):
-            return None
+        """Who holds the lock according to its holder record, if anyone."""
+        return self.backend.holder(self.lock_name)
 
     @contextlib.contextmanager
-    def lock(self, operation: str) -> Iterator[LockInfo]:
-        """Hold the state lock for `operation`; raise StateError naming the holder when it is taken."""
-        with contextlib.ExitStack() as held:
+    def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+        """Hold the state lock for `operation`, waiting up to `timeout` seconds; StateError naming the holder."""
+        seen = len(self.backend.notes)
+        with contextlib.ExitStack() as stack:
             try:
-                held.enter_context(locked(self.lock_path, wait=False))
-            except LockHeldError:
-                raise StateError(self._held_message(self.holder())) from None
-            self._check_stale_holder()
-            info = LockInfo(str(uuid.uuid4()), getpass.getuser(), os.getpid(), socket.gethostname(),
-                            time.time(), operation)
-            write_atomic(self.holder_path, json.dumps(asdict(info), sort_keys=True))
-            try:
-                yield info
-            finally:
-                self.holder_path.unlink(missing_ok=True)
+                info = stack.enter_context(self.backend.lock(self.lock_name, operation, timeout=timeout))
+            except LockHeldError as exc:
+                raise StateError(self._held_message(str(exc), timeout)) from None
+            self.notes.extend(self.backend.notes[seen:])
+            del self.backend.notes[seen:]
+            yield info
 
-    def _held_message(self, info: LockInfo | None) -> str:
-        who = info.describe() if info else "another process"
-        return f"state {self.path.name} is locked: {who}"
-
-    def _check_stale_holder(self) -> None:
-        info = self.holder()
-        if info is None:
-            return
-        if info.host != socket.gethostname():
-            raise StateError(f"{self._held_message(info)}; if that run is gone, clear it with "
-                             f"`mlform force-unlock {info.id}`")
-        if _pid_alive(info.pid) and info.pid != os.getpid():
-            # The kernel lock was free, so this pid no longer holds it: a reused pid or a crashed holder.
-            self.notes.append(f"took over the lock left by pid {info.pid} ({info.operation})")
-        else:
-            self.notes.append(f"took over the lock left by {info.operation} of pid {info.pid}, which has exited")
+    def _held_message(self, message: str, timeout: float) -> str:
+        detail = message.removeprefix(f"{self.lock_name} is locked: ")
+        text = f"state {self.filename} is locked: {detail}"
+        if timeout > 0:
+            info = self.holder()
+            age = f", held for {_age(time.time() - info.created)}" if info else ""
+            text += f" (waited {_age(timeout)}{age})"
+        return text
 
     def force_unlock(self, lock_id: str) -> LockInfo:
-        """Remove the holder file if its ID is `lock_id`; raise StateError otherwise."""
-        info = self.holder()
-        if info is None:
-            raise StateError(f"state {self.path.name} is not locked")
-        if info.id != lock_id:
-            raise StateError(f"lock ID `{lock_id}` does not match the holder's ID `{info.id}`")
-        self.holder_path.unlink(missing_ok=True)
-        return info
+        """Clear the lock if its holder's ID is `lock_id`; raise StateError otherwise."""
+        if self.holder() is None:
+            raise StateError(f"state {self.filename} is not locked")
+        return self.backend.force_unlock(self.lock_name, lock_id)

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlform.runtime.storage.auditlog import append_entry, command_fields, log_path, verify_log
-from mlform.runtime.storage.statedir import state_dir_for
+from mlform.runtime.storage.auditlog import append_entry, command_fields, read_log
+from mlform.runtime.storage.backends.url import backend_for
 from mlform.specs.errors import MlformError
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class Journal:
         no alias moves without its audit entry.
         """
         if self.command != "apply":
-            verify_log(log_path(state_dir_for(spec.root)))
+            read_log(backend_for(spec))
         before = registry.set_alias(model, alias, version, env=spec.env)
         if before != version:
             self.moves.append(AliasMove(model, alias, before, version))
@@ -89,7 +89,7 @@ class Journal:
         fields = {**command_fields(spec, self.command, "failed" if error else "applied", error),
                   "plan_digest": None, "serial": None, "registered": self.registered, "promoted": self.promoted()}
         try:
-            return append_entry(state_dir_for(spec.root), fields)
+            return append_entry(backend_for(spec), fields)
         except MlformError as failure:
             if error is None:
                 raise

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mlform.runtime.registry.journal import Journal
 from mlform.runtime.storage.backends.url import backend_for
-from mlform.runtime.storage.statedir import StateDir, state_dir_for
+from mlform.runtime.storage.statedir import StateDir, load_record, record_key, save_step, state_dir_for
 from mlform.runtime.storage.store import Output, Store
 from mlform.runtime.tracking.tracker import Tracker, new_run_id, open_tracker
 from mlform.specs.errors import StepError
@@ -79,9 +79,9 @@ class Run:
         digest = self.context.data_digest(self.stat.digest)
         self.fingerprints = step_fingerprints(self.steps, digest)
         self.snapshots: dict[str, Snapshot] = snapshots(self.steps, self.fingerprints, digest, spec.root)
-        self.record_path = self.state.record_path(spec.name, spec.env, spec.path)
+        self.record_key = record_key(spec.name, spec.env, spec.path)
         self.outputs: dict[str, Output] = self.store.find(self.fingerprints)  # shared ones fetched when needed
-        self.reasons = step_reasons(self.snapshots, self.state.load_record(self.record_path), self.outputs)
+        self.reasons = step_reasons(self.snapshots, load_record(self.backend, self.record_key), self.outputs)
         if "promote" in self.steps and not self.reasons["promote"]:
             from mlform.runtime.registry.promotion import pin_reason
 
@@ -143,7 +143,7 @@ class Run:
             else:
                 seconds = time.perf_counter() - started
                 self.outputs[step_id] = self.store.commit(step_id, fingerprint, values, seconds)
-                self.state.save_step(self.record_path, step_id, self.snapshots[step_id].to_json())
+                save_step(self.backend, self.record_key, step_id, self.snapshots[step_id].to_json())
                 return StepRun(step_id, "ran", self.reasons[step_id], fingerprint, seconds, values, folder)
         return StepRun(step_id, "failed", self.reasons[step_id], fingerprint, time.perf_counter() - started,
                        error=error, cause=cause)

@@ -2,8 +2,10 @@
 
 Loading a spec validates it, which imports the estimator's library; that dominates a re-run where
 nothing changed. The receipt holds what every fingerprint depended on: the spec file's bytes, each data
-file's (size, mtime, inode), and the mlform version. When all match and every step's completion marker
-is still in the store, the re-run is all cached without loading anything; otherwise the normal path runs.
+file's (size, mtime, inode), the mlform version, and the version of the spec's state document in its
+backend (an apply from another working copy on a shared backend makes the receipt stale). When all match
+and every step's completion marker is still in the store, the re-run is all cached without loading
+anything; otherwise the normal path runs.
 Specs with `sql` sources never get a receipt: their data can only be known by querying.
 """
 
@@ -16,7 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from mlform.runtime.storage.statedir import StateDir, state_dir_for
+from mlform.runtime.storage.backends.url import backend_for, backend_ref, reopen
+from mlform.runtime.storage.statedir import StateDir, state_dir_for, state_key
 from mlform.runtime.storage.store import MARKER
 from mlform.specs.fsutil import FileStamp, file_stamp, write_atomic
 
@@ -25,7 +28,7 @@ from .reasons import CACHED
 
 __all__ = ["RECEIPT_VERSION", "Receipt", "read_receipt", "receipt_path", "replay", "write_receipt"]
 
-RECEIPT_VERSION = 1
+RECEIPT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,10 @@ def write_receipt(spec_path: Path, env: str, spec_sha256: str, result: RunResult
     spec = result.spec
     if spec is None:
         return
-    data = {"version": RECEIPT_VERSION, "mlform": _version(), "spec_sha256": spec_sha256,
+    key = state_key(spec.name, spec.env)
+    doc = backend_for(spec).read(key)
+    state = {"backend": backend_ref(spec), "key": key, "version": doc.version if doc else None}
+    data = {"version": RECEIPT_VERSION, "mlform": _version(), "spec_sha256": spec_sha256, "state": state,
             "files": result.file_stats, "name": spec.name, "env": spec.env, "digest": spec.digest,
             "steps": [[s.id, s.fingerprint] for s in result.steps.values()], "params": {"env": spec.env, **spec.config}}
     write_atomic(receipt_path(spec_path, env), json.dumps(data, sort_keys=True, default=str), fsync=False)
@@ -84,6 +90,10 @@ def read_receipt(spec_path: Path, env: str, store: Path) -> Receipt | None:
         if any(_listed(file_stamp(p)) != signature for p, signature in data["files"].items()):
             return None
         steps = {str(step_id): str(fp) for step_id, fp in data["steps"]}
+        state, backend = data["state"], reopen(data["state"]["backend"])
+        doc = backend.read(state["key"]) if backend is not None else None
+        if backend is None or (doc.version if doc else None) != state["version"]:
+            return None
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
     if not all((store / fp[:2] / fp / MARKER).is_file() for fp in steps.values()):

@@ -1,14 +1,17 @@
 """The audit log's storage: one hash-chained JSON line per entry, appended under a lock and never rewritten.
 
-`<state dir>/audit/log.jsonl`. An entry's `hash` is `sha256:` of its canonical JSON without `hash`
-(`json.dumps(entry, sort_keys=True, separators=(",", ":"))`), and its `prev` is the `hash` of the entry
-before it (`sha256:` and 64 zeros for the first), so editing, removing, reordering or inserting an entry
-breaks the chain where it happened. Cutting entries off the end, or replacing the whole log, cannot be seen
-from the log alone: keep the head that `mlform audit --verify` prints somewhere else to detect that too.
+The backend key `audit/log.jsonl` (on the local kind the file `<state dir>/audit/log.jsonl`). An entry's `hash` is
+`sha256:` of its canonical JSON without `hash` (`json.dumps(entry, sort_keys=True, separators=(",", ":"))`), and
+its `prev` is the `hash` of the entry before it (`sha256:` and 64 zeros for the first), so editing, removing,
+reordering or inserting an entry breaks the chain where it happened. Cutting entries off the end, or replacing the
+whole log, cannot be seen from the log alone: keep the head that `mlform audit --verify` prints somewhere else to
+detect that too.
 
 Each entry is written as one line with one `write`, flushed to disk under the log's lock. A crash in the
 middle leaves an incomplete last line; reading reports it, and nothing is appended after it until a
-person removes it. The compiler writes an entry per apply; the runtime one per command that moved an alias
+person removes it. On other backend kinds an append replaces the whole document with compare-and-swap on
+the version it verified, so two appenders never fork the chain: the loser re-reads and chains after the
+winner. The compiler writes an entry per apply; the runtime one per command that moved an alias
 outside an apply (`mlform run`, `mlform monitor`).
 """
 
@@ -25,18 +28,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.runtime.gitinfo import git_commit
+from mlform.runtime.storage.backends.base import ABSENT, Backend, ConflictError, Expect
+from mlform.runtime.storage.backends.local import LocalBackend
 from mlform.specs.errors import MlformError, StateError
 from mlform.specs.fsutil import locked
 
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec
 
-__all__ = ["ACTOR_ENV", "GENESIS", "AuditError", "actor", "append_entry", "canonical", "command_fields", "entry_hash",
-           "error_text", "head", "log_path", "verify_log"]
+__all__ = ["ACTOR_ENV", "GENESIS", "LOG_KEY", "AuditError", "actor", "append_entry", "canonical", "command_fields",
+           "entry_hash", "error_text", "head", "log_path", "log_where", "read_log", "verify_log"]
 
 GENESIS = "sha256:" + "0" * 64
 ACTOR_ENV = "MLFORM_ACTOR"
 _MAX_ERROR = 4000
+LOG_KEY = "audit/log.jsonl"
+_APPEND_TRIES = 20
 
 
 class AuditError(StateError):
@@ -45,7 +52,7 @@ class AuditError(StateError):
 
 def log_path(state_dir: Path) -> Path:
     """The audit log of a state folder."""
-    return state_dir / "audit" / "log.jsonl"
+    return state_dir / LOG_KEY
 
 
 def canonical(data: Any) -> str:
@@ -72,7 +79,7 @@ def _parse_line(line: bytes) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else None
 
 
-def _check(path: Path, number: int, entry: dict[str, Any], last: dict[str, Any] | None) -> None:
+def _check(path: str | Path, number: int, entry: dict[str, Any], last: dict[str, Any] | None) -> None:
     """Raise AuditError when `entry`, on line `number`, does not follow `last` in an intact chain."""
     expected = last["seq"] + 1 if last else 1
     seq = _seq_of(entry, expected)
@@ -95,6 +102,13 @@ def verify_log(path: Path) -> list[dict[str, Any]]:
         return []
     except OSError as exc:
         raise AuditError(f"cannot read audit log {path}: {exc.strerror}") from None
+    return _verify_bytes(raw, str(path))
+
+
+def _verify_bytes(raw: bytes, path: str) -> list[dict[str, Any]]:
+    """Every entry of the log text `raw` read from `path`; AuditError naming the first bad seq."""
+    if not raw:
+        return []
     lines = raw.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
@@ -116,6 +130,21 @@ def verify_log(path: Path) -> list[dict[str, Any]]:
         _check(path, number, entry, last)
         entries.append(entry)
     return entries
+
+
+def log_where(backend: Backend) -> str:
+    """The audit log's place, for messages: the file on the local kind."""
+    if isinstance(backend, LocalBackend):
+        return str(log_path(backend.root))
+    return f"{LOG_KEY} in {backend.describe()}"
+
+
+def read_log(backend: Backend) -> list[dict[str, Any]]:
+    """Every entry of the backend's audit log, the whole chain verified; AuditError naming the first bad seq."""
+    if isinstance(backend, LocalBackend):
+        return verify_log(log_path(backend.root))
+    doc = backend.read(LOG_KEY)
+    return _verify_bytes(doc.data, log_where(backend)) if doc is not None else []
 
 
 def head(entries: list[dict[str, Any]]) -> str:
@@ -142,22 +171,44 @@ def _write_line(path: Path, line: str) -> None:
             os.close(folder)
 
 
-def append_entry(state_dir: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
+def _next_entry(entries: list[dict[str, Any]], fields: Mapping[str, Any]) -> dict[str, Any]:
+    entry = {**fields, "seq": len(entries) + 1, "prev": head(entries)}
+    entry["hash"] = entry_hash(entry)
+    return entry
+
+
+def append_entry(backend: Backend, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Append an entry made of `fields` plus `seq`, `prev` and `hash` to the audit log; return it as written.
 
-    The whole chain is verified first, under the lock that serializes appends: a broken log gets nothing more.
+    The whole chain is verified first, under the lock (local) or the compare-and-swap (other kinds) that
+    serializes appends: a broken log gets nothing more.
     """
-    path = log_path(state_dir)
+    if not isinstance(backend, LocalBackend):
+        return _append_swapped(backend, fields)
+    path = log_path(backend.root)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with locked(path.with_suffix(".lock")):
-            entries = verify_log(path)
-            entry = {**fields, "seq": len(entries) + 1, "prev": head(entries)}
-            entry["hash"] = entry_hash(entry)
+            entry = _next_entry(verify_log(path), fields)
             _write_line(path, canonical(entry) + "\n")
     except OSError as exc:
         raise AuditError(f"cannot append to audit log {path}: {exc.strerror or exc}") from None
     return entry
+
+
+def _append_swapped(backend: Backend, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Append by replacing the document if nobody appended since it was verified; re-chain and retry if they did."""
+    for _ in range(_APPEND_TRIES):
+        doc = backend.read(LOG_KEY)
+        raw, version = (doc.data, doc.version) if doc is not None else (b"", ABSENT)
+        expect: Expect = version
+        entry = _next_entry(_verify_bytes(raw, log_where(backend)), fields)
+        try:
+            backend.write(LOG_KEY, raw + (canonical(entry) + "\n").encode(), expect=expect)
+        except ConflictError:
+            continue
+        return entry
+    raise AuditError(f"cannot append to audit log {log_where(backend)}: {_APPEND_TRIES} other appends got in first")
 
 
 def actor() -> str:

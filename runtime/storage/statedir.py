@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from mlform.specs.errors import StateError
-from mlform.specs.fsutil import locked, write_atomic
 
-__all__ = ["HOME_ENV", "RECORD_VERSION", "StateDir", "read_json", "state_dir_for"]
+from .backends.base import ABSENT, Backend, ConflictError, Expect
+
+__all__ = ["HOME_ENV", "RECORD_VERSION", "StateDir", "load_record", "read_json", "record_key", "save_step",
+           "state_dir_for", "state_key"]
 
 HOME_ENV = "MLFORM_HOME"
 RECORD_VERSION = 1
@@ -60,23 +62,45 @@ class StateDir:
         """The default model registry."""
         return self.root / "registry"
 
-    def record_path(self, spec_name: str, env: str, spec_path: Path) -> Path:
-        """The record of last successful steps for one spec file and environment."""
-        tag = hashlib.sha256(str(spec_path).encode()).hexdigest()[:10]
-        return self.root / "records" / f"{spec_name}.{env}.{tag}.json"
 
-    def load_record(self, path: Path) -> dict[str, dict[str, Any]]:
-        """Step ID -> last successful snapshot; empty when there is none or it is of another format."""
-        data = read_json(path)
-        if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
-            return {}
-        steps = data.get("steps")
-        return steps if isinstance(steps, dict) else {}
+def state_key(spec_name: str, env: str) -> str:
+    """The backend key of the apply state of one spec and environment."""
+    return f"state/{spec_name}.{env}.json"
 
-    def save_step(self, path: Path, step_id: str, snapshot: dict[str, Any]) -> None:
-        """Record one step's successful snapshot; read-modify-write under a lock so parallel steps keep theirs."""
-        with locked(path.with_suffix(".lock")):
-            steps = self.load_record(path)
-            steps[step_id] = snapshot
-            text = json.dumps({"version": RECORD_VERSION, "steps": steps}, sort_keys=True, indent=1)
-            write_atomic(path, text, fsync=False)
+
+def record_key(spec_name: str, env: str, spec_path: Path) -> str:
+    """The backend key of the record of last successful steps for one spec file and environment."""
+    tag = hashlib.sha256(str(spec_path).encode()).hexdigest()[:10]
+    return f"records/{spec_name}.{env}.{tag}.json"
+
+
+def _record(backend: Backend, key: str) -> tuple[dict[str, dict[str, Any]], Expect]:
+    """The record's steps (empty when there is none or it is of another format) and the version to replace."""
+    doc = backend.read(key)
+    if doc is None:
+        return {}, ABSENT
+    try:
+        data = json.loads(doc.data)
+    except ValueError as exc:
+        where = getattr(backend, "root", None)
+        raise StateError(f"cannot read state file {where / key if where else key}: {exc}") from None
+    steps = data.get("steps") if isinstance(data, dict) and data.get("version") == RECORD_VERSION else None
+    return (steps if isinstance(steps, dict) else {}), doc.version
+
+
+def load_record(backend: Backend, key: str) -> dict[str, dict[str, Any]]:
+    """Step ID -> last successful snapshot; empty when there is none or it is of another format."""
+    return _record(backend, key)[0]
+
+
+def save_step(backend: Backend, key: str, step_id: str, snapshot: dict[str, Any]) -> None:
+    """Record one step's successful snapshot; compare-and-swap, re-read on conflict, so parallel steps keep theirs."""
+    while True:
+        steps, version = _record(backend, key)
+        steps[step_id] = snapshot
+        text = json.dumps({"version": RECORD_VERSION, "steps": steps}, sort_keys=True, indent=1)
+        try:
+            backend.write(key, text.encode(), expect=version)
+        except ConflictError:
+            continue
+        return

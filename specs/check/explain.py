@@ -75,11 +75,19 @@ def _unwrap(tp: Any) -> Any:
     return tp
 
 
+_TAGS = ("type", "kind")  # the discriminator keys of tagged unions: data sources' `type`, backends' `kind`
+
+
+def _tag(member: type[BaseModel]) -> Any | None:
+    """The field that tags `member` inside its union, if any."""
+    return next((member.model_fields[name] for name in _TAGS if name in member.model_fields), None)
+
+
 def _union_member(tp: Any, segment: str | int) -> Any | None:
     for member in typing.get_args(tp):
         member = _unwrap(member)
         if isinstance(member, type) and issubclass(member, BaseModel):
-            tag = member.model_fields.get("type")
+            tag = _tag(member)
             if member.__name__ == segment or (tag and segment in typing.get_args(tag.annotation)):
                 return member
     return None
@@ -118,12 +126,13 @@ def keys_of(root: type[BaseModel], loc: Sequence[str | int]) -> list[str] | None
 
 
 def _union_tags(root: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
-    """The `type` values of the tagged union at `loc`, in declaration order."""
+    """The tag values (`type`, `kind`) of the tagged union at `loc`, in declaration order."""
     tags: list[str] = []
     for member in typing.get_args(_type_at(root, loc)):
         member = _unwrap(member)
-        if isinstance(member, type) and issubclass(member, BaseModel) and "type" in member.model_fields:
-            tags.extend(typing.get_args(member.model_fields["type"].annotation))
+        tag = _tag(member) if isinstance(member, type) and issubclass(member, BaseModel) else None
+        if tag is not None:
+            tags.extend(typing.get_args(tag.annotation))
     return tags
 
 
@@ -200,12 +209,13 @@ def _message(doc: Document, root: type[BaseModel], error: Any, path: KeyPath) ->
         if len(options) == 1:
             return f"expected `{options[0]}`, got {describe(value)}{hint}"
         return f"expected one of {_listed(options)}; got {describe(value)}{hint}"
+    tag_key = str(ctx.get("discriminator", "type")).strip("'")
     if kind == "union_tag_not_found":
-        return f"missing required key `type` (one of {_listed(_union_tags(root, error['loc']))})"
+        return f"missing required key `{tag_key}` (one of {_listed(_union_tags(root, error['loc']))})"
     if kind == "union_tag_invalid":
         options = re.findall(r"'([^']*)'", ctx.get("expected_tags", ""))
         tag = str(ctx.get("tag"))
-        return f"unknown type `{tag}`; expected one of {_listed(options)}{did_you_mean(tag, options)}"
+        return f"unknown {tag_key} `{tag}`; expected one of {_listed(options)}{did_you_mean(tag, options)}"
     if kind == "string_pattern_mismatch":
         wanted = PATTERNS.get(ctx.get("pattern", ""), f"text matching `{ctx.get('pattern')}`")
         return f"`{value}` is not {wanted}"

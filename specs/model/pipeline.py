@@ -20,6 +20,7 @@ from .base import (
 from .data import Data, Validation
 from .install import Runtime
 from .lifecycle import Evaluation, ModelSpec, Monitoring, Registry, Serving, Tracking
+from .state_backend import StateSettings
 from .target_settings import Targets, declared_targets
 
 __all__ = ["ENV_NAME", "KubernetesSecret", "Metadata", "Pipeline", "SecretRef"]
@@ -69,7 +70,7 @@ class SecretRef(SpecModel):
 class Pipeline(SpecModel):
     """An mlform pipeline spec."""
 
-    omit_when_default = frozenset({"runtime"})
+    omit_when_default = frozenset({"runtime", "state"})
     api_version: Literal["mlform/v1"] = Field(alias="apiVersion", description="Spec format version: `mlform/v1`.")
     kind: Literal["Pipeline"] = Field(description="Kind of spec: `Pipeline`.")
     metadata: Metadata = Field(description="Name, description, labels and owners of the pipeline.")
@@ -81,6 +82,10 @@ class Pipeline(SpecModel):
     registry: Registry = Field(
         description="The model registry: the name versions go under, the alias a passing one gets.")
     tracking: Tracking = Field(default_factory=Tracking, description="Where runs, params and metrics are recorded.")
+    state: StateSettings = Field(
+        default_factory=StateSettings,
+        description="Where state, locks, records, the registry, runs and the audit log live; per environment via "
+                    "`environments`.")
     serving: Serving | None = Field(None, description="How the model is served; no serving when omitted.")
     monitoring: Monitoring | None = Field(
         None, description="Scheduled drift and performance checks on live data; none when omitted.")

@@ -22,7 +22,7 @@ FIXED = {
 }
 # the top-level keys an overlay may change (when the base spec has them)
 SECTIONS = ("metadata", "data", "validation", "model", "evaluation", "registry", "tracking",
-            "serving", "monitoring", "targets", "runtime")
+            "serving", "monitoring", "targets", "runtime", "state")
 # (section, key): the one key inside a section that an overlay may never set
 PINNED = ("metadata", "name")
 

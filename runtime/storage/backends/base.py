@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 from mlform.specs.errors import StateError
-from mlform.specs.fsutil import LockHeldError  # one class for every lock held past the wait
+from mlform.specs.fsutil import LockHeldError  # one error for a held lock, whichever layer found it
 
 __all__ = ["ABSENT", "ANY", "Backend", "BackendError", "ConflictError", "Doc", "Expect", "LockHeldError",
            "LockInfo", "check_key"]

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from mlform.specs.fsutil import LockHeldError as FileLockHeld
 from mlform.specs.fsutil import locked, write_atomic, write_atomic_with
 
 from .base import ABSENT, ANY, Backend, BackendError, ConflictError, Doc, Expect, LockHeldError, LockInfo, check_key
@@ -152,7 +151,7 @@ class LocalBackend(Backend):
                 try:
                     held.enter_context(locked(self._path(name + ".lock"), wait=False))
                     break
-                except FileLockHeld:
+                except LockHeldError:
                     if time.monotonic() >= deadline:
                         who = self.holder(name)
                         raise LockHeldError(f"{name} is locked: {who.describe() if who else 'another process'}") \

@@ -25,6 +25,7 @@ from mlform.compiler.governance.audit import (
     log_path,
     read_entries,
 )
+from mlform.runtime.storage.backends.local import LocalBackend
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 MLFORM = [str(Path(sys.executable).with_name("mlform"))]
@@ -77,7 +78,7 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
 
 def test_each_apply_records_who_when_what_and_which_versions_moved(applied: tuple[Path, dict[str, str]]) -> None:
     project, digests = applied
-    first, second = read_entries(project / ".mlform")
+    first, second = read_entries(LocalBackend(project / ".mlform"))
     head = subprocess.run(["git", "-C", str(project), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip()
     state = json.loads((project / ".mlform" / "state" / "iris.dev.json").read_text())
@@ -105,10 +106,10 @@ def test_audit_shows_a_table_and_verifies_the_chain(applied: tuple[Path, dict[st
     header, one, two = shown.stdout.splitlines()
     assert header.split() == ["SEQ", "TIME", "ACTOR", "SPEC", "ENV", "RESULT", "COMMAND", "PROMOTED", "COMMIT", "PLAN"]
     assert one.split()[2:] == ["ci-bot", "mlform.yaml", "dev", "applied", "apply", STAGING, "none", "->", "v1",
-                               read_entries(project / ".mlform")[0]["git_commit"][:7],
+                               read_entries(LocalBackend(project / ".mlform"))[0]["git_commit"][:7],
                                digests["first"].removeprefix("sha256:")[:12]]
     assert f"{STAGING} v1 -> v2" in two
-    head = read_entries(project / ".mlform")[-1]["hash"]
+    head = read_entries(LocalBackend(project / ".mlform"))[-1]["hash"]
     verified = mlform(project, "audit", "mlform.yaml", "--verify")
     assert (verified.returncode, verified.stdout) == (0, f"audit log intact: 2 entries, head {head}\n")
 
@@ -118,9 +119,10 @@ def test_jsonl_export_round_trips_and_filters(applied: tuple[Path, dict[str, str
     exported = mlform(project, "audit", "--format", "jsonl")
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout == log_of(project).read_text()
-    assert [json.loads(line) for line in exported.stdout.splitlines()] == read_entries(project / ".mlform")
+    logged = read_entries(LocalBackend(project / ".mlform"))
+    assert [json.loads(line) for line in exported.stdout.splitlines()] == logged
     as_json = json.loads(mlform(project, "audit", "--format", "json").stdout)
-    assert as_json == read_entries(project / ".mlform")
+    assert as_json == read_entries(LocalBackend(project / ".mlform"))
     assert mlform(project, "audit", "--env", "prod", "--format", "jsonl").stdout == ""
     assert mlform(project, "audit", "--env", "prod").stdout == "No audit entries.\n"
     assert len(json.loads(mlform(project, "audit", "--model", "iris-classifier", "--format", "json").stdout)) == 2
@@ -138,7 +140,7 @@ def test_a_refused_plan_and_a_failed_apply_are_recorded(tmp_path: Path) -> None:
     data.write_text(data.read_text().replace("5.1,3.5,1.4,0.2", "12.5,3.5,1.4,0.2", 1))
     failed = mlform(project, "apply", ".", "--env", "dev", "--yes")
     assert failed.returncode == 1
-    applied, stale, broken = read_entries(project / ".mlform")
+    applied, stale, broken = read_entries(LocalBackend(project / ".mlform"))
     assert applied["result"] == "applied"
     saved = json.loads((project / "saved.plan").read_text())["plans"][0]
     assert {k: stale[k] for k in ("result", "error", "serial", "registered", "promoted", "plan_digest")} == {
@@ -169,7 +171,7 @@ def logged(tmp_path: Path) -> Path:
     """A folder with a spec file and an audit log of three entries in `.mlform`."""
     (tmp_path / "mlform.yaml").write_text("apiVersion: mlform/v1\n")
     for number in (1, 2, 3):
-        append_entry(tmp_path / ".mlform", fake_entry(number))
+        append_entry(LocalBackend(tmp_path / ".mlform"), fake_entry(number))
     return tmp_path
 
 
@@ -207,11 +209,12 @@ def test_tampering_names_the_first_bad_entry(logged: Path, change: Callable[[lis
                                              message: str) -> None:
     log = log_of(logged)
     intact = mlform(logged, "audit", "--verify")
-    assert intact.stdout == f"audit log intact: 3 entries, head {read_entries(logged / '.mlform')[-1]['hash']}\n"
+    last = read_entries(LocalBackend(logged / ".mlform"))[-1]
+    assert intact.stdout == f"audit log intact: 3 entries, head {last['hash']}\n"
     log.write_text("\n".join(change(log.read_text().splitlines())) + "\n")
     expected = f"audit log {log}: {message}"
     with pytest.raises(AuditError) as caught:
-        read_entries(logged / ".mlform")
+        read_entries(LocalBackend(logged / ".mlform"))
     assert str(caught.value) == expected
     for args in (("audit", "--verify"), ("audit",), ("audit", "--format", "jsonl")):
         result = mlform(logged, *args)
@@ -233,13 +236,13 @@ def test_a_torn_last_line_is_reported_and_blocks_appends(logged: Path, tail: Cal
     result = mlform(logged, "audit", "--verify")
     assert (result.returncode, result.stderr) == (1, f"error: {expected}\n")
     with pytest.raises(AuditError, match=re.escape(expected)):
-        append_entry(logged / ".mlform", fake_entry(4))
+        append_entry(LocalBackend(logged / ".mlform"), fake_entry(4))
     assert log.read_bytes() == torn
 
 
 def test_a_broken_log_refuses_the_apply_before_it_starts(tmp_path: Path) -> None:
     project = make_project(tmp_path)
-    append_entry(project / ".mlform", fake_entry(1))
+    append_entry(LocalBackend(project / ".mlform"), fake_entry(1))
     log = log_of(project)
     log.write_text(log.read_text().replace('"actor":"user1"', '"actor":"user9"'))
     result = mlform(project, "apply", ".", "--env", "dev", "--yes")
@@ -253,11 +256,12 @@ APPENDER = """
 import sys, time
 from pathlib import Path
 from mlform.compiler.governance.audit import append_entry
+from mlform.runtime.storage.backends.local import LocalBackend
 folder, actor, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 while not go.exists():
     time.sleep(0.005)
 for number in range(40):
-    append_entry(folder, {"actor": actor, "number": number})
+    append_entry(LocalBackend(folder), {"actor": actor, "number": number})
 """
 
 
@@ -267,7 +271,7 @@ def test_concurrent_appends_from_two_processes_keep_the_chain(tmp_path: Path) ->
                for actor in ("a", "b")]
     go.touch()
     assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
-    entries = read_entries(tmp_path / "state")
+    entries = read_entries(LocalBackend(tmp_path / "state"))
     assert [e["seq"] for e in entries] == list(range(1, 81))
     for actor in ("a", "b"):
         assert [e["number"] for e in entries if e["actor"] == actor] == list(range(40))

@@ -16,6 +16,7 @@ import pytest
 from test_plan_apply import mlform, tree
 
 from mlform.compiler.plan.state import StateStore
+from mlform.runtime.storage.backends.local import LocalBackend
 from mlform.specs.errors import StateError
 
 MLFORM = str(Path(sys.executable).with_name("mlform"))
@@ -29,8 +30,8 @@ def _project(tmp_path: Path, name: str, example: str = "iris") -> Path:
     return root
 
 
-def _outcome(root: Path) -> tuple[dict[str, str], dict[str, str], list[str]]:
-    state = json.loads((root / ".mlform" / "state" / "iris.dev.json").read_text())
+def _outcome(state_dir: Path) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    state = json.loads((state_dir / "state" / "iris.dev.json").read_text())
     steps = {k: v["fingerprint"] for k, v in state["steps"].items()}
     return steps, state["artifacts"], sorted(state["aliases"])
 
@@ -47,7 +48,8 @@ def _toggle_trees(root: Path) -> None:
 
 
 @pytest.mark.integration
-def test_kill_9_at_random_points_never_corrupts_and_converges(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["local", "MLFORM_BACKEND"])
+def test_kill_9_at_random_points_never_corrupts_and_converges(tmp_path: Path, shared: bool) -> None:
     reference = _project(tmp_path, "reference")
     started = time.monotonic()
     assert mlform(reference, "apply", ".", "--env", "dev", "--yes").returncode == 0
@@ -59,32 +61,34 @@ def test_kill_9_at_random_points_never_corrupts_and_converges(tmp_path: Path) ->
     complete = {name: {content, _generated(toggled)[name]} for name, content in expected.items()}
 
     victim = _project(tmp_path, "victim")
+    backend = tmp_path / "backend" if shared else victim / ".mlform"
+    env = {**os.environ, "MLFORM_BACKEND": str(backend)} if shared else None
     rng = random.Random(20261126)
     for _ in range(20):
-        process = subprocess.Popen([MLFORM, "apply", ".", "--env", "dev", "--yes"], cwd=victim,
+        process = subprocess.Popen([MLFORM, "apply", ".", "--env", "dev", "--yes"], cwd=victim, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.2, duration))
         process.send_signal(signal.SIGKILL)
         process.wait()
-        state_file = victim / ".mlform" / "state" / "iris.dev.json"
+        state_file = backend / "state" / "iris.dev.json"
         if state_file.exists():
             json.loads(state_file.read_text())  # state always loads
         for name, content in _generated(victim).items():
             if not Path(name).name.startswith("."):  # a temp file beside its target is not the artifact
                 assert content in complete[name], f"half-written artifact {name}"
-        if mlform(victim, "plan", ".", "--env", "dev", "--detailed-exitcode").returncode == 0:
+        if mlform(victim, "plan", ".", "--env", "dev", "--detailed-exitcode", env=env).returncode == 0:
             _toggle_trees(victim)  # an apply got through: give the next trial work to interrupt again
     spec = victim / "mlform.yaml"
     spec.write_text(spec.read_text().replace("n_estimators: 21", "n_estimators: 20"))
-    final = mlform(victim, "apply", ".", "--env", "dev", "--yes")
+    final = mlform(victim, "apply", ".", "--env", "dev", "--yes", env=env)
     assert final.returncode == 0, final.stdout + final.stderr
-    assert _outcome(victim) == _outcome(reference)
+    assert _outcome(backend) == _outcome(reference / ".mlform")
     assert {k: v for k, v in _generated(victim).items() if not Path(k).name.startswith(".")} == expected
 
 
 def test_a_second_apply_is_refused_while_the_lock_is_held(tmp_path: Path) -> None:
     root = _project(tmp_path, "busy")
-    store = StateStore(root / ".mlform" / "state", "iris", "dev")
+    store = StateStore(LocalBackend(root / ".mlform"), "iris", "dev")
     with store.lock("apply") as held:
         result = mlform(root, "apply", ".", "--env", "dev", "--yes")
     assert result.returncode == 1
@@ -100,9 +104,10 @@ def test_a_lock_left_by_a_killed_apply_does_not_block_the_next(tmp_path: Path) -
     root = _project(tmp_path, "crashed")
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; from pathlib import Path; from mlform.compiler.plan.state import StateStore\n"
-        "store = StateStore(Path(sys.argv[1]), 'iris', 'dev')\n"
+        "from mlform.runtime.storage.backends.local import LocalBackend\n"
+        "store = StateStore(LocalBackend(Path(sys.argv[1])), 'iris', 'dev')\n"
         "with store.lock('apply'):\n    print('held', flush=True); time.sleep(60)\n"),
-        str(root / ".mlform" / "state")], stdout=subprocess.PIPE, text=True)
+        str(root / ".mlform")], stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     holder.send_signal(signal.SIGKILL)
     holder.wait()
@@ -113,7 +118,7 @@ def test_a_lock_left_by_a_killed_apply_does_not_block_the_next(tmp_path: Path) -
 
 def test_force_unlock_needs_the_holders_id(tmp_path: Path) -> None:
     folder = tmp_path / "state"
-    store = StateStore(folder, "iris", "dev")
+    store = StateStore(LocalBackend(tmp_path), "iris", "dev")
     (folder).mkdir()
     (folder / "iris.dev.lock.json").write_text(json.dumps(
         {"id": "abc", "owner": "ci", "pid": 1, "host": "elsewhere", "created": 0.0, "operation": "apply"}))
