@@ -17,7 +17,10 @@ from .common import env_option, spec_files, specs_argument
 @env_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 def graph(specs: tuple[Path, ...], env: str | None, fmt: str) -> None:
-    """Show the step graph of SPECS with the fingerprints a run would use now (Mermaid renders in GitHub Markdown)."""
+    """Show the step graph of SPECS with the fingerprints a run would use now (Mermaid renders in GitHub Markdown).
+
+    A step resting on a `sql` source shows no fingerprint: `graph` runs no query.
+    """
     from mlform.compiler.graph.graphviews import graph_data, render_graph
     from mlform.compiler.graph.stepgraph import view
     from mlform.runtime.run.preview import current_graph

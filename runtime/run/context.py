@@ -15,7 +15,7 @@ from mlform.runtime.registry.models import Registry, registry_for
 from mlform.runtime.storage.statedir import StateDir
 from mlform.runtime.storage.store import Output
 from mlform.specs.errors import MlformError, StepError
-from mlform.specs.graph.fingerprint import StatCache
+from mlform.specs.graph.fingerprint import UNQUERIED, StatCache
 from mlform.specs.graph.pipeline import PipelineGraph, derive_graph
 from mlform.specs.graph.steps import QUERY_PREFIX, Step
 from mlform.specs.loader import ResolvedSpec
@@ -63,9 +63,10 @@ class Context:
         """The project's commit and uncommitted changes (mlform's state and registry aside), looked up once per run."""
         return git_state(self.spec.root, (self.state.root, self.registry.root))
 
-    def graph(self, stat: StatCache) -> PipelineGraph:
-        """The spec's step graph: files digested through `stat`, `sql` sources fetched (once, for their ingest)."""
-        return derive_graph(self.spec, self.data_digest(stat.digest))
+    def graph(self, stat: StatCache, query: bool = True) -> PipelineGraph:
+        """The spec's step graph: files digested through `stat`, `sql` sources fetched (once, for their ingest)
+        unless `query` is False (then their steps' fingerprints are `unknown()`)."""
+        return derive_graph(self.spec, self.data_digest(stat.digest, query))
 
     def is_query(self, path: Path) -> bool:
         """True for the pseudo-file of a `sql` source."""
@@ -73,13 +74,15 @@ class Context:
             return False
         return isinstance(self.spec.pipeline.data.sources.get(path.name.removeprefix(QUERY_PREFIX)), SqlSource)
 
-    def data_digest(self, file_digest: Callable[[Path], str]) -> Callable[[Path], str]:
-        """A digest function: files through `file_digest`; `sql:<name>` by fetching the source once."""
+    def data_digest(self, file_digest: Callable[[Path], str], query: bool = True) -> Callable[[Path], str]:
+        """A digest function: files through `file_digest`; `sql:<name>` by fetching the source once (with `query`)."""
         from mlform.runtime.steps.ingest import read_source
 
         def digest(path: Path) -> str:
             if not self.is_query(path):
                 return file_digest(path)
+            if not query:
+                return UNQUERIED
             name = path.name.removeprefix(QUERY_PREFIX)
             if name not in self.fetched:
                 try:

@@ -32,6 +32,6 @@ def preview(run: Run) -> Preview:
 
 
 def current_graph(spec: ResolvedSpec) -> PipelineGraph:
-    """The graph a run of `spec` would execute now: data through the run's stat cache, `sql` sources queried."""
+    """The graph of `spec` with its files as a run would see them now; `sql` sources are not queried."""
     state = StateDir(state_dir_for(spec.root))
-    return Context(spec, state, Journal("graph")).graph(StatCache(state.stat_cache))
+    return Context(spec, state, Journal("graph")).graph(StatCache(state.stat_cache), query=False)

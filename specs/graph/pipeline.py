@@ -15,7 +15,7 @@ from types import MappingProxyType
 from mlform.specs.errors import GraphError
 from mlform.specs.loader import ResolvedSpec
 
-from .fingerprint import step_fingerprints
+from .fingerprint import UNQUERIED, step_fingerprints
 from .steps import Step, spec_steps
 
 __all__ = ["Edge", "PipelineGraph", "check_steps", "derive_graph"]
@@ -57,6 +57,14 @@ class PipelineGraph:
                 if waiting[after] == 0:
                     heapq.heappush(ready, after)
         return order
+
+    def unknown(self) -> set[str]:
+        """Steps whose fingerprint rests on a `sql` source that was not queried: they have no true fingerprint."""
+        found: set[str] = set()
+        for step_id, step in self.steps.items():
+            if any(self.data[path] == UNQUERIED for path in step.reads) or found.intersection(step.needs):
+                found.add(step_id)
+        return found
 
     def upstream(self, roots: Iterable[str]) -> set[str]:
         """Every step that `roots` depend on, directly or not (the roots themselves only if one needs another)."""
