@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlform.specs.graph.steps import Step
+    from mlform.specs.graph.pipeline import PipelineGraph
 
 __all__ = ["CACHED", "Snapshot", "config_changes", "snapshots", "step_reasons"]
 
@@ -54,17 +54,16 @@ def _shown(path: Path, root: Path) -> str:
         return str(path)
 
 
-def snapshots(steps: Mapping[str, Step], fingerprints: Mapping[str, str],
-              digest: Callable[[Path], str], root: Path) -> dict[str, Snapshot]:
-    """The snapshot of every step; data paths are shown relative to the spec folder `root`."""
+def snapshots(graph: PipelineGraph, root: Path) -> dict[str, Snapshot]:
+    """The snapshot of every step of `graph`; data paths are shown relative to the spec folder `root`."""
     return {
         step_id: Snapshot(
-            fingerprints[step_id],
+            graph.fingerprints[step_id],
             step.config,
-            {_shown(path, root): digest(path) for path in step.reads},
-            {need: fingerprints[need] for need in step.needs},
+            {_shown(path, root): graph.data[path] for path in step.reads},
+            {need: graph.fingerprints[need] for need in step.needs},
         )
-        for step_id, step in steps.items()
+        for step_id, step in graph.steps.items()
     }
 
 

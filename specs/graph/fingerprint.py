@@ -12,10 +12,11 @@ from mlform.specs.fsutil import stat_stamp, write_atomic
 
 from .steps import Step
 
-__all__ = ["FINGERPRINT_VERSION", "MISSING", "StatCache", "file_digest", "step_fingerprints"]
+__all__ = ["FINGERPRINT_VERSION", "MISSING", "UNQUERIED", "StatCache", "file_digest", "step_fingerprints"]
 
 FINGERPRINT_VERSION = 1
 MISSING = "missing"
+UNQUERIED = "unqueried"  # the digest of a `sql` source that was not queried (`mlform graph` runs no query)
 _CHUNK = 1 << 20
 
 

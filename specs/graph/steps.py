@@ -1,4 +1,8 @@
-"""The steps a resolved spec implies: IDs, dependencies, the config slice each depends on, files read."""
+"""The steps a resolved spec implies: IDs, dependencies, the config slice each depends on, files read.
+
+A `sql` source has no file: its ingest step reads the pseudo-file `sql:<name>` in the spec's folder, whose
+digest the runtime takes from the query's result.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from mlform.specs.loader import ResolvedSpec
+from mlform.specs.model.data import SqlSource
 
-__all__ = ["STEP_KINDS", "Step", "spec_steps"]
+__all__ = ["QUERY_PREFIX", "STEP_KINDS", "Step", "spec_steps"]
 
+QUERY_PREFIX = "sql:"
 STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "promote", "serve", "monitor")
 
 
@@ -36,9 +42,8 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     steps: list[Step] = []
     train_source = data.training_source
     for name, source in data.sources.items():
-        path = getattr(source, "path", None)
-        reads = ((spec.root / path),) if path is not None else ()
-        steps.append(Step(f"ingest.{name}", "ingest", (), {"source": _dump(source), "name": name}, reads))
+        read = spec.root / (f"{QUERY_PREFIX}{name}" if isinstance(source, SqlSource) else source.path)
+        steps.append(Step(f"ingest.{name}", "ingest", (), {"source": _dump(source), "name": name}, (read,)))
     steps.append(Step(f"validate.{train_source}", "validate", (f"ingest.{train_source}",),
                       {"validation": _dump(p.validation), **columns}))
     steps.append(Step("split", "split", (f"validate.{train_source}",), {"split": _dump(data.split), **columns}))
