@@ -18,7 +18,7 @@ from mlform.runtime.storage.store import Output
 from mlform.specs.errors import MlformError, StepError
 from mlform.specs.graph.steps import Step
 from mlform.specs.loader import ResolvedSpec
-from mlform.specs.model.data import SqlSource
+from mlform.specs.model.data import PythonSource, SqlSource
 
 from .reasons import Snapshot
 
@@ -65,10 +65,11 @@ class Context:
         return git_state(self.spec.root, (self.state.root, self.registry.root))
 
     def with_query_reads(self, steps: Mapping[str, Step]) -> dict[str, Step]:
-        """`steps` where each `sql` ingest reads a pseudo-file `sql:<name>`: its digest is the query result's."""
+        """`steps` where each `sql` ingest (and `python` one without `path`) reads a pseudo-file `sql:<name>`: its
+        digest is the result's."""
         out = dict(steps)
         for name, source in self.spec.pipeline.data.sources.items():
-            if isinstance(source, SqlSource):
+            if isinstance(source, SqlSource) or (isinstance(source, PythonSource) and source.path is None):
                 step_id = f"ingest.{name}"
                 out[step_id] = dataclasses.replace(steps[step_id], reads=(self.spec.root / f"{QUERY_PREFIX}{name}",))
         return out

@@ -22,6 +22,7 @@ class Preview:
 def preview(spec: ResolvedSpec) -> Preview:
     """Fingerprint every step and compare with the cache and the last run; writes nothing."""
     run = Run(spec, None)
-    data = {file: digest for snapshot in run.snapshots.values() for file, digest in snapshot.data.items()}
+    data = {file: digest for snapshot in run.snapshots.values()
+            for file, digest in (*snapshot.data.items(), *snapshot.code.items())}
     steps = {step_id: (run.fingerprints[step_id], list(run.reasons[step_id])) for step_id in run.steps}
     return Preview(steps, dict(sorted(data.items())))
