@@ -68,6 +68,7 @@ class Mapping:
     skipped: list[tuple[Origin, str, str]] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
     used: set[KeyPath] = field(default_factory=set)
+    parents: list[str] = field(default_factory=list)
 
     def value(self, *path: str) -> Any:
         """The config value at `path` (marked as used), or None."""
@@ -79,14 +80,28 @@ class Mapping:
         self.used.add(path)
         return node
 
+    def block(self, indent: int, key: str) -> None:
+        """A spec line opening the mapping `key`, at nesting depth `indent`."""
+        del self.parents[indent:]
+        self.parents.append(key)
+        self.lines.append(f"{'  ' * indent}{key}:")
+
     def line(self, indent: int, key: str, value: Any, *sources: KeyPath, note: str = "") -> None:
         """A spec line `key: value` with a comment naming the recipe keys it came from."""
         origins = [f"{self.recipe.origin(p)} `{'.'.join(p)}`" for p in sources]
         comment = "; ".join([*origins, *([note] if note else [])])
-        text = f"{'  ' * indent}{key}:" + (f" {json.dumps(value)}" if value is not None else "")
+        text = f"{'  ' * indent}{key}: {json.dumps(value)}"
         self.lines.append(f"{text}  # {comment}" if comment else text)
+        target = ".".join([*self.parents[:indent], key])
         for source in sources:
-            self.mapped.append((self.recipe.origin(source), ".".join(source), key))
+            self.mapped.append((self.recipe.origin(source), ".".join(source), target))
+
+    def consume(self, *path: str) -> None:
+        """Mark every key under `path` as handled (its section failed, and said so once)."""
+        node = self.value(*path)
+        if isinstance(node, dict):
+            for key in node:
+                self.consume(*path, str(key))
 
     def error(self, path: KeyPath, message: str) -> None:
         """The recipe key at `path` cannot be imported."""
@@ -154,7 +169,8 @@ def data_columns(m: Mapping, source: dict[str, Any]) -> list[str] | None:
     """The columns of the training data, read from its first file (a custom loader is called on it)."""
     from mlform.specs.check.usercode import location_files
 
-    files = [f for f in location_files(m.out, source["path"]) if f.is_file()]
+    files = [Path(os.path.normpath(f)) for f in location_files(m.out, source["path"])]
+    files = [f for f in files if f.is_file()]
     if not files:
         m.error(("steps", "ingest", "location"), f"no data file at `{source['path']}`: the features are the "
                                                  "columns of the training data, so it must exist")

@@ -46,6 +46,7 @@ class RenderedRecipe:
 
     def origin(self, path: KeyPath) -> Origin:
         """Where `path` was written: in the profile when its value came from a profile variable."""
+        path = tuple(int(p) if isinstance(p, str) and p.isdigit() else p for p in path)
         if path and path[0] in self.config and self.profile is not None and path[0] in self.profile.data \
                 and path[0] not in self.recipe.data:
             return self._at(self.profile, path)

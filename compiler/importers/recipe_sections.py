@@ -44,13 +44,13 @@ def _data(m: Mapping, task: str) -> None:
     if not isinstance(target, str) or not target:
         m.error(("target_col",), "`target_col` must name the target column")
     columns = data_columns(m, source) if source else None
-    if source is None or columns is None or not isinstance(target, str):
+    if target not in (columns or [target]):
+        m.error(("target_col",), f"column `{target}` is not in the training data (columns: {', '.join(columns or [])})")
+    if source is None or columns is None or not isinstance(target, str) or target not in columns:
+        m.consume("steps", "split")
         return
-    if target not in columns:
-        m.error(("target_col",), f"column `{target}` is not in the training data (columns: {', '.join(columns)})")
-        return
-    m.lines.append("data:")
-    m.lines.append("  sources:")
+    m.block(0, "data")
+    m.block(1, "sources")
     m.line(2, "train", source, ("steps", "ingest"))
     if scoring:
         m.line(2, "scoring", scoring, ("steps", "ingest_scoring"))
@@ -63,7 +63,7 @@ def _data(m: Mapping, task: str) -> None:
         m.error(("steps", "split", "split_ratios"), "expected three positive ratios: train, validation, test")
         return
     test = round(ratios[2] / sum(ratios), 6)
-    m.lines.append("  split:")
+    m.block(1, "split")
     m.line(2, "method", "stratified" if task == "classification" else "random",
            note="MLflow split rows by a hash of their content; mlform by a seeded shuffle")
     m.line(2, "test_size", test, ("steps", "split", "split_ratios"),
@@ -81,13 +81,15 @@ def _model(m: Mapping, task: str) -> None:
     if using not in ("custom", "estimator_spec"):
         m.error((*train, "using"), f"`using: {using}` is not supported (supported: `custom`, `estimator_spec`): "
                                    "mlform trains the estimator `estimator_method` returns")
+        m.consume(*train)
+        m.consume("steps", "transform")
         return
     ref = step_function(m, (*train, "estimator_method"), "train")
     if ref is None:
         return
     module, _, name = ref.partition(":")
     m.glue.estimator = (module, name)
-    m.lines.append("model:")
+    m.block(0, "model")
     m.line(1, "estimator_function", f"{GLUE_MODULE}:estimator", (*train, "estimator_method"),
            note=f"calls `{module}.{name}` as MLflow did")
     params = m.value(*train, "estimator_params") or {}
@@ -130,12 +132,12 @@ def _evaluation(m: Mapping, task: str) -> None:
             better = greater[name] if name in greater else METRICS[name].greater_is_better
             gates[name] = {"min" if better else "max": criterion["threshold"]}
     metrics = list(dict.fromkeys([*([primary] if primary else []), *gates, *custom]))
-    m.lines.append("evaluation:")
+    m.block(0, "evaluation")
     m.line(1, "metrics", metrics, ("primary_metric",) if "primary_metric" in m.recipe.config else ())
     if gates:
         m.line(1, "gates", gates, ("steps", "evaluate", "validation_criteria"))
     if custom:
-        m.lines.append("  custom_metrics:")
+        m.block(1, "custom_metrics")
         for name, (function, better, path) in custom.items():
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", function.rpartition(".")[2]):
                 m.error((*path, "function"), f"`{function}` is not a function name")
@@ -160,7 +162,7 @@ def _registry(m: Mapping, name: str) -> None:
     registered = re.sub(r"[^a-z0-9-]+", "-", str(model).lower()).strip("-")[:63] or name
     path = ("model_registry", "model_name") if m.value("model_registry", "model_name") else \
         ("steps", "register", "model_name")
-    m.lines.append("registry:")
+    m.block(0, "registry")
     note = f"`{model}` as a DNS-1123 name" if registered != model else ""
     m.line(1, "model_name", registered, *((path,) if m.value(*path) else ()), note=note)
     m.line(1, "promote_to", "staging", note="a version that passes every gate gets this alias")
@@ -184,9 +186,9 @@ def map_sections(m: Mapping, name: str) -> None:
     m.glue = Glue(task, m.value("positive_class") if task == "classification" else None)
     if task == "classification" and m.value("positive_class") is not None:
         m.mapped.append((m.recipe.origin(("positive_class",)), "positive_class", "custom metrics' `pos_label`"))
-    m.lines.append("apiVersion: mlform/v1")
-    m.lines.append("kind: Pipeline")
-    m.lines.append("metadata:")
+    m.line(0, "apiVersion", "mlform/v1")
+    m.line(0, "kind", "Pipeline")
+    m.block(0, "metadata")
     m.line(1, "name", name)
     m.line(1, "description", f"Imported from an MLflow Recipe ({task}).")
     _data(m, task)
