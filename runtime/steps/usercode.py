@@ -1,12 +1,13 @@
 """Run user functions named in a spec (`steps.train:estimator_fn`), and put what they raise in words.
 
-Project modules are imported with the spec's folder first on `sys.path`, under their own names, so a model
+User functions run in the spec's folder. Project modules are imported with the spec's folder first on `sys.path`, under their own names, so a model
 pickled with a user class loads again in `mlform serve`. A module of another project (or an edited file) of the
 same name is imported afresh.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -87,10 +88,12 @@ def _cause(exc: BaseException, root: Path) -> str:
 
 
 def call_user(ref: str, root: Path, where: str, *args: Any, **kwargs: Any) -> Any:
-    """Call the user function `ref` with the arguments; UserCodeError names it, its file and line if it raises."""
+    """Call the user function `ref` with the arguments, in the spec folder `root` (relative paths start there);
+    UserCodeError names it, its file and line if it raises."""
     fn = load_function(ref, root, where)
     try:
-        return fn(*args, **kwargs)
+        with contextlib.chdir(root):
+            return fn(*args, **kwargs)
     except Exception as exc:  # user code may raise anything: name the function, where it is and where it raised
         code = getattr(fn, "__code__", None)
         defined = f" ({_shown(code.co_filename, root.resolve())}:{code.co_firstlineno})" if code else ""
