@@ -16,12 +16,15 @@ from typing import Any
 
 from mlform.specs.errors import Diagnostic
 from mlform.specs.model.metrics import METRICS
-from mlform.specs.read.source import KeyPath
 
 from .recipe_glue import GLUE_MODULE, Glue
 from .recipe_render import Origin, RenderedRecipe
 
-__all__ = ["DEFAULT_PRIMARY", "METRIC_NAMES", "Mapping", "data_columns", "map_recipe", "metric_name", "recipe_source",
+RecipePath = tuple[str, ...]
+"""A key path in the recipe's configuration."""
+
+__all__ = ["DEFAULT_PRIMARY", "METRIC_NAMES", "Mapping", "RecipePath", "data_columns", "map_recipe", "metric_name",
+           "recipe_source",
            "relative_to", "step_function"]
 
 # MLflow Recipes' built-in metric names -> mlform's
@@ -67,7 +70,7 @@ class Mapping:
     mapped: list[tuple[Origin, str, str]] = field(default_factory=list)
     skipped: list[tuple[Origin, str, str]] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
-    used: set[KeyPath] = field(default_factory=set)
+    used: set[RecipePath] = field(default_factory=set)
     parents: list[str] = field(default_factory=list)
 
     def value(self, *path: str) -> Any:
@@ -86,7 +89,7 @@ class Mapping:
         self.parents.append(key)
         self.lines.append(f"{'  ' * indent}{key}:")
 
-    def line(self, indent: int, key: str, value: Any, *sources: KeyPath, note: str = "") -> None:
+    def line(self, indent: int, key: str, value: Any, *sources: RecipePath, note: str = "") -> None:
         """A spec line `key: value` with a comment naming the recipe keys it came from."""
         origins = [f"{self.recipe.origin(p)} `{'.'.join(p)}`" for p in sources]
         comment = "; ".join([*origins, *([note] if note else [])])
@@ -103,18 +106,18 @@ class Mapping:
             for key in node:
                 self.consume(*path, str(key))
 
-    def error(self, path: KeyPath, message: str) -> None:
+    def error(self, path: RecipePath, message: str) -> None:
         """The recipe key at `path` cannot be imported."""
         origin = self.recipe.origin(path)
         self.errors.append(Diagnostic(origin.file, origin.line, origin.col, ".".join(path), message))
 
-    def skip(self, path: KeyPath, reason: str) -> None:
+    def skip(self, path: RecipePath, reason: str) -> None:
         """The key at `path` has no effect in mlform."""
         self.used.add(path)
         self.skipped.append((self.recipe.origin(path), ".".join(path), reason))
 
 
-def step_function(m: Mapping, path: KeyPath, step: str) -> str | None:
+def step_function(m: Mapping, path: RecipePath, step: str) -> str | None:
     """The mlform reference of a recipe function name (`estimator_fn`, or dotted `steps.train.estimator_fn`)."""
     name = m.value(*path)
     if not isinstance(name, str) or not name:
@@ -139,26 +142,27 @@ def recipe_source(m: Mapping, step: str, name: str) -> dict[str, Any] | None:
     """The mlform source of `steps.<step>` (`ingest` or `ingest_scoring`)."""
     using = m.value("steps", step, "using")
     location = m.value("steps", step, "location")
-    at: KeyPath = ("steps", step)
+    at: RecipePath = ("steps", step)
     if isinstance(location, list):
         if len(location) != 1:
             m.error((*at, "location"), "several locations are not supported; use a folder or a glob")
             return None
         location = location[0]
-    if using not in ("csv", "parquet", "custom"):
-        m.error((*at, "using"), f"`using: {using}` is not supported (supported: `csv`, `parquet`, `custom`); "
-                                "Spark SQL and Delta tables need a `custom` loader")
+    loader = m.value(*at, "loader_method") is not None
+    if not isinstance(using, str) or (not loader and using not in ("csv", "parquet")):
+        m.error((*at, "using"), f"`using: {using}` is not supported (supported: `csv`, `parquet`, or any format "
+                                "with a `loader_method`); Spark SQL and Delta tables need a `loader_method`")
         return None
     if not isinstance(location, str) or not location:
         m.error((*at, "location"), "a `location` (a file, a glob or a folder) is required")
         return None
     path = _data_files(m, location)
-    fmt = m.value(*at, "format") if using == "custom" else using
-    if using == "custom":
+    if loader:
+        # MLflow called the loader once per file with the format named by `using` (`custom` included)
         ref = step_function(m, (*at, "loader_method"), "ingest")
         if ref is None:
             return None
-        return {"type": "python", "function": ref, "path": path, **({"format": fmt} if fmt else {})}
+        return {"type": "python", "function": ref, "path": path, "format": using}
     if "*" not in path and not (m.out / path).is_dir():
         return {"type": using, "path": path}
     m.glue.reader = True
@@ -207,7 +211,7 @@ def map_recipe(recipe: RenderedRecipe, name: str, out: Path) -> Mapping:
     return m
 
 
-def _unused(m: Mapping, node: Any, path: KeyPath) -> None:
+def _unused(m: Mapping, node: Any, path: RecipePath) -> None:
     """Every key neither mapped nor skipped is an error: mlform would silently drop what it asks for."""
     if path in m.used or (len(path) == 1 and path[0] in m.recipe.variables):
         return
@@ -223,7 +227,7 @@ def _unused(m: Mapping, node: Any, path: KeyPath) -> None:
         m.error(path, f"`{'.'.join(path)}` is not supported by `mlform import`")
 
 
-def metric_name(m: Mapping, path: KeyPath, name: Any, custom: dict[str, bool]) -> str | None:
+def metric_name(m: Mapping, path: RecipePath, name: Any, custom: dict[str, bool]) -> str | None:
     """The mlform name of a recipe metric; an error for one mlform does not compute."""
     if isinstance(name, str) and name in custom:
         return name

@@ -123,7 +123,8 @@ class Glue:
                                            name_literal=repr(name)))
         if self.metrics:
             parts.append(_METRICS.format(task_literal=repr(self.task), positive_literal=repr(self.positive_class)))
-            parts.append("\n\nfrom steps import custom_metrics as _custom_metrics  # noqa: E402, F401  (fingerprinted)\n\n")
+            parts.append("\n\n# imported so that editing steps/custom_metrics.py re-runs the evaluation\n"
+                         "from steps import custom_metrics as _custom_metrics  # noqa: E402, F401\n\n")
             parts.extend(_METRIC.format(attribute=a, name_literal=repr(f)) for a, f in self.metrics.items())
         if self.reader:
             parts.append(_READER)

@@ -138,16 +138,16 @@ def _evaluation(m: Mapping, task: str) -> None:
         m.line(1, "gates", gates, ("steps", "evaluate", "validation_criteria"))
     if custom:
         m.block(1, "custom_metrics")
-        for name, (function, better, path) in custom.items():
+        for name, (function, better, where) in custom.items():
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", function.rpartition(".")[2]):
-                m.error((*path, "function"), f"`{function}` is not a function name")
+                m.error((*where, "function"), f"`{function}` is not a function name")
                 continue
             ref = m.glue.metric(name, function.rpartition(".")[2])
-            m.lines.append(f"    - name: {json_text(name)}  # {m.recipe.origin(path)} `{'.'.join(path)}`")
+            m.lines.append(f"    - name: {json_text(name)}  # {m.recipe.origin(where)} `{'.'.join(where)}`")
             m.lines.append(f"      function: {json_text(ref)}  # calls `steps.custom_metrics."
                            f"{function.rpartition('.')[2]}(eval_df, builtin_metrics)`")
             m.lines.append(f"      greater_is_better: {json_text(better)}")
-            m.mapped.append((m.recipe.origin(path), ".".join(path), "evaluation.custom_metrics"))
+            m.mapped.append((m.recipe.origin(where), ".".join(where), "evaluation.custom_metrics"))
 
 
 def json_text(value: Any) -> str:

@@ -1,8 +1,8 @@
 """Run user functions named in a spec (`steps.train:estimator_fn`), and put what they raise in words.
 
-User functions run in the spec's folder. Project modules are imported with the spec's folder first on `sys.path`, under their own names, so a model
-pickled with a user class loads again in `mlform serve`. A module of another project (or an edited file) of the
-same name is imported afresh.
+User functions run in the spec's folder. Project modules are imported with the spec's folder first on `sys.path`,
+under their own names, so a model pickled with a user class loads again where that folder is on the path. A module
+of another project (or an edited file) of the same name is imported afresh.
 """
 
 from __future__ import annotations
