@@ -169,7 +169,7 @@ def write_recipe(root: Path, kind: str, *, threshold: float | None = None, custo
     (root / "recipe.yaml").write_text(recipe)
     loader = "  loader_method: load_file_as_dataframe" if custom_loader else ""
     (root / "profiles" / "local.yaml").write_text(PROFILE.format(
-        name=name, model=f"{name.title()}_Model", using="custom" if custom_loader else "csv",
+        name=name, model=f"{name.title()}_Model", using="csv",
         location=f"./data/{name}.csv", loader=loader, threshold_name=metric,
         threshold=default if threshold is None else threshold))
     for file, text in {**STEPS, "train.py": TRAIN[kind]}.items():
