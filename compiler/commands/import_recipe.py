@@ -37,7 +37,7 @@ def _write_all(files: dict[Path, str], steps_from: Path | None, steps_to: Path |
 @import_group.command("mlflow-recipe")
 @click.argument("recipe_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--profile", default="local", show_default=True, help="Profile in `profiles/` to render the recipe with.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for `mlform.yaml` and its glue (default: RECIPE_DIR); `steps/` is copied there.")
 @click.option("--force", is_flag=True, help="Replace an existing `mlform.yaml` and glue module.")
 def mlflow_recipe(recipe_dir: Path, profile: str, out: Path | None, force: bool) -> None:
