@@ -19,7 +19,7 @@ from mlform.specs.graph.fingerprint import UNQUERIED, StatCache
 from mlform.specs.graph.pipeline import PipelineGraph, derive_graph
 from mlform.specs.graph.steps import QUERY_PREFIX, Step
 from mlform.specs.loader import ResolvedSpec
-from mlform.specs.model.data import SqlSource
+from mlform.specs.model.data import PythonSource, SqlSource
 
 from .reasons import Snapshot
 
@@ -70,10 +70,11 @@ class Context:
         return derive_graph(self.spec, self.data_digest(stat.digest, query))
 
     def is_query(self, path: Path) -> bool:
-        """True for the pseudo-file of a `sql` source."""
+        """True for the pseudo-file of a `sql` source (or a `python` one that reads no file)."""
         if path.parent != self.spec.root or not path.name.startswith(QUERY_PREFIX):
             return False
-        return isinstance(self.spec.pipeline.data.sources.get(path.name.removeprefix(QUERY_PREFIX)), SqlSource)
+        source = self.spec.pipeline.data.sources.get(path.name.removeprefix(QUERY_PREFIX))
+        return isinstance(source, SqlSource) or (isinstance(source, PythonSource) and source.path is None)
 
     def data_digest(self, file_digest: Callable[[Path], str], query: bool = True) -> Callable[[Path], str]:
         """A digest function: files through `file_digest`; `sql:<name>` by fetching the source once (with `query`)."""

@@ -107,9 +107,12 @@ class Run:
         """(size, mtime, inode) of each data file as fingerprinted; a query source gets a value no file has."""
         stats: dict[str, list[Any] | None] = {}
         for step in self.steps.values():
-            for path in step.reads:
+            for path in (*step.reads, *step.code):
                 entry = self.stat.entries.get(str(path.resolve()))
                 stats[str(path)] = ["query"] if self.context.is_query(path) else entry[:3] if entry else None
+        for source in self.spec.pipeline.data.sources.values():
+            if source.type == "python" and source.path and not (self.spec.root / source.path).is_file():
+                stats[source.path] = ["query"]  # a folder or glob may gain files: no no-change receipt
         return stats
 
     def materialize(self, step_id: str) -> Output:

@@ -26,7 +26,8 @@ class Preview:
 
 def preview(run: Run) -> Preview:
     """The steps of `run`, fingerprinted and compared with the cache and the last run, before it executes any."""
-    data = {file: digest for snapshot in run.snapshots.values() for file, digest in snapshot.data.items()}
+    data = {file: digest for snapshot in run.snapshots.values()
+            for file, digest in (*snapshot.data.items(), *snapshot.code.items())}
     steps = {step_id: (run.fingerprints[step_id], list(run.reasons[step_id])) for step_id in run.steps}
     return Preview(steps, dict(sorted(data.items())))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,22 +27,28 @@ _SPEC_PREFIX: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a step's fingerprint was made of: its config slice, data digests and upstream fingerprints."""
+    """What a step's fingerprint was made of: its config slice, data digests, upstream fingerprints and the digests
+    of the user code files it runs."""
 
     fingerprint: str
     config: dict[str, Any]
     data: dict[str, str]
     upstream: dict[str, str]
+    code: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON data."""
-        return asdict(self)
+        """Plain JSON data (`code` only when the step runs user code)."""
+        data = asdict(self)
+        if not self.code:
+            del data["code"]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Snapshot | None:
         """A snapshot from JSON data, or None when it is not one."""
         try:
-            return cls(str(data["fingerprint"]), dict(data["config"]), dict(data["data"]), dict(data["upstream"]))
+            return cls(str(data["fingerprint"]), dict(data["config"]), dict(data["data"]), dict(data["upstream"]),
+                       dict(data.get("code", {})))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -62,6 +68,7 @@ def snapshots(graph: PipelineGraph, root: Path) -> dict[str, Snapshot]:
             step.config,
             {_shown(path, root): graph.data[path] for path in step.reads},
             {need: graph.fingerprints[need] for need in step.needs},
+            {_shown(path, root): graph.data[path] for path in step.code},
         )
         for step_id, step in graph.steps.items()
     }
@@ -106,6 +113,12 @@ def _changed(current: Snapshot, previous: Snapshot) -> list[str]:
             reasons.append(f"data `{file}` is new")
         elif old != digest:
             reasons.append(f"data `{file}` changed")
+    for file, digest in current.code.items():
+        old = previous.code.get(file)
+        if digest == "missing":
+            reasons.append(f"`{file}` is missing")
+        elif old != digest:
+            reasons.append(f"`{file}` changed" if old else f"`{file}` is new")
     reasons.extend(f"upstream `{need}` changed" for need, fp in current.upstream.items()
                    if previous.upstream.get(need) != fp)
     return reasons or ["fingerprint changed (a new mlform fingerprint format)"]

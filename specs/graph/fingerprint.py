@@ -73,7 +73,8 @@ def _hash(payload: object) -> str:
 
 
 def step_fingerprints(steps: Mapping[str, Step], data_digest: Callable[[Path], str]) -> dict[str, str]:
-    """Each step's fingerprint: its config slice, its upstream fingerprints and the digests of files it reads."""
+    """Each step's fingerprint: its config slice, its upstream fingerprints and the digests of the data files it
+    reads and of the user code files it runs."""
     result: dict[str, str] = {}
     for step_id, step in steps.items():
         payload = {
@@ -84,5 +85,7 @@ def step_fingerprints(steps: Mapping[str, Step], data_digest: Callable[[Path], s
             "upstream": {need: result[need] for need in step.needs},
             "data": [data_digest(path) for path in step.reads],
         }
+        if step.code:  # user code files; absent otherwise, so steps without user code keep their fingerprints
+            payload["code"] = [data_digest(path) for path in step.code]
         result[step_id] = _hash(payload)
     return result

@@ -33,6 +33,7 @@ __all__ = [
     "QUANTITY",
     "SECRET_KEY",
     "Cron",
+    "FunctionRef",
     "Identifier",
     "ImportPath",
     "LabelValue",
@@ -134,11 +135,23 @@ def _check_import_path(value: str) -> str:
     return value
 
 
+_FUNCTION_REF = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[:.][A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_function_ref(value: str) -> str:
+    if not _FUNCTION_REF.fullmatch(value) or ("." not in value and ":" not in value):
+        msg = f"`{value}` is not a function reference like `steps.train:estimator_fn` (module, `:`, function)"
+        raise ValueError(msg)
+    return value
+
+
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
 Name = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER, max_length=63)]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
 ImportPath = Annotated[str, AfterValidator(_check_import_path)]
+# A user function: `module:function` (or `module.function`); a module file under the spec folder is preferred
+FunctionRef = Annotated[str, AfterValidator(_check_function_ref)]
 Quantity = Annotated[
     str,
     BeforeValidator(_quantity_text),
