@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictFloat, StrictInt, model_validator
+from pydantic import Discriminator, Field, StrictFloat, StrictInt, Tag, model_validator
 
 from .base import ALIAS, Identifier, NonEmptyStr, SpecModel
 
@@ -48,6 +48,13 @@ class Distribution(SpecModel):
         return self
 
 
+# a list is a choice, anything else is read as a distribution (so its errors are about the distribution)
+Searched = Annotated[
+    Annotated[Annotated[list[Any], Field(min_length=1)], Tag("choice")] | Annotated[Distribution, Tag("drawn")],
+    Discriminator(lambda value: "choice" if isinstance(value, list) else "drawn"),
+]
+
+
 class Tuning(SpecModel):
     """A hyperparameter search on the training rows, by cross-validation; the best params train the model."""
 
@@ -60,7 +67,7 @@ class Tuning(SpecModel):
                           "`evaluation.metrics` if omitted. Custom metrics work too.")
     cv: Annotated[int, Field(ge=2, le=100)] = Field(3, description="Cross-validation folds of the training rows.")
     seed: Annotated[int, Field(ge=0)] = Field(0, description="Seed of the draws and of the folds' shuffle.")
-    params: dict[NonEmptyStr, Annotated[list[Any], Field(min_length=1)] | Distribution] = Field(
+    params: dict[NonEmptyStr, Searched] = Field(
         min_length=1, description="Per estimator parameter: a list of values to choose from, or "
                                   "`{distribution: uniform|loguniform|randint|quniform, low, high, q}`. "
                                   "Each candidate's params override `model.params`.")
