@@ -165,8 +165,8 @@ class MlflowRun:
             if isinstance(found, dict) and found:
                 from mlflow.entities import Param
 
-                for batch in _batches([Param(k, v) for k, v in flat_params(found).items()]):
-                    self.client.log_batch(self.run_id, params=batch)
+                for found_batch in _batches([Param(k, v) for k, v in flat_params(found).items()]):
+                    self.client.log_batch(self.run_id, params=found_batch)
             if outcome.id == "train":
                 self._model()
             elif outcome.id == "register":
