@@ -15,11 +15,12 @@ from mlform.specs.errors import RenderError
 
 from .common import SecretEnv, k8s_name, kubernetes_ref
 
-__all__ = ["AWS_KEYS", "AWS_VARIABLES", "LOCK_TIMEOUT", "aws_secret", "backend_secret", "backend_secret_env",
+__all__ = ["AWS_KEYS", "LOCK_TIMEOUT", "aws_secret", "backend_secret", "backend_secret_env",
            "shared", "uses_s3"]
 
-AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")  # secrets: GitHub secrets, keys of a Kubernetes Secret
-AWS_VARIABLES = ("AWS_ENDPOINT_URL",)  # not secret: a GitHub variable, for an S3 API other than AWS
+# GitHub secrets, or keys of a Kubernetes Secret; the endpoint only for an S3 API other than AWS (boto3 ignores
+# an empty value, which is what an unset GitHub secret gives)
+AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL")
 LOCK_TIMEOUT = "10m"  # how long a CI apply waits for another holder of the shared lock: merges queue, not fail
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from mlform.compiler.artifacts.backend import AWS_KEYS, AWS_VARIABLES, LOCK_TIMEOUT, backend_secret, shared, uses_s3
+from mlform.compiler.artifacts.backend import AWS_KEYS, LOCK_TIMEOUT, backend_secret, shared, uses_s3
 from mlform.compiler.artifacts.common import image, mlform_install, registry_host, step_secrets
 from mlform.compiler.artifacts.render import dump_yaml, shquote
 
@@ -172,14 +172,14 @@ def _job(ctx: Context, permissions: dict[str, str], steps: list[dict[str, Any]],
     if role is not None:  # short-lived credentials for the s3 state backend, in the standard AWS variables
         permissions = {**permissions, "id-token": "write"}
         setup.append({"name": "Configure AWS credentials", "uses": _uses("aws-actions/configure-aws-credentials"),
-                      "with": {"role-to-assume": role, "aws-region": github.aws_region}})
+                      "with": {"role-to-assume": literal(role), "aws-region": github.aws_region}})
     return {"runs-on": literal(github.runs_on), **extra, "permissions": permissions, "timeout-minutes": 60,
             "env": env, "steps": [*setup, *steps]}
 
 
 def _backend_env(ctx: Context) -> dict[str, str]:
     """What the mlform commands need to reach a shared state backend: the postgres URL's secret, or the AWS
-    keys (secrets), region and endpoint (a variable, empty for AWS itself) unless an OIDC role gives them."""
+    keys and endpoint (secrets; the endpoint unset for AWS itself) and region, unless an OIDC role gives them."""
     found = backend_secret(ctx)
     if found is not None:
         return {found[0]: f"${{{{ secrets.{found[0]} }}}}"}
@@ -187,8 +187,7 @@ def _backend_env(ctx: Context) -> dict[str, str]:
         return {}
     github = ctx.spec.pipeline.targets.github_actions
     assert github is not None
-    return {**{key: f"${{{{ secrets.{key} }}}}" for key in AWS_KEYS}, "AWS_REGION": github.aws_region,
-            **{key: f"${{{{ vars.{key} }}}}" for key in AWS_VARIABLES}}
+    return {**{key: f"${{{{ secrets.{key} }}}}" for key in AWS_KEYS}, "AWS_REGION": github.aws_region}
 
 
 def _secrets_env(ctx: Context) -> dict[str, str]:
