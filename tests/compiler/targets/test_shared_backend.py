@@ -186,3 +186,15 @@ def test_plan_reads_the_state_while_an_apply_holds_its_lock(project: Project, cl
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def test_the_readme_names_what_the_generated_files_need() -> None:
+    from mlform.compiler.artifacts.backend import AWS_KEYS, LOCK_TIMEOUT
+
+    from .conftest import EXAMPLES
+
+    text = (EXAMPLES.parent / "README.md").read_text()
+    section = text[text.index("### Team set-up"):text.index("### Metric names")]
+    assert f"--lock-timeout {LOCK_TIMEOUT}" in section
+    assert all(f"`{key}`" in section for key in AWS_KEYS)
+    assert "`<name>-aws`" in section and "eks.amazonaws.com/role-arn" in section
