@@ -55,7 +55,7 @@ class Install:
 
 
 def install_extras(ctx: Context) -> str:
-    """`[extra,...]` the runtime needs (MLflow for `tracking: mlflow`, the client of a shared state backend), or `""`."""
+    """`[extra,...]` the runtime needs (MLflow for `tracking: mlflow`, a shared state backend's client), or `""`."""
     pipeline = ctx.spec.pipeline
     found = ["mlflow"] if pipeline.tracking.backend == "mlflow" else []
     if pipeline.state.backend.kind != "local":

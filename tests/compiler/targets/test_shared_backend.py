@@ -43,7 +43,8 @@ def test_apply_waits_for_the_shared_lock_with_the_backend_secret(compiled: Proje
     assert apply["run"] == 'mlform apply "$MLFORM_SPEC" --env "$MLFORM_ENV" --yes --lock-timeout 10m\n'
     assert apply["env"] == {"IRIS_STATE_URL": "${{ secrets.IRIS_STATE_URL }}"}
     assert step(job, "Install mlform")["run"] == "python -m pip install 'mlform[postgres]==0.1.0'\n"
-    local = yaml.safe_load((compiled.root / ".github/workflows/mlform-iris-prod-apply.yml").read_text())["jobs"]["apply"]
+    local_file = compiled.root / ".github/workflows/mlform-iris-prod-apply.yml"
+    local = yaml.safe_load(local_file.read_text())["jobs"]["apply"]
     assert "--lock-timeout" not in step(local, "Apply")["run"]  # a local backend lives and dies with the runner
 
 
@@ -87,7 +88,8 @@ def test_pods_keep_no_state_claim_and_a_scratch_state_folder(compiled: Project, 
     assert (compiled.root / "deploy/iris/prod/kubernetes/persistentvolumeclaim.yaml").exists()
     for stem in ("job", "cronjob"):
         doc = manifest(compiled, env, stem)
-        pod = doc["spec"]["template"]["spec"] if stem == "job" else doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        job_spec = doc["spec"] if stem == "job" else doc["spec"]["jobTemplate"]["spec"]
+        pod = job_spec["template"]["spec"]
         assert {"name": "state", "emptyDir": {}} in pod["volumes"]
         assert {"name": "state", "mountPath": "/app/.mlform"} in pod["containers"][0]["volumeMounts"]
 
