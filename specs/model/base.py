@@ -21,6 +21,8 @@ from .cron import check_cron
 
 __all__ = [
     "ALIAS",
+    "AWS_REGION",
+    "AWS_ROLE",
     "DNS_LABEL",
     "ENV_NAME",
     "ENV_VAR",
@@ -56,6 +58,8 @@ SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
 IMAGE = (r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
          r"(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
 PYTHON_VERSION = r"^3\.\d{1,2}$"
+AWS_ROLE = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+AWS_REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]$|^auto$"
 # How error messages describe each pattern: "`X` is not <description>".
 PATTERNS = {
     DNS_LABEL: "a DNS-1123 label: lowercase letters, digits and `-`, starting and ending with a letter or digit",
@@ -69,6 +73,8 @@ PATTERNS = {
     SECRET_KEY: "a Secret key: letters, digits, `-`, `_` and `.`",
     IMAGE: "an image reference like `registry.example.com/team/model:tag`",
     PYTHON_VERSION: "a Python version like `3.11`",
+    AWS_ROLE: "an IAM role ARN like `arn:aws:iam::123456789012:role/mlform-ci`",
+    AWS_REGION: "an AWS region like `eu-west-1` (or `auto`)",
 }
 # groups: the number, then the optional suffix; plain groups so the JSON Schema can reuse the pattern
 QUANTITY = r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?"

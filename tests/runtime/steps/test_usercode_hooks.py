@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlform.runtime.run.executor import run_pipeline
+from mlform.runtime.run.executor import Run, run_pipeline
 from mlform.runtime.run.preview import preview
 from mlform.specs import load_spec, validate_file
 from mlform.specs.errors import StepError
@@ -118,11 +118,11 @@ def test_plan_names_the_user_code_file_that_changed(project: Path) -> None:
     run_pipeline(load_spec(project))
     helper = project.parent / "steps" / "helpers.py"
     helper.write_text("C_SCALE = 2.0\n")  # imported by steps/train.py: its change re-trains too
-    reasons = preview(load_spec(project)).steps
+    reasons = preview(Run(load_spec(project))).steps
     assert reasons["train"][1] == ["`steps/helpers.py` changed"]
     assert reasons["split"][1] == []
     (project.parent / "steps" / "split.py").write_text("def keep(frame):\n    return frame['ash'] > 0\n")
-    assert preview(load_spec(project)).steps["split"][1] == ["`steps/split.py` changed"]
+    assert preview(Run(load_spec(project))).steps["split"][1] == ["`steps/split.py` changed"]
 
 
 def test_a_failing_function_is_named_with_its_file_and_line(project: Path) -> None:
