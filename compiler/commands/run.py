@@ -142,7 +142,7 @@ def _close(trackers: list[Tracker]) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Newest runs to show.")
 @_format_option
 def runs_list(spec: Path | None, limit: int, fmt: str) -> None:
-    """List the newest runs in the state of SPEC (default: this folder; `$MLFORM_BACKEND` when set)."""
+    """List the newest runs of SPEC's backends (default: this folder's state; `$MLFORM_BACKEND` when set)."""
     trackers = _trackers(spec)
     if isinstance(trackers, str):
         click.echo("[]" if fmt == "json" else trackers)
