@@ -75,11 +75,15 @@ def spec_files(paths: tuple[Path, ...]) -> list[Path]:
 
 
 def _sets_backend(path: Path) -> bool:
-    """Whether the spec file at `path` has a `state` section, in the base spec or an overlay (unread: False)."""
-    from mlform.specs.loader import read_spec_document
+    """Whether the spec file at `path` has a `state` section, in the base spec or an overlay."""
+    from mlform.specs.errors import SpecError
+    from mlform.specs.read.source import read_document  # not the loader: `audit --verify` imports no pydantic
 
-    doc = read_spec_document(path)
-    data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
+    try:
+        data = read_document(path, str(path)).data
+    except SpecError:
+        return True  # unreadable: validating reports it
+    data = data if isinstance(data, dict) else {}
     overlays = data.get("environments")
     return "state" in data or (isinstance(overlays, dict) and
                                any(isinstance(o, dict) and "state" in o for o in overlays.values()))
@@ -92,7 +96,6 @@ def spec_backends(files: list[Path]) -> list[Backend]:
 
     from mlform.runtime.storage.backends.url import BACKEND_ENV, backend_url, opened
     from mlform.runtime.storage.statedir import state_dir_for
-    from mlform.specs import SpecError, validate_file
 
     if os.environ.get(BACKEND_ENV):
         return [opened(os.environ[BACKEND_ENV])]
@@ -101,6 +104,8 @@ def spec_backends(files: list[Path]) -> list[Backend]:
         if not _sets_backend(file):
             urls.setdefault(str(state_dir_for(file.resolve().parent)))
             continue
+        from mlform.specs import SpecError, validate_file  # only now: validating imports pydantic
+
         specs, diagnostics = validate_file(file)
         if any(d.severity == "error" for d in diagnostics):
             raise SpecError(diagnostics)
