@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("mlform.compiler.commands.audit:audit", "Show, export and verify the tamper-evident log of applies."),
     "build": ("mlform.compiler.commands.build:build", "Build the training and serving images with a Docker engine."),
     "init": ("mlform.compiler.commands.init:init", "Scaffold a new spec with data that validates."),
+    "import": ("mlform.compiler.commands.import_recipe:import_group", "Import an MLflow Recipe as an mlform spec."),
     "run": ("mlform.compiler.commands.run:run", "Run the pipeline's steps locally, skipping cached ones."),
     "runs": ("mlform.compiler.commands.run:runs", "List and show tracked runs."),
     "models": ("mlform.compiler.commands.run:models", "List models, aliases per environment, training pins."),

@@ -26,6 +26,7 @@ MlformError
         ├── IngestError        a data source cannot be read (runtime/steps/ingest)
         ├── SplitError         the rows cannot be split (runtime/steps/split)
         ├── TrainError         the estimator cannot be built (runtime/steps/train)
+        ├── UserCodeError      a user function cannot be imported, or raised (runtime/steps/usercode)
         ├── ValidationFailedError  data validation rules failed (runtime/steps/actions)
         ├── UnsupportedPatternError  a regex is outside the fast subset (runtime/steps/regex_shape)
         ├── SecretMissingError  a secret's value is not available (runtime/secretref)

@@ -24,7 +24,9 @@ __all__ = [
     "SecretEnv",
     "image",
     "image_repository",
+    "install_extras",
     "k8s_name",
+    "kubernetes_ref",
     "labels",
     "mlform_install",
     "registry_host",
@@ -43,29 +45,40 @@ INSTALL_DIR = "/opt/mlform-install"  # where an image build copies a wheel or so
 
 @dataclass(frozen=True)
 class Install:
-    """What pip installs as mlform (`requirement`), and for a path source, that path relative to the spec folder."""
+    """What pip installs as mlform (`requirement`, with its extras), and for a path source, that path relative to
+    the spec folder and where an image build copies it (`copy_to`)."""
 
     requirement: str
     path: str | None = None
     custom: bool = False
+    copy_to: str | None = None
+
+
+def install_extras(ctx: Context) -> str:
+    """`[extra,...]` the runtime needs (MLflow for `tracking: mlflow`, a shared state backend's client), or `""`."""
+    pipeline = ctx.spec.pipeline
+    found = ["mlflow"] if pipeline.tracking.backend == "mlflow" else []
+    if pipeline.state.backend.kind != "local":
+        found.append(pipeline.state.backend.kind)
+    return f"[{','.join(sorted(found))}]" if found else ""
 
 
 def mlform_install(ctx: Context, where: str) -> Install:
     """How the artifacts install mlform (`runtime.mlform`, else this mlform's version); `where` an image build
     (`image`, which copies a path source to INSTALL_DIR) or a checkout of the project (`checkout`)."""
-    text = ctx.spec.pipeline.runtime.mlform
+    text, extras = ctx.spec.pipeline.runtime.mlform, install_extras(ctx)
     if text is None:
-        return Install(f"mlform=={ctx.version}")
+        return Install(f"mlform{extras}=={ctx.version}")
     source = parse_source(text)
     if source.kind == "version":
-        return Install(f"mlform=={source.value}", custom=True)
+        return Install(f"mlform{extras}=={source.value}", custom=True)
     if source.kind == "url":
-        return Install(f"mlform @ {source.value}", custom=True)
+        return Install(f"mlform{extras} @ {source.value}", custom=True)
     if where == "image":
         name = PurePosixPath(source.value).name if source.value != "." else "source"
-        return Install(f"{INSTALL_DIR}/{name}", source.value, custom=True)
-    return Install("./" + posixpath.normpath(posixpath.join(ctx.layout.spec_dir, source.value)), source.value,
-                   custom=True)
+        return Install(f"{INSTALL_DIR}/{name}{extras}", source.value, custom=True, copy_to=f"{INSTALL_DIR}/{name}")
+    path = "./" + posixpath.normpath(posixpath.join(ctx.layout.spec_dir, source.value))
+    return Install(path + extras, source.value, custom=True)
 
 
 def spec_file(ctx: Context) -> str:
@@ -118,7 +131,8 @@ def labels(ctx: Context, component: str) -> dict[str, str]:
     }
 
 
-def _kubernetes_ref(ctx: Context, secret: str, used_at: str) -> tuple[str, str]:
+def kubernetes_ref(ctx: Context, secret: str, used_at: str) -> tuple[str, str]:
+    """(Kubernetes Secret, key) of spec secret `secret`; RenderError naming `used_at` when it has none."""
     ref = ctx.spec.pipeline.secrets[secret].kubernetes
     if ref is None:
         msg = (f"secret `{secret}` (used by `{used_at}`) has no `kubernetes` reference: "
@@ -163,7 +177,7 @@ def step_secrets(ctx: Context) -> dict[str, tuple[str, str]]:
 
 def secret_env(ctx: Context) -> list[SecretEnv]:
     """The secrets the pipeline's steps read, as variables set from Kubernetes Secrets."""
-    return [(var, *_kubernetes_ref(ctx, name, where)) for var, (name, where) in step_secrets(ctx).items()]
+    return [(var, *kubernetes_ref(ctx, name, where)) for var, (name, where) in step_secrets(ctx).items()]
 
 
 def serving_env(ctx: Context) -> list[SecretEnv]:
@@ -173,5 +187,5 @@ def serving_env(ctx: Context) -> list[SecretEnv]:
         return []
     found = []
     for var, use in sorted(serving.env.items()):
-        found.append((var, *_kubernetes_ref(ctx, use.secret, f"serving.env.{var}")))
+        found.append((var, *kubernetes_ref(ctx, use.secret, f"serving.env.{var}")))
     return found

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from pathlib import Path
 
-from mlform.compiler.graph.stepgraph import build_graph
+from mlform.compiler.graph.stepgraph import StepGraph, build_graph
 from mlform.compiler.targets import Context, Layout, Target, load_targets
 from mlform.compiler.workspace import HEADER_MARK, project_root, read_header
 from mlform.specs import BASE, ResolvedSpec, SpecError, load_spec, validate_file
@@ -31,7 +31,8 @@ from mlform.specs.fsutil import write_atomic
 
 from .render import Templates
 
-__all__ = ["HEADER_MARK", "Build", "Finding", "check", "compile_specs", "project_root", "resolve_specs", "write"]
+__all__ = ["HEADER_MARK", "Build", "Finding", "check", "compile_specs", "project_root", "render_graphs",
+           "resolve_specs", "write"]
 
 
 
@@ -126,21 +127,34 @@ def _posix(path: Path, root: Path) -> str:
 def compile_specs(paths: Iterable[Path], env: str | None, out: Path | None, targets: Sequence[str] | None = None,
                   templates: Path | None = None, cwd: Path | None = None) -> Build:
     """Render every selected target of every spec (each environment unless `env`) into one Build."""
+    return render_graphs(_graphs(paths, env), out, targets, templates, cwd)
+
+
+def _graphs(paths: Iterable[Path], env: str | None) -> Iterator[StepGraph]:
+    """The graph of every spec, once all of them resolved and none names its pipeline like another."""
+    specs = [spec for path in paths for spec in resolve_specs(path, env)]
+    clashes = duplicate_names(spec.document for spec in specs)
+    if clashes:
+        raise SpecError(clashes)
+    for spec in specs:
+        yield build_graph(spec)
+
+
+def render_graphs(graphs: Iterable[StepGraph], out: Path | None, targets: Sequence[str] | None = None,
+                  templates: Path | None = None, cwd: Path | None = None) -> Build:
+    """Render every selected target of each graph's spec into one Build."""
     root = project_root(cwd or Path.cwd())
     out_dir = (out or root).resolve()
     chosen = _select(targets)
     renderer = Templates(templates)
     version = package_version("mlform")
     build = Build(out_dir)
-    specs = [spec for path in paths for spec in resolve_specs(path, env)]
-    clashes = duplicate_names(spec.document for spec in specs)
-    if clashes:
-        raise SpecError(clashes)
-    for spec in specs:
+    for graph in graphs:
+        spec = graph.spec
         spec_path = _posix(spec.path, root)
         layout = Layout(spec_path, _posix(spec.root, root), _posix(out_dir, root),
                         _posix(templates.resolve(), root) if templates else None)
-        ctx = Context(spec, build_graph(spec), layout, renderer, version)
+        ctx = Context(spec, graph, layout, renderer, version)
         owner = Owner(spec_path, spec.env, f"sha256:{spec.digest}", version)
         for target in chosen.values():
             folder = target.directory(ctx)

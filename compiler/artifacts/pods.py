@@ -6,11 +6,13 @@ from typing import Any
 
 from mlform.compiler.targets import Context
 
+from .backend import aws_secret, backend_secret_env, shared, uses_s3
 from .common import APP_DIR, STATE_DIR, UID, SecretEnv, k8s_name, labels
 
 __all__ = [
     "CONTAINER_SECURITY",
     "POD_SECURITY",
+    "aws_role",
     "container",
     "env_vars",
     "pod_metadata",
@@ -55,19 +57,35 @@ def _mounts(state: bool) -> list[dict[str, str]]:
     return mounts
 
 
+def _writes_state(ctx: Context, state: bool) -> bool:
+    """Whether a pod mounts the state folder: for state, or with a shared backend as scratch for its caches
+    (a server downloads the model it serves there)."""
+    return state or shared(ctx)
+
+
 def container(ctx: Context, name: str, image: str, args: list[str], env: list[SecretEnv], *, state: bool,
               extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One container: read-only root, no privileges, a writable /tmp (and state folder when `state`)."""
+    """One container: read-only root, no privileges, a writable /tmp (and state folder when `state`), and the
+    credentials of a shared state backend."""
     spec: dict[str, Any] = {"name": name, "image": image, "imagePullPolicy": "IfNotPresent", "args": args,
                             "workingDir": APP_DIR, **(extra or {})}
+    env = list({item[0]: item for item in [*env, *backend_secret_env(ctx)]}.values())
     if env:
         spec["env"] = env_vars(env)
+    if uses_s3(ctx) and aws_role(ctx) is None:
+        spec["envFrom"] = [{"secretRef": {"name": aws_secret(ctx)}}]
     resources = _resources(ctx)
     if resources:
         spec["resources"] = resources
     spec["securityContext"] = CONTAINER_SECURITY
-    spec["volumeMounts"] = _mounts(state)
+    spec["volumeMounts"] = _mounts(_writes_state(ctx, state))
     return spec
+
+
+def aws_role(ctx: Context) -> str | None:
+    """`targets.kubernetes.aws_role`: the IAM role the created service account carries, if any."""
+    target = ctx.spec.pipeline.targets.kubernetes
+    return None if target is None else target.aws_role
 
 
 def service_account(ctx: Context) -> str:
@@ -78,9 +96,10 @@ def service_account(ctx: Context) -> str:
     return target.service_account or k8s_name(ctx.spec.name, "mlform")
 
 
-def state_claim(ctx: Context) -> str:
-    """The PersistentVolumeClaim holding the pipeline's state (tracking, registry) across pods."""
-    return k8s_name(ctx.spec.name, "state")
+def state_claim(ctx: Context) -> str | None:
+    """The PersistentVolumeClaim holding the pipeline's state (tracking, registry) across pods; None with a shared
+    backend, which holds that state itself."""
+    return None if shared(ctx) else k8s_name(ctx.spec.name, "state")
 
 
 def pod_spec(ctx: Context, containers: list[dict[str, Any]], *, restart: str | None, state: bool) -> dict[str, Any]:
@@ -93,9 +112,12 @@ def pod_spec(ctx: Context, containers: list[dict[str, Any]], *, restart: str | N
         spec["imagePullSecrets"] = [{"name": target.image_pull_secret}]
     spec["securityContext"] = POD_SECURITY
     spec["containers"] = containers
-    volumes = [{"name": "tmp", "emptyDir": {}}]
-    if state:
-        volumes.append({"name": "state", "persistentVolumeClaim": {"claimName": state_claim(ctx)}})
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
+    claim = state_claim(ctx)
+    if claim is None:
+        volumes.append({"name": "state", "emptyDir": {}})
+    elif state:
+        volumes.append({"name": "state", "persistentVolumeClaim": {"claimName": claim}})
     spec["volumes"] = volumes
     return spec
 

@@ -17,12 +17,17 @@ from .common import env_option, spec_files, specs_argument
 @env_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 def graph(specs: tuple[Path, ...], env: str | None, fmt: str) -> None:
-    """Show the step graph of SPECS (Mermaid renders in GitHub Markdown)."""
+    """Show the step graph of SPECS with the fingerprints a run would use now (Mermaid renders in GitHub Markdown).
+
+    A step resting on a `sql` source shows no fingerprint: `graph` runs no query.
+    """
     from mlform.compiler.graph.graphviews import graph_data, render_graph
-    from mlform.compiler.graph.stepgraph import build_graph
+    from mlform.compiler.graph.stepgraph import view
+    from mlform.runtime.run.preview import current_graph
     from mlform.specs import load_spec
 
-    graphs = [build_graph(load_spec(path, env)) for path in spec_files(specs)]
+    resolved = [load_spec(path, env) for path in spec_files(specs)]
+    graphs = [view(spec, current_graph(spec)) for spec in resolved]
     if fmt == "json":
         payload = [graph_data(g) for g in graphs]
         click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, sort_keys=True))

@@ -13,11 +13,18 @@ __all__ = ["FORMATS", "graph_data", "render_graph"]
 FORMATS = ("text", "mermaid", "dot", "json")
 
 
+def _fingerprints(g: StepGraph) -> dict[str, str | None]:
+    """Each step's fingerprint; None where it rests on a `sql` source that was not queried."""
+    unknown = g.pipeline.unknown()
+    return {step_id: None if step_id in unknown else fingerprint for step_id, fingerprint in g.fingerprints.items()}
+
+
 def _text(g: StepGraph) -> str:
     lines = [f"{g.spec.name} ({g.spec.env}): {len(g.steps)} steps"]
+    fingerprints = _fingerprints(g)
     for step_id in g.steps:
         needs = ", ".join(g.steps[step_id].needs) or "-"
-        lines.append(f"  {step_id:<20} needs {needs:<40} {g.fingerprints[step_id][:12]}")
+        lines.append(f"  {step_id:<20} needs {needs:<40} {(fingerprints[step_id] or 'unknown')[:12]}")
     return "\n".join(lines)
 
 
@@ -40,14 +47,15 @@ def _dot(g: StepGraph) -> str:
 
 
 def graph_data(g: StepGraph) -> dict[str, object]:
-    """The graph as JSON-ready data."""
+    """The graph as JSON-ready data; a fingerprint resting on an unqueried `sql` source is null."""
+    fingerprints = _fingerprints(g)
     return {
         "name": g.spec.name,
         "env": g.spec.env,
         "spec": g.spec.display,
         "spec_digest": g.spec.digest,
         "steps": [
-            {"id": s, "kind": step.kind, "needs": list(step.needs), "fingerprint": g.fingerprints[s]}
+            {"id": s, "kind": step.kind, "needs": list(step.needs), "fingerprint": fingerprints[s]}
             for s, step in g.steps.items()
         ],
         "edges": [list(edge) for edge in sorted(g.graph.edges)],

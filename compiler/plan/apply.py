@@ -104,18 +104,24 @@ def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None, conso
                lock_timeout: float = 0.0) -> tuple[Plan, State, list[str]]:
     """Apply `saved` (or a fresh plan) under the state lock; state is written after every completed step.
 
+    One runtime `Run` derives the graph: the artifacts are rendered from it, the fresh plan is made from it
+    (a saved plan must agree with that plan) and it executes exactly the plan's steps to run.
     Returns the plan applied, the final state and notes (e.g. a lock taken over from a dead process).
     With `spec_sha`, the digest of the spec file's bytes `spec` was loaded from, a plan receipt is
     written when a fresh plan afterwards is a no-op. The versions registered and aliases moved go to
-    `journal` (the audit entry's); without one, the run audits its alias moves itself. A held lock is
+    `journal` (the audit entry's); without one, the apply audits its alias moves as a run. A held lock is
     waited for up to `lock_timeout` seconds.
     """
-    from mlform.runtime.run.executor import run_pipeline
+    from mlform.runtime.run.executor import Run, run_steps
 
+    if journal is None:
+        with Journal("run").auditing(spec) as own:
+            return apply_plan(spec, inputs, saved, console, spec_sha, own)
     store = state_store(spec)
     with store.lock("apply", lock_timeout):
-        build = build_for(spec, inputs)
-        fresh = make_plan(spec, inputs, build)
+        run = Run(spec, journal)
+        build = build_for(spec, inputs, run.graph)
+        fresh = make_plan(spec, inputs, build, run)
         if saved is not None:
             check_saved_plan(saved, fresh)
         if fresh.problems:  # refused before anything is written
@@ -125,9 +131,10 @@ def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None, conso
         state.spec, state.env, state.spec_digest = spec.display, spec.env, spec.digest
         _write_artifacts(plan, build, state)
         store.write(state)
-        # Always through the runtime: cached steps are recorded too, so state matches the spec even when
-        # an earlier, interrupted apply already produced every output.
-        run_pipeline(spec, reporter=_StateReporter(store, state, console), journal=journal)
+        # Cached steps are reported and recorded too, so state matches the spec even when an earlier,
+        # interrupted apply already produced every output.
+        to_run = [c.address for c in plan.of("step", Action.RUN)]
+        run_steps(run, to_run, list(run.steps), _StateReporter(store, state, console))
         _record_aliases(spec, state)
         store.write(state)
         record(spec, inputs, build, fresh, spec_sha)
@@ -136,7 +143,9 @@ def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None, conso
 
 def record_unchanged(spec: ResolvedSpec, inputs: PlanInputs, planned: Plan, spec_sha: str | None) -> bool:
     """Write the plan receipt of a spec whose plan changes nothing, leaving its state as it is; True when written."""
-    return record(spec, inputs, build_for(spec, inputs), planned, spec_sha)
+    from mlform.runtime.run.preview import current_graph
+
+    return record(spec, inputs, build_for(spec, inputs, current_graph(spec)), planned, spec_sha)
 
 
 def read_plan(path: Path) -> Plan:

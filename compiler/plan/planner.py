@@ -1,11 +1,15 @@
-"""Make a plan: compare compiled artifacts with the disk, step fingerprints with the runtime's cache."""
+"""Make a plan: compare compiled artifacts with the disk, step fingerprints with the runtime's cache.
+
+A plan reads one runtime `Run`: its graph is what the targets render and its step rows are what applying runs.
+"""
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+from typing import TYPE_CHECKING
 
-from mlform.compiler.artifacts.output import Build, compile_specs
+from mlform.compiler.artifacts.output import Build, render_graphs
 from mlform.compiler.diff.artifactdiff import compare_artifact
 from mlform.compiler.diff.structdiff import HEADER_ONLY
 from mlform.compiler.workspace import FOLDERS
@@ -13,6 +17,11 @@ from mlform.specs import ResolvedSpec
 
 from .plans import Action, Change, Plan, PlanInputs
 from .state import State, StateStore
+
+if TYPE_CHECKING:
+    from mlform.runtime.run.executor import Run
+    from mlform.runtime.run.preview import Preview
+    from mlform.specs.graph.pipeline import PipelineGraph
 
 __all__ = ["DIFF_LINES", "build_for", "make_plan", "moved_outside", "promotion_change", "state_store"]
 
@@ -39,9 +48,11 @@ def _diff(before: str, after: str, name: str) -> str:
     return "\n".join(lines)
 
 
-def build_for(spec: ResolvedSpec, inputs: PlanInputs) -> Build:
-    """The files every selected target renders for one spec and environment."""
-    return compile_specs([spec.path], spec.env, inputs.out, inputs.targets, inputs.templates)
+def build_for(spec: ResolvedSpec, inputs: PlanInputs, graph: PipelineGraph) -> Build:
+    """The files every selected target renders for one spec and environment from its graph."""
+    from mlform.compiler.graph.stepgraph import view
+
+    return render_graphs([view(spec, graph)], inputs.out, inputs.targets, inputs.templates)
 
 
 def _orphans(build: Build) -> list[str]:
@@ -80,12 +91,9 @@ def artifact_changes(build: Build, state: State | None) -> list[Change]:
     return changes
 
 
-def step_changes(spec: ResolvedSpec, state: State | None) -> tuple[list[Change], dict[str, str]]:
+def step_changes(seen: Preview, state: State | None) -> tuple[list[Change], dict[str, str]]:
     """RUN, UPDATE (cached, but state records another fingerprint) or NOOP for every step, with why; and the
     data digests the plan was computed with."""
-    from mlform.runtime.run.preview import preview
-
-    seen = preview(spec)
     changes = []
     for step_id, (fingerprint, reasons) in seen.steps.items():
         before = (state.steps.get(step_id) or {}).get("fingerprint") if state else None
@@ -154,12 +162,19 @@ def moved_outside(spec: ResolvedSpec, state: State | None) -> list[str]:
     return notes
 
 
-def make_plan(spec: ResolvedSpec, inputs: PlanInputs, build: Build | None = None) -> Plan:
-    """The plan for one spec and environment; reads state, the disk and the cache, writes nothing."""
+def make_plan(spec: ResolvedSpec, inputs: PlanInputs, build: Build | None = None, run: Run | None = None) -> Plan:
+    """The plan for one spec and environment from `run` (a new one when None); writes nothing.
+
+    `build` holds the files rendered from `run.graph` (rendered here when None).
+    """
+    from mlform.runtime.run.executor import Run
+    from mlform.runtime.run.preview import preview
+
     state = state_store(spec).read()
+    run = run or Run(spec)
     if build is None:
-        build = build_for(spec, inputs)
-    steps, data = step_changes(spec, state)
+        build = build_for(spec, inputs, run.graph)
+    steps, data = step_changes(preview(run), state)
     plan = Plan(spec.display, spec.env, spec.digest, state.lineage if state else None,
                 state.serial if state else None, data)
     promotion, plan.problems = promotion_change(spec, data)

@@ -237,7 +237,8 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
     from .planner import make_plan, state_store
 
     packages = estimator_packages([spec])
-    queried = any(isinstance(source, SqlSource) for source in spec.pipeline.data.sources.values())
+    queried = any(isinstance(source, SqlSource) or (source.type == "python" and not (
+        source.path and (spec.root / source.path).is_file())) for source in spec.pipeline.data.sources.values())
     policy = _satisfied_policy(spec, inputs, Path.cwd())
     if spec_sha is None or packages is None or queried or policy is None:
         return False

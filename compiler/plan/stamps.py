@@ -113,7 +113,7 @@ def estimator_packages(specs: Iterable[ResolvedSpec]) -> dict[str, str | None] |
     found: dict[str, str | None] = {}
     for spec in specs:
         model = spec.pipeline.model
-        for import_path in (model.estimator, *(step.transformer for step in model.preprocessing)):
+        for import_path in (model.estimator or "", *(step.transformer for step in model.preprocessing)):
             distributions = _distributions().get(import_path.partition(".")[0])
             if not distributions:
                 return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from mlform.compiler.artifacts.backend import shared
 from mlform.compiler.artifacts.common import APP_DIR, STATE_DIR, UID, mlform_install, spec_file
 
 from . import Context
@@ -37,6 +38,7 @@ def render(ctx: Context) -> dict[str, str]:
         "base_image": docker.base_image, "version": ctx.version, "name": ctx.spec.name, "env": env,
         "digest": ctx.spec.digest, "app_dir": APP_DIR, "state_dir": STATE_DIR, "uid": UID,
         "state_dir_name": PurePosixPath(STATE_DIR).name, "install": mlform_install(ctx, "image"), "spec": spec,
+        "shared": shared(ctx),
     }
     render_one = ctx.templates.render
     files = {
@@ -49,5 +51,6 @@ def render(ctx: Context) -> dict[str, str]:
         command = ["serve", spec, "--env", env, "--host", "0.0.0.0", "--port", str(serving.port)]
         files["Dockerfile.serve"] = render_one("docker", "Dockerfile.serve", kind="serve", command=command,
                                                port=serving.port, probe=_probe(serving.port), **common)
-        files["Dockerfile.serve.dockerignore"] = render_one("docker", "dockerignore", keep_state=True, **common)
+        files["Dockerfile.serve.dockerignore"] = render_one("docker", "dockerignore",
+                                                           keep_state=not common["shared"], **common)
     return files

@@ -10,6 +10,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from mlform.compiler.artifacts.backend import AWS_KEYS, LOCK_TIMEOUT, backend_secret, shared, uses_s3
 from mlform.compiler.artifacts.common import image, mlform_install, registry_host, step_secrets
 from mlform.compiler.artifacts.render import dump_yaml, shquote
 
@@ -25,6 +26,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "docker/setup-buildx-action": ("37fe631027851001ddb9b187196cc803df7f5f0e", "v4.3.0"),
     "docker/login-action": ("dbcb813823bdd20940b903addbd779551569679f", "v4.6.0"),
     "docker/build-push-action": ("53b7df96c91f9c12dcc8a07bcb9ccacbed38856a", "v7.3.0"),
+    "aws-actions/configure-aws-credentials": ("a03048d87541d1d9fcf2ecf528a4a65ba9bd7838", "v5.0.0"),
 }
 _GLOB_SPECIALS = "\\*?+[]!"
 
@@ -154,18 +156,51 @@ def _install_step(ctx: Context) -> dict[str, Any]:
             "run": 'python -m pip install "$MLFORM_INSTALL"\n'}
 
 
+def _aws_role(ctx: Context) -> str | None:
+    """The IAM role the jobs assume by OIDC for an s3 state backend, if the spec names one."""
+    github = ctx.spec.pipeline.targets.github_actions
+    return github.aws_role if github is not None and uses_s3(ctx) else None
+
+
 def _job(ctx: Context, permissions: dict[str, str], steps: list[dict[str, Any]], history: bool = False,
          **extra: Any) -> dict[str, Any]:
     github = ctx.spec.pipeline.targets.github_actions
     assert github is not None
     env = {"MLFORM_SPEC": literal(ctx.layout.spec_path), "MLFORM_ENV": ctx.spec.env}
+    setup = _setup(ctx, history)
+    role = _aws_role(ctx)
+    if role is not None:  # short-lived credentials for the s3 state backend, in the standard AWS variables
+        permissions = {**permissions, "id-token": "write"}
+        setup.append({"name": "Configure AWS credentials", "uses": _uses("aws-actions/configure-aws-credentials"),
+                      "with": {"role-to-assume": literal(role), "aws-region": github.aws_region}})
     return {"runs-on": literal(github.runs_on), **extra, "permissions": permissions, "timeout-minutes": 60,
-            "env": env, "steps": [*_setup(ctx, history), *steps]}
+            "env": env, "steps": [*setup, *steps]}
+
+
+def _backend_env(ctx: Context) -> dict[str, str]:
+    """What the mlform commands need to reach a shared state backend: the postgres URL's secret, or the AWS
+    keys and endpoint (secrets; the endpoint unset for AWS itself) and region, unless an OIDC role gives them."""
+    found = backend_secret(ctx)
+    if found is not None:
+        return {found[0]: f"${{{{ secrets.{found[0]} }}}}"}
+    if not uses_s3(ctx) or _aws_role(ctx) is not None:
+        return {}
+    github = ctx.spec.pipeline.targets.github_actions
+    assert github is not None
+    return {**{key: f"${{{{ secrets.{key} }}}}" for key in AWS_KEYS}, "AWS_REGION": github.aws_region}
 
 
 def _secrets_env(ctx: Context) -> dict[str, str]:
-    """The secrets the steps read, each from the repository secret named like its variable."""
-    return {var: f"${{{{ secrets.{var} }}}}" for var in step_secrets(ctx)}
+    """The secrets the steps read, each from the repository secret named like its variable, and the backend's."""
+    return {**{var: f"${{{{ secrets.{var} }}}}" for var in step_secrets(ctx)}, **_backend_env(ctx)}
+
+
+def _with_env(step: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """`step` with `env` added before its `run` (key order is the file's), or `step` itself when `env` is empty."""
+    if not env:
+        return step
+    head = {key: value for key, value in step.items() if key != "run"}
+    return {**head, "env": {**step.get("env", {}), **env}, "run": step["run"]}
 
 
 def _workflow(name: str, on: dict[str, Any], concurrency: dict[str, Any], jobs: dict[str, Any],
@@ -182,12 +217,14 @@ def _pull_request(ctx: Context) -> str:
     if layout.templates is not None:
         compile_check += ' --templates "$MLFORM_TEMPLATES"'
         env["MLFORM_TEMPLATES"] = literal(layout.templates)
+    backend = _backend_env(ctx)
     steps: list[dict[str, Any]] = [
         {"name": "Validate", "run": 'mlform validate "$MLFORM_SPEC" --env "$MLFORM_ENV" --format github\n'},
         {"name": "Check generated files are current", "env": env, "run": compile_check + "\n"},
-        {"name": "Plan", "run": _PLAN},
-        {"name": "Model card of a promotion", "run": _CARD},
-        {"name": "Diff", "run": 'mlform diff "$MLFORM_SPEC" --env "$MLFORM_ENV"\n'},
+        # read-only against the shared state: `plan`, `card` and `diff` never take the state lock
+        _with_env({"name": "Plan", "run": _PLAN}, backend),
+        _with_env({"name": "Model card of a promotion", "run": _CARD}, backend),
+        _with_env({"name": "Diff", "run": 'mlform diff "$MLFORM_SPEC" --env "$MLFORM_ENV"\n'}, backend),
         {"name": "Comment the plan", "if": "github.event.pull_request.head.repo.full_name == github.repository",
          "uses": _uses("actions/github-script"), "env": {"MLFORM_PLAN_ID": plan_id}, "with": {"script": _COMMENT}},
     ]
@@ -222,11 +259,10 @@ def _image_steps(ctx: Context) -> list[dict[str, Any]]:
 
 
 def _apply(ctx: Context) -> str:
-    apply_step: dict[str, Any] = {"name": "Apply", "run": 'mlform apply "$MLFORM_SPEC" --env "$MLFORM_ENV" --yes\n'}
-    secrets = _secrets_env(ctx)
-    if secrets:
-        apply_step = {"name": "Apply", "env": secrets, "run": apply_step["run"]}
-    steps = [apply_step]
+    command = 'mlform apply "$MLFORM_SPEC" --env "$MLFORM_ENV" --yes'
+    if shared(ctx):  # another apply of this spec and environment (a laptop, another workflow) holds the lock: queue
+        command += f" --lock-timeout {LOCK_TIMEOUT}"
+    steps = [_with_env({"name": "Apply", "run": command + "\n"}, _secrets_env(ctx))]
     permissions = {"contents": "read"}
     if ctx.spec.pipeline.targets.docker is not None:
         steps += _image_steps(ctx)
@@ -245,11 +281,8 @@ def _apply(ctx: Context) -> str:
 def _monitor(ctx: Context) -> str:
     monitoring = ctx.spec.pipeline.monitoring
     assert monitoring is not None
-    monitor_step: dict[str, Any] = {"name": "Monitor drift and performance", "id": "monitor"}
-    secrets = _secrets_env(ctx)
-    if secrets:
-        monitor_step["env"] = secrets
-    monitor_step["run"] = _MONITOR
+    monitor_step = _with_env({"name": "Monitor drift and performance", "id": "monitor", "run": _MONITOR},
+                             _secrets_env(ctx))
     steps, permissions = [monitor_step], {"contents": "read"}
     breach = "steps.monitor.outputs.breach == 'true'"
     if monitoring.on_breach == "retrain":

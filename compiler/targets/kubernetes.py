@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlform.compiler.artifacts.common import image, k8s_name, labels, secret_env, serving_env, spec_file
-from mlform.compiler.artifacts.pods import container, pod_metadata, pod_spec, service_account, state_claim
+from mlform.compiler.artifacts.pods import aws_role, container, pod_metadata, pod_spec, service_account, state_claim
 from mlform.compiler.artifacts.render import dump_yaml
 
 from . import Context
@@ -37,8 +37,11 @@ def _selector(ctx: Context, component: str) -> dict[str, str]:
 
 
 def _service_account(ctx: Context) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(ctx, service_account(ctx), "pipeline"),
-            "automountServiceAccountToken": False}
+    metadata = _meta(ctx, service_account(ctx), "pipeline")
+    role = aws_role(ctx)
+    if role is not None:  # EKS (IRSA) gives the pods this role's credentials in the standard AWS variables
+        metadata["annotations"] = {"eks.amazonaws.com/role-arn": role}
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": False}
 
 
 def _config_map(ctx: Context) -> dict[str, Any]:
@@ -46,8 +49,8 @@ def _config_map(ctx: Context) -> dict[str, Any]:
             "data": {"mlform.yaml": dump_yaml(ctx.spec.config)}}
 
 
-def _state_claim(ctx: Context) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(ctx, state_claim(ctx), "state"),
+def _state_claim(ctx: Context, claim: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(ctx, claim, "state"),
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": _STATE_SIZE}}}}
 
 
@@ -153,7 +156,9 @@ def render(ctx: Context) -> dict[str, str]:
     if target.service_account is None:
         docs["serviceaccount"] = _service_account(ctx)
     docs["configmap"] = _config_map(ctx)
-    docs["persistentvolumeclaim"] = _state_claim(ctx)
+    claim = state_claim(ctx)
+    if claim is not None:  # a shared state backend holds state, registry and runs itself
+        docs["persistentvolumeclaim"] = _state_claim(ctx, claim)
     docs["job"] = _job(ctx)
     if ctx.spec.pipeline.monitoring is not None:
         docs["cronjob"] = _cron_job(ctx)

@@ -16,6 +16,7 @@ from mlform.specs.errors import StepError
 from mlform.specs.fsutil import write_atomic
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.model.lifecycle import Gate
+from mlform.specs.model.metrics import metric_table
 
 from .drift import DriftReport, FeatureDriftResult, detect_drift
 from .report_html import render_html
@@ -71,7 +72,8 @@ def _performance(spec: ResolvedSpec, current: pd.DataFrame,
         return {}, f"performance not checked: the target column `{data.target}` has no values in the current data"
     try:
         names = list(monitoring.performance)
-        return compute_metrics(names, model, labelled[data.features], labelled[data.target]), None
+        table = metric_table(spec.pipeline.evaluation.custom_metrics)
+        return compute_metrics(names, model, labelled[data.features], labelled[data.target], table, spec.root), None
     except ValueError as exc:
         raise StepError("monitor", str(exc)) from None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 from collections.abc import Callable, Mapping
@@ -16,18 +15,18 @@ from mlform.runtime.registry.models import Registry, registry_for
 from mlform.runtime.storage.statedir import StateDir
 from mlform.runtime.storage.store import Output
 from mlform.specs.errors import MlformError, StepError
-from mlform.specs.graph.steps import Step
+from mlform.specs.graph.fingerprint import UNQUERIED, StatCache
+from mlform.specs.graph.pipeline import PipelineGraph, derive_graph
+from mlform.specs.graph.steps import QUERY_PREFIX, Step
 from mlform.specs.loader import ResolvedSpec
-from mlform.specs.model.data import SqlSource
+from mlform.specs.model.data import PythonSource, SqlSource
 
 from .reasons import Snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["QUERY_PREFIX", "Context", "Job", "frame_digest"]
-
-QUERY_PREFIX = "sql:"
+__all__ = ["Context", "Job", "frame_digest"]
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
@@ -65,26 +64,27 @@ class Context:
         registry = self.registry.root
         return git_state(self.spec.root, (self.state.root, registry) if registry is not None else (self.state.root,))
 
-    def with_query_reads(self, steps: Mapping[str, Step]) -> dict[str, Step]:
-        """`steps` where each `sql` ingest reads a pseudo-file `sql:<name>`: its digest is the query result's."""
-        out = dict(steps)
-        for name, source in self.spec.pipeline.data.sources.items():
-            if isinstance(source, SqlSource):
-                step_id = f"ingest.{name}"
-                out[step_id] = dataclasses.replace(steps[step_id], reads=(self.spec.root / f"{QUERY_PREFIX}{name}",))
-        return out
+    def graph(self, stat: StatCache, query: bool = True) -> PipelineGraph:
+        """The spec's step graph: files digested through `stat`, `sql` sources fetched (once, for their ingest)
+        unless `query` is False (then their steps' fingerprints are `unknown()`)."""
+        return derive_graph(self.spec, self.data_digest(stat.digest, query))
 
     def is_query(self, path: Path) -> bool:
-        """True for the pseudo-file of a `sql` source."""
-        return path.parent == self.spec.root and path.name.startswith(QUERY_PREFIX)
+        """True for the pseudo-file of a `sql` source (or a `python` one that reads no file)."""
+        if path.parent != self.spec.root or not path.name.startswith(QUERY_PREFIX):
+            return False
+        source = self.spec.pipeline.data.sources.get(path.name.removeprefix(QUERY_PREFIX))
+        return isinstance(source, SqlSource) or (isinstance(source, PythonSource) and source.path is None)
 
-    def data_digest(self, file_digest: Callable[[Path], str]) -> Callable[[Path], str]:
-        """A digest function: files through `file_digest`; `sql:<name>` by fetching the source once."""
+    def data_digest(self, file_digest: Callable[[Path], str], query: bool = True) -> Callable[[Path], str]:
+        """A digest function: files through `file_digest`; `sql:<name>` by fetching the source once (with `query`)."""
         from mlform.runtime.steps.ingest import read_source
 
         def digest(path: Path) -> str:
             if not self.is_query(path):
                 return file_digest(path)
+            if not query:
+                return UNQUERIED
             name = path.name.removeprefix(QUERY_PREFIX)
             if name not in self.fetched:
                 try:

@@ -1,13 +1,14 @@
 """Run a spec's steps in order, skipping those whose output for the current fingerprint is complete.
 
 `run_pipeline` is the API for `mlform run` and for other commands (e.g. `mlform monitor`) that need
-one step's output for the current spec and data.
+one step's output for the current spec and data. `mlform apply` makes a `Run`, plans from it and hands
+the plan's steps to `run_steps`: what it executes is what it planned, fingerprinted once.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mlform.runtime.registry.journal import Journal
@@ -17,8 +18,9 @@ from mlform.runtime.storage.store import Output, Store
 from mlform.runtime.tracking.tracker import Tracker, new_run_id, open_tracker
 from mlform.specs.errors import StepError
 from mlform.specs.fsutil import locked
-from mlform.specs.graph.fingerprint import StatCache, step_fingerprints
-from mlform.specs.graph.steps import Step, spec_steps
+from mlform.specs.graph.fingerprint import StatCache
+from mlform.specs.graph.pipeline import PipelineGraph
+from mlform.specs.graph.steps import Step
 from mlform.specs.loader import ResolvedSpec
 
 from .context import Context, Job
@@ -28,7 +30,7 @@ from .reasons import CACHED, Snapshot, snapshots, step_reasons
 if TYPE_CHECKING:
     from mlform.runtime.tracking.tracking_mlflow import MlflowRun
 
-__all__ = ["Reporter", "Run", "RunResult", "StepRun", "run_pipeline"]
+__all__ = ["Reporter", "Run", "RunResult", "StepRun", "run_pipeline", "run_steps"]
 
 Upstream = Literal["require", "run"]
 
@@ -43,17 +45,6 @@ class Reporter(Protocol):
         """A step ended, was found cached, or was blocked."""
 
 
-def _ancestors(steps: Mapping[str, Step], roots: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    todo = [need for root in roots for need in steps[root].needs]
-    while todo:
-        step_id = todo.pop()
-        if step_id not in found:
-            found.add(step_id)
-            todo.extend(steps[step_id].needs)
-    return found
-
-
 def _select(steps: Mapping[str, Step], wanted: Iterable[str] | None) -> list[str]:
     if wanted is None:
         return list(steps)
@@ -66,19 +57,18 @@ def _select(steps: Mapping[str, Step], wanted: Iterable[str] | None) -> list[str
 
 
 class Run:
-    """The state of one run: steps, fingerprints, snapshots, reasons and the outputs completed so far."""
+    """One run of a spec: its graph (derived once, here), snapshots, reasons and the outputs completed so far."""
 
-    def __init__(self, spec: ResolvedSpec, reporter: Reporter | None, journal: Journal | None = None) -> None:
-        self.spec, self.reporter = spec, reporter
+    def __init__(self, spec: ResolvedSpec, journal: Journal | None = None) -> None:
+        self.began = time.perf_counter()
+        self.spec = spec
         self.state = StateDir(state_dir_for(spec.root))
         self.backend = backend_for(spec)
         self.store = Store.of(self.state.root, self.backend)
         self.stat = StatCache(self.state.stat_cache)
         self.context = Context(spec, self.state, journal or Journal("run"))
-        self.steps = self.context.with_query_reads(spec_steps(spec))
-        digest = self.context.data_digest(self.stat.digest)
-        self.fingerprints = step_fingerprints(self.steps, digest)
-        self.snapshots: dict[str, Snapshot] = snapshots(self.steps, self.fingerprints, digest, spec.root)
+        self.graph: PipelineGraph = self.context.graph(self.stat)
+        self.snapshots: dict[str, Snapshot] = snapshots(self.graph, spec.root)
         self.record_key = record_key(spec.name, spec.env, spec.path)
         self.outputs: dict[str, Output] = self.store.find(self.fingerprints)  # shared ones fetched when needed
         self.reasons = step_reasons(self.snapshots, load_record(self.backend, self.record_key), self.outputs)
@@ -89,9 +79,19 @@ class Run:
             if moved:
                 self.reasons["promote"] = [moved]
 
+    @property
+    def steps(self) -> Mapping[str, Step]:
+        """The graph's steps in execution order."""
+        return self.graph.steps
+
+    @property
+    def fingerprints(self) -> Mapping[str, str]:
+        """The graph's step fingerprints."""
+        return self.graph.fingerprints
+
     def plan(self, selected: list[str], force: bool, upstream: Upstream) -> list[str]:
         """The steps to execute, in order; fails when `require`d upstream output is missing."""
-        ancestors = _ancestors(self.steps, selected) - set(selected)
+        ancestors = self.graph.upstream(selected) - set(selected)
         missing = [a for a in self.steps if a in ancestors and a not in self.outputs]
         if missing and upstream == "require":
             first = missing[0]
@@ -107,9 +107,12 @@ class Run:
         """(size, mtime, inode) of each data file as fingerprinted; a query source gets a value no file has."""
         stats: dict[str, list[Any] | None] = {}
         for step in self.steps.values():
-            for path in step.reads:
+            for path in (*step.reads, *step.code):
                 entry = self.stat.entries.get(str(path.resolve()))
                 stats[str(path)] = ["query"] if self.context.is_query(path) else entry[:3] if entry else None
+        for source in self.spec.pipeline.data.sources.values():
+            if source.type == "python" and source.path and not (self.spec.root / source.path).is_file():
+                stats[source.path] = ["query"]  # a folder or glob may gain files: no no-change receipt
         return stats
 
     def materialize(self, step_id: str) -> Output:
@@ -117,15 +120,15 @@ class Run:
         self.outputs[step_id] = self.store.fetch(self.outputs[step_id])
         return self.outputs[step_id]
 
-    def execute(self, step_id: str, run_id: str) -> StepRun:
+    def execute(self, step_id: str, run_id: str, reporter: Reporter | None) -> StepRun:
         """Run one step into a fresh store folder; the completion marker is written last.
 
         A lock per fingerprint keeps two processes running the same step from sharing one folder.
         """
         fingerprint = self.fingerprints[step_id]
-        if self.reporter:
-            self.reporter.start(step_id, self.reasons[step_id])
-        for upstream in _ancestors(self.steps, [step_id]) & set(self.outputs):
+        if reporter:
+            reporter.start(step_id, self.reasons[step_id])
+        for upstream in self.graph.upstream([step_id]) & set(self.outputs):
             self.materialize(upstream)
         started = time.perf_counter()
         with locked(self.store.lock_path(fingerprint)):
@@ -160,7 +163,7 @@ def _track(tracker: Tracker, run_id: str, outcome: StepRun) -> None:
                      metrics if isinstance(metrics, dict) else None, artifacts)
 
 
-def _mlflow_run(run: Run, run_id: str, todo: list[str]) -> MlflowRun | None:
+def _mlflow_run(run: Run, run_id: str, todo: Collection[str]) -> MlflowRun | None:
     """With `tracking.backend: mlflow`, the MLflow run mirroring this one; none when no step will execute."""
     if run.spec.pipeline.tracking.backend != "mlflow" or not todo:
         return None
@@ -182,11 +185,20 @@ def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, forc
     if journal is None:
         with Journal("run").auditing(spec) as own:
             return run_pipeline(spec, steps, force=force, upstream=upstream, reporter=reporter, journal=own)
-    began = time.perf_counter()
-    run = Run(spec, reporter, journal)
+    run = Run(spec, journal)
     selected = _select(run.steps, steps)
     todo = run.plan(selected, force, upstream)
-    shown = [s for s in run.steps if s in set(selected) | set(todo)]
+    return run_steps(run, todo, {*selected, *todo}, reporter, fetch=selected if steps is not None else ())
+
+
+def run_steps(run: Run, todo: Collection[str], shown: Collection[str], reporter: Reporter | None,
+              fetch: Collection[str] = ()) -> RunResult:
+    """Execute the steps in `todo` and report the other `shown` steps as cached, in the graph's order; tracked.
+
+    Every shown step not in `todo` must have its output; raise StepError naming the first failure.
+    """
+    spec = run.spec
+    order = [s for s in run.steps if s in shown]
     run_id = new_run_id()
     mirror = _mlflow_run(run, run_id, todo)
     tracker = open_tracker(run.backend)
@@ -195,17 +207,16 @@ def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, forc
                       run.context.git)
     result = RunResult(run_id, spec, {})
     try:
-        for step_id in shown:
+        for step_id in order:
             blocked = [n for n in run.steps[step_id].needs if n in result.steps and result.steps[n].status in
                        ("failed", "blocked")]
             if blocked:
                 outcome = StepRun(step_id, "blocked", [f"upstream `{blocked[0]}` did not complete"],
                                   run.fingerprints[step_id])
             elif step_id in todo:
-                outcome = run.execute(step_id, run_id)
+                outcome = run.execute(step_id, run_id, reporter)
             else:
-                wanted = steps is not None and step_id in selected  # its caller reads its files
-                output = run.materialize(step_id) if wanted else run.outputs[step_id]
+                output = run.materialize(step_id) if step_id in fetch else run.outputs[step_id]  # the caller reads it
                 outcome = StepRun(step_id, "cached", [], output.fingerprint, 0.0, output.values, output.dir)
             result.steps[step_id] = outcome
             if reporter:
@@ -215,9 +226,9 @@ def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, forc
                 mirror.log_step(outcome)
     finally:
         run.stat.save()
-        result.seconds = time.perf_counter() - began
+        result.seconds = time.perf_counter() - run.began
         failed = result.failed
-        status = "failed" if failed else "interrupted" if len(result.steps) < len(shown) else (
+        status = "failed" if failed else "interrupted" if len(result.steps) < len(order) else (
             "ran" if any(s.status == "ran" for s in result.steps.values()) else "cached")
         tracker.finish_run(run_id, status, failed.error if failed else None)
         tracker.close()

@@ -48,7 +48,8 @@ def _subject(step_id: str, kind: str, pipeline: Pipeline) -> tuple[str, str]:
     subjects = {
         "validate": ("validation.on_failure", pipeline.validation.on_failure, "checking the rules"),
         "split": ("data.split.method", pipeline.data.split.method, "splitting"),
-        "train": ("model.estimator", pipeline.model.estimator, "fit"),
+        "train": ("model.estimator", pipeline.model.estimator, "fit") if pipeline.model.estimator else
+                 ("model.estimator_function", pipeline.model.estimator_function, "fit"),
         "evaluate": ("evaluation.metrics", pipeline.evaluation.metrics, "scoring"),
         "register": ("registry.model_name", pipeline.registry.model_name, "registering"),
         "promote": ("registry.production", pipeline.registry.production, "promoting"),

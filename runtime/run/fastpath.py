@@ -29,7 +29,7 @@ from .reasons import CACHED
 
 __all__ = ["RECEIPT_VERSION", "Receipt", "read_receipt", "receipt_path", "replay", "write_receipt"]
 
-RECEIPT_VERSION = 2
+RECEIPT_VERSION = 2  # 2: user code files and python sources are covered
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlform.specs.graph.steps import Step
+    from mlform.specs.graph.pipeline import PipelineGraph
 
 __all__ = ["CACHED", "Snapshot", "config_changes", "snapshots", "step_reasons"]
 
@@ -27,22 +27,28 @@ _SPEC_PREFIX: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a step's fingerprint was made of: its config slice, data digests and upstream fingerprints."""
+    """What a step's fingerprint was made of: its config slice, data digests, upstream fingerprints and the digests
+    of the user code files it runs."""
 
     fingerprint: str
     config: dict[str, Any]
     data: dict[str, str]
     upstream: dict[str, str]
+    code: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON data."""
-        return asdict(self)
+        """Plain JSON data (`code` only when the step runs user code)."""
+        data = asdict(self)
+        if not self.code:
+            del data["code"]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Snapshot | None:
         """A snapshot from JSON data, or None when it is not one."""
         try:
-            return cls(str(data["fingerprint"]), dict(data["config"]), dict(data["data"]), dict(data["upstream"]))
+            return cls(str(data["fingerprint"]), dict(data["config"]), dict(data["data"]), dict(data["upstream"]),
+                       dict(data.get("code", {})))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -54,17 +60,17 @@ def _shown(path: Path, root: Path) -> str:
         return str(path)
 
 
-def snapshots(steps: Mapping[str, Step], fingerprints: Mapping[str, str],
-              digest: Callable[[Path], str], root: Path) -> dict[str, Snapshot]:
-    """The snapshot of every step; data paths are shown relative to the spec folder `root`."""
+def snapshots(graph: PipelineGraph, root: Path) -> dict[str, Snapshot]:
+    """The snapshot of every step of `graph`; data paths are shown relative to the spec folder `root`."""
     return {
         step_id: Snapshot(
-            fingerprints[step_id],
+            graph.fingerprints[step_id],
             step.config,
-            {_shown(path, root): digest(path) for path in step.reads},
-            {need: fingerprints[need] for need in step.needs},
+            {_shown(path, root): graph.data[path] for path in step.reads},
+            {need: graph.fingerprints[need] for need in step.needs},
+            {_shown(path, root): graph.data[path] for path in step.code},
         )
-        for step_id, step in steps.items()
+        for step_id, step in graph.steps.items()
     }
 
 
@@ -107,6 +113,12 @@ def _changed(current: Snapshot, previous: Snapshot) -> list[str]:
             reasons.append(f"data `{file}` is new")
         elif old != digest:
             reasons.append(f"data `{file}` changed")
+    for file, digest in current.code.items():
+        old = previous.code.get(file)
+        if digest == "missing":
+            reasons.append(f"`{file}` is missing")
+        elif old != digest:
+            reasons.append(f"`{file}` changed" if old else f"`{file}` is new")
     reasons.extend(f"upstream `{need}` changed" for need, fp in current.upstream.items()
                    if previous.upstream.get(need) != fp)
     return reasons or ["fingerprint changed (a new mlform fingerprint format)"]

@@ -72,14 +72,22 @@ def _validate(job: Job) -> dict[str, Any]:
 
 
 def _split(job: Job) -> dict[str, Any]:
-    from .split import split_rows
+    from .split import filter_rows, split_rows
 
     data = job.spec.pipeline.data
-    train, test = split_rows(job.frame(data.training_source), data.split, data.target)
+    frame = job.frame(data.training_source)
+    train, test = split_rows(frame, data.split, data.target)
+    notes = []
+    if data.split.filter:
+        kept = [filter_rows(frame, part, data.split.filter, job.spec.root) for part in (train, test)]
+        dropped = len(train) + len(test) - sum(len(k) for k in kept)
+        train, test = kept
+        notes.append(f"`data.split.filter` dropped {dropped} row{'s' if dropped != 1 else ''}")
     buffer = io.BytesIO()
     np.savez(buffer, train=train, test=test)
     write_atomic(job.dir / "split.npz", buffer.getvalue())
-    return {"train_rows": len(train), "test_rows": len(test), "artifacts": {"split": "split.npz"}}
+    return {"train_rows": len(train), "test_rows": len(test), "artifacts": {"split": "split.npz"},
+            **({"notes": notes} if notes else {})}
 
 
 def _rows(job: Job, part: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -97,7 +105,7 @@ def _train(job: Job) -> dict[str, Any]:
     from .train import fit_pipeline, signature_of
 
     X, y = _rows(job, "train")
-    model = fit_pipeline(job.spec.pipeline.model, X, y)
+    model = fit_pipeline(job.spec.pipeline.model, X, y, job.spec.root)
     target = job.dir / MODEL_FILE
     write_atomic_with(target, lambda tmp: save_model(model, tmp))
     job.ctx.models[target] = model
@@ -122,6 +130,8 @@ def _model_digest(job: Job) -> str:
 
 
 def _evaluate(job: Job) -> dict[str, Any]:
+    from mlform.specs.model.metrics import metric_table
+
     from .evaluate import check_gates, compare_champion
     from .metrics import compute_metrics
 
@@ -129,10 +139,12 @@ def _evaluate(job: Job) -> dict[str, Any]:
     evaluation = pipeline.evaluation
     X, y = _rows(job, "test")
     model = _model(job)
-    metrics = compute_metrics(evaluation.metrics, model, X, y)
+    table = metric_table(evaluation.custom_metrics)
+    metrics = compute_metrics(evaluation.metrics, model, X, y, table, job.spec.root)
     gates = check_gates(metrics, evaluation.gates)
     champion = (compare_champion(evaluation.champion, pipeline.registry.model_name, job.spec.env, metrics,
-                                 job.ctx.registry, X, y, _model_digest(job)) if evaluation.champion else None)
+                                 job.ctx.registry, X, y, _model_digest(job), table, job.spec.root)
+                if evaluation.champion else None)
     passed = all(g.passed for g in gates) and (champion is None or champion.passed)
     summary = {"metrics": metrics, "gates": [g.to_json() for g in gates],
                "champion": champion.to_json() if champion else None, "passed": passed}

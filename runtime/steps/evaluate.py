@@ -8,9 +8,11 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlform.specs.model.lifecycle import Champion, Gate
-from mlform.specs.model.metrics import METRICS
+from mlform.specs.model.metrics import METRICS, Metric
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
     from mlform.runtime.registry.models import Registry
@@ -70,14 +72,15 @@ def check_gates(metrics: Mapping[str, float], gates: Mapping[str, Gate]) -> list
     return results
 
 
-def improvement(metric: str, challenger: float, champion: float) -> float:
+def improvement(metric: str, challenger: float, champion: float, table: Mapping[str, Metric] = METRICS) -> float:
     """How much better the challenger is, in the metric's better direction."""
-    better_up = METRICS[metric].greater_is_better if metric in METRICS else True
+    better_up = table[metric].greater_is_better if metric in table else True
     return challenger - champion if better_up else champion - challenger
 
 
 def compare_champion(champion: Champion, model_name: str, env: str, metrics: Mapping[str, float], registry: Registry,
-                     X: pd.DataFrame, y: pd.Series, challenger_sha256: str | None = None) -> ChampionResult:
+                     X: pd.DataFrame, y: pd.Series, challenger_sha256: str | None = None,
+                     table: Mapping[str, Metric] = METRICS, root: Path | None = None) -> ChampionResult:
     """Score the model at `champion.alias` of environment `env` on the same test rows; the challenger must beat it
     by `min_improvement`.
 
@@ -99,7 +102,7 @@ def compare_champion(champion: Champion, model_name: str, env: str, metrics: Map
                               f"(sha256 {holder.sha256[:12]}...)")
     current = registry.load(model_name, number)
     try:
-        score = float(compute_metrics([metric], current.model, X, y)[metric])
+        score = float(compute_metrics([metric], current.model, X, y, table, root)[metric])
     except (ValueError, KeyError, TypeError) as exc:
         return ChampionResult(alias, metric, challenger, None, number, True,
                               f"champion version {number} cannot score the test rows ({exc}); the challenger wins")
@@ -107,7 +110,7 @@ def compare_champion(champion: Champion, model_name: str, env: str, metrics: Map
     if math.isclose(challenger, score, rel_tol=1e-9, abs_tol=1e-12):
         return ChampionResult(alias, metric, challenger, score, number, False,
                               f"challenger ties champion version {number} {scores}; a tie keeps the champion")
-    gain = improvement(metric, challenger, score)
+    gain = improvement(metric, challenger, score, table)
     passed = gain > 0 and gain >= champion.min_improvement
     verdict = "beats" if passed else "does not beat"
     message = (f"challenger {verdict} champion version {number} {scores} "

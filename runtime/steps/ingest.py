@@ -1,4 +1,4 @@
-"""Read a declared source (csv, parquet, sqlite, sql) into a DataFrame with its declared dtypes."""
+"""Read a declared source (csv, parquet, sqlite, sql, python) into a DataFrame with its declared dtypes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlform.runtime.secretref import read_secret
+from mlform.specs.check.usercode import location_files
 from mlform.specs.errors import StepPartError
-from mlform.specs.model.data import CsvSource, ParquetSource, Source, SqliteSource, SqlSource
+from mlform.specs.model.data import CsvSource, ParquetSource, PythonSource, Source, SqliteSource, SqlSource
 from mlform.specs.model.pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -106,6 +107,42 @@ def _read_sql(source: SqlSource, pipeline: Pipeline) -> pd.DataFrame:
         raise IngestError(secret.redact(f"cannot read the {where}: {type(exc).__name__}: {detail}")) from None
 
 
+def _takes_two(fn: object) -> bool:
+    """Whether a loader takes `(file_path, file_format)` rather than `(file_path)`, as older recipes' did."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+
+
+def _read_python(name: str, source: PythonSource, root: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    from .usercode import call_user, load_function
+
+    where = f"data.sources.{name}.function"
+    if source.path is None:
+        frames = [call_user(source.function, root, where, **source.args)]
+    else:
+        files = location_files(root, source.path)
+        missing = [f for f in files if not f.is_file()]
+        if not files or missing:
+            raise IngestError(f"`data.sources.{name}.path`: no file at `{source.path}`")
+        two = _takes_two(load_function(source.function, root, where))
+        frames = [call_user(source.function, root, where, str(file),
+                            *((source.format or file.suffix.lstrip("."),) if two else ()), **source.args)
+                  for file in files]
+    wrong = next((f for f in frames if not isinstance(f, pd.DataFrame)), None)
+    if wrong is not None:
+        raise IngestError(f"`{where}: {source.function}` returned {type(wrong).__name__}, not a pandas DataFrame")
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return apply_dtypes(frame, source.dtypes, f"data.sources.{name}.dtypes")
+
+
 def read_source(name: str, source: Source, pipeline: Pipeline, root: Path) -> pd.DataFrame:
     """The rows of source `name`, with its declared dtypes applied."""
     import pandas as pd
@@ -125,4 +162,6 @@ def read_source(name: str, source: Source, pipeline: Pipeline, root: Path) -> pd
         return apply_dtypes(frame, source.dtypes, f"data.sources.{name}.dtypes")
     if isinstance(source, SqliteSource):
         return _read_sqlite(source, root, where)
+    if isinstance(source, PythonSource):
+        return _read_python(name, source, root)
     return _read_sql(source, pipeline)

@@ -10,12 +10,14 @@ Conventions, fixed here so evaluation and monitoring agree:
 - `mape` is a fraction (0.1 is 10 %), as in scikit-learn.
 - Predictions and probabilities are each computed at most once, and only when a metric needs them.
 
-Each metric is computed by the function its `mlform.specs.model.metrics.METRICS` entry names.
+Each metric is computed by the function its `mlform.specs.model.metrics.METRICS` entry names; a spec's
+`evaluation.custom_metrics` are user functions `(y_true, y_pred) -> float`, looked up under the spec's folder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,22 +25,23 @@ import pandas as pd
 from sklearn.base import is_classifier, is_regressor
 
 from mlform.specs.check.estimators import import_object
-from mlform.specs.model.metrics import METRICS
+from mlform.specs.model.metrics import METRICS, Metric
 
 from .metric_functions import Outputs
+from .usercode import call_user
 
 __all__ = ["compute_metrics"]
 
-def _check(names: Sequence[str], model: Any, X: pd.DataFrame, y: pd.Series) -> None:
-    unknown = [n for n in names if n not in METRICS]
+def _check(names: Sequence[str], model: Any, X: pd.DataFrame, y: pd.Series, table: Mapping[str, Metric]) -> None:
+    unknown = [n for n in names if n not in table]
     if unknown:
-        known = ", ".join(f"`{n}`" for n in METRICS)
+        known = ", ".join(f"`{n}`" for n in table)
         msg = f"unknown metric `{unknown[0]}` (known: {known})"
         raise ValueError(msg)
     task = "classification" if is_classifier(model) else "regression" if is_regressor(model) else None
-    wrong = [n for n in names if task is not None and METRICS[n].task != task]
+    wrong = [n for n in names if task is not None and table[n].task not in (None, task)]
     if wrong:
-        msg = f"metric `{wrong[0]}` is a {METRICS[wrong[0]].task} metric but the model is a {task} model"
+        msg = f"metric `{wrong[0]}` is a {table[wrong[0]].task} metric but the model is a {task} model"
         raise ValueError(msg)
     if len(X) == 0:
         msg = "cannot compute metrics on zero rows"
@@ -48,9 +51,25 @@ def _check(names: Sequence[str], model: Any, X: pd.DataFrame, y: pd.Series) -> N
         raise ValueError(msg)
 
 
-def compute_metrics(names: Sequence[str], model: Any, X: pd.DataFrame, y: pd.Series) -> dict[str, float]:
-    """Each metric in `names` for `model` on (`X`, `y`), keyed by name in the order given."""
-    _check(names, model, X, y)
+def _value(metric: Metric, truth: np.ndarray, outputs: Outputs, root: Path | None) -> float:
+    if not metric.user:
+        return float(import_object(metric.compute)(truth, outputs))
+    where = f"evaluation.custom_metrics.{metric.name}.function"
+    value = call_user(metric.compute, root or Path.cwd(), where, truth, outputs.predicted)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        msg = f"`{where}: {metric.compute}` returned {type(value).__name__}, not a number"
+        raise ValueError(msg) from None
+
+
+def compute_metrics(names: Sequence[str], model: Any, X: pd.DataFrame, y: pd.Series,
+                    table: Mapping[str, Metric] = METRICS, root: Path | None = None) -> dict[str, float]:
+    """Each metric in `names` for `model` on (`X`, `y`), keyed by name in the order given.
+
+    `table` names the metrics (`metric_table` adds a spec's user metrics, whose functions live under `root`).
+    """
+    _check(names, model, X, y, table)
     truth = np.asarray(y)
     outputs = Outputs(model, X, truth)
-    return {name: float(import_object(METRICS[name].compute)(truth, outputs)) for name in names}
+    return {name: _value(table[name], truth, outputs, root) for name in names}

@@ -11,9 +11,11 @@ from mlform.specs.errors import StepPartError
 from mlform.specs.model.data import Split
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
-__all__ = ["SplitError", "split_rows"]
+__all__ = ["SplitError", "filter_rows", "split_rows"]
 
 
 class SplitError(StepPartError):
@@ -42,3 +44,16 @@ def split_rows(frame: pd.DataFrame, split: Split, target: str) -> tuple[np.ndarr
     except ValueError as exc:
         raise SplitError(f"`data.split`: {exc}") from None
     return np.sort(train), np.sort(test)
+
+
+def filter_rows(frame: pd.DataFrame, positions: np.ndarray, ref: str, root: Path) -> np.ndarray:
+    """The `positions` of `frame` the user filter `ref` keeps: it returns one boolean per row, true to keep."""
+    from .usercode import call_user
+
+    where = "data.split.filter"
+    rows = frame.iloc[positions]
+    keep = np.asarray(call_user(ref, root, where, rows))
+    if keep.shape != (len(rows),) or keep.dtype != bool:
+        raise SplitError(f"`{where}: {ref}` must return one boolean per row ({len(rows)}), "
+                         f"got {keep.dtype} of shape {keep.shape}")
+    return positions[keep]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.specs.check.semantic import import_object
@@ -27,10 +28,40 @@ def _make(import_path: str, params: dict[str, Any], where: str) -> Any:
         raise TrainError(f"`{where}`: cannot build `{import_path}`: {exc}") from None
 
 
-def build_pipeline(model: ModelSpec) -> Pipeline:
-    """An unfitted sklearn Pipeline: `preprocess` (ColumnTransformer, remainder passed through) then `model`."""
+def _from_functions(model: ModelSpec, root: Path) -> Pipeline:
+    """The pipeline of user factories: the transformer `preprocessing_function` returns (or none), the estimator."""
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.pipeline import Pipeline
+
+    from .usercode import call_user
+
+    transformer = (call_user(model.preprocessing_function, root, "model.preprocessing_function")
+                   if model.preprocessing_function else None)
+    ref = model.estimator_function or ""
+    estimator = call_user(ref, root, "model.estimator_function", **model.params)
+    if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
+        raise TrainError(f"`model.estimator_function: {ref}` returned {type(estimator).__name__}, "
+                         "not an estimator with `fit` and `predict`")
+    task = "classification" if is_classifier(estimator) else "regression" if is_regressor(estimator) else None
+    if task is not None and task != model.task:
+        raise TrainError(f"`model.estimator_function: {ref}` returned a {task} estimator "
+                         f"(`{type(estimator).__name__}`), but `model.task` is {model.task}")
+    if transformer is not None and not hasattr(transformer, "transform"):
+        raise TrainError(f"`model.preprocessing_function: {model.preprocessing_function}` returned "
+                         f"{type(transformer).__name__}, not a transformer with `fit` and `transform`")
+    return Pipeline([("preprocess", transformer or "passthrough"), ("model", estimator)])
+
+
+def build_pipeline(model: ModelSpec, root: Path) -> Pipeline:
+    """An unfitted sklearn Pipeline: `preprocess` (ColumnTransformer, remainder passed through) then `model`.
+
+    User factories (`estimator_function`, `preprocessing_function`) are looked up under the spec folder `root`.
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
+
+    if model.estimator_function is not None:
+        return _from_functions(model, root)
 
     transformers = [
         (f"{index}_{step.transformer.rsplit('.', 1)[-1].lower()}",
@@ -38,13 +69,13 @@ def build_pipeline(model: ModelSpec) -> Pipeline:
         for index, step in enumerate(model.preprocessing)
     ]
     preprocess = ColumnTransformer(transformers, remainder="passthrough", verbose_feature_names_out=False)
-    estimator = _make(model.estimator, model.params, "model.estimator")
+    estimator = _make(model.estimator or "", model.params, "model.estimator")
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
-def fit_pipeline(model: ModelSpec, X: pd.DataFrame, y: pd.Series) -> Pipeline:
+def fit_pipeline(model: ModelSpec, X: pd.DataFrame, y: pd.Series, root: Path) -> Pipeline:
     """Build and fit the pipeline; what fitting raises, the step runner puts in words."""
-    return build_pipeline(model).fit(X, y)
+    return build_pipeline(model, root).fit(X, y)
 
 
 def signature_of(X: pd.DataFrame) -> list[dict[str, str]]:

@@ -6,6 +6,7 @@ another part of the spec fails schema validation: one pass reports a schema erro
 
 from __future__ import annotations
 
+import glob
 import os
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -26,6 +27,7 @@ from .estimators import check_class, estimator_class, estimator_task, import_obj
 from .explain import did_you_mean
 from .finding import Finding, Sections
 from .metric_checks import evaluation_findings, performance_findings
+from .usercode import function_findings
 
 __all__ = [
     "Finding",
@@ -40,7 +42,8 @@ __all__ = [
 
 def _check_estimators(s: Sections) -> Iterator[Finding]:
     model = s["model"]
-    yield from check_class(("model", "estimator"), model.estimator, model.params, "estimator")
+    if model.estimator is not None:
+        yield from check_class(("model", "estimator"), model.estimator, model.params, "estimator")
     for index, step in enumerate(model.preprocessing):
         yield from check_class(("model", "preprocessing", index, "transformer"), step.transformer, step.params,
                                "transformer")
@@ -60,12 +63,17 @@ def _task(s: Sections) -> Task | None:
     model = s.get("model")
     if model is None:
         return None
+    if model.estimator is None:
+        task: Task | None = model.task
+        return task
     cls = estimator_class(model.estimator)
     return model.task or (estimator_task(cls) if cls else None)
 
 
 def _check_task(s: Sections) -> Iterator[Finding]:
     model = s["model"]
+    if model.estimator is None:
+        return  # a function's estimator is known only when it runs: `task` is required then
     cls = estimator_class(model.estimator)
     if cls is None:
         return  # _check_estimators says why
@@ -84,7 +92,7 @@ def _check_evaluation(s: Sections) -> Iterator[Finding]:
 
 
 def _check_performance_metrics(s: Sections) -> Iterator[Finding]:
-    yield from performance_findings(s["monitoring"], _task(s))
+    yield from performance_findings(s["monitoring"], _task(s), s.get("evaluation"))
 
 
 def _check_data(s: Sections) -> Iterator[Finding]:
@@ -206,10 +214,34 @@ def _check_files(data: Any, root: Path, require_data: bool) -> Iterator[Finding]
         path = getattr(source, "path", None)
         if path is None or os.path.exists(os.path.join(root, path)):
             continue
+        if source.type == "python" and glob.has_magic(path) and glob.glob(path, root_dir=root):
+            continue
         if require_data and name == data.training_source:
             yield Finding(("data", "sources", name, "path"), f"file `{path}` does not exist; the model trains on it")
         else:
             yield Finding(("data", "sources", name, "path"), f"file `{path}` does not exist (yet)", "warning")
+
+
+def _user_functions(s: Sections) -> Iterator[tuple[KeyPath, str]]:
+    """(key path, reference) of every user function the valid sections name."""
+    if "data" in s:
+        for name, source in s["data"].sources.items():
+            if source.type == "python":
+                yield ("data", "sources", name, "function"), source.function
+        if s["data"].split.filter:
+            yield ("data", "split", "filter"), s["data"].split.filter
+    if "model" in s:
+        for key in ("estimator_function", "preprocessing_function"):
+            if getattr(s["model"], key):
+                yield ("model", key), getattr(s["model"], key)
+    if "evaluation" in s:
+        for index, metric in enumerate(s["evaluation"].custom_metrics):
+            yield ("evaluation", "custom_metrics", index, "function"), metric.function
+
+
+def _check_user_functions(s: Sections, root: Path) -> Iterator[Finding]:
+    for path, ref in _user_functions(s):
+        yield from function_findings(path, ref, root)
 
 
 # (sections a check needs, the check); a check may also use other sections when they are valid
@@ -235,6 +267,7 @@ def check_sections(sections: Sections, root: Path, require_data: bool = False) -
     training file is an error, not a warning.
     """
     found = [finding for needs, check in _CHECKS if all(n in sections for n in needs) for finding in check(sections)]
+    found.extend(_check_user_functions(sections, root))
     if "data" in sections:
         found.extend(_check_files(sections["data"], root, require_data))
         found.extend(column_findings(sections, root))

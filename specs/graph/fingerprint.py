@@ -12,10 +12,11 @@ from mlform.specs.fsutil import stat_stamp, write_atomic
 
 from .steps import Step
 
-__all__ = ["FINGERPRINT_VERSION", "MISSING", "StatCache", "file_digest", "step_fingerprints"]
+__all__ = ["FINGERPRINT_VERSION", "MISSING", "UNQUERIED", "StatCache", "file_digest", "step_fingerprints"]
 
 FINGERPRINT_VERSION = 1
 MISSING = "missing"
+UNQUERIED = "unqueried"  # the digest of a `sql` source that was not queried (`mlform graph` runs no query)
 _CHUNK = 1 << 20
 
 
@@ -72,7 +73,8 @@ def _hash(payload: object) -> str:
 
 
 def step_fingerprints(steps: Mapping[str, Step], data_digest: Callable[[Path], str]) -> dict[str, str]:
-    """Each step's fingerprint: its config slice, its upstream fingerprints and the digests of files it reads."""
+    """Each step's fingerprint: its config slice, its upstream fingerprints and the digests of the data files it
+    reads and of the user code files it runs."""
     result: dict[str, str] = {}
     for step_id, step in steps.items():
         payload = {
@@ -83,5 +85,7 @@ def step_fingerprints(steps: Mapping[str, Step], data_digest: Callable[[Path], s
             "upstream": {need: result[need] for need in step.needs},
             "data": [data_digest(path) for path in step.reads],
         }
+        if step.code:  # user code files; absent otherwise, so steps without user code keep their fingerprints
+            payload["code"] = [data_digest(path) for path in step.code]
         result[step_id] = _hash(payload)
     return result

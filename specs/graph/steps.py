@@ -1,4 +1,8 @@
-"""The steps a resolved spec implies: IDs, dependencies, the config slice each depends on, files read."""
+"""The steps a resolved spec implies: IDs, dependencies, the config slice each depends on, files read.
+
+A `sql` source has no file: its ingest step reads the pseudo-file `sql:<name>` in the spec's folder, whose
+digest the runtime takes from the query's result.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlform.specs.check.usercode import code_files, location_files
 from mlform.specs.loader import ResolvedSpec
+from mlform.specs.model.data import SqlSource
 
-__all__ = ["STEP_KINDS", "Step", "spec_steps"]
+__all__ = ["QUERY_PREFIX", "STEP_KINDS", "Step", "spec_steps"]
 
+QUERY_PREFIX = "sql:"
 STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "promote", "serve", "monitor")
 
 
 @dataclass(frozen=True)
 class Step:
-    """One unit of work. `config` is the slice of the resolved spec whose change re-runs the step."""
+    """One unit of work. `config` is the slice of the resolved spec whose change re-runs the step; `reads` are the
+    data files and `code` the user code files it depends on."""
 
     id: str
     kind: str
     needs: tuple[str, ...]
     config: dict[str, Any] = field(compare=False)
     reads: tuple[Path, ...] = ()
+    code: tuple[Path, ...] = ()
 
 
 def _dump(model: Any) -> Any:
     return model.model_dump(mode="json", by_alias=True) if model is not None else None
+
+
+def _code(spec: ResolvedSpec, *refs: str | None) -> tuple[Path, ...]:
+    """The project files the user functions `refs` run (None entries skipped)."""
+    return tuple(sorted({file for ref in refs if ref for file in code_files(spec.root, ref)}))
+
+
+def _metric_code(spec: ResolvedSpec, names: list[str]) -> tuple[Path, ...]:
+    return _code(spec, *(m.function for m in spec.pipeline.evaluation.custom_metrics if m.name in names))
 
 
 def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
@@ -37,13 +55,24 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     train_source = data.training_source
     for name, source in data.sources.items():
         path = getattr(source, "path", None)
-        reads = ((spec.root / path),) if path is not None else ()
-        steps.append(Step(f"ingest.{name}", "ingest", (), {"source": _dump(source), "name": name}, reads))
+        code: tuple[Path, ...] = ()
+        query = spec.root / f"{QUERY_PREFIX}{name}"  # a pseudo-file whose digest is the fetched result's
+        if isinstance(source, SqlSource):
+            reads: tuple[Path, ...] = (query,)
+        elif source.type == "python":
+            reads, code = tuple(location_files(spec.root, path)) if path else (query,), _code(spec, source.function)
+        else:
+            assert path is not None  # every file source has a path
+            reads = (spec.root / path,)
+        steps.append(Step(f"ingest.{name}", "ingest", (), {"source": _dump(source), "name": name}, reads, code))
     steps.append(Step(f"validate.{train_source}", "validate", (f"ingest.{train_source}",),
                       {"validation": _dump(p.validation), **columns}))
-    steps.append(Step("split", "split", (f"validate.{train_source}",), {"split": _dump(data.split), **columns}))
-    steps.append(Step("train", "train", ("split",), {"model": _dump(p.model), **columns}))
-    steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns}))
+    steps.append(Step("split", "split", (f"validate.{train_source}",), {"split": _dump(data.split), **columns},
+                      code=_code(spec, data.split.filter)))
+    steps.append(Step("train", "train", ("split",), {"model": _dump(p.model), **columns},
+                      code=_code(spec, p.model.estimator_function, p.model.preprocessing_function)))
+    steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns},
+                      code=_metric_code(spec, list(p.evaluation.metrics))))
     registry = _dump(p.registry)
     pinned = registry.pop("production")  # moving the pin must not register a new version
     # aliases are per environment: each environment registers and promotes its own version
@@ -59,5 +88,6 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     if p.monitoring is not None:
         reference = p.monitoring.reference or train_source
         needs = tuple(dict.fromkeys((served, f"ingest.{reference}", f"ingest.{p.monitoring.current}")))
-        steps.append(Step("monitor", "monitor", needs, {"monitoring": _dump(p.monitoring), **columns}))
+        steps.append(Step("monitor", "monitor", needs, {"monitoring": _dump(p.monitoring), **columns},
+                          code=_metric_code(spec, list(p.monitoring.performance))))
     return {step.id: step for step in steps}

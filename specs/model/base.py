@@ -21,6 +21,8 @@ from .cron import check_cron
 
 __all__ = [
     "ALIAS",
+    "AWS_REGION",
+    "AWS_ROLE",
     "DNS_LABEL",
     "ENV_NAME",
     "ENV_VAR",
@@ -33,6 +35,7 @@ __all__ = [
     "QUANTITY",
     "SECRET_KEY",
     "Cron",
+    "FunctionRef",
     "Identifier",
     "ImportPath",
     "LabelValue",
@@ -55,6 +58,8 @@ SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
 IMAGE = (r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
          r"(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
 PYTHON_VERSION = r"^3\.\d{1,2}$"
+AWS_ROLE = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+AWS_REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]$|^auto$"
 # How error messages describe each pattern: "`X` is not <description>".
 PATTERNS = {
     DNS_LABEL: "a DNS-1123 label: lowercase letters, digits and `-`, starting and ending with a letter or digit",
@@ -68,6 +73,8 @@ PATTERNS = {
     SECRET_KEY: "a Secret key: letters, digits, `-`, `_` and `.`",
     IMAGE: "an image reference like `registry.example.com/team/model:tag`",
     PYTHON_VERSION: "a Python version like `3.11`",
+    AWS_ROLE: "an IAM role ARN like `arn:aws:iam::123456789012:role/mlform-ci`",
+    AWS_REGION: "an AWS region like `eu-west-1` (or `auto`)",
 }
 # groups: the number, then the optional suffix; plain groups so the JSON Schema can reuse the pattern
 QUANTITY = r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?"
@@ -134,11 +141,23 @@ def _check_import_path(value: str) -> str:
     return value
 
 
+_FUNCTION_REF = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[:.][A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_function_ref(value: str) -> str:
+    if not _FUNCTION_REF.fullmatch(value) or ("." not in value and ":" not in value):
+        msg = f"`{value}` is not a function reference like `steps.train:estimator_fn` (module, `:`, function)"
+        raise ValueError(msg)
+    return value
+
+
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
 Name = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER, max_length=63)]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
 ImportPath = Annotated[str, AfterValidator(_check_import_path)]
+# A user function: `module:function` (or `module.function`); a module file under the spec folder is preferred
+FunctionRef = Annotated[str, AfterValidator(_check_function_ref)]
 Quantity = Annotated[
     str,
     BeforeValidator(_quantity_text),

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
-from .base import Identifier, NonEmptyStr, SecretUse, SpecModel
+from .base import FunctionRef, Identifier, NonEmptyStr, SecretUse, SpecModel
 
 __all__ = [
     "ColumnRule",
@@ -15,6 +15,7 @@ __all__ = [
     "Data",
     "DType",
     "ParquetSource",
+    "PythonSource",
     "RowCount",
     "Source",
     "Split",
@@ -79,12 +80,32 @@ class SqlSource(_QuerySource):
         description="SQLAlchemy URL (it may hold a password), given as `{secret: NAME}`, never inline.")
 
 
-Source = Annotated[CsvSource | ParquetSource | SqliteSource | SqlSource, Field(discriminator="type")]
+class PythonSource(SpecModel):
+    """Rows a user function returns: called once per file of `path` (a file, a glob or a folder), or once."""
+
+    type: Literal["python"] = Field(description="Source kind: `python`, a DataFrame returned by a user function.")
+    function: FunctionRef = Field(
+        description="The loader, `module:function` relative to the spec's folder, e.g. "
+                    "`steps.ingest:load_file_as_dataframe`; its source file is part of the fingerprint.")
+    path: NonEmptyStr | None = Field(
+        default=None,
+        description="A file, a glob (`data/*.csv`) or a folder, relative to the spec file: the function is called "
+                    "with each file's path (and `format`, when it takes two arguments) and the frames are "
+                    "concatenated. Without it the function is called once.")
+    format: NonEmptyStr | None = Field(
+        default=None, description="Passed as the loader's second argument, e.g. `csv`; the file suffix if omitted.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of every call.")
+    dtypes: dict[str, DType] = Field(
+        default_factory=dict, description="Column -> dtype to convert to after loading, e.g. `{zip: string}`.")
+
+
+Source = Annotated[CsvSource | ParquetSource | SqliteSource | SqlSource | PythonSource, Field(discriminator="type")]
 
 
 class Split(SpecModel):
     """How rows divide into train and test sets."""
 
+    omit_when_default = frozenset({"filter"})
     method: Literal["random", "stratified", "time"] = Field(
         "random", description="`random` shuffles rows; `stratified` keeps the target's class shares in both sets; "
                               "`time` tests on the latest rows by `time_column`.")
@@ -93,6 +114,10 @@ class Split(SpecModel):
     seed: StrictInt = Field(0, description="Random seed of the `random` and `stratified` splits, for repeatable runs.")
     time_column: NonEmptyStr | None = Field(
         default=None, description="Column that orders rows in time; required by `method: time` and only allowed there.")
+    filter: FunctionRef | None = Field(
+        default=None,
+        description="A user function `(frame) -> bool Series` applied to the train and test rows after the split; "
+                    "rows where it is false are dropped, e.g. `steps.split:create_dataset_filter`.")
 
     @model_validator(mode="after")
     def _time_needs_column(self) -> Split:
@@ -110,7 +135,7 @@ class Data(SpecModel):
 
     sources: Annotated[dict[Identifier, Source], Field(min_length=1)] = Field(
         description="Named data sources, e.g. `{train: {type: csv, path: data/train.csv}}`; "
-                    "`type` selects csv, parquet, sqlite or sql.")
+                    "`type` selects csv, parquet, sqlite, sql or python.")
     train_source: Identifier | None = Field(
         default=None, description="Source to train on; may be omitted when there is one source.")
     target: NonEmptyStr = Field(description="Column the model predicts, e.g. `species`.")

@@ -6,13 +6,26 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
 
-from .base import ALIAS, ENV_VAR, Cron, Identifier, ImportPath, Name, NonEmptyStr, Quantity, SecretUse, SpecModel
+from .base import (
+    ALIAS,
+    ENV_VAR,
+    Cron,
+    FunctionRef,
+    Identifier,
+    ImportPath,
+    Name,
+    NonEmptyStr,
+    Quantity,
+    SecretUse,
+    SpecModel,
+)
 from .drift_methods import DEFAULT_DRIFT_METHOD, DriftMethod, drift_method_help
 from .metrics import Task
 
 __all__ = [
     "Autoscaling",
     "Champion",
+    "CustomMetric",
     "Drift",
     "DriftMethod",
     "Evaluation",
@@ -47,8 +60,15 @@ class Transformer(SpecModel):
 class ModelSpec(SpecModel):
     """The estimator by import path, its params and optional preprocessing; all become one sklearn Pipeline."""
 
-    estimator: ImportPath = Field(
-        description="Import path of a scikit-learn estimator class, e.g. `sklearn.ensemble.RandomForestClassifier`.")
+    omit_when_default = frozenset({"estimator", "estimator_function", "preprocessing_function"})
+    estimator: ImportPath | None = Field(
+        default=None,
+        description="Import path of a scikit-learn estimator class, e.g. `sklearn.ensemble.RandomForestClassifier`; "
+                    "set this or `estimator_function`.")
+    estimator_function: FunctionRef | None = Field(
+        default=None,
+        description="A user function returning an unfitted estimator, called with `params` as keyword arguments, "
+                    "e.g. `steps.train:estimator_fn`; needs `task`.")
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="Constructor arguments of the estimator, e.g. `{n_estimators: 100}`; unknown names are errors.")
@@ -56,6 +76,26 @@ class ModelSpec(SpecModel):
         default=None, description="`classification` or `regression`; inferred from the estimator when omitted.")
     preprocessing: list[Transformer] = Field(
         default_factory=list, description="Transformers applied to feature columns before the estimator, in order.")
+    preprocessing_function: FunctionRef | None = Field(
+        default=None,
+        description="A user function returning an unfitted transformer (or None, no transformation) applied to all "
+                    "features before the estimator, e.g. `steps.transform:transformer_fn`; instead of `preprocessing`.")
+
+    @model_validator(mode="after")
+    def _one_estimator(self) -> ModelSpec:
+        if self.estimator is None and self.estimator_function is None:
+            msg = "missing required key `estimator` (or `estimator_function`)"
+            raise ValueError(msg)
+        if self.estimator is not None and self.estimator_function is not None:
+            msg = "set exactly one of `estimator` or `estimator_function`"
+            raise ValueError(msg)
+        if self.estimator_function is not None and self.task is None:
+            msg = "`estimator_function` needs `task` (`classification` or `regression`)"
+            raise ValueError(msg)
+        if self.preprocessing_function is not None and self.preprocessing:
+            msg = "set `preprocessing` or `preprocessing_function`, not both"
+            raise ValueError(msg)
+        return self
 
 
 class Gate(SpecModel):
@@ -86,8 +126,20 @@ class Champion(SpecModel):
                          "(a tie keeps the champion).")
 
 
+class CustomMetric(SpecModel):
+    """A metric computed by a user function `(y_true, y_pred) -> float`."""
+
+    name: Identifier = Field(description="Name used in `metrics`, `gates`, `champion` and `monitoring.performance`.")
+    function: FunctionRef = Field(
+        description="The function, `module:function` relative to the spec's folder (or an importable one, such as "
+                    "`sklearn.metrics:max_error`), called with the true and the predicted values.")
+    greater_is_better: bool = Field(description="Whether a higher value is better; decides gates and champions.")
+
+
 class Evaluation(SpecModel):
     """Metrics to compute, gates they must pass, and the optional champion comparison."""
+
+    omit_when_default = frozenset({"custom_metrics"})
 
     metrics: Annotated[list[NonEmptyStr], Field(min_length=1)] = Field(
         description="Metrics computed on the test set, e.g. `[accuracy, f1_macro]`; they must fit the model's task.")
@@ -96,6 +148,23 @@ class Evaluation(SpecModel):
         description="Bounds per metric, e.g. `{accuracy: {min: 0.9}}`; a version that misses one is not promoted.")
     champion: Champion | None = Field(
         None, description="Compare with the registered champion; the new version is promoted only if it wins.")
+    custom_metrics: list[CustomMetric] = Field(
+        default_factory=list, description="User metrics by function; list their names in `metrics` to compute them.")
+
+    @field_validator("custom_metrics")
+    @classmethod
+    def _unique_names(cls, metrics: list[CustomMetric]) -> list[CustomMetric]:
+        from .metrics import METRICS
+
+        names = [m.name for m in metrics]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                msg = f"custom metric `{name}` is declared twice"
+                raise ValueError(msg)
+            if name in METRICS:
+                msg = f"custom metric `{name}` has the name of a built-in metric; choose another name"
+                raise ValueError(msg)
+        return metrics
 
 
 class Registry(SpecModel):

@@ -4,10 +4,14 @@ where the runtime computes each (imported only when a model is evaluated).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-__all__ = ["METRICS", "Metric", "Task"]
+if TYPE_CHECKING:
+    from .lifecycle import CustomMetric
+
+__all__ = ["METRICS", "Metric", "Task", "metric_table"]
 
 Task = Literal["classification", "regression"]
 
@@ -17,10 +21,13 @@ class Metric:
     """A named evaluation metric."""
 
     name: str
-    task: Task
+    task: Task | None
+    """The task the metric fits; None (a user metric) fits both."""
     greater_is_better: bool = True
     compute: str = ""
-    """Import path of `(y_true, outputs) -> float`; `mlform.runtime.steps.metric_functions.<name>` when empty."""
+    """Import path of `(y_true, outputs) -> float`; `mlform.runtime.steps.metric_functions.<name>` when empty.
+    A user metric's is its function reference, `(y_true, y_pred) -> float`, relative to the spec's folder."""
+    user: bool = False
 
     def __post_init__(self) -> None:
         if not self.compute:
@@ -52,3 +59,8 @@ METRICS: dict[str, Metric] = {
         Metric("median_ae", "regression", greater_is_better=False),
     )
 }
+
+
+def metric_table(custom: Iterable[CustomMetric] = ()) -> dict[str, Metric]:
+    """The built-in metrics and a spec's `evaluation.custom_metrics`, by name."""
+    return {**METRICS, **{m.name: Metric(m.name, None, m.greater_is_better, m.function, user=True) for m in custom}}

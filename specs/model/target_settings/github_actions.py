@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mlform.specs.model.base import PYTHON_VERSION, NonEmptyStr, SpecModel
+from mlform.specs.model.base import AWS_REGION, AWS_ROLE, PYTHON_VERSION, NonEmptyStr, SpecModel
 from mlform.specs.model.target_settings import TargetSettings
 
 __all__ = ["SETTINGS", "GithubActionsTarget"]
@@ -15,9 +15,16 @@ __all__ = ["SETTINGS", "GithubActionsTarget"]
 class GithubActionsTarget(SpecModel):
     """GitHub Actions workflows for pull requests, applies and monitoring."""
 
+    omit_when_default = frozenset({"aws_role", "aws_region"})  # new settings keep the digests of specs without them
+
     python_version: Annotated[str, Field(pattern=PYTHON_VERSION)] = Field(
         "3.11", description="Python the workflows set up, as a quoted string like `\"3.12\"`.")
     runs_on: NonEmptyStr = Field("ubuntu-24.04", description="Runner label of the jobs, e.g. `ubuntu-24.04`.")
+    aws_role: Annotated[str, Field(pattern=AWS_ROLE)] | None = Field(
+        None, description="IAM role the jobs assume by OIDC for an `s3` state backend; when omitted they read the "
+                          "`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` secrets.")
+    aws_region: Annotated[str, Field(pattern=AWS_REGION)] = Field(
+        "us-east-1", description="AWS region of an `s3` state backend's bucket, e.g. `eu-west-1`.")
 
 
 SETTINGS = TargetSettings(

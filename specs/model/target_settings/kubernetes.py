@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from mlform.specs.model.base import Name, SpecModel
+from mlform.specs.model.base import AWS_ROLE, Name, SpecModel
 from mlform.specs.model.target_settings import TargetSettings
 
 __all__ = ["SETTINGS", "KubernetesTarget"]
@@ -15,6 +15,8 @@ __all__ = ["SETTINGS", "KubernetesTarget"]
 class KubernetesTarget(SpecModel):
     """Kubernetes manifests: training Job, monitoring CronJob and serving."""
 
+    omit_when_default = frozenset({"aws_role"})  # new settings keep the digests of specs without them
+
     namespace: Name = Field("default", description="Namespace every manifest goes into.")
     serving: Literal["deployment", "kserve"] = Field(
         "deployment", description="`deployment`: a Deployment and a Service; `kserve`: a KServe InferenceService.")
@@ -22,6 +24,9 @@ class KubernetesTarget(SpecModel):
         None, description="Existing service account the pods run as; when omitted the manifests create one.")
     image_pull_secret: Name | None = Field(
         None, description="Name of a Secret holding registry credentials, for pulling private images.")
+    aws_role: Annotated[str, Field(pattern=AWS_ROLE)] | None = Field(
+        None, description="IAM role of the created service account (IRSA) for an `s3` state backend; when omitted "
+                          "the pods read AWS keys from the Secret `<name>-aws`.")
 
 
 SETTINGS = TargetSettings(

@@ -27,6 +27,21 @@ def full_featured(doc: dict[str, Any]) -> None:
     doc["monitoring"]["on_breach"] = "retrain"
 
 
+ROLE = "arn:aws:iam::123456789012:role/iris-ci"
+
+
+def shared_backends(doc: dict[str, Any]) -> None:
+    """Teams' state: postgres in prod, s3 with AWS keys in dev, s3 with IAM roles (OIDC, IRSA) and pods in staging."""
+    doc["secrets"] = {"state_url": {"env": "IRIS_STATE_URL", "kubernetes": {"secret": "iris-state", "key": "url"}}}
+    doc["state"] = {"backend": {"kind": "local"}}
+    doc["environments"]["prod"]["state"] = {"backend": {"kind": "postgres", "url": {"secret": "state_url"}}}
+    doc["environments"]["dev"]["state"] = {"backend": {"kind": "s3", "bucket": "ml-state", "prefix": "teams/iris"}}
+    doc["environments"]["staging"] = {
+        "state": {"backend": {"kind": "s3", "bucket": "ml-state"}},
+        "targets": {"github_actions": {"aws_role": ROLE, "aws_region": "eu-west-1"},
+                    "kubernetes": {"aws_role": ROLE, "serving": "kserve"}, "airflow": {"operator": "kubernetes"}}}
+
+
 class Project:
     """A project root with specs under `models/<name>/`, copied from the iris example and edited."""
 
@@ -75,6 +90,7 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Project:
     project = Project(tmp_path_factory.mktemp("compiled") / "repo")
     project.spec("iris")
     project.spec("full", edit=full_featured)
+    project.spec("team", edit=shared_backends)
     for example in sorted(EXAMPLES.glob("*/mlform.yaml")):
         if example.parent.name != "iris":
             project.spec(example.parent.name, source=example.parent)

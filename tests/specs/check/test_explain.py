@@ -102,7 +102,7 @@ def test_missing_keys_point_at_the_key_of_the_mapping_that_lacks_them() -> None:
 
 def test_a_source_without_type_lists_the_types() -> None:
     assert _explain(Data, "sources:\n  train: {path: x.csv}\ntarget: y\nfeatures: [a]\n") == [
-        "2:10: error: sources.train: missing required key `type` (one of `csv`, `parquet`, `sqlite`, `sql`)"
+        "2:10: error: sources.train: missing required key `type` (one of `csv`, `parquet`, `sqlite`, `sql`, `python`)"
     ]
 
 

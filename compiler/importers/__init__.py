@@ -1,0 +1,1 @@
+"""Importers of other tools' pipeline definitions into mlform specs."""

@@ -1,0 +1,162 @@
+"""User-code hooks: python sources, the split filter, estimator and preprocessing factories and custom metrics run,
+are fingerprinted by their source files, are checked without running at validate time, and fail in words."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mlform.runtime.run.executor import Run, run_pipeline
+from mlform.runtime.run.preview import preview
+from mlform.specs import load_spec, validate_file
+from mlform.specs.errors import StepError
+
+SPEC = """\
+apiVersion: mlform/v1
+kind: Pipeline
+metadata: {{name: wine}}
+data:
+  sources:
+    train: {{type: python, function: "steps.ingest:load", path: "data/*.csv"}}
+    live: {{type: python, function: "steps.ingest.load_all"}}
+  train_source: train
+  target: target
+  features: [alcohol, malic_acid, ash, magnesium]
+  split: {{method: stratified, test_size: 0.3, seed: 3, filter: "steps.split:keep"}}
+model:
+  estimator_function: "steps.train:estimator"
+  params: {{C: 0.5}}
+  task: classification
+  preprocessing_function: "steps.transform:scaler"
+evaluation:
+  metrics: [accuracy, wrong_share]
+  custom_metrics:
+    - {{name: wrong_share, function: "steps.metrics:wrong_share", greater_is_better: false}}
+  gates: {{wrong_share: {{max: {limit}}}}}
+  champion: {{metric: wrong_share, alias: staging}}
+registry: {{model_name: wine}}
+monitoring:
+  schedule: "@daily"
+  current: live
+  performance: {{wrong_share: {{max: 0.9}}}}
+  on_breach: none
+"""
+
+STEPS = {
+    "ingest.py": """
+        import pandas as pd
+
+        def load(file_path):
+            return pd.read_csv(file_path)
+
+        def load_all():
+            import glob
+            return pd.concat([pd.read_csv(p) for p in sorted(glob.glob("data/*.csv"))], ignore_index=True)
+    """,
+    "split.py": """
+        def keep(frame):
+            return frame["magnesium"] < 160
+    """,
+    "helpers.py": """
+        C_SCALE = 1.0
+    """,
+    "train.py": """
+        from sklearn.linear_model import LogisticRegression
+
+        from steps.helpers import C_SCALE
+
+        def estimator(C):
+            return LogisticRegression(C=C * C_SCALE, max_iter=5000)
+    """,
+    "transform.py": """
+        def scaler():
+            from sklearn.preprocessing import StandardScaler
+            return StandardScaler()
+    """,
+    "metrics.py": """
+        import numpy as np
+
+        def wrong_share(y_true, y_pred):
+            return float(np.mean(y_true != y_pred))
+    """,
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    (tmp_path / "data").mkdir()
+    frame.iloc[::2].to_csv(tmp_path / "data" / "a.csv", index=False)
+    frame.iloc[1::2].to_csv(tmp_path / "data" / "b.csv", index=False)
+    (tmp_path / "steps").mkdir()
+    for name, text in STEPS.items():
+        (tmp_path / "steps" / name).write_text(textwrap.dedent(text).lstrip())
+    (tmp_path / "mlform.yaml").write_text(SPEC.format(limit=0.5))
+    return tmp_path / "mlform.yaml"
+
+
+def test_every_hook_runs_and_custom_metrics_reach_gates_champion_and_monitoring(project: Path) -> None:
+    result = run_pipeline(load_spec(project, require_data=True))
+    assert all(step.status == "ran" for step in result.steps.values())
+    rows = result.steps["ingest.train"].values["rows"]
+    assert rows == 178  # two files, one call each, concatenated
+    split = result.steps["split"].values
+    assert split["train_rows"] + split["test_rows"] < rows  # the filter dropped the magnesium outliers
+    evaluation = result.steps["evaluate"].values
+    assert 0 <= evaluation["metrics"]["wrong_share"] < 0.5 and evaluation["passed"] is True
+    assert "no champion" in evaluation["champion"]["message"]
+    report = json.loads(Path(result.steps["monitor"].values["report_json"]).read_text())
+    assert "wrong_share" in json.dumps(report)
+
+
+def test_plan_names_the_user_code_file_that_changed(project: Path) -> None:
+    run_pipeline(load_spec(project))
+    helper = project.parent / "steps" / "helpers.py"
+    helper.write_text("C_SCALE = 2.0\n")  # imported by steps/train.py: its change re-trains too
+    reasons = preview(Run(load_spec(project))).steps
+    assert reasons["train"][1] == ["`steps/helpers.py` changed"]
+    assert reasons["split"][1] == []
+    (project.parent / "steps" / "split.py").write_text("def keep(frame):\n    return frame['ash'] > 0\n")
+    assert preview(Run(load_spec(project))).steps["split"][1] == ["`steps/split.py` changed"]
+
+
+def test_a_failing_function_is_named_with_its_file_and_line(project: Path) -> None:
+    (project.parent / "steps" / "train.py").write_text(
+        "def estimator(C):\n    settings = {}\n    return settings['solver']\n")
+    with pytest.raises(StepError) as failure:
+        run_pipeline(load_spec(project))
+    assert str(failure.value) == ("step `train` failed: `model.estimator_function: steps.train:estimator`: "
+                                  "`estimator` (steps/train.py:1) raised KeyError: 'solver' (at steps/train.py:3)")
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (("steps.train:estimator", "steps.train:estimatr"),
+     "13:23: error: model.estimator_function: `steps/train.py` defines no function `estimatr`; "
+     "did you mean `estimator`?"),
+    (("steps.split:keep", "steps.splits:keep"),
+     "11:64: error: data.split.filter: module `steps.splits` has no file `steps/splits.py` under the spec's folder"),
+    (("steps.metrics:wrong_share", "sklearn.metrics:wrong_share"),
+     "20:37: error: evaluation.custom_metrics.0.function: module `sklearn.metrics` has no `wrong_share` "
+     "(nor is there a file `sklearn/metrics.py` under the spec's folder)"),
+    (("steps.ingest:load", "steps.ingest:load()"),
+     "6:37: error: data.sources.train.function: `steps.ingest:load()` is not a function reference like "
+     "`steps.train:estimator_fn` (module, `:`, function)"),
+    (("task: classification", "task: null"),
+     "13:3: error: model: `estimator_function` needs `task` (`classification` or `regression`)"),
+])
+def test_validate_checks_user_functions_without_running_them(project: Path, edit: tuple[str, str],
+                                                           expected: str) -> None:
+    project.write_text(project.read_text().replace(*edit))
+    _, diagnostics = validate_file(project)
+    assert [str(d).removeprefix(f"{project}:") for d in diagnostics if d.severity == "error"] == [expected]
+
+
+def test_a_syntax_error_in_a_module_is_located_in_that_file(project: Path) -> None:
+    (project.parent / "steps" / "metrics.py").write_text("def wrong_share(y_true, y_pred)\n    return 0\n")
+    _, diagnostics = validate_file(project)
+    assert [d.message for d in diagnostics] == ["`steps/metrics.py:1:32`: expected ':'"]
