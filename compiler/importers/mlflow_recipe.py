@@ -196,9 +196,10 @@ def data_columns(m: Mapping, source: dict[str, Any]) -> list[str] | None:
     from mlform.specs.errors import MlformError
     from mlform.specs.model.data import PythonSource
 
-    first = PythonSource.model_validate({**source, "path": os.path.relpath(files[0], m.recipe.root)})
+    root = m.recipe.root.resolve()  # the loader runs in the recipe's folder: a relative root would not resolve
+    first = PythonSource.model_validate({**source, "path": os.path.relpath(files[0].resolve(), root)})
     try:  # the recipe's own steps/ (the copy in `out` is written only on success)
-        frame = read_source("train", first, None, m.recipe.root)  # type: ignore[arg-type]
+        frame = read_source("train", first, None, root)  # type: ignore[arg-type]
     except MlformError as exc:
         key = "loader_method" if source["function"].startswith("steps.") else "location"
         m.error(("steps", "ingest", key), str(exc).replace("data.sources.train.function: ", ""))
