@@ -18,20 +18,10 @@ _HEADERS = ("SEQ", "TIME", "ACTOR", "SPEC", "ENV", "RESULT", "COMMAND", "PROMOTE
 
 
 def _backends(path: Path) -> list[Backend]:
-    """The backends of the specs at `path`, in order and without repeats: `$MLFORM_BACKEND`, else their folders."""
-    import os
+    """The backends of the specs at `path`, in order and without repeats (see `spec_backends`)."""
+    from .common import spec_backends, spec_files
 
-    from mlform.runtime.storage.backends.local import LocalBackend
-    from mlform.runtime.storage.backends.url import BACKEND_ENV, opened
-    from mlform.runtime.storage.statedir import state_dir_for
-    from mlform.specs.read.discovery import discover
-
-    files = discover([path])
-    if not files:
-        raise click.UsageError(f"no `mlform.yaml` found in {path}")
-    if os.environ.get(BACKEND_ENV):
-        return [opened(os.environ[BACKEND_ENV])]
-    return [LocalBackend(folder) for folder in dict.fromkeys(state_dir_for(file.resolve().parent) for file in files)]
+    return spec_backends(spec_files((path,)))
 
 
 def _version(value: Any) -> str:

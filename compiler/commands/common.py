@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-__all__ = ["Duration", "env_option", "lock_timeout_option", "policy_option", "spec_files", "specs_argument"]
+if TYPE_CHECKING:
+    from mlform.runtime.storage.backends.base import Backend
+
+__all__ = ["Duration", "env_option", "lock_timeout_option", "policy_option", "spec_backends", "spec_files",
+           "specs_argument"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,3 +72,42 @@ def spec_files(paths: tuple[Path, ...]) -> list[Path]:
         shown = ", ".join(str(p) for p in paths)
         raise click.UsageError(f"no `mlform.yaml` found in {shown}")
     return files
+
+
+def _sets_backend(path: Path) -> bool:
+    """Whether the spec file at `path` has a `state` section, in the base spec or an overlay."""
+    from mlform.specs.errors import SpecError
+    from mlform.specs.read.source import read_document  # not the loader: `audit --verify` imports no pydantic
+
+    try:
+        data = read_document(path, str(path)).data
+    except SpecError:
+        return True  # unreadable: validating reports it
+    data = data if isinstance(data, dict) else {}
+    overlays = data.get("environments")
+    return "state" in data or (isinstance(overlays, dict) and
+                               any(isinstance(o, dict) and "state" in o for o in overlays.values()))
+
+
+def spec_backends(files: list[Path]) -> list[Backend]:
+    """The backends the spec files keep their state in, in order and without repeats: `$MLFORM_BACKEND` when set,
+    else every environment's `state.backend` (a spec without a `state` section: its state folder, unvalidated)."""
+    import os
+
+    from mlform.runtime.storage.backends.url import BACKEND_ENV, backend_url, opened
+    from mlform.runtime.storage.statedir import state_dir_for
+
+    if os.environ.get(BACKEND_ENV):
+        return [opened(os.environ[BACKEND_ENV])]
+    urls: dict[str, None] = {}
+    for file in files:
+        if not _sets_backend(file):
+            urls.setdefault(str(state_dir_for(file.resolve().parent)))
+            continue
+        from mlform.specs import SpecError, validate_file  # only now: validating imports pydantic
+
+        specs, diagnostics = validate_file(file)
+        if any(d.severity == "error" for d in diagnostics):
+            raise SpecError(diagnostics)
+        urls.update(dict.fromkeys(backend_url(spec) for spec in specs))
+    return [opened(url) for url in urls]

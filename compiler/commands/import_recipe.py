@@ -44,7 +44,7 @@ def mlflow_recipe(recipe_dir: Path, profile: str, out: Path | None, force: bool)
     """Read RECIPE_DIR's recipe.yaml rendered with profiles/PROFILE.yaml (MLflow Recipes 2.x: regression/v1,
     classification/v1) and write a commented mlform spec plus the glue its steps/*.py need.
 
-    Prints what was mapped and what was not, each with the recipe's file:line. Writes nothing and exits 1
+    Prints what was mapped, approximated and not mapped, each with the recipe's file:line. Writes nothing and exits 1
     when a key cannot be imported or the result does not validate.
     """
     from mlform.compiler.importers.mlflow_recipe import map_recipe
@@ -58,6 +58,8 @@ def mlflow_recipe(recipe_dir: Path, profile: str, out: Path | None, force: bool)
     mapping = map_recipe(rendered, _name(recipe_dir), out)
     for origin, key, target in mapping.mapped:
         click.echo(f"mapped      {origin} `{key}` -> `{target}`")
+    for origin, key, how in mapping.approximated:
+        click.echo(f"approximated {origin} `{key}`: {how}")
     for origin, key, reason in mapping.skipped:
         click.echo(f"not mapped  {origin} `{key}`: {reason}")
     if mapping.errors:

@@ -119,14 +119,22 @@ def _spec_and_id(args: tuple[str, ...]) -> tuple[Path | None, str]:
     raise click.UsageError(f"neither `{first}` nor `{second}` is a spec file or folder")
 
 
-def _tracker(spec: Path | None) -> Tracker | str:
-    """The run tracker of SPEC's state, or why there is none yet (a local database not created)."""
+def _trackers(spec: Path | None) -> list[Tracker] | str:
+    """The run trackers of SPEC's backends (of this folder's state without SPEC), or why there are none yet."""
     from mlform.runtime.storage.backends.url import backend_at
     from mlform.runtime.tracking.tracker import TRACKING_DB, open_tracker
 
-    backend = backend_at(_state_root(spec))
-    tracker = open_tracker(backend, create=False)
-    return tracker if tracker is not None else f"no runs tracked yet ({backend.local_path(TRACKING_DB)} does not exist)"
+    from .common import spec_backends
+
+    backends = spec_backends([_spec_file(spec)]) if spec is not None else [backend_at(_state_root(None))]
+    trackers = [t for t in (open_tracker(backend, create=False) for backend in backends) if t is not None]
+    missing = " or ".join(str(backend.local_path(TRACKING_DB)) for backend in backends)
+    return trackers or f"no runs tracked yet ({missing} does not exist)"
+
+
+def _close(trackers: list[Tracker]) -> None:
+    for tracker in trackers:
+        tracker.close()
 
 
 @runs.command("list")
@@ -134,15 +142,16 @@ def _tracker(spec: Path | None) -> Tracker | str:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Newest runs to show.")
 @_format_option
 def runs_list(spec: Path | None, limit: int, fmt: str) -> None:
-    """List the newest runs in the state of SPEC (default: this folder; `$MLFORM_BACKEND` when set)."""
-    tracker = _tracker(spec)
-    if isinstance(tracker, str):
-        click.echo("[]" if fmt == "json" else tracker)
+    """List the newest runs of SPEC's backends (default: this folder's state; `$MLFORM_BACKEND` when set)."""
+    trackers = _trackers(spec)
+    if isinstance(trackers, str):
+        click.echo("[]" if fmt == "json" else trackers)
         return
     try:
-        rows = tracker.runs(limit)
+        found = [row for tracker in trackers for row in tracker.runs(limit)]
     finally:
-        tracker.close()
+        _close(trackers)
+    rows = sorted(found, key=lambda row: row["started"], reverse=True)[:limit]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
@@ -162,13 +171,21 @@ def runs_show(args: tuple[str, ...], fmt: str) -> None:
 
     spec, run_id = _spec_and_id(args)
     as_json = fmt == "json"
-    tracker = _tracker(spec)
-    if isinstance(tracker, str):
-        raise StateError(tracker)
+    trackers = _trackers(spec)
+    if isinstance(trackers, str):
+        raise StateError(trackers)
+    matches, refusals = [], []
     try:
-        found = tracker.run(run_id)
+        for tracker in trackers:
+            try:
+                matches.append(tracker.run(run_id))
+            except StateError as exc:
+                refusals.append(exc)
     finally:
-        tracker.close()
+        _close(trackers)
+    if len(matches) != 1:
+        raise StateError(f"run `{run_id}` matches several runs") if matches else refusals[0]
+    found = matches[0]
     if as_json:
         click.echo(json.dumps(found, indent=2, sort_keys=True))
         return

@@ -43,9 +43,9 @@ _SKIPPED = {
     ("experiment",): "runs are tracked in mlform's own store (or set `tracking: {backend: mlflow, ...}`)",
     ("model_registry", "uri"): "versions go to mlform's registry (`registry.path`)",
     ("model_registry", "registry_uri"): "versions go to mlform's registry (`registry.path`)",
-    ("steps", "predict", "model_uri"): "batch scoring uses the registered version (`NAME@staging`)",
+    ("steps", "predict", "model_uri"): "batch scoring uses the version `registry.promote_to` names (`staging`)",
     ("steps", "predict", "result_type"): "predictions keep the model's type",
-    ("steps", "predict", "save_mode"): "the output file is replaced",
+    ("steps", "predict", "save_mode"): "the output file is replaced (atomically)",
     ("steps", "train", "skip_data_profiling"): "mlform makes no data profiles",
     ("steps", "train", "predict_prefix"): "`mlform predict` writes a `prediction` column",
     ("steps", "train", "predict_scores_for_all_classes"): "`/predict` returns probabilities on request",
@@ -69,6 +69,7 @@ class Mapping:
     glue: Glue = field(default_factory=lambda: Glue("regression"))
     mapped: list[tuple[Origin, str, str]] = field(default_factory=list)
     skipped: list[tuple[Origin, str, str]] = field(default_factory=list)
+    approximated: list[tuple[Origin, str, str]] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
     used: set[RecipePath] = field(default_factory=set)
     parents: list[str] = field(default_factory=list)
@@ -110,6 +111,10 @@ class Mapping:
         """The recipe key at `path` cannot be imported."""
         origin = self.recipe.origin(path)
         self.errors.append(Diagnostic(origin.file, origin.line, origin.col, ".".join(path), message))
+
+    def approximate(self, path: RecipePath, how: str) -> None:
+        """The key at `path` is mapped onto something close to, not the same as, what it asks for."""
+        self.approximated.append((self.recipe.origin(path), ".".join(path), how))
 
     def skip(self, path: RecipePath, reason: str) -> None:
         """The key at `path` has no effect in mlform."""
@@ -191,9 +196,10 @@ def data_columns(m: Mapping, source: dict[str, Any]) -> list[str] | None:
     from mlform.specs.errors import MlformError
     from mlform.specs.model.data import PythonSource
 
-    first = PythonSource.model_validate({**source, "path": os.path.relpath(files[0], m.recipe.root)})
+    root = m.recipe.root.resolve()  # the loader runs in the recipe's folder: a relative root would not resolve
+    first = PythonSource.model_validate({**source, "path": os.path.relpath(files[0].resolve(), root)})
     try:  # the recipe's own steps/ (the copy in `out` is written only on success)
-        frame = read_source("train", first, None, m.recipe.root)  # type: ignore[arg-type]
+        frame = read_source("train", first, None, root)  # type: ignore[arg-type]
     except MlformError as exc:
         key = "loader_method" if source["function"].startswith("steps.") else "location"
         m.error(("steps", "ingest", key), str(exc).replace("data.sources.train.function: ", ""))

@@ -96,12 +96,10 @@ def _model(m: Mapping, task: str) -> None:
     if params:
         m.line(1, "params", params, (*train, "estimator_params"))
     m.line(1, "task", task, ("recipe",) if "recipe" in m.recipe.config else ("template",))
-    tuning = m.value(*train, "tuning")
-    if isinstance(tuning, dict):
-        m.used.update((*train, "tuning", k) for k in tuning)
-        if tuning.get("enabled"):
-            m.skip((*train, "tuning"), "not done by mlform: the model trains with `estimator_params`; put the "
-                                       "best parameters found there")
+    if m.value(*train, "tuning") is not None:
+        from .recipe_tuning import map_tuning
+
+        map_tuning(m, (*train, "tuning"))
     if m.value("steps", "transform", "transformer_method"):
         transformer = step_function(m, ("steps", "transform", "transformer_method"), "transform")
         if transformer:
@@ -170,12 +168,10 @@ def _registry(m: Mapping, name: str) -> None:
     if allow is not None:
         m.skip(("steps", "register", "allow_non_validated_model"),
                "mlform registers every version and promotes only those that pass their gates")
-    if m.value("steps", "predict"):
-        output = m.value("steps", "predict", "output") or {}
-        location = output.get("location") if isinstance(output, dict) else None
-        m.used.update({("steps", "predict", "output", k) for k in (output if isinstance(output, dict) else {})})
-        m.skip(("steps", "predict"), f"batch scoring is `mlform predict --model {registered}@staging --input "
-                                     f"<scoring file> --output {location or '<file>'} SPEC`")
+    if m.value("steps", "predict") is not None:
+        from .recipe_tuning import map_predict
+
+        map_predict(m)
 
 
 def map_sections(m: Mapping, name: str) -> None:

@@ -123,12 +123,11 @@ class StateStore:
 
     def _held_message(self, message: str, timeout: float) -> str:
         detail = message.removeprefix(f"{self.lock_name} is locked: ")
-        text = f"state {self.filename} is locked: {detail}"
-        if timeout > 0:
-            info = self.holder()
-            age = f", held for {_age(time.time() - info.created)}" if info else ""
-            text += f" (waited {_age(timeout)}{age})"
-        return text
+        info = self.holder()
+        waited = [f"waited {_age(timeout)}"] if timeout > 0 else []
+        held = [f"held for {_age(time.time() - info.created)}"] if info else []
+        told = ", ".join(waited + held)
+        return f"state {self.filename} is locked: {detail}" + (f" ({told})" if told else "")
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         """Clear the lock if its holder's ID is `lock_id`; raise StateError otherwise."""

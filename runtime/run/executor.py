@@ -159,8 +159,10 @@ def _track(tracker: Tracker, run_id: str, outcome: StepRun) -> None:
     reasons = outcome.reasons if outcome.status != "cached" else [CACHED]
     if outcome.error:
         reasons = [*reasons, f"error: {outcome.error}"]
+    params = outcome.values.get("params") if outcome.status == "ran" else None
     tracker.log_step(run_id, outcome.id, outcome.status, outcome.seconds, outcome.fingerprint, reasons,
-                     metrics if isinstance(metrics, dict) else None, artifacts)
+                     metrics if isinstance(metrics, dict) else None, artifacts,
+                     params if isinstance(params, dict) else None)
 
 
 def _mlflow_run(run: Run, run_id: str, todo: Collection[str]) -> MlflowRun | None:

@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mlform.runtime.storage.backends.base import Backend
 from mlform.runtime.storage.backends.url import backend_for, backend_ref, reopen
 from mlform.runtime.storage.statedir import StateDir, state_dir_for, state_key
 from mlform.runtime.storage.store import MARKER
@@ -33,13 +34,15 @@ RECEIPT_VERSION = 2  # 2: user code files and python sources are covered
 
 @dataclass(frozen=True)
 class Receipt:
-    """What an all-cached re-run needs to report itself: step fingerprints and the run's tracking fields."""
+    """What an all-cached re-run needs to report itself: step fingerprints, the run's tracking fields, and the
+    backend its run is tracked in."""
 
     name: str
     env: str
     digest: str
     steps: dict[str, str]
     params: dict[str, Any]
+    backend: Backend
 
 
 def _key(spec_path: Path, env: str) -> str:
@@ -98,14 +101,13 @@ def read_receipt(spec_path: Path, env: str, store: Path) -> Receipt | None:
         return None
     if not all((store / fp[:2] / fp / MARKER).is_file() for fp in steps.values()):
         return None
-    return Receipt(data["name"], data["env"], data["digest"], steps, data["params"])
+    return Receipt(data["name"], data["env"], data["digest"], steps, data["params"], backend)
 
 
 def replay(spec_path: Path, receipt: Receipt) -> RunResult:
     """Track an all-cached run from `receipt` and return its outcome, every step `cached`."""
     import time
 
-    from mlform.runtime.storage.backends.url import backend_at
     from mlform.runtime.tracking.tracker import new_run_id, open_tracker
 
     began = time.perf_counter()
@@ -116,7 +118,7 @@ def replay(spec_path: Path, receipt: Receipt) -> RunResult:
         marker = json.loads((state.store / fingerprint[:2] / fingerprint / MARKER).read_bytes())
         steps[step_id] = StepRun(step_id, "cached", [], fingerprint, 0.0, marker.get("values") or {},
                                  state.store / fingerprint[:2] / fingerprint)
-    tracker = open_tracker(backend_at(state.root))
+    tracker = open_tracker(receipt.backend)
     assert tracker is not None  # created when missing
     try:
         tracker.start_run(run_id, receipt.name, receipt.env, str(spec_path), receipt.digest, receipt.params)

@@ -14,7 +14,7 @@ from mlform.specs.read.overlays import BASE
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CHUNK_ROWS", "PredictError", "check_signature", "parse_model_ref", "predict_file"]
+__all__ = ["CHUNK_ROWS", "PredictError", "check_signature", "parse_model_ref", "predict_file", "write_chunks"]
 
 CHUNK_ROWS = 100_000
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -71,7 +71,8 @@ def check_signature(frame: pd.DataFrame, version: ModelVersion) -> pd.DataFrame:
     return features
 
 
-def _write(chunks: Iterator[pd.DataFrame], path: Path, fmt: str) -> int:
+def write_chunks(chunks: Iterator[pd.DataFrame], path: Path, fmt: str) -> int:
+    """Write the frames `chunks` to `path` as one `csv` or `parquet` file; returns the rows written."""
     rows = 0
     writer: Any = None
     with path.open("wb") as handle:
@@ -112,7 +113,7 @@ def predict_file(registry: Registry, name: str, ref: int | str, source: Path, ta
 
     def write(tmp: Path) -> None:
         nonlocal rows
-        rows = _write(scored(), tmp, out_fmt)
+        rows = write_chunks(scored(), tmp, out_fmt)
 
     write_atomic_with(target, write)
     return loaded.version, rows

@@ -1,7 +1,7 @@
 """The action of each step kind: read upstream outputs, write this step's files, return a JSON summary.
 
-A summary may hold `metrics` (tracked as metrics), `artifacts` (name -> file in the step folder, or an
-absolute path) and `notes` (lines shown under the step); everything else is kept as the step's values.
+A summary may hold `metrics` (tracked as metrics), `params` (tracked as params), `artifacts` (name -> file in the
+step folder, or an absolute path) and `notes` (lines shown under the step); the rest is kept as the step's values.
 """
 
 from __future__ import annotations
@@ -105,11 +105,26 @@ def _train(job: Job) -> dict[str, Any]:
     from .train import fit_pipeline, signature_of
 
     X, y = _rows(job, "train")
-    model = fit_pipeline(job.spec.pipeline.model, X, y, job.spec.root)
+    spec = job.spec.pipeline.model
+    tuned: dict[str, Any] = {}
+    if spec.tuning is not None:
+        from .tuning import search
+
+        result = search(spec, job.spec.pipeline.evaluation, X, y, job.spec.root)
+        _write_json(job.dir / "tuning.json", result.to_json())
+        spec = spec.model_copy(update={"params": {**spec.params, **result.best_params}, "tuning": None})
+        shown = ", ".join(f"{k}={v!r}" for k, v in result.best_params.items())
+        tuned = {"tuning": result.to_json(),
+                 "metrics": {f"tuning.best_{result.metric}": result.best_score, "tuning.trials": len(result.trials)},
+                 "params": {f"tuning.best.{k}": v for k, v in result.best_params.items()},
+                 "notes": [f"tuning: best of {len(result.trials)} by {result.metric} "
+                           f"({result.best_score:.4g} cross-validated): {shown}"]}
+    model = fit_pipeline(spec, X, y, job.spec.root)
     target = job.dir / MODEL_FILE
     write_atomic_with(target, lambda tmp: save_model(model, tmp))
     job.ctx.models[target] = model
-    return {"rows": len(X), "signature": signature_of(X), "artifacts": {"model": MODEL_FILE}}
+    artifacts = {"model": MODEL_FILE, **({"tuning": "tuning.json"} if tuned else {})}
+    return {"rows": len(X), "signature": signature_of(X), **tuned, "artifacts": artifacts}
 
 
 def _model_file(job: Job) -> Path:
@@ -251,6 +266,12 @@ def _monitor(job: Job) -> dict[str, Any]:
             "artifacts": {"report_json": str(result.report_json), "report_html": str(result.report_html)}}
 
 
+def _score(job: Job) -> dict[str, Any]:
+    from .scoring import score_source
+
+    return score_source(job)
+
+
 ACTIONS: dict[str, Callable[[Job], dict[str, Any]]] = {
     "ingest": _ingest,
     "validate": _validate,
@@ -261,4 +282,5 @@ ACTIONS: dict[str, Callable[[Job], dict[str, Any]]] = {
     "promote": _promote,
     "serve": _serve,
     "monitor": _monitor,
+    "score": _score,
 }

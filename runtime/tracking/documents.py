@@ -51,7 +51,8 @@ class DocumentTracker(Tracker):
                     "artifacts": []})
 
     def log_step(self, run_id: str, step: str, status: str, seconds: float, fingerprint: str, reasons: list[str],
-                 metrics: Mapping[str, float] | None = None, artifacts: Mapping[str, str] | None = None) -> None:
+                 metrics: Mapping[str, float] | None = None, artifacts: Mapping[str, str] | None = None,
+                 params: Mapping[str, Any] | None = None) -> None:
         """Add the step to the run's document."""
         run = self._written[run_id][0]
         _replace(run["steps"], {"step": step, "status": status, "seconds": seconds, "fingerprint": fingerprint,
@@ -60,6 +61,7 @@ class DocumentTracker(Tracker):
             _replace(run["metrics"], {"step": step, "key": key, "value": value}, "step", "key")
         for name, uri in (artifacts or {}).items():
             _replace(run["artifacts"], {"step": step, "name": name, "uri": uri}, "step", "name")
+        run["params"].update(flat_params(params) if params else {})
         self._save(run)
 
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:

@@ -95,7 +95,8 @@ class SqliteTracker(Tracker):
                      *(("INSERT INTO params VALUES (?, ?, ?)", (run_id, k, v)) for k, v in flat.items())])
 
     def log_step(self, run_id: str, step: str, status: str, seconds: float, fingerprint: str, reasons: list[str],
-                 metrics: Mapping[str, float] | None = None, artifacts: Mapping[str, str] | None = None) -> None:
+                 metrics: Mapping[str, float] | None = None, artifacts: Mapping[str, str] | None = None,
+                 params: Mapping[str, Any] | None = None) -> None:
         """Record one step's outcome with its metrics and artifact URIs."""
         rows: list[tuple[str, tuple[Any, ...]]] = [("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?)",
                  (run_id, step, status, seconds, fingerprint, json.dumps(reasons)))]
@@ -103,6 +104,8 @@ class SqliteTracker(Tracker):
                  for k, v in (metrics or {}).items()]
         rows += [("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)", (run_id, step, k, v))
                  for k, v in (artifacts or {}).items()]
+        rows += [("INSERT OR REPLACE INTO params VALUES (?, ?, ?)", (run_id, k, v))
+                 for k, v in (flat_params(params) if params else {}).items()]
         self._write(rows)
 
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:

@@ -42,8 +42,9 @@ class Tracker(ABC):
 
     @abstractmethod
     def log_step(self, run_id: str, step: str, status: str, seconds: float, fingerprint: str, reasons: list[str],
-                 metrics: Mapping[str, float] | None = None, artifacts: Mapping[str, str] | None = None) -> None:
-        """Record one step's outcome with its metrics and artifact URIs."""
+                 metrics: Mapping[str, float] | None = None, artifacts: Mapping[str, str] | None = None,
+                 params: Mapping[str, Any] | None = None) -> None:
+        """Record one step's outcome with its metrics, artifact URIs and the params it found (e.g. by tuning)."""
 
     @abstractmethod
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:

@@ -147,8 +147,8 @@ class MlflowRun:
         return self._experiment(name, uri)  # another run created it meanwhile
 
     def log_step(self, outcome: StepRun) -> None:
-        """Record what a step that ran produced: metrics; the model after `train`; the version after `register`;
-        the alias after `promote`."""
+        """Record what a step that ran produced: metrics and params; the model after `train`; the version after
+        `register`; the alias after `promote`."""
         if outcome.status != "ran":
             return
         with self._calling(f"record step `{outcome.id}`"):
@@ -161,6 +161,12 @@ class MlflowRun:
                            if isinstance(value, int | float) and not isinstance(value, bool)]
                 for batch in _batches(numbers):
                     self.client.log_batch(self.run_id, metrics=batch)
+            found = outcome.values.get("params")
+            if isinstance(found, dict) and found:
+                from mlflow.entities import Param
+
+                for found_batch in _batches([Param(k, v) for k, v in flat_params(found).items()]):
+                    self.client.log_batch(self.run_id, params=found_batch)
             if outcome.id == "train":
                 self._model()
             elif outcome.id == "register":

@@ -27,6 +27,7 @@ from .estimators import check_class, estimator_class, estimator_task, import_obj
 from .explain import did_you_mean
 from .finding import Finding, Sections
 from .metric_checks import evaluation_findings, performance_findings
+from .tuning_check import scoring_findings, tuning_findings
 from .usercode import function_findings
 
 __all__ = [
@@ -89,6 +90,14 @@ def _check_task(s: Sections) -> Iterator[Finding]:
 
 def _check_evaluation(s: Sections) -> Iterator[Finding]:
     yield from evaluation_findings(s["evaluation"], _task(s))
+
+
+def _check_tuning(s: Sections) -> Iterator[Finding]:
+    yield from tuning_findings(s, _task(s))
+
+
+def _check_scoring(s: Sections) -> Iterator[Finding]:
+    yield from scoring_findings(s)
 
 
 def _check_performance_metrics(s: Sections) -> Iterator[Finding]:
@@ -250,6 +259,8 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
     (("model",), _check_estimators),
     (("model", "data"), _check_preprocessing_columns),
     (("evaluation",), _check_evaluation),
+    (("model",), _check_tuning),
+    (("scoring", "data", "registry"), _check_scoring),
     (("monitoring",), _check_performance_metrics),
     (("data",), _check_data),
     (("data", "model"), _check_split),

@@ -17,7 +17,7 @@ from mlform.specs.model.data import SqlSource
 __all__ = ["QUERY_PREFIX", "STEP_KINDS", "Step", "spec_steps"]
 
 QUERY_PREFIX = "sql:"
-STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "promote", "serve", "monitor")
+STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "promote", "serve", "monitor", "score")
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,10 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
                       {"validation": _dump(p.validation), **columns}))
     steps.append(Step("split", "split", (f"validate.{train_source}",), {"split": _dump(data.split), **columns},
                       code=_code(spec, data.split.filter)))
+    tuned = [p.model.tuning.metric or p.evaluation.metrics[0]] if p.model.tuning else []
     steps.append(Step("train", "train", ("split",), {"model": _dump(p.model), **columns},
-                      code=_code(spec, p.model.estimator_function, p.model.preprocessing_function)))
+                      code=tuple(sorted({*_code(spec, p.model.estimator_function, p.model.preprocessing_function),
+                                         *_metric_code(spec, tuned)}))))
     steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns},
                       code=_metric_code(spec, list(p.evaluation.metrics))))
     registry = _dump(p.registry)
@@ -90,4 +92,21 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
         needs = tuple(dict.fromkeys((served, f"ingest.{reference}", f"ingest.{p.monitoring.current}")))
         steps.append(Step("monitor", "monitor", needs, {"monitoring": _dump(p.monitoring), **columns},
                           code=_metric_code(spec, list(p.monitoring.performance))))
+    if p.scoring is not None:
+        steps.append(_score_step(spec))
     return {step.id: step for step in steps}
+
+
+def _score_step(spec: ResolvedSpec) -> Step:
+    """Batch scoring: it re-runs when its source's data or the version it scores with changes (the alias's
+    version through the step that moves it; a version number through the config)."""
+    p = spec.pipeline
+    scoring = p.scoring
+    assert scoring is not None
+    model = scoring.model or p.registry.promote_to
+    # `production` moves in `promote`, `promote_to` in `register`; a version number never moves
+    mover = () if isinstance(model, int) else ("promote",) if model == "production" else ("register",)
+    needs = (*mover, f"ingest.{scoring.source}")
+    config = {"scoring": _dump(scoring), "model_name": p.registry.model_name, "model": model,
+              "features": list(p.data.features), "id_columns": list(p.data.id_columns), "environment": spec.env}
+    return Step("score", "score", needs, config)

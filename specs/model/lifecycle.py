@@ -21,6 +21,7 @@ from .base import (
 )
 from .drift_methods import DEFAULT_DRIFT_METHOD, DriftMethod, drift_method_help
 from .metrics import Task
+from .tuning import Tuning
 
 __all__ = [
     "Autoscaling",
@@ -60,7 +61,7 @@ class Transformer(SpecModel):
 class ModelSpec(SpecModel):
     """The estimator by import path, its params and optional preprocessing; all become one sklearn Pipeline."""
 
-    omit_when_default = frozenset({"estimator", "estimator_function", "preprocessing_function"})
+    omit_when_default = frozenset({"estimator", "estimator_function", "preprocessing_function", "tuning"})
     estimator: ImportPath | None = Field(
         default=None,
         description="Import path of a scikit-learn estimator class, e.g. `sklearn.ensemble.RandomForestClassifier`; "
@@ -80,6 +81,9 @@ class ModelSpec(SpecModel):
         default=None,
         description="A user function returning an unfitted transformer (or None, no transformation) applied to all "
                     "features before the estimator, e.g. `steps.transform:transformer_fn`; instead of `preprocessing`.")
+    tuning: Tuning | None = Field(
+        default=None, description="Search `params` by cross-validation on the training rows before training; the "
+                                  "best candidate's params train the model.")
 
     @model_validator(mode="after")
     def _one_estimator(self) -> ModelSpec:

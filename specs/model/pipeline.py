@@ -22,6 +22,7 @@ from .install import Runtime
 from .lifecycle import Evaluation, ModelSpec, Monitoring, Registry, Serving, Tracking
 from .state_backend import StateSettings
 from .target_settings import Targets, declared_targets
+from .tuning import Scoring
 
 __all__ = ["ENV_NAME", "KubernetesSecret", "Metadata", "Pipeline", "SecretRef"]
 
@@ -70,7 +71,7 @@ class SecretRef(SpecModel):
 class Pipeline(SpecModel):
     """An mlform pipeline spec."""
 
-    omit_when_default = frozenset({"runtime", "state"})
+    omit_when_default = frozenset({"runtime", "state", "scoring"})
     api_version: Literal["mlform/v1"] = Field(alias="apiVersion", description="Spec format version: `mlform/v1`.")
     kind: Literal["Pipeline"] = Field(description="Kind of spec: `Pipeline`.")
     metadata: Metadata = Field(description="Name, description, labels and owners of the pipeline.")
@@ -89,6 +90,9 @@ class Pipeline(SpecModel):
     serving: Serving | None = Field(None, description="How the model is served; no serving when omitted.")
     monitoring: Monitoring | None = Field(
         None, description="Scheduled drift and performance checks on live data; none when omitted.")
+    scoring: Scoring | None = Field(
+        None, description="Batch scoring: the registered model scores a source and writes predictions; none when "
+                          "omitted.")
     targets: Targets = Field(
         default_factory=Targets, description="Artifacts `mlform compile` emits: "
                                              f"{', '.join(d.key for d in declared_targets().values())}.")

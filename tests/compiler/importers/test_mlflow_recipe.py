@@ -146,3 +146,14 @@ def test_out_elsewhere_copies_the_step_modules_and_points_at_the_data(
     assert (out / "steps" / "train.py").read_text() == (root / "steps" / "train.py").read_text()
     specs, _ = validate_file(out / "mlform.yaml")
     assert specs[0].pipeline.data.sources["train"].model_dump()["path"] == "../../recipe/data/cancer.csv"
+
+
+def test_a_recipe_folder_given_relative_to_the_working_folder_imports(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    write_recipe(tmp_path / "recipe", "regression")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _mlform(capsys, "import", "mlflow-recipe", "recipe")
+    assert code == 0, err
+    specs, diagnostics = validate_file(tmp_path / "recipe" / "mlform.yaml")
+    assert [d for d in diagnostics if d.severity == "error"] == []
+    assert specs[0].pipeline.data.sources["train"].type == "python"
