@@ -132,6 +132,8 @@ def _evaluation(m: Mapping, task: str) -> None:
     metrics = list(dict.fromkeys([*([primary] if primary else []), *gates, *custom]))
     m.block(0, "evaluation")
     m.line(1, "metrics", metrics, ("primary_metric",) if "primary_metric" in m.recipe.config else ())
+    if task == "classification" and m.value("positive_class") is not None:
+        m.line(1, "positive_class", m.value("positive_class"), ("positive_class",))
     if gates:
         m.line(1, "gates", gates, ("steps", "evaluate", "validation_criteria"))
     if custom:
@@ -180,8 +182,6 @@ def map_sections(m: Mapping, name: str) -> None:
     if task is None:
         return
     m.glue = Glue(task, m.value("positive_class") if task == "classification" else None)
-    if task == "classification" and m.value("positive_class") is not None:
-        m.mapped.append((m.recipe.origin(("positive_class",)), "positive_class", "custom metrics' `pos_label`"))
     m.line(0, "apiVersion", "mlform/v1")
     m.line(0, "kind", "Pipeline")
     m.block(0, "metadata")

@@ -73,7 +73,8 @@ def _performance(spec: ResolvedSpec, current: pd.DataFrame,
     try:
         names = list(monitoring.performance)
         table = metric_table(spec.pipeline.evaluation.custom_metrics)
-        return compute_metrics(names, model, labelled[data.features], labelled[data.target], table, spec.root), None
+        return compute_metrics(names, model, labelled[data.features], labelled[data.target], table, spec.root,
+                               spec.pipeline.evaluation.positive_class), None
     except ValueError as exc:
         raise StepError("monitor", str(exc)) from None
 

@@ -155,10 +155,11 @@ def _evaluate(job: Job) -> dict[str, Any]:
     X, y = _rows(job, "test")
     model = _model(job)
     table = metric_table(evaluation.custom_metrics)
-    metrics = compute_metrics(evaluation.metrics, model, X, y, table, job.spec.root)
+    metrics = compute_metrics(evaluation.metrics, model, X, y, table, job.spec.root, evaluation.positive_class)
     gates = check_gates(metrics, evaluation.gates)
     champion = (compare_champion(evaluation.champion, pipeline.registry.model_name, job.spec.env, metrics,
-                                 job.ctx.registry, X, y, _model_digest(job), table, job.spec.root)
+                                 job.ctx.registry, X, y, _model_digest(job), table, job.spec.root,
+                                 evaluation.positive_class)
                 if evaluation.champion else None)
     passed = all(g.passed for g in gates) and (champion is None or champion.passed)
     summary = {"metrics": metrics, "gates": [g.to_json() for g in gates],

@@ -80,7 +80,8 @@ def improvement(metric: str, challenger: float, champion: float, table: Mapping[
 
 def compare_champion(champion: Champion, model_name: str, env: str, metrics: Mapping[str, float], registry: Registry,
                      X: pd.DataFrame, y: pd.Series, challenger_sha256: str | None = None,
-                     table: Mapping[str, Metric] = METRICS, root: Path | None = None) -> ChampionResult:
+                     table: Mapping[str, Metric] = METRICS, root: Path | None = None,
+                     positive: Any = None) -> ChampionResult:
     """Score the model at `champion.alias` of environment `env` on the same test rows; the challenger must beat it
     by `min_improvement`.
 
@@ -102,7 +103,7 @@ def compare_champion(champion: Champion, model_name: str, env: str, metrics: Map
                               f"(sha256 {holder.sha256[:12]}...)")
     current = registry.load(model_name, number)
     try:
-        score = float(compute_metrics([metric], current.model, X, y, table, root)[metric])
+        score = float(compute_metrics([metric], current.model, X, y, table, root, positive)[metric])
     except (ValueError, KeyError, TypeError) as exc:
         return ChampionResult(alias, metric, challenger, None, number, True,
                               f"champion version {number} cannot score the test rows ({exc}); the challenger wins")

@@ -25,9 +25,15 @@ __all__ = [
 class Outputs:
     """Predictions and scores of one model on one frame, each computed once on first use, and its classes."""
 
-    def __init__(self, model: Any, X: pd.DataFrame, truth: np.ndarray) -> None:
+    def __init__(self, model: Any, X: pd.DataFrame, truth: np.ndarray, positive: Any = None) -> None:
         self.model, self.X = model, X
         self.classes = np.asarray(getattr(model, "classes_", np.unique(truth)))
+        if positive is not None and len(self.classes) == 2 and positive not in list(self.classes):
+            shown = ", ".join(f"`{c}`" for c in self.classes)
+            msg = f"`evaluation.positive_class: {positive}` is not a class of the target (classes: {shown})"
+            raise ValueError(msg)
+        # the class binary metrics score: `evaluation.positive_class`, else the second in sorted order
+        self.positive = positive if positive is not None else self.classes[-1]
         self._cache: dict[str, np.ndarray] = {}
 
     def get(self, kind: str) -> np.ndarray:
@@ -44,7 +50,7 @@ class Outputs:
     @property
     def averaging(self) -> dict[str, Any]:
         """How `f1`, `precision` and `recall` average: the positive class on two classes, else macro."""
-        return {"pos_label": self.classes[1], "average": "binary"} if len(self.classes) == 2 else {"average": "macro"}
+        return {"pos_label": self.positive, "average": "binary"} if len(self.classes) == 2 else {"average": "macro"}
 
     def scores(self, name: str) -> np.ndarray:
         """Class probabilities, or decision scores for ranking metrics when there are no probabilities."""
@@ -57,14 +63,17 @@ class Outputs:
 
 
 def _ovr_macro(fn: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, scores: np.ndarray,
-               classes: np.ndarray) -> float:
-    """One-vs-rest `fn` macro-averaged over the classes present in `y`; binary uses the positive column."""
+               out: Outputs) -> float:
+    """One-vs-rest `fn` macro-averaged over the classes present in `y`; binary uses the positive class's column."""
+    classes = out.classes
     present = np.isin(classes, np.unique(y))
     if present.sum() < 2:
         return math.nan
     if len(classes) == 2:
-        column = scores[:, 1] if scores.ndim == 2 else scores
-        return float(fn(y == classes[1], column))
+        second = out.positive == classes[1]
+        # a 1-D decision function scores the second class: the first class's score is its negation
+        column = scores[:, 1 if second else 0] if scores.ndim == 2 else (scores if second else -scores)
+        return float(fn(y == out.positive, column))
     onehot = label_binarize(y, classes=classes)
     return float(np.mean([fn(onehot[:, i], scores[:, i]) for i in np.flatnonzero(present)]))
 
@@ -121,12 +130,12 @@ def recall_macro(y: np.ndarray, out: Outputs) -> float:
 
 def roc_auc(y: np.ndarray, out: Outputs) -> float:
     """Area under the ROC curve, one-vs-rest and macro-averaged on more than two classes."""
-    return _ovr_macro(skm.roc_auc_score, y, out.scores("roc_auc"), out.classes)
+    return _ovr_macro(skm.roc_auc_score, y, out.scores("roc_auc"), out)
 
 
 def average_precision(y: np.ndarray, out: Outputs) -> float:
     """Area under the precision-recall curve, one-vs-rest and macro-averaged on more than two classes."""
-    return _ovr_macro(skm.average_precision_score, y, out.scores("average_precision"), out.classes)
+    return _ovr_macro(skm.average_precision_score, y, out.scores("average_precision"), out)
 
 
 def log_loss(y: np.ndarray, out: Outputs) -> float:

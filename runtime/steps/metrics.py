@@ -64,12 +64,14 @@ def _value(metric: Metric, truth: np.ndarray, outputs: Outputs, root: Path | Non
 
 
 def compute_metrics(names: Sequence[str], model: Any, X: pd.DataFrame, y: pd.Series,
-                    table: Mapping[str, Metric] = METRICS, root: Path | None = None) -> dict[str, float]:
+                    table: Mapping[str, Metric] = METRICS, root: Path | None = None,
+                    positive: Any = None) -> dict[str, float]:
     """Each metric in `names` for `model` on (`X`, `y`), keyed by name in the order given.
 
-    `table` names the metrics (`metric_table` adds a spec's user metrics, whose functions live under `root`).
+    `table` names the metrics (`metric_table` adds a spec's user metrics, whose functions live under `root`);
+    `positive` is the class binary metrics score (`evaluation.positive_class`).
     """
     _check(names, model, X, y, table)
     truth = np.asarray(y)
-    outputs = Outputs(model, X, truth)
+    outputs = Outputs(model, X, truth, positive)
     return {name: _value(table[name], truth, outputs, root) for name in names}

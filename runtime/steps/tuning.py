@@ -107,7 +107,8 @@ def _score(model: ModelSpec, params: dict[str, Any], X: pd.DataFrame, y: pd.Seri
         except (TypeError, ValueError) as exc:
             shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
             raise TrainError(f"`model.tuning`: the candidate {shown} cannot be fitted: {exc}") from None
-        held = compute_metrics([metric], pipeline, X.iloc[held_rows], y.iloc[held_rows], table, root)
+        held = compute_metrics([metric], pipeline, X.iloc[held_rows], y.iloc[held_rows], table, root,
+                               evaluation.positive_class)
         scores.append(held[metric])
     return scores
 

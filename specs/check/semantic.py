@@ -128,6 +128,12 @@ def _check_split(s: Sections) -> Iterator[Finding]:
                                                    "does regression: its target has no classes; use `random`")
 
 
+def _check_positive_class(s: Sections) -> Iterator[Finding]:
+    if s["evaluation"].positive_class is not None and _task(s) == "regression":
+        yield Finding(("evaluation", "positive_class"), "a positive class applies to classification, but this model "
+                                                        "does regression: remove `positive_class`")
+
+
 def _check_validation_columns(s: Sections) -> Iterator[Finding]:
     data = s["data"]
     known = [*data.features, data.target, *data.id_columns]
@@ -264,6 +270,7 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
     (("monitoring",), _check_performance_metrics),
     (("data",), _check_data),
     (("data", "model"), _check_split),
+    (("evaluation", "model"), _check_positive_class),
     (("data", "validation"), _check_validation_columns),
     (("monitoring", "data"), _check_monitoring),
     (("serving",), _check_serving),

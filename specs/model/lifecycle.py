@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictFloat, StrictInt, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from .base import (
     ALIAS,
@@ -143,7 +143,7 @@ class CustomMetric(SpecModel):
 class Evaluation(SpecModel):
     """Metrics to compute, gates they must pass, and the optional champion comparison."""
 
-    omit_when_default = frozenset({"custom_metrics"})
+    omit_when_default = frozenset({"custom_metrics", "positive_class"})
 
     metrics: Annotated[list[NonEmptyStr], Field(min_length=1)] = Field(
         description="Metrics computed on the test set, e.g. `[accuracy, f1_macro]`; they must fit the model's task.")
@@ -154,6 +154,9 @@ class Evaluation(SpecModel):
         None, description="Compare with the registered champion; the new version is promoted only if it wins.")
     custom_metrics: list[CustomMetric] = Field(
         default_factory=list, description="User metrics by function; list their names in `metrics` to compute them.")
+    positive_class: StrictBool | StrictInt | str | None = Field(
+        None, description="The class `f1`, `precision`, `recall`, `roc_auc` and `average_precision` score on two "
+                          "classes (classification); the second class in sorted order if omitted.")
 
     @field_validator("custom_metrics")
     @classmethod

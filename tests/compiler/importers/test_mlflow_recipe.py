@@ -50,6 +50,7 @@ def test_a_template_recipe_imports_validates_and_applies(tmp_path: Path, kind: s
     assert pipeline.model.task == kind
     assert pipeline.data.target == "target" and "target" not in pipeline.data.features
     assert pipeline.data.sources["train"].type == "python"
+    assert pipeline.evaluation.positive_class == (1 if kind == "classification" else None)
     code, out, err = _mlform(capsys, "apply", str(root), "--yes")
     assert code == 0, err
     evaluation = _evaluation(root)

@@ -155,3 +155,27 @@ def test_row_count_mismatch_and_missing_probabilities_are_named(binary: Any) -> 
         compute_metrics(["accuracy"], model, X, y.iloc[:10])
     with pytest.raises(ValueError, match=r"^metric `log_loss` needs a model with `predict_proba`$"):
         compute_metrics(["log_loss"], LinearSVC().fit(X, y), X, y)
+
+
+@pytest.mark.parametrize("model_kind", ["proba", "decision"])
+def test_a_declared_positive_class_is_the_one_binary_metrics_score(binary: Any, model_kind: str) -> None:
+    _, X, y = binary
+    model = (LogisticRegression(max_iter=500) if model_kind == "proba" else LinearSVC()).fit(X, y)
+    names = ["f1", "precision", "recall", "roc_auc", "average_precision"]
+    got = compute_metrics(names, model, X, y, positive="no")
+    pred = model.predict(X)
+    score = model.predict_proba(X)[:, 0] if model_kind == "proba" else -model.decision_function(X)
+    negative = y == "no"
+    assert got == {"f1": skm.f1_score(y, pred, pos_label="no"),
+                   "precision": skm.precision_score(y, pred, pos_label="no"),
+                   "recall": skm.recall_score(y, pred, pos_label="no"),
+                   "roc_auc": skm.roc_auc_score(negative, score),
+                   "average_precision": skm.average_precision_score(negative, score)}
+    assert got["f1"] != compute_metrics(["f1"], model, X, y)["f1"]
+
+
+def test_a_positive_class_that_is_not_a_class_is_named(binary: Any) -> None:
+    model, X, y = binary
+    with pytest.raises(ValueError, match=r"^`evaluation.positive_class: maybe` is not a class of the target "
+                                         r"\(classes: `no`, `yes`\)$"):
+        compute_metrics(["f1"], model, X, y, positive="maybe")
