@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.runtime.storage.backends.conftest import backend_url  # noqa: F401 - each backend kind, for every package
+from tests.runtime.storage.backends.conftest import backend_url, postgres_url, s3_url  # noqa: F401 - every kind
 
 
 def _edit_spec(path: Path, change: Callable[[dict[str, Any]], None]) -> None:

@@ -57,7 +57,13 @@ def test_on_breach_none_reports_and_exits_0(mlform: Cli, edit_spec: Edit, iris_p
 
 def test_on_breach_retrain_registers_and_promotes_a_new_version(mlform: Cli, edit_spec: Edit,
                                                                 iris_project: Path) -> None:
-    edit_spec(iris_project, lambda d: d["model"]["params"].pop("random_state"))  # a refit yields other bytes
+    def retrain_differently(doc: dict) -> None:
+        doc["model"]["params"].pop("random_state")  # a refit yields other bytes
+        # so that promotion never rests on one unseeded forest beating (or tying) another on 30 test rows
+        doc["evaluation"].pop("champion")
+        doc["evaluation"]["gates"] = {"accuracy": {"min": 0.5}}
+
+    edit_spec(iris_project, retrain_differently)
     drift_live_data(iris_project)
     result = mlform("monitor", str(iris_project), "--env", "prod")
     assert result.code == 0, result.err
