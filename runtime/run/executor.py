@@ -123,7 +123,8 @@ class Run:
     def execute(self, step_id: str, run_id: str, reporter: Reporter | None) -> StepRun:
         """Run one step into a fresh store folder; the completion marker is written last.
 
-        A lock per fingerprint keeps two processes running the same step from sharing one folder.
+        A lock per fingerprint keeps two processes running the same step from sharing one folder; one that finds
+        the output completed by another once it holds the lock uses it, never removing a folder another may read.
         """
         fingerprint = self.fingerprints[step_id]
         if reporter:
@@ -132,6 +133,11 @@ class Run:
             self.materialize(upstream)
         started = time.perf_counter()
         with locked(self.store.lock_path(fingerprint)):
+            done = None if step_id in self.outputs else self.store.get(step_id, fingerprint)
+            if done is not None:  # another process completed this very step while this one waited for its lock
+                self.outputs[step_id] = done
+                save_step(self.backend, self.record_key, step_id, self.snapshots[step_id].to_json())
+                return StepRun(step_id, "cached", [], fingerprint, 0.0, done.values, done.dir)
             folder = self.store.begin(fingerprint)
             job = Job(self.context, self.steps[step_id], folder, self.outputs, run_id, self.fingerprints,
                       self.snapshots)

@@ -308,3 +308,20 @@ def test_a_run_that_moves_an_alias_is_audited_and_a_broken_log_refuses_the_move(
     assert "hash mismatch" in retrain.err
     registry = Registry(core_project.parent / ".mlform" / "registry")
     assert registry.aliases("iris-classifier") == {"staging": 1}
+
+
+def test_a_step_another_process_completed_meanwhile_is_used_not_redone(core_project: Path) -> None:
+    """Two runs of one spec derived their graphs before either trained: the second finds the first's output once it
+    holds the step's lock, and uses it instead of clearing the folder the first one's later steps read."""
+    from mlform.runtime.run.executor import Run, run_steps
+
+    spec = load_spec(core_project)
+    first, second = Run(spec), Run(spec)
+    upstream = [s for s in first.steps if s in first.graph.upstream(["train"])]
+    run_steps(first, [*upstream, "train"], [*upstream, "train"], None)
+    model = first.outputs["train"].dir / "model.pkl"
+    before = model.stat()
+    outcome = second.execute("train", "second-run", None)
+    assert (outcome.status, outcome.dir) == ("cached", first.outputs["train"].dir)
+    after = model.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
