@@ -3,68 +3,23 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from pathlib import Path
 
 import pytest
+from tools.elsewhere import Elsewhere
 
 from mlform.compiler.plan.state import StateStore
 from mlform.runtime.storage.auditlog import AuditError, append_entry, read_log
-from mlform.runtime.storage.backends.base import Backend, Doc, Expect, LockInfo
+from mlform.runtime.storage.backends.base import Backend
 from mlform.runtime.storage.backends.local import LocalBackend
 from mlform.runtime.storage.backends.url import open_backend
 from mlform.runtime.storage.statedir import load_record, save_step
 from mlform.specs.errors import StateError
 
 
-class DocumentsOnly(Backend):
-    """A local folder seen only through the interface, so consumers take the path every remote kind takes."""
-
-    kind = "documents-only"
-
-    def __init__(self, inner: Backend) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def describe(self) -> str:
-        return f"documents of {self.inner.describe()}"
-
-    def read(self, key: str) -> Doc | None:
-        return self.inner.read(key)
-
-    def read_many(self, keys: Sequence[str]) -> dict[str, Doc]:
-        return self.inner.read_many(keys)
-
-    def write(self, key: str, data: bytes, *, expect: Expect) -> str:  # type: ignore[override]
-        return self.inner.write(key, data, expect=expect)
-
-    def delete(self, key: str, *, expect: Expect) -> None:  # type: ignore[override]
-        self.inner.delete(key, expect=expect)
-
-    def keys(self, prefix: str) -> list[str]:
-        return self.inner.keys(prefix)
-
-    def put_file(self, key: str, source: Path) -> str:
-        return self.inner.put_file(key, source)
-
-    def get_file(self, key: str, dest: Path, sha256: str) -> None:
-        self.inner.get_file(key, dest, sha256)
-
-    def lock(self, name: str, operation: str, *, timeout: float = 0.0) -> AbstractContextManager[LockInfo]:
-        return self.inner.lock(name, operation, timeout=timeout)
-
-    def holder(self, name: str) -> LockInfo | None:
-        return self.inner.holder(name)
-
-    def force_unlock(self, name: str, lock_id: str) -> LockInfo:
-        return self.inner.force_unlock(name, lock_id)
-
-
 def _generic(url: str) -> Backend:
     """The backend at `url`, the local kind through the interface only."""
     opened = open_backend(url)
-    return DocumentsOnly(opened) if isinstance(opened, LocalBackend) else opened
+    return Elsewhere(opened) if isinstance(opened, LocalBackend) else opened
 
 
 def test_concurrent_appends_never_fork_the_chain(backend_url: str) -> None:
