@@ -21,7 +21,9 @@ import getpass
 import hashlib
 import json
 import os
+import random
 import socket
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,7 +200,9 @@ def append_entry(backend: Backend, fields: Mapping[str, Any]) -> dict[str, Any]:
 
 def _append_swapped(backend: Backend, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Append by replacing the document if nobody appended since it was verified; re-chain and retry if they did."""
-    for _ in range(_APPEND_TRIES):
+    for attempt in range(_APPEND_TRIES):
+        if attempt:  # a jittered, growing pause, so that busy appenders stop colliding in lockstep
+            time.sleep(random.uniform(0, min(1.0, 0.01 * 2 ** attempt)))
         doc = backend.read(LOG_KEY)
         raw, version = (doc.data, doc.version) if doc is not None else (b"", ABSENT)
         expect: Expect = version
