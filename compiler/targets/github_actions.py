@@ -41,13 +41,21 @@ if [ -s "$RUNNER_TEMP/mlform-card.md" ]; then
   cat "$RUNNER_TEMP/mlform-card.md" >> "$GITHUB_STEP_SUMMARY"
 fi
 """
+# The ML Test Score of the spec, and what the pull request changes in it
+_READINESS = """\
+mlform readiness "$MLFORM_SPEC" --env "$MLFORM_ENV" --format markdown --base "origin/$GITHUB_BASE_REF" \\
+  > "$RUNNER_TEMP/mlform-readiness.md"
+cat "$RUNNER_TEMP/mlform-readiness.md" >> "$GITHUB_STEP_SUMMARY"
+"""
 _COMMENT = """\
 const fs = require('fs');
 const marker = `<!-- mlform-plan ${process.env.MLFORM_PLAN_ID} -->`;
-const plan = fs.readFileSync(`${process.env.RUNNER_TEMP}/mlform-plan.md`, 'utf8');
-const cardFile = `${process.env.RUNNER_TEMP}/mlform-card.md`;
-const card = fs.existsSync(cardFile) ? fs.readFileSync(cardFile, 'utf8') : '';
-const text = card ? `${plan}\\n\\n${card}` : plan;
+const read = (name) => {
+  const file = `${process.env.RUNNER_TEMP}/${name}`;
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+};
+const parts = [read('mlform-plan.md'), read('mlform-readiness.md'), read('mlform-card.md')];
+const text = parts.filter(Boolean).join('\\n\\n');
 const body = `${marker}\\n${text.slice(0, 60000)}`;
 const { owner, repo } = context.repo;
 const issue_number = context.issue.number;
@@ -223,6 +231,7 @@ def _pull_request(ctx: Context) -> str:
         {"name": "Check generated files are current", "env": env, "run": compile_check + "\n"},
         # read-only against the shared state: `plan`, `card` and `diff` never take the state lock
         _with_env({"name": "Plan", "run": _PLAN}, backend),
+        {"name": "Readiness", "run": _READINESS},
         _with_env({"name": "Model card of a promotion", "run": _CARD}, backend),
         _with_env({"name": "Diff", "run": 'mlform diff "$MLFORM_SPEC" --env "$MLFORM_ENV"\n'}, backend),
         {"name": "Comment the plan", "if": "github.event.pull_request.head.repo.full_name == github.repository",

@@ -124,9 +124,17 @@ class Rule(SpecModel):
         "error", description="`error` fails `validate` and `plan`; `warning` is reported only.")
     environments: Annotated[list[Annotated[str, Field(pattern=ENV_NAME)]], Field(min_length=1)] | None = Field(
         None, description="Environments the rule applies to (`default` is the base spec); all when omitted.")
-    require: Annotated[dict[KeyPathText, Condition], Field(min_length=1)] = Field(
-        description="Dotted key paths of the resolved spec and their conditions, "
-                    "e.g. `{serving.replicas: {min: 2}}`.")
+    require: Annotated[dict[KeyPathText, Condition], Field(min_length=1)] | None = Field(
+        None, description="Dotted key paths of the resolved spec and their conditions, "
+                          "e.g. `{serving.replicas: {min: 2}}`.")
+    min_readiness: Annotated[int, Field(ge=1, le=28)] | None = Field(
+        None, description="Fewest ML Test Score tests the spec must enforce (`mlform readiness`), e.g. `20`.")
+
+    @model_validator(mode="after")
+    def _asks_something(self) -> Rule:
+        if self.require is None and self.min_readiness is None:
+            raise ValueError("a rule needs `require` (key paths and conditions) or `min_readiness`")
+        return self
 
 
 class Policy(SpecModel):

@@ -146,6 +146,24 @@ def _violations(spec: ResolvedSpec, rule: Rule, key: str, condition: Condition) 
                        f"policy `{rule.name}`: {failure}{note}{why}", rule.severity) for failure in found]
 
 
+def _readiness(spec: ResolvedSpec, rule: Rule) -> list[Diagnostic]:
+    """A violation at the spec's `metadata.name` when it enforces fewer tests than `min_readiness`."""
+    from .readiness import assess
+
+    if rule.min_readiness is None:
+        return []
+    found = assess(spec)
+    if found.score >= rule.min_readiness:
+        return []
+    off = ", ".join(f.id for f in found.findings if f.status != "enforced")
+    mark = spec.document.mark(("metadata", "name"))
+    why = f"; {shown(rule.message, 500)}" if rule.message else ""
+    message = (f"policy `{rule.name}`: the spec enforces {found.score} of the ML Test Score's "
+               f"{len(found.findings)} tests, at least {rule.min_readiness} required (not enforced: {off}; "
+               f"see `mlform readiness`){why}")
+    return [Diagnostic(spec.document.file, mark.line, mark.col, "metadata.name", message, rule.severity)]
+
+
 def _applies(rule: Rule, env: str) -> bool:
     return rule.environments is None or env in rule.environments
 
@@ -163,11 +181,11 @@ def check_policy(loaded: LoadedPolicy, specs: Iterable[ResolvedSpec]) -> list[Di
         for rule in loaded.policy.rules:
             if not _applies(rule, spec.env):
                 continue
-            for key, condition in rule.require.items():
-                for diagnostic in _violations(spec, rule, key, condition):
-                    if spec.env == BASE:
-                        base.setdefault(spec.display, set()).add(diagnostic)
-                        found.add(diagnostic)
-                    elif diagnostic not in base.get(spec.display, ()):
-                        found.add(_in_env(diagnostic, spec.env))
+            broken = [d for key, cond in (rule.require or {}).items() for d in _violations(spec, rule, key, cond)]
+            for diagnostic in broken + _readiness(spec, rule):
+                if spec.env == BASE:
+                    base.setdefault(spec.display, set()).add(diagnostic)
+                    found.add(diagnostic)
+                elif diagnostic not in base.get(spec.display, ()):
+                    found.add(_in_env(diagnostic, spec.env))
     return sorted(found)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +121,43 @@ def test_pull_requests_post_the_card_of_a_promotion_with_the_plan(compiled: Proj
     assert card.startswith('mlform card "$MLFORM_SPEC" --env "$MLFORM_ENV" --promotion --format markdown '
                            '--output "$RUNNER_TEMP/mlform-card.md"\n')
     assert 'cat "$RUNNER_TEMP/mlform-card.md" >> "$GITHUB_STEP_SUMMARY"' in card
-    script = steps["Comment the plan"]["with"]["script"]
-    assert "mlform-card.md" in script and "${plan}\\n\\n${card}" in script
+    assert names.index("Plan") < names.index("Readiness") < names.index("Comment the plan")
+    assert steps["Readiness"]["run"].startswith(
+        'mlform readiness "$MLFORM_SPEC" --env "$MLFORM_ENV" --format markdown --base "origin/$GITHUB_BASE_REF"')
+
+
+_FAKE_GITHUB = """
+const posted = [];
+const github = {
+  paginate: async () => [{ id: 7, user: { type: 'Bot' }, body: 'unrelated' }],
+  rest: { issues: {
+    listComments: null,
+    createComment: async (args) => posted.push(args),
+    updateComment: async (args) => posted.push(args),
+  } },
+};
+const context = { repo: { owner: 'o', repo: 'r' }, issue: { number: 5 } };
+(async () => { %s })().then(() => process.stdout.write(JSON.stringify(posted)));
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("card", [True, False])
+def test_the_plan_comment_holds_the_plan_the_readiness_and_the_card(compiled: Project, tmp_path: Path,
+                                                                   card: bool) -> None:
+    doc = yaml.safe_load((compiled.root / ".github/workflows/mlform-iris-prod-pr.yml").read_text())
+    steps = {s["name"]: s for s in doc["jobs"]["check"]["steps"]}
+    (tmp_path / "mlform-plan.md").write_text("PLAN")
+    (tmp_path / "mlform-readiness.md").write_text("SCORE")
+    if card:
+        (tmp_path / "mlform-card.md").write_text("CARD")
+    env = {**os.environ, "RUNNER_TEMP": str(tmp_path), **steps["Comment the plan"]["env"]}
+    script = _FAKE_GITHUB % steps["Comment the plan"]["with"]["script"]
+    done = subprocess.run(["node", "-e", script], env=env, capture_output=True, text=True, check=True)
+    [posted] = json.loads(done.stdout)
+    body = "PLAN\n\nSCORE\n\nCARD" if card else "PLAN\n\nSCORE"
+    assert posted == {"owner": "o", "repo": "r", "issue_number": 5,
+                      "body": f"<!-- mlform-plan iris/prod -->\n{body}"}
 
 
 def test_monitoring_dispatches_retraining_on_breach(compiled: Project) -> None:

@@ -293,3 +293,31 @@ def test_the_example_policy_holds_for_the_bundled_examples() -> None:
         specs, diagnostics = validate_file(spec)
         assert diagnostics == []
         assert check_policy(loaded, specs) == []
+
+
+def test_a_rule_can_require_a_readiness_score(tmp_path: Path) -> None:
+    rules = "  - name: ready\n    environments: [prod]\n    min_readiness: 27\n    message: prod models are reviewed\n"
+    [violation] = _violations(tmp_path, rules)
+    assert violation.startswith("4:9: error: metadata.name: policy `ready`: the spec enforces ")
+    assert "of the ML Test Score's 28 tests, at least 27 required (not enforced: D1, D2, " in violation
+    assert violation.endswith("see `mlform readiness`); prod models are reviewed (in environment `prod`)")
+
+
+def test_a_readiness_rule_passes_at_the_spec_s_score(tmp_path: Path) -> None:
+    from mlform.specs.check.readiness import assess
+
+    (tmp_path / "mlform.yaml").write_text(SPEC)
+    for name in ("train.csv", "live.csv"):
+        (tmp_path / name).write_text("a,b,y\n1,2,0\n")
+    specs, _ = validate_file(tmp_path / "mlform.yaml", ["prod"])
+    score = assess(specs[0]).score
+    assert _violations(tmp_path, f"  - name: ready\n    min_readiness: {score}\n", envs=["prod"]) == []
+    assert len(_violations(tmp_path, f"  - name: ready\n    min_readiness: {score + 1}\n", envs=["prod"])) == 1
+
+
+def test_a_rule_must_ask_for_something(tmp_path: Path) -> None:
+    (tmp_path / "policy.yaml").write_text(HEAD + "  - name: r\n    message: nothing\n")
+    with pytest.raises(SpecError) as raised:
+        load_policy(tmp_path / "policy.yaml", "policy.yaml")
+    assert [str(d) for d in raised.value.diagnostics] == [
+        "policy.yaml:4:5: error: rules.0: a rule needs `require` (key paths and conditions) or `min_readiness`"]
