@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .review import Check, Review, Scorer, metric_key, plain
+from .review import Cached, Check, Review, Scorer, metric_key, plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -14,24 +14,41 @@ if TYPE_CHECKING:
 __all__ = ["review_features"]
 
 
+def _importances(model: Any, X: pd.DataFrame, y: pd.Series, metric: str, repeats: int, seed: int,
+                 score: Scorer) -> dict[str, list[float]]:
+    """Per feature, what the metric loses in each of `repeats` shuffles of its values (one prediction per feature)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n = len(X)
+    base = score([metric], model, X, y)[metric]
+    losses = {}
+    for column in X.columns:
+        shuffled = []
+        for _ in range(repeats):
+            copy = X.copy()
+            copy[column] = X[column].to_numpy()[rng.permutation(n)]
+            shuffled.append(copy)
+        cached = Cached(model, pd.concat(shuffled, ignore_index=True))
+        losses[str(column)] = [score.gain(metric, base, score([metric], cached.rows(slice(i * n, (i + 1) * n)),
+                                                              shuffled[i], y)[metric]) for i in range(repeats)]
+    return losses
+
+
 def review_features(ev: Evaluation, model: Any, test: tuple[pd.DataFrame, pd.Series], score: Scorer,
                     review: Review) -> None:
     """Each feature's mean loss of the metric when its test values are shuffled; too little fails, named."""
-    from sklearn.inspection import permutation_importance
+    import numpy as np
 
     chosen = ev.features
     assert chosen is not None  # called only when the spec asks for it
     metric = chosen.metric or ev.metrics[0]
-    sign = 1.0 if score.gain(metric, 1.0, 0.0) > 0 else -1.0  # permutation_importance wants higher = better
-
-    def scorer(estimator: Any, X: pd.DataFrame, y: pd.Series) -> float:
-        return sign * score([metric], estimator, X, y)[metric]
-
     X, y = test
-    found = permutation_importance(model, X, y, scoring=scorer, n_repeats=chosen.repeats, random_state=chosen.seed)
+    losses = _importances(model, X, y, metric, chosen.repeats, chosen.seed, score)
     rows = []
-    for column, mean, std in zip(X.columns, found.importances_mean, found.importances_std, strict=True):
-        name, value = str(column), float(mean)
+    for name, lost in losses.items():
+        value, std = float(np.mean(lost)), float(np.std(lost))
         cost = chosen.costs.get(name)
         per_cost = value / cost if cost else None
         problems = []
@@ -47,6 +64,6 @@ def review_features(ev: Evaluation, model: Any, test: tuple[pd.DataFrame, pd.Ser
                        else f"feature `{name}` earns its place: importance {value:.4g}")
             review.checks.append(Check(key, not problems, message))
         review.metrics[metric_key("importance", name)] = value
-        rows.append({"feature": name, "importance": plain(value), "std": plain(float(std)), "cost": cost,
+        rows.append({"feature": name, "importance": plain(value), "std": plain(std), "cost": cost,
                      "gain_per_cost": plain(per_cost) if per_cost is not None else None, "passed": not problems})
     review.blocks["features"] = {"metric": metric, "repeats": chosen.repeats, "features": rows}

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from mlform.specs.model.lifecycle import Evaluation
 
-__all__ = ["Check", "Review", "ReviewError", "Scorer", "metric_key", "plain", "review_model"]
+__all__ = ["Cached", "Check", "Review", "ReviewError", "Scorer", "metric_key", "plain", "review_model"]
 
 
 class ReviewError(StepPartError):
@@ -81,6 +81,39 @@ class Scorer:
     def gain(self, metric: str, better: float, worse: float) -> float:
         """How much better `better` is than `worse` in the metric's direction."""
         return improvement(metric, better, worse, self.table)
+
+
+class Cached:
+    """A fitted model's outputs on fixed rows, each computed once; `rows(mask)` serves them for a subset."""
+
+    _KINDS = ("predict", "predict_proba", "decision_function")
+
+    def __init__(self, model: Any, X: pd.DataFrame) -> None:
+        self.model, self.X = model, X
+        self._outputs: dict[str, Any] = {}
+
+    def output(self, kind: str) -> Any:
+        """`predict`, `predict_proba` or `decision_function` on every row, computed on first use."""
+        if kind not in self._outputs:
+            self._outputs[kind] = getattr(self.model, kind)(self.X)
+        return self._outputs[kind]
+
+    def rows(self, mask: Any) -> _Rows:
+        """A stand-in for the model that answers for the rows of `mask` only (whatever frame it is given)."""
+        return _Rows(self, mask)
+
+
+class _Rows:
+    """The model as metrics see it, on a subset of the cached rows: no slice predicts twice."""
+
+    def __init__(self, cached: Cached, mask: Any) -> None:
+        self._cached, self._mask = cached, mask
+
+    def __getattr__(self, name: str) -> Any:
+        if name in Cached._KINDS:
+            getattr(self._cached.model, name)  # an AttributeError when the model lacks it, as metrics expect
+            return lambda _X: self._cached.output(name)[self._mask]
+        return getattr(self._cached.model, name)  # classes_, its tags
 
 
 def plain(value: float) -> float | None:
@@ -154,7 +187,7 @@ def groups(column: pd.Series, limit: int, where: str) -> list[tuple[str, Any]]:
     return [(label, (values.isna() if v is None else values == v).to_numpy()) for label, v in labelled]
 
 
-def _fairness(ev: Evaluation, model: Any, test: tuple[pd.DataFrame, pd.Series], frame: pd.DataFrame,
+def _fairness(ev: Evaluation, cached: Cached, test: tuple[pd.DataFrame, pd.Series], frame: pd.DataFrame,
               score: Scorer, review: Review) -> None:
     fair = ev.fairness
     assert fair is not None  # called only when the spec asks for it
@@ -165,7 +198,7 @@ def _fairness(ev: Evaluation, model: Any, test: tuple[pd.DataFrame, pd.Series], 
         if int(mask.sum()) < fair.min_rows:
             small.append(label)
             continue
-        scored[label] = float(score([fair.metric], model, X[mask], y[mask])[fair.metric])
+        scored[label] = float(score([fair.metric], cached.rows(mask), X[mask], y[mask])[fair.metric])
     finite = {k: v for k, v in scored.items() if not math.isnan(v)}
     key = "evaluation.fairness.max_gap"
     left_out = f"; left out, under {fair.min_rows} rows: {', '.join(f'`{s}`' for s in small)}" if small else ""
@@ -202,12 +235,13 @@ def review_model(ev: Evaluation, model: Any, metrics: Mapping[str, float], train
     review = Review()
     xy_train = (train[features], train[target])
     xy_test = (test[features], test[target])
+    cached = Cached(model, xy_test[0])
     if ev.baseline not in (None, False):
         _baseline(ev, model, xy_train, xy_test, metrics, score, review)
     if ev.slices:
-        review_slices(ev, model, xy_test, test, score, review)
+        review_slices(ev, cached, xy_test, test, score, review)
     if ev.fairness is not None:
-        _fairness(ev, model, xy_test, test, score, review)
+        _fairness(ev, cached, xy_test, test, score, review)
     if ev.staleness is not None:
         review_staleness(ev.staleness, model, frame, features, target, score, review)
     if ev.features is not None:

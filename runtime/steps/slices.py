@@ -11,7 +11,7 @@ import numpy as np
 from mlform.specs.check.filter_expr import FilterSyntaxError, parse_filter
 
 from .evaluate import check_gates
-from .review import Check, Review, ReviewError, Scorer, groups, metric_key, plain
+from .review import Cached, Check, Review, ReviewError, Scorer, groups, metric_key, plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,9 +75,10 @@ def _parts(name: str, chosen: Slice, frame: pd.DataFrame) -> list[tuple[str, tup
     return [(chosen.filter, (name,), filter_mask(chosen.filter, frame, f"evaluation.slices.{name}.filter"))]
 
 
-def review_slices(ev: Evaluation, model: Any, test: tuple[pd.DataFrame, pd.Series], frame: pd.DataFrame,
+def review_slices(ev: Evaluation, cached: Cached, test: tuple[pd.DataFrame, pd.Series], frame: pd.DataFrame,
                   score: Scorer, review: Review) -> None:
-    """Score every slice on `test` (features, target) whose rows `frame` (every column) selects."""
+    """Score every slice of `test` (features, target) whose rows `frame` (every column) selects, with the model's
+    outputs on the test rows computed once (`cached`)."""
     X, y = test
     shown: dict[str, list[dict[str, Any]]] = {}
     for name, chosen in ev.slices.items():
@@ -91,7 +92,7 @@ def review_slices(ev: Evaluation, model: Any, test: tuple[pd.DataFrame, pd.Serie
                                            f"rows, under `min_rows` {chosen.min_rows}: not scored", warning=not fail))
                 rows.append({"slice": label, "rows": count, "status": "too_small", "metrics": {}, "gates": []})
                 continue
-            values = score([*ev.metrics, *chosen.metrics], model, X[mask], y[mask])
+            values = score([*ev.metrics, *chosen.metrics], cached.rows(mask), X[mask], y[mask])
             gates = check_gates(values, chosen.metrics)
             for gate in gates:
                 bounds = " and ".join(f"{k} {v:g}" for k, v in (("min", gate.min), ("max", gate.max)) if v is not None)
