@@ -55,7 +55,8 @@ def review_plots(review: Mapping[str, Any] | None) -> list[tuple[str, str]]:
         plots.append((f"slice `{name}`: metrics against their gates", _slices(name, rows)))
     if review.get("fairness"):
         fair = review["fairness"]
-        plots.append((f"{fair['metric']} per group of {fair['group']} (gap {fair['gap']}, max {fair['max_gap']})",
+        gap = "n/a" if fair["gap"] is None else f"{fair['gap']:.4g}"
+        plots.append((f"{fair['metric']} per group of {fair['group']} (gap {gap}, max_gap {fair['max_gap']:g})",
                       [Bar(g["group"], g["value"], None, None, fair["passed"]) for g in fair["groups"]]))
     if review.get("staleness"):
         plots.append(("metrics on each later window (trained on window 1)", _staleness(review["staleness"])))

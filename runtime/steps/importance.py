@@ -51,19 +51,20 @@ def review_features(ev: Evaluation, model: Any, test: tuple[pd.DataFrame, pd.Ser
         value, std = float(np.mean(lost)), float(np.std(lost))
         cost = chosen.costs.get(name)
         per_cost = value / cost if cost else None
-        problems = []
-        if chosen.min_importance is not None and not value >= chosen.min_importance:
-            problems.append(f"importance {value:.4g} < `min_importance` {chosen.min_importance:g}")
-        if per_cost is not None and chosen.min_gain_per_cost is not None and not per_cost >= chosen.min_gain_per_cost:
-            problems.append(f"gain per cost {per_cost:.4g} (importance {value:.4g} / cost {cost:g}) < "
-                            f"`min_gain_per_cost` {chosen.min_gain_per_cost:g}")
-        if chosen.min_importance is not None or (per_cost is not None and chosen.min_gain_per_cost is not None):
-            key = "evaluation.features." + ("min_gain_per_cost" if problems[-1:] and "cost" in problems[-1]
-                                            else "min_importance")
-            message = (f"feature `{name}` does not earn its place: {' and '.join(problems)}" if problems
-                       else f"feature `{name}` earns its place: importance {value:.4g}")
-            review.checks.append(Check(key, not problems, message))
+        passed = True
+        if chosen.min_importance is not None:
+            ok = value >= chosen.min_importance  # NaN compares false: it fails
+            review.checks.append(Check("evaluation.features.min_importance", ok, f"feature `{name}` "
+                                       f"{'earns' if ok else 'does not earn'} its place: importance {value:.4g} "
+                                       f"(min_importance {chosen.min_importance:g})"))
+            passed = passed and ok
+        if per_cost is not None and chosen.min_gain_per_cost is not None:
+            ok = per_cost >= chosen.min_gain_per_cost
+            review.checks.append(Check("evaluation.features.min_gain_per_cost", ok, f"feature `{name}` "
+                                       f"{'earns' if ok else 'does not earn'} its cost: importance {value:.4g} / cost "
+                                       f"{cost:g} = {per_cost:.4g} (min_gain_per_cost {chosen.min_gain_per_cost:g})"))
+            passed = passed and ok
         review.metrics[metric_key("importance", name)] = value
         rows.append({"feature": name, "importance": plain(value), "std": plain(std), "cost": cost,
-                     "gain_per_cost": plain(per_cost) if per_cost is not None else None, "passed": not problems})
+                     "gain_per_cost": plain(per_cost) if per_cost is not None else None, "passed": passed})
     review.blocks["features"] = {"metric": metric, "repeats": chosen.repeats, "features": rows}

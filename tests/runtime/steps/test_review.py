@@ -37,7 +37,7 @@ evaluation:
     tail: {filter: "x1 > 3.5", min_rows: 30}
   fairness: {group: region, metric: recall, max_gap: 0.1}
   staleness: {time_column: ts, windows: 4, max_decay: {accuracy: 0.05}}
-  features: {min_importance: 0.005, repeats: 3}
+  features: {min_importance: 0.005, repeats: 3, costs: {x2: 5.0}, min_gain_per_cost: 0.01}
 registry: {model_name: reviewed}
 """
 
@@ -67,6 +67,14 @@ def _run(root: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     [found] = (root / ".mlform" / "store").rglob("evaluation.json")
     result: dict[str, Any] = json.loads(found.read_text())
     return result
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        assert not exc.code, capsys.readouterr().err
+    return capsys.readouterr().out
 
 
 def _checks(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -100,6 +108,8 @@ def test_each_broken_property_fails_its_check(tmp_path: Path, capsys: pytest.Cap
     importance = checks["evaluation.features.min_importance"]
     failing = [c["message"].split("`")[1] for c in importance if not c["passed"]]
     assert failing == ["noise"]
+    [costly] = checks["evaluation.features.min_gain_per_cost"]  # x2 helps, but not enough for its cost
+    assert not costly["passed"] and costly["message"].startswith("feature `x2` does not earn its cost")
     # the concept flips in the second half of time: accuracy decays
     [stale] = checks["evaluation.staleness.max_decay.accuracy"]
     assert not stale["passed"] and "too stale" in stale["message"]
@@ -109,6 +119,15 @@ def test_each_broken_property_fails_its_check(tmp_path: Path, capsys: pytest.Cap
     [model_file] = (root / ".mlform" / "store").rglob("model.pkl")
     model = pickle.loads(model_file.read_bytes())  # noqa: S301 - the test's own model
     assert list(model.feature_names_in_) == ["x1", "x2", "noise"]
+    # the run tracks the review's numbers; the card draws them and lists every check
+    [run] = json.loads(_cli(capsys, "runs", "list", str(root), "--format", "json"))
+    main_out = _cli(capsys, "runs", "show", str(root), run["id"])
+    assert "evaluate.slices.by_region.b.roc_auc = " in main_out and "evaluate.fairness.recall.gap = " in main_out
+    card = _cli(capsys, "card", str(root), "--format", "html")
+    for title in ("model against its baseline", "slice `by_region`: metrics against their gates",
+                  "recall per group of region", "metrics on each later window", "permutation importance (roc_auc)"):
+        assert f'aria-label="{title}' in card
+    assert "evaluation.fairness.max_gap" in card and "too stale" in card
 
 
 def test_a_model_no_better_than_its_baseline_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
