@@ -7,8 +7,9 @@ evaluated here (the runtime applies the checked tree to a frame), so a filter ca
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from typing import Any
+
+from mlform.specs.errors import MlformError, SpecError
 
 __all__ = ["FilterSyntaxError", "columns_of", "parse_filter"]
 
@@ -17,12 +18,14 @@ _COMPARE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: "
 _LITERALS = (str, int, float, bool, type(None))
 
 
-@dataclass(frozen=True)
-class FilterSyntaxError(ValueError):
+class FilterSyntaxError(SpecError):
     """A filter that is not in the language; `offset` is the 0-based character where the problem starts."""
 
-    message: str
-    offset: int
+    def __init__(self, message: str, offset: int) -> None:
+        # a finding, not a whole SpecError: the review check turns it into a located diagnostic
+        MlformError.__init__(self, message)
+        self.diagnostics = []
+        self.message, self.offset = message, offset
 
     def __str__(self) -> str:
         return self.message
