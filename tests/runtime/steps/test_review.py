@@ -128,6 +128,16 @@ def test_each_broken_property_fails_its_check(tmp_path: Path, capsys: pytest.Cap
                   "recall per group of region", "metrics on each later window", "permutation importance (roc_auc)"):
         assert f'aria-label="{title}' in card
     assert "evaluation.fairness.max_gap" in card and "too stale" in card
+    # pinning the version for production shows the review in the plan's evidence, and refuses the move
+    spec = root / "mlform.yaml"
+    spec.write_text(spec.read_text().replace("registry: {model_name: reviewed}",
+                                             "registry: {model_name: reviewed, production: 1}"))
+    with pytest.raises(SystemExit) as refused:
+        main(["plan", str(root)])
+    out = capsys.readouterr()
+    assert refused.value.code == 1
+    assert "review when registered: failed" in out.out + out.err
+    assert "when registered, `recall` gap between groups of `region`" in out.out + out.err
 
 
 def test_a_model_no_better_than_its_baseline_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
