@@ -3,7 +3,8 @@
 MlformError
 ├── SpecError                  a spec cannot be read or is invalid; carries every Diagnostic at once
 │   ├── EditError              a spec file cannot be edited in place safely (specs/read/yamledit)
-│   └── SourceUnreadableError  a data file's header or schema cannot be read (specs/check/columns)
+│   ├── SourceUnreadableError  a data file's header or schema cannot be read (specs/check/columns)
+│   └── FilterSyntaxError  a slice filter is outside its grammar (specs/check/filter_expr)
 ├── GraphError                 the step graph has a cycle or a missing dependency
 ├── RenderError                an artifact cannot be produced from the graph
 │   └── BuildError             an image build failed (compiler/artifacts/docker_build)
@@ -31,6 +32,7 @@ MlformError
         ├── UnsupportedPatternError  a regex is outside the fast subset (runtime/steps/regex_shape)
         ├── SecretMissingError  a secret's value is not available (runtime/secretref)
         ├── PredictError       batch prediction input is refused (runtime/serving/predict)
+        ├── ReviewError        an evaluation review block cannot be computed (runtime/steps/review)
         └── HttpError          the server refuses a request (runtime/serving/serving_schema)
 """
 

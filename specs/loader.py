@@ -61,8 +61,10 @@ def _locate(view: Document, finding: Finding) -> Diagnostic:
     mark = (view.keys.get(finding.path) if finding.on_key else None) or view.mark(finding.path)
     # a mark deep enough is the finding's own (possibly inside an overlay); a shallower one is an ancestor's
     shown = mark.written if len(mark.written) >= len(finding.path) else finding.path
-    return Diagnostic(view.file, mark.line, mark.col, ".".join(str(p) for p in shown), finding.message,
-                      finding.severity)
+    col = mark.col
+    if finding.offset is not None and len(mark.written) >= len(finding.path):
+        col += finding.offset + (0 if mark.written in view.plain else 1)  # past a quote
+    return Diagnostic(view.file, mark.line, col, ".".join(str(p) for p in shown), finding.message, finding.severity)
 
 
 def _resolve_env(doc: Document, env: str, root: Path, resolved: Path,

@@ -253,7 +253,7 @@ def _evaluation(spec: ResolvedSpec | None, version: ModelVersion) -> dict[str, A
         champion = {**champion, "challenger": _number(champion.get("challenger")),
                     "champion": _number(champion.get("champion"))}
     return {"passed": passed, "recomputed": recomputed, "metrics": metrics, "champion": champion,
-            "gates": [{**g, "value": _number(g.get("value"))} for g in gates]}
+            "gates": [{**g, "value": _number(g.get("value"))} for g in gates], "review": stored.get("review")}
 
 
 def _served_version(recorded: _Recorded, run_steps: Mapping[str, str], monitor: Output) -> tuple[Any, Any]:

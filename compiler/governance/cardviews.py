@@ -14,6 +14,7 @@ from mlform.runtime.htmlpage import escape, page
 from mlform.runtime.monitoring.report_html import Bar, render_bars, render_plot
 
 from .card import FORMAT_VERSION
+from .cardreview import review_plots
 
 __all__ = ["render_card", "render_note"]
 
@@ -28,7 +29,8 @@ def _plots(card: dict[str, Any]) -> dict[str, Any]:
               for f in features]
     return {"metrics": Markup(render_bars("metrics against their gates", bars)) if bars else None,
             "drift": Markup(render_bars("drift score per feature against its threshold", scores)) if scores else None,
-            "features": [(str(f["feature"]), Markup(render_plot(f))) for f in features]}
+            "features": [(str(f["feature"]), Markup(render_plot(f))) for f in features],
+            "review": [(title, Markup(svg)) for title, svg in review_plots(card["evaluation"].get("review"))]}
 
 
 def render_card(card: dict[str, Any], fmt: str, templates: Path | None = None) -> str:

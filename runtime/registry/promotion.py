@@ -77,6 +77,13 @@ def _gate_problems(spec: ResolvedSpec, target: ModelVersion) -> tuple[list[str],
     champion = target.evaluation.get("champion")
     if champion:
         evidence.append(f"champion check when registered: {champion['message']}")
+    review = target.evaluation.get("review")
+    if review:  # baseline, slices, fairness, staleness, features
+        checks = review.get("checks") or []
+        failed = [c["message"] for c in checks if not c["passed"]]
+        evidence.append(f"review when registered: {'failed' if failed else 'passed'} ({len(checks)} checks)")
+        evidence += [f"review: {c['message']}" for c in checks]
+        problems += [f"when registered, {message}" for message in failed]
     return evidence, problems
 
 

@@ -90,12 +90,16 @@ def _split(job: Job) -> dict[str, Any]:
             **({"notes": notes} if notes else {})}
 
 
-def _rows(job: Job, part: str) -> tuple[pd.DataFrame, pd.Series]:
-    data = job.spec.pipeline.data
-    frame = job.frame(data.training_source)
+def _part(job: Job, part: str) -> pd.DataFrame:
+    """The `train` or `test` rows of the training data, every column."""
     with np.load(job.output("split").dir / "split.npz") as parts:
         positions = parts[part]
-    subset = frame.iloc[positions]
+    return job.frame(job.spec.pipeline.data.training_source).iloc[positions]
+
+
+def _rows(job: Job, part: str) -> tuple[pd.DataFrame, pd.Series]:
+    data = job.spec.pipeline.data
+    subset = _part(job, part)
     return subset[list(data.features)], subset[data.target]
 
 
@@ -161,13 +165,29 @@ def _evaluate(job: Job) -> dict[str, Any]:
                                  job.ctx.registry, X, y, _model_digest(job), table, job.spec.root,
                                  evaluation.positive_class)
                 if evaluation.champion else None)
-    passed = all(g.passed for g in gates) and (champion is None or champion.passed)
-    summary = {"metrics": metrics, "gates": [g.to_json() for g in gates],
-               "champion": champion.to_json() if champion else None, "passed": passed}
+    review = _review(job, model, metrics, table)
+    passed = (all(g.passed for g in gates) and (champion is None or champion.passed)
+              and (review is None or review.passed))
+    summary = {"metrics": {**metrics, **(review.metrics if review else {})}, "gates": [g.to_json() for g in gates],
+               "champion": champion.to_json() if champion else None, "passed": passed,
+               **({"review": review.to_json()} if review else {})}
     _write_json(job.dir / "evaluation.json", summary)
     notes = [g.message for g in gates if not g.passed] + ([champion.message] if champion else [])
+    notes += [("warning: " if c.warning else "") + c.message for c in (review.checks if review else ())
+              if not c.passed or c.warning]
     shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
     return {**summary, "notes": [shown, *notes], "artifacts": {"evaluation": "evaluation.json"}}
+
+
+def _review(job: Job, model: Any, metrics: dict[str, float], table: Any) -> Any:
+    """The evaluation's review blocks (baseline, slices, fairness, staleness, features); None without any."""
+    from .review import Scorer, review_model
+
+    pipeline = job.spec.pipeline
+    data = pipeline.data
+    score = Scorer(table, job.spec.root, pipeline.evaluation.positive_class)
+    return review_model(pipeline.evaluation, model, metrics, _part(job, "train"), _part(job, "test"),
+                        job.frame(data.training_source), list(data.features), data.target, score)
 
 
 def _lineage(job: Job) -> dict[str, Any]:
@@ -190,8 +210,9 @@ def _register(job: Job) -> dict[str, Any]:
     evaluation = job.output("evaluate").values
     registry = job.ctx.registry
     model = _model(job)
-    verdict = {k: evaluation[k] for k in ("passed", "gates", "champion")}
-    registration = registry.register(name, model, job.output("train").values["signature"], evaluation["metrics"],
+    verdict: dict[str, Any] = {k: evaluation[k] for k in ("passed", "gates", "champion", "review") if k in evaluation}
+    metrics = {k: v for k, v in evaluation["metrics"].items() if k in pipeline.evaluation.metrics}  # not the review's
+    registration = registry.register(name, model, job.output("train").values["signature"], metrics,
                                      _lineage(job), verdict, model_file=_model_file(job))
     version = registration.version
     job.ctx.registered[(name, version.version)] = model

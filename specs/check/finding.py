@@ -15,9 +15,11 @@ Sections = Mapping[str, Any]
 
 
 class Finding(NamedTuple):
-    """One semantic finding at a key path; `on_key` when it is about the mapping key, not its value."""
+    """One semantic finding at a key path; `on_key` when it is about the mapping key, not its value; `offset`, the
+    character inside a one-line scalar value where the problem is."""
 
     path: KeyPath
     message: str
     severity: str = "error"
     on_key: bool = False
+    offset: int | None = None

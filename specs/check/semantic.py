@@ -27,6 +27,7 @@ from .estimators import check_class, estimator_class, estimator_task, import_obj
 from .explain import did_you_mean
 from .finding import Finding, Sections
 from .metric_checks import evaluation_findings, performance_findings
+from .review_check import review_findings
 from .tuning_check import scoring_findings, tuning_findings
 from .usercode import function_findings
 
@@ -286,6 +287,8 @@ def check_sections(sections: Sections, root: Path, require_data: bool = False) -
     """
     found = [finding for needs, check in _CHECKS if all(n in sections for n in needs) for finding in check(sections)]
     found.extend(_check_user_functions(sections, root))
+    if "evaluation" in sections:
+        found.extend(review_findings(sections, _task(sections), root))
     if "data" in sections:
         found.extend(_check_files(sections["data"], root, require_data))
         found.extend(column_findings(sections, root))

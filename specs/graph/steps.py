@@ -13,6 +13,7 @@ from typing import Any
 from mlform.specs.check.usercode import code_files, location_files
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.model.data import SqlSource
+from mlform.specs.model.lifecycle import Evaluation
 
 __all__ = ["QUERY_PREFIX", "STEP_KINDS", "Step", "spec_steps"]
 
@@ -46,6 +47,15 @@ def _metric_code(spec: ResolvedSpec, names: list[str]) -> tuple[Path, ...]:
     return _code(spec, *(m.function for m in spec.pipeline.evaluation.custom_metrics if m.name in names))
 
 
+def _evaluated(ev: Evaluation) -> list[str]:
+    """Every metric the evaluate step computes: the listed ones and those its review blocks name."""
+    named = [m for chosen in ev.slices.values() for m in chosen.metrics]
+    named += [ev.fairness.metric] if ev.fairness else []
+    named += list(ev.staleness.max_decay) if ev.staleness else []
+    named += [ev.features.metric] if ev.features and ev.features.metric else []
+    return list(dict.fromkeys([*ev.metrics, *named]))
+
+
 def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     """The steps of `spec`, keyed by ID, in a stable dependency-respecting order."""
     p = spec.pipeline
@@ -74,7 +84,7 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
                       code=tuple(sorted({*_code(spec, p.model.estimator_function, p.model.preprocessing_function),
                                          *_metric_code(spec, tuned)}))))
     steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns},
-                      code=_metric_code(spec, list(p.evaluation.metrics))))
+                      code=_metric_code(spec, _evaluated(p.evaluation))))
     registry = _dump(p.registry)
     pinned = registry.pop("production")  # moving the pin must not register a new version
     # aliases are per environment: each environment registers and promotes its own version

@@ -20,7 +20,9 @@ from .base import (
     SpecModel,
 )
 from .drift_methods import DEFAULT_DRIFT_METHOD, DriftMethod, drift_method_help
+from .gate import Gate
 from .metrics import Task
+from .review import Baseline, Fairness, FeatureReview, Slice, Staleness
 from .tuning import Tuning
 
 __all__ = [
@@ -102,23 +104,6 @@ class ModelSpec(SpecModel):
         return self
 
 
-class Gate(SpecModel):
-    """Bounds a metric must meet: `min`, `max` or both."""
-
-    min: Number | None = Field(None, description="The metric must be at least this (inclusive), e.g. `0.9`.")
-    max: Number | None = Field(None, description="The metric must be at most this (inclusive), e.g. an error bound.")
-
-    @model_validator(mode="after")
-    def _has_a_bound(self) -> Gate:
-        if self.min is None and self.max is None:
-            msg = "a gate needs `min`, `max` or both"
-            raise ValueError(msg)
-        if self.min is not None and self.max is not None and self.min > self.max:
-            msg = f"`min` ({self.min}) is greater than `max` ({self.max})"
-            raise ValueError(msg)
-        return self
-
-
 class Champion(SpecModel):
     """Champion/challenger: the new model must beat the model at `alias` on `metric` by `min_improvement`."""
 
@@ -143,7 +128,8 @@ class CustomMetric(SpecModel):
 class Evaluation(SpecModel):
     """Metrics to compute, gates they must pass, and the optional champion comparison."""
 
-    omit_when_default = frozenset({"custom_metrics", "positive_class"})
+    omit_when_default = frozenset({"custom_metrics", "positive_class", "baseline", "slices", "fairness", "staleness",
+                                   "features"})
 
     metrics: Annotated[list[NonEmptyStr], Field(min_length=1)] = Field(
         description="Metrics computed on the test set, e.g. `[accuracy, f1_macro]`; they must fit the model's task.")
@@ -157,6 +143,20 @@ class Evaluation(SpecModel):
     positive_class: StrictBool | StrictInt | str | None = Field(
         None, description="The class `f1`, `precision`, `recall`, `roc_auc` and `average_precision` score on two "
                           "classes (classification); the second class in sorted order if omitted.")
+    baseline: Baseline | StrictBool | None = Field(
+        None, description="A simpler model the model must beat, trained on the same split; `true` for the task's "
+                          "dummy (`DummyClassifier(strategy=prior)` or `DummyRegressor(strategy=mean)`).")
+    slices: dict[NonEmptyStr, Slice] = Field(
+        default_factory=dict, description="Named slices of the test rows scored and gated on their own, e.g. "
+                                          "`{by_country: {column: country, metrics: {recall: {min: 0.5}}}}`.")
+    fairness: Fairness | None = Field(
+        None, description="A metric compared between the groups of a column, e.g. `{group: gender, metric: recall, "
+                          "max_gap: 0.1}`; a larger gap fails evaluation.")
+    staleness: Staleness | None = Field(
+        None, description="Train on the earliest rows by time, score later windows and gate how much worse it gets.")
+    features: FeatureReview | None = Field(
+        None, description="Permutation importance of each feature on the test rows; a feature below "
+                          "`min_importance` or `min_gain_per_cost` fails evaluation, named.")
 
     @field_validator("custom_metrics")
     @classmethod

@@ -97,9 +97,10 @@ def test_the_tuning_block_is_part_of_the_train_fingerprint(tmp_path: Path,
     root = _project(tmp_path / "p", True)
     _mlform(capsys, "run", str(root))
     spec = root / "mlform.yaml"
-    spec.write_text(spec.read_text().replace("trials: 8", "trials: 9"))
+    spec.write_text(spec.read_text().replace("trials: 8", "trials: 9").replace("[true, false]", "[true]"))
     out = _mlform(capsys, "plan", str(root))
     assert "`model.tuning.trials` changed: 8 -> 9" in out
+    assert "`model.tuning.params.fit_intercept` changed: [true, false] -> [true]" in out  # the search space
 
 
 def test_scoring_writes_what_mlform_predict_does_and_reruns_on_new_data(
