@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("mlform.compiler.commands.run:models", "List models, aliases per environment, training pins."),
     "card": ("mlform.compiler.commands.card:card", "Render the model card of a registered version."),
     "readiness": ("mlform.compiler.commands.readiness:readiness", "Score specs against the ML Test Score's 28 tests."),
+    "reproduce": ("mlform.compiler.commands.reproduce:reproduce", "Retrain a version from its lineage; compare."),
     "predict": ("mlform.compiler.commands.run:predict", "Score a file in batch with a registered model."),
     "serve": ("mlform.compiler.commands.serve:serve", "Serve a registered model over HTTP."),
     "monitor": ("mlform.compiler.commands.monitor:monitor", "Compare current data with the reference for drift."),

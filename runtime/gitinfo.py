@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["GitState", "describe_git", "git_commit", "git_state"]
+__all__ = ["GitState", "describe_git", "git_branch", "git_commit", "git_state"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ def _git(folder: Path, *args: str) -> bytes | None:
 def git_commit(folder: Path) -> str | None:
     """`git rev-parse HEAD` in `folder`, or None outside a git work tree or without git."""
     out = _git(folder, "rev-parse", "HEAD")
+    return out.decode().strip() or None if out is not None else None
+
+
+def git_branch(folder: Path) -> str | None:
+    """The branch checked out in `folder`; None on a detached HEAD, outside a work tree or without git."""
+    out = _git(folder, "symbolic-ref", "--quiet", "--short", "HEAD")
     return out.decode().strip() or None if out is not None else None
 
 

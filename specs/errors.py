@@ -10,7 +10,8 @@ MlformError
 │   └── BuildError             an image build failed (compiler/artifacts/docker_build)
 ├── PlanError                  a plan or diff cannot be made, or a saved plan cannot be applied
 │   ├── DiffError              the specs at a git ref cannot be compared (compiler/diff/compare)
-│   └── GitError               git cannot materialise a ref (compiler/diff/gitrefs)
+│   ├── GitError               git cannot materialise a ref (compiler/diff/gitrefs)
+│   └── ReproduceError         a version cannot be retrained from its lineage (compiler/governance/reproduce)
 ├── StateError                 state, registry or logs cannot be read, written or locked
 │   ├── LockHeldError          a lock is held by another process (specs/fsutil; state backends too)
 │   ├── BackendError           a state backend cannot be reached or refuses a request (runtime/storage/backends)

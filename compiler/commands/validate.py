@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,13 +31,31 @@ def _policy(explicit: Path | None) -> tuple[LoadedPolicy | None, list[Diagnostic
         return None, list(exc.diagnostics)
 
 
+def _smoke(results: Iterable[tuple[Path, list[Any], list[Any]]], passed: list[str]) -> int:
+    """Smoke-test each resolved spec: a line in `passed` for each that trains, the failures printed; how many failed."""
+    from mlform.runtime.run.smoke import smoke_test
+    from mlform.specs.errors import MlformError
+
+    failed = 0
+    for path, resolved, _ in results:
+        for spec in resolved:
+            try:
+                passed.append(f"smoke: {path} ({spec.env}): {smoke_test(spec)}")
+            except MlformError as exc:
+                failed += 1
+                click.echo(f"smoke: {path} ({spec.env}): {exc}", err=True)
+    return failed
+
+
 @click.command()
 @specs_argument
 @env_option
 @policy_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Output format; `github` prints workflow annotations.")
-def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt: str) -> None:
+@click.option("--smoke", is_flag=True,
+              help="Also fit each valid spec's whole pipeline on a 200-row sample and predict once (writes nothing).")
+def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt: str, smoke: bool) -> None:
     """Validate SPECS (files or directories) and, without --env, every environment they declare.
 
     Each resolved spec is also checked against the organisation policy, if there is one, and no two spec
@@ -44,7 +63,8 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
     Columns the spec names are checked against the header of file sources that exist.
 
     Exit status: 0 when every spec is valid and breaks no policy rule of severity `error` (warnings are
-    printed, not counted); 1 otherwise, after reporting every error at once.
+    printed, not counted); 1 otherwise, after reporting every error at once. With --smoke, a spec that
+    cannot train on a sample of its data also fails.
     """
     from mlform.specs import validate_file
     from mlform.specs.check.names import duplicate_names
@@ -68,7 +88,9 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
         if not any(d.severity == "error" for d in found):
             envs = ", ".join(s.env for s in resolved)
             summaries.append(f"ok: {path} ({envs})")
-    errors = sum(d.severity == "error" for d in diagnostics)
+    valid = [r for r in results if not any(d.severity == "error" for d in r[2])]
+    smoke_failures = _smoke(valid, summaries) if smoke else 0
+    errors = sum(d.severity == "error" for d in diagnostics) + smoke_failures
     if fmt == "text":
         if diagnostics:
             click.echo(render_diagnostics(diagnostics, fmt), err=True)

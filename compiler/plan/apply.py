@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from mlform.compiler.artifacts.output import Build
+from mlform.compiler.governance.review import check_governance
 from mlform.runtime.registry.journal import Journal
 from mlform.specs import ResolvedSpec
 from mlform.specs.errors import PlanError
@@ -99,6 +100,12 @@ def _record_aliases(spec: ResolvedSpec, state: State) -> None:
         state.aliases[f"{name}@{alias}"] = version
 
 
+def _state_folders(run: Any) -> list[Path]:
+    """mlform's own folders under the project, which never make its tree dirty."""
+    registry = run.context.registry.root
+    return [run.state.root, *([registry] if registry is not None else [])]
+
+
 def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None, console: Any,
                spec_sha: str | None = None, journal: Journal | None = None,
                lock_timeout: float = 0.0) -> tuple[Plan, State, list[str]]:
@@ -120,6 +127,7 @@ def apply_plan(spec: ResolvedSpec, inputs: PlanInputs, saved: Plan | None, conso
     store = state_store(spec)
     with store.lock("apply", lock_timeout):
         run = Run(spec, journal)
+        check_governance(spec, _state_folders(run))
         build = build_for(spec, inputs, run.graph)
         fresh = make_plan(spec, inputs, build, run)
         if saved is not None:

@@ -218,6 +218,16 @@ def _workflow(name: str, on: dict[str, Any], concurrency: dict[str, Any], jobs: 
     return _pin_comments(dump_yaml(doc))
 
 
+_SMOKE = {"name": "Fit the pipeline on a sample",
+          "run": 'mlform validate "$MLFORM_SPEC" --env "$MLFORM_ENV" --smoke\n'}
+
+
+def _smokeable(ctx: Context) -> bool:
+    """Whether a pull request can fit the pipeline: its training data needs no secret (a PR job gets none)."""
+    data = ctx.spec.pipeline.data
+    return data.sources[data.training_source].type != "sql" and (data.pii is None or data.pii.salt is None)
+
+
 def _pull_request(ctx: Context) -> str:
     layout, plan_id = ctx.layout, f"{ctx.spec.name}/{ctx.spec.env}"
     compile_check = 'mlform compile "$MLFORM_SPEC" --env "$MLFORM_ENV" --out "$MLFORM_OUT" --check'
@@ -228,6 +238,7 @@ def _pull_request(ctx: Context) -> str:
     backend = _backend_env(ctx)
     steps: list[dict[str, Any]] = [
         {"name": "Validate", "run": 'mlform validate "$MLFORM_SPEC" --env "$MLFORM_ENV" --format github\n'},
+        *([_SMOKE] if _smokeable(ctx) else []),
         {"name": "Check generated files are current", "env": env, "run": compile_check + "\n"},
         # read-only against the shared state: `plan`, `card` and `diff` never take the state lock
         _with_env({"name": "Plan", "run": _PLAN}, backend),
@@ -279,7 +290,8 @@ def _apply(ctx: Context) -> str:
             permissions["packages"] = "write"
     extra: dict[str, Any] = {"environment": ctx.spec.env} if ctx.spec.env != "default" else {}
     job = _job(ctx, permissions, steps, **extra)
-    on = {"push": {"branches": ["main"], "paths": _watched(ctx)},
+    # `mlform apply` itself refuses other branches and dirty trees when `governance` says so
+    on = {"push": {"branches": list(ctx.spec.pipeline.governance.apply_from or ["main"]), "paths": _watched(ctx)},
           "workflow_dispatch": {"inputs": {"reason": {"description": "Why the pipeline is applied again",
                                                       "type": "string", "required": False, "default": "manual"}}}}
     title = f"mlform {ctx.spec.name} ({ctx.spec.env}): apply"

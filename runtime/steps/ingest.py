@@ -144,7 +144,14 @@ def _read_python(name: str, source: PythonSource, root: Path) -> pd.DataFrame:
 
 
 def read_source(name: str, source: Source, pipeline: Pipeline, root: Path) -> pd.DataFrame:
-    """The rows of source `name`, with its declared dtypes applied."""
+    """The rows of source `name`, with its declared dtypes applied and its `data.pii` columns dropped or hashed."""
+    from .pii import protect_pii
+
+    frame = _read_any(name, source, pipeline, root)
+    return frame if pipeline is None else protect_pii(frame, pipeline)
+
+
+def _read_any(name: str, source: Source, pipeline: Pipeline, root: Path) -> pd.DataFrame:
     import pandas as pd
 
     where = f"data.sources.{name}.path"

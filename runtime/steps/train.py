@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.pipeline import Pipeline
 
-__all__ = ["TrainError", "build_pipeline", "fit_pipeline", "signature_of"]
+__all__ = ["TrainError", "build_pipeline", "fit_pipeline", "signature_of", "unseeded"]
 
 
 class TrainError(StepPartError):
@@ -73,9 +73,22 @@ def build_pipeline(model: ModelSpec, root: Path) -> Pipeline:
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
+def unseeded(pipeline: Pipeline) -> list[str]:
+    """The `random_state` params of `pipeline` (nested, as `get_params` names them) that are not set."""
+    return [name for name, value in pipeline.get_params(deep=True).items()
+            if name.rsplit("__", 1)[-1] == "random_state" and value is None]
+
+
 def fit_pipeline(model: ModelSpec, X: pd.DataFrame, y: pd.Series, root: Path) -> Pipeline:
-    """Build and fit the pipeline; what fitting raises, the step runner puts in words."""
-    return build_pipeline(model, root).fit(X, y)
+    """Build and fit the pipeline; what fitting raises, the step runner puts in words.
+
+    With `model.reproducible`, a built pipeline with an unset `random_state` (e.g. from a user factory) is refused.
+    """
+    pipeline = build_pipeline(model, root)
+    missing = unseeded(pipeline) if model.reproducible else []
+    if missing:
+        raise TrainError(f"`model.reproducible: true`, but `{missing[0]}` is not set: training would not repeat")
+    return pipeline.fit(X, y)
 
 
 def signature_of(X: pd.DataFrame) -> list[dict[str, str]]:

@@ -24,18 +24,22 @@ from .explain import did_you_mean, explain, keys_of
 
 __all__ = [
     "CONDITIONS",
+    "FEATURE",
     "MAX_PATTERN",
     "POLICY_FILENAME",
     "Condition",
     "LoadedPolicy",
     "Policy",
     "Rule",
+    "WILDCARD",
     "load_policy",
     "parse_policy",
     "shown",
 ]
 
 CONDITIONS = ("present", "min", "max", "min_items", "max_items", "one_of", "equals", "pattern")
+WILDCARD = "*"  # a key path segment ranging over every key of a mapping (or index of a list)
+FEATURE = "{feature}"  # a key path segment ranging over `data.features`, e.g. `data.columns_meta.{feature}.owner`
 MAX_PATTERN = 1000  # characters: a policy's regular expressions are short
 Number = StrictInt | StrictFloat
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # what could break a message's line
@@ -68,7 +72,7 @@ def _check_key_path(text: str) -> str:
         raise ValueError(msg)
     for depth, part in enumerate(parts):
         allowed = keys_of(Pipeline, parts[:depth])
-        if allowed is None:  # a mapping of names the spec chooses (sources, params, ...) or a list
+        if allowed is None or part == WILDCARD:  # a mapping of names the spec chooses (sources, ...) or a list
             continue
         allowed = [key for key in allowed if key != "environments"]
         if part not in allowed:
@@ -126,7 +130,9 @@ class Rule(SpecModel):
         None, description="Environments the rule applies to (`default` is the base spec); all when omitted.")
     require: Annotated[dict[KeyPathText, Condition], Field(min_length=1)] | None = Field(
         None, description="Dotted key paths of the resolved spec and their conditions, "
-                          "e.g. `{serving.replicas: {min: 2}}`.")
+                          "e.g. `{serving.replicas: {min: 2}}`; a `*` segment ranges over a mapping's keys and "
+                          "`{feature}` over `data.features`, "
+                          "e.g. `{data.columns_meta.{feature}.owner: {present: true}}`.")
     min_readiness: Annotated[int, Field(ge=1, le=28)] | None = Field(
         None, description="Fewest ML Test Score tests the spec must enforce (`mlform readiness`), e.g. `20`.")
 

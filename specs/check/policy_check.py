@@ -18,7 +18,7 @@ from mlform.specs.read.overlays import BASE
 from mlform.specs.read.source import Document, KeyPath, Mark
 
 from .explain import describe
-from .policy import Condition, LoadedPolicy, Rule, shown
+from .policy import FEATURE, WILDCARD, Condition, LoadedPolicy, Rule, shown
 
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec
@@ -132,8 +132,33 @@ def _where(doc: Document, env: str, path: KeyPath, present: bool) -> tuple[Mark,
     return doc.mark(()), False
 
 
+def _expand(config: Any, parts: Sequence[str]) -> list[list[str]]:
+    """Concrete key paths of `parts`: `*` ranges over a mapping's keys (or a list's indices), `{feature}` over
+    `data.features`."""
+    paths: list[list[str]] = [[]]
+    for part in parts:
+        if part not in (WILDCARD, FEATURE):
+            paths = [[*path, part] for path in paths]
+            continue
+        grown: list[list[str]] = []
+        for path in paths:
+            if part == FEATURE:
+                names = [str(f) for f in config.get("data", {}).get("features", [])]
+            else:
+                node, _ = _lookup(config, path)
+                names = [str(k) for k in (node if isinstance(node, dict) else
+                                          range(len(node)) if isinstance(node, list) else ())]
+            grown.extend([*path, name] for name in names)
+        paths = grown
+    return paths
+
+
 def _violations(spec: ResolvedSpec, rule: Rule, key: str, condition: Condition) -> list[Diagnostic]:
-    value, path = _lookup(spec.config, key.split("."))
+    parts = key.split(".")
+    if WILDCARD in parts or FEATURE in parts:
+        return [d for concrete in _expand(spec.config, parts)
+                for d in _violations(spec, rule, ".".join(concrete), condition)]
+    value, path = _lookup(spec.config, parts)
     found = _failures(condition, value)
     if not found:
         return []

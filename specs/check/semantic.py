@@ -24,9 +24,11 @@ from mlform.specs.read.source import KeyPath
 
 from .columns import column_findings
 from .estimators import check_class, estimator_class, estimator_task, import_object
+from .examples_check import example_findings, reproducible_findings
 from .explain import did_you_mean
 from .finding import Finding, Sections
 from .metric_checks import evaluation_findings, performance_findings
+from .privacy_check import columns_meta_findings, pii_findings
 from .review_check import review_findings
 from .tuning_check import scoring_findings, tuning_findings
 from .usercode import function_findings
@@ -276,6 +278,8 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
     (("monitoring", "data"), _check_monitoring),
     (("serving",), _check_serving),
     (("secrets",), _check_secrets),
+    (("model",), reproducible_findings),
+    (("model",), example_findings),
 )
 
 
@@ -292,6 +296,8 @@ def check_sections(sections: Sections, root: Path, require_data: bool = False) -
     if "data" in sections:
         found.extend(_check_files(sections["data"], root, require_data))
         found.extend(column_findings(sections, root))
+        found.extend(columns_meta_findings(sections, root))
+        found.extend(pii_findings(sections, root))
     return found
 
 

@@ -38,6 +38,14 @@ def _dump(model: Any) -> Any:
     return model.model_dump(mode="json", by_alias=True) if model is not None else None
 
 
+def _train_config(model: Any) -> Any:
+    """The model section as training sees it: preprocessing examples are tests, not inputs."""
+    dumped = _dump(model)
+    for step in dumped.get("preprocessing", []):
+        step.pop("examples", None)
+    return dumped
+
+
 def _code(spec: ResolvedSpec, *refs: str | None) -> tuple[Path, ...]:
     """The project files the user functions `refs` run (None entries skipped)."""
     return tuple(sorted({file for ref in refs if ref for file in code_files(spec.root, ref)}))
@@ -74,13 +82,14 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
         else:
             assert path is not None  # every file source has a path
             reads = (spec.root / path,)
-        steps.append(Step(f"ingest.{name}", "ingest", (), {"source": _dump(source), "name": name}, reads, code))
+        pii = {"pii": _dump(data.pii)} if data.pii else {}  # what ingest drops or hashes is part of its output
+        steps.append(Step(f"ingest.{name}", "ingest", (), {"source": _dump(source), "name": name, **pii}, reads, code))
     steps.append(Step(f"validate.{train_source}", "validate", (f"ingest.{train_source}",),
                       {"validation": _dump(p.validation), **columns}))
     steps.append(Step("split", "split", (f"validate.{train_source}",), {"split": _dump(data.split), **columns},
                       code=_code(spec, data.split.filter)))
     tuned = [p.model.tuning.metric or p.evaluation.metrics[0]] if p.model.tuning else []
-    steps.append(Step("train", "train", ("split",), {"model": _dump(p.model), **columns},
+    steps.append(Step("train", "train", ("split",), {"model": _train_config(p.model), **columns},
                       code=tuple(sorted({*_code(spec, p.model.estimator_function, p.model.preprocessing_function),
                                          *_metric_code(spec, tuned)}))))
     steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns},

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
 from .base import FunctionRef, Identifier, NonEmptyStr, SecretUse, SpecModel
+from .privacy import ColumnMeta, Pii
 
 __all__ = [
     "ColumnRule",
@@ -133,6 +134,7 @@ class Split(SpecModel):
 class Data(SpecModel):
     """Sources, the training source, target and features, and the split."""
 
+    omit_when_default = frozenset({"columns_meta", "pii"})
     sources: Annotated[dict[Identifier, Source], Field(min_length=1)] = Field(
         description="Named data sources, e.g. `{train: {type: csv, path: data/train.csv}}`; "
                     "`type` selects csv, parquet, sqlite, sql or python.")
@@ -144,6 +146,9 @@ class Data(SpecModel):
     id_columns: list[NonEmptyStr] = Field(
         default_factory=list, description="Identifier columns kept for joins and reports, never used as features.")
     split: Split = Field(default_factory=Split, description="Train/test split; a seeded random 80/20 split by default.")
+    columns_meta: dict[NonEmptyStr, ColumnMeta] = Field(
+        default_factory=dict, description="Per column of the data: `owner`, `pii`, `status`, `description`.")
+    pii: Pii | None = Field(None, description="Personal-data columns, dropped or hashed before anything is stored.")
 
     @field_validator("features")
     @classmethod

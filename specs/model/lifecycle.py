@@ -20,6 +20,7 @@ from .base import (
     SpecModel,
 )
 from .drift_methods import DEFAULT_DRIFT_METHOD, DriftMethod, drift_method_help
+from .examples import TransformerExample
 from .gate import Gate
 from .metrics import Task
 from .review import Baseline, Fairness, FeatureReview, Slice, Staleness
@@ -52,18 +53,22 @@ Alias = Annotated[str, Field(pattern=ALIAS, max_length=63)]
 class Transformer(SpecModel):
     """One preprocessing step: a transformer by import path, applied to some columns."""
 
+    omit_when_default = frozenset({"examples"})
     transformer: ImportPath = Field(
         description="Import path of a scikit-learn transformer class, e.g. `sklearn.preprocessing.StandardScaler`.")
     columns: Annotated[list[NonEmptyStr], Field(min_length=1)] = Field(
         description="Feature columns the transformer applies to; the other features pass through unchanged.")
     params: dict[str, Any] = Field(
         default_factory=dict, description="Constructor arguments, e.g. `{handle_unknown: ignore}`; checked by name.")
+    examples: list[TransformerExample] = Field(
+        default_factory=list, description="Input rows and the output `mlform validate` expects the step to give.")
 
 
 class ModelSpec(SpecModel):
     """The estimator by import path, its params and optional preprocessing; all become one sklearn Pipeline."""
 
-    omit_when_default = frozenset({"estimator", "estimator_function", "preprocessing_function", "tuning"})
+    omit_when_default = frozenset({"estimator", "estimator_function", "preprocessing_function", "tuning",
+                                   "reproducible"})
     estimator: ImportPath | None = Field(
         default=None,
         description="Import path of a scikit-learn estimator class, e.g. `sklearn.ensemble.RandomForestClassifier`; "
@@ -86,6 +91,9 @@ class ModelSpec(SpecModel):
     tuning: Tuning | None = Field(
         default=None, description="Search `params` by cross-validation on the training rows before training; the "
                                   "best candidate's params train the model.")
+    reproducible: StrictBool = Field(
+        False, description="`true` requires `random_state` in `params` wherever the estimator or a transformer has "
+                           "one, so `mlform reproduce` gives the same predictions.")
 
     @model_validator(mode="after")
     def _one_estimator(self) -> ModelSpec:

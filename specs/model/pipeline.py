@@ -18,6 +18,7 @@ from .base import (
     SpecModel,
 )
 from .data import Data, Validation
+from .governance import Governance
 from .install import Runtime
 from .lifecycle import Evaluation, ModelSpec, Monitoring, Registry, Serving, Tracking
 from .state_backend import StateSettings
@@ -71,7 +72,7 @@ class SecretRef(SpecModel):
 class Pipeline(SpecModel):
     """An mlform pipeline spec."""
 
-    omit_when_default = frozenset({"runtime", "state", "scoring"})
+    omit_when_default = frozenset({"runtime", "state", "scoring", "governance"})
     api_version: Literal["mlform/v1"] = Field(alias="apiVersion", description="Spec format version: `mlform/v1`.")
     kind: Literal["Pipeline"] = Field(description="Kind of spec: `Pipeline`.")
     metadata: Metadata = Field(description="Name, description, labels and owners of the pipeline.")
@@ -98,6 +99,8 @@ class Pipeline(SpecModel):
                                              f"{', '.join(d.key for d in declared_targets().values())}.")
     runtime: Runtime = Field(
         default_factory=Runtime, description="How the generated Dockerfiles and workflows install mlform.")
+    governance: Governance = Field(
+        default_factory=Governance, description="Branches `apply` may run from and whether it needs a clean tree.")
     environments: dict[Annotated[str, Field(pattern=ENV_NAME)], dict[str, Any] | None] = Field(
         default_factory=dict, description="Overlays deep-merged onto the spec per environment; `null` deletes a key.")
     secrets: dict[Identifier, SecretRef] = Field(

@@ -22,7 +22,9 @@ FIXED = {
 }
 # the top-level keys an overlay may change (when the base spec has them)
 SECTIONS = ("metadata", "data", "validation", "model", "evaluation", "registry", "tracking",
-            "serving", "monitoring", "targets", "runtime", "state")
+            "serving", "monitoring", "targets", "runtime", "state", "governance")
+# sections an overlay may set though the base spec leaves them out: per-environment by nature
+PER_ENVIRONMENT = ("governance",)
 # (section, key): the one key inside a section that an overlay may never set
 PINNED = ("metadata", "name")
 
@@ -63,7 +65,7 @@ def check_overlays(doc: Document) -> list[Diagnostic]:
                 message = f"`{key}` cannot be overridden per environment: {FIXED[key]}"
             elif key not in SECTIONS:
                 message = f"unknown section `{key}`{did_you_mean(key, SECTIONS)}"
-            elif key not in doc.data:
+            elif key not in doc.data and key not in PER_ENVIRONMENT:
                 message = (f"section `{key}` is not in the base spec; "
                            "environment overlays only change sections the base defines")
             elif key == PINNED[0] and isinstance(overlay[key], dict) and PINNED[1] in overlay[key]:

@@ -54,7 +54,7 @@ def test_describe(value: Any, text: str) -> None:
 def test_keys_of_walks_models_dicts_lists_and_tagged_unions() -> None:
     assert keys_of(Pipeline, ["metadata"]) == ["name", "description", "intended_use", "labels", "owners"]
     assert keys_of(Pipeline, ["data", "sources", "train", "csv"]) == ["path", "dtypes", "type", "delimiter", "encoding"]
-    assert keys_of(Pipeline, ["model", "preprocessing", 0]) == ["transformer", "columns", "params"]
+    assert keys_of(Pipeline, ["model", "preprocessing", 0]) == ["transformer", "columns", "params", "examples"]
     assert "apiVersion" in (keys_of(Pipeline, []) or [])
     assert keys_of(Pipeline, ["metadata", "name"]) is None
     assert keys_of(Pipeline, ["nope"]) is None
