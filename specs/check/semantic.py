@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 
 from mlform.specs.model.base import SecretUse, parse_quantity
 from mlform.specs.model.metrics import Task
+from mlform.specs.model.monitoring_checks import SERVING_LOG
 from mlform.specs.model.pipeline import Pipeline
 from mlform.specs.read.source import KeyPath
 
@@ -27,6 +28,7 @@ from .estimators import check_class, estimator_class, estimator_task, import_obj
 from .explain import did_you_mean
 from .finding import Finding, Sections
 from .metric_checks import evaluation_findings, performance_findings
+from .monitoring_check import watch_findings
 from .tuning_check import scoring_findings, tuning_findings
 from .usercode import function_findings
 
@@ -156,7 +158,7 @@ def _check_monitoring(s: Sections) -> Iterator[Finding]:
     sources = list(data.sources)
     for key in ("reference", "current"):
         name = getattr(mon, key)
-        if name is not None and name not in data.sources:
+        if name is not None and name not in data.sources and (key, name) != ("current", SERVING_LOG):
             yield Finding(("monitoring", key), f"no source named `{name}`{did_you_mean(name, sources)}")
     if (mon.reference or data.training_source) == mon.current:
         yield Finding(("monitoring", "current"), f"`current` and `reference` are both `{mon.current}`")
@@ -273,6 +275,7 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
     (("evaluation", "model"), _check_positive_class),
     (("data", "validation"), _check_validation_columns),
     (("monitoring", "data"), _check_monitoring),
+    (("monitoring", "data"), watch_findings),
     (("serving",), _check_serving),
     (("secrets",), _check_secrets),
 )
