@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from mlform.runtime.monitoring.retrain_pr import commit_retrain, retrain_change
+from mlform.specs.errors import StepError
 from mlform.specs.graph.steps import spec_steps
 from mlform.specs.loader import load_spec
 
@@ -39,6 +41,13 @@ def repo(iris_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+def drift(live: Path) -> None:
+    """Move three of the four features of the live data."""
+    frame = pd.read_csv(live)
+    frame.assign(petal_length=frame["petal_length"] + 2.0, petal_width=frame["petal_width"] + 1.0,
+                 sepal_width=frame["sepal_width"] * 1.5).to_csv(live, index=False)
+
+
 def test_the_commit_sets_the_marker_in_the_environments_overlay_only(repo: Path) -> None:
     spec = repo / "mlform.yaml"
     before = spec.read_text()
@@ -59,7 +68,7 @@ def test_the_commit_sets_the_marker_in_the_environments_overlay_only(repo: Path)
         new = spec_steps(load_spec(branch / "mlform.yaml", env))
         assert (old["train"].config != new["train"].config) is retrains
         assert old["register"].config == new["register"].config  # the production pin is untouched
-    with pytest.raises(Exception, match="branch `mlform/retrain-iris-prod` already exists"):
+    with pytest.raises(StepError, match="branch `mlform/retrain-iris-prod` already exists"):
         commit_retrain(change, "mlform/retrain-iris-prod", "again")
 
 
@@ -68,10 +77,7 @@ def test_mlform_monitor_prepares_the_pull_request_on_a_breach(mlform: Cli, edit_
     spec = repo / "mlform.yaml"
     edit_spec(spec, lambda d: d["monitoring"].update(on_breach="pull_request"))
     git(repo, "commit", "-q", "-am", "monitor by pull request")
-    live = repo / "data" / "live.csv"
-    frame = pd.read_csv(live)
-    frame.assign(petal_length=frame["petal_length"] + 2.0, petal_width=frame["petal_width"] + 1.0,
-                 sepal_width=frame["sepal_width"] * 1.5).to_csv(live, index=False)
+    drift(repo / "data" / "live.csv")
     result = mlform("monitor", str(spec), "--out", str(tmp_path / "out"))
     assert result.code == 3, result.out + result.err
     assert result.err.strip() == "monitor: breach (on_breach: pull_request, not opened)"
@@ -85,3 +91,28 @@ def test_mlform_monitor_prepares_the_pull_request_on_a_breach(mlform: Cli, edit_
     assert "| `petal_length` | psi |" in body and "## Plan" in body and "train" in body.split("## Plan")[1]
     marker = yaml.safe_load(git(repo, "show", f"{branch}:mlform.yaml"))["monitoring"]["retrain_marker"]
     assert marker.startswith("breach ") and f"retrain_marker: {marker}" in body
+
+
+def test_open_pr_pushes_the_branch_and_calls_gh_pr_create(mlform: Cli, edit_spec: Edit, repo: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    git(repo, "remote", "add", "origin", str(remote))
+    spec = repo / "mlform.yaml"
+    edit_spec(spec, lambda d: d["monitoring"].update(on_breach="pull_request"))
+    git(repo, "commit", "-q", "-am", "monitor by pull request")
+    drift(repo / "data" / "live.csv")
+    # the GitHub CLI needs GitHub; this stand-in records its arguments and answers with a pull request URL
+    bin_dir, calls = tmp_path / "bin", tmp_path / "gh-calls"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {calls}\necho https://github.com/o/r/pull/7\n')
+    (bin_dir / "gh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    result = mlform("monitor", str(spec), "--open-pr")
+    assert result.code == 0, result.out + result.err
+    assert result.out.splitlines()[-2:] == ["pull request: https://github.com/o/r/pull/7",
+                                            "monitor: breach handled, a retraining pull request was opened"]
+    [branch] = git(remote, "branch", "--list", "mlform/retrain-*", "--format=%(refname:short)").split()
+    args = calls.read_text().splitlines()
+    assert args[:7] == ["pr", "create", "--head", branch, "--base", "main", "--title"]
+    assert args[7] == "Retrain iris (default): monitoring breach" and args[8] == "--body-file"
