@@ -49,9 +49,12 @@ def retrain_pull_request(resolved: ResolvedSpec, report: Path, out: Path, open_p
 
     True when the pull request was opened.
     """
-    from mlform.runtime.monitoring.retrain_pr import commit_retrain, pr_body, retrain_change
+    from mlform.runtime.monitoring.retrain_pr import commit_retrain, in_work_tree, pr_body, retrain_change
     from mlform.specs.fsutil import write_atomic
 
+    if not in_work_tree(resolved.root):  # e.g. the CronJob's container: the monitor workflow opens the PR
+        click.echo("on_breach: pull_request -> no pull request: the spec is not in a git working copy")
+        return False
     payload = json.loads(report.read_text())
     now = datetime.now(UTC)
     marker = f"breach {now.strftime('%Y-%m-%dT%H:%M:%SZ')}"

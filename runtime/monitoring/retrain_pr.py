@@ -19,7 +19,7 @@ from mlform.specs.errors import StepError
 from mlform.specs.read.overlays import BASE
 from mlform.specs.read.yamledit import set_value
 
-__all__ = ["RetrainChange", "commit_retrain", "marker_keys", "pr_body", "retrain_change"]
+__all__ = ["RetrainChange", "commit_retrain", "in_work_tree", "marker_keys", "pr_body", "retrain_change"]
 
 _MAX_FEATURES = 10
 
@@ -40,6 +40,16 @@ def _git(repo: Path, *args: str, env: dict[str, str] | None = None, stdin: str |
     if done.returncode != 0:
         raise StepError("monitor", f"`git {args[0]}` failed: {done.stderr.strip() or done.stdout.strip()}")
     return done.stdout
+
+
+def in_work_tree(folder: Path) -> bool:
+    """Whether `folder` is inside a git working copy (and git is installed)."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=folder, capture_output=True,
+                              text=True, check=False)
+    except OSError:
+        return False
+    return done.returncode == 0 and done.stdout.strip() == "true"
 
 
 def marker_keys(env: str) -> tuple[str, ...]:

@@ -116,3 +116,12 @@ def test_open_pr_pushes_the_branch_and_calls_gh_pr_create(mlform: Cli, edit_spec
     args = calls.read_text().splitlines()
     assert args[:7] == ["pr", "create", "--head", branch, "--base", "main", "--title"]
     assert args[7] == "Retrain iris (default): monitoring breach" and args[8] == "--body-file"
+
+
+def test_outside_a_git_working_copy_the_breach_is_reported_without_a_pull_request(
+        mlform: Cli, edit_spec: Edit, iris_project: Path) -> None:
+    edit_spec(iris_project, lambda d: d["monitoring"].update(on_breach="pull_request"))
+    drift(iris_project.parent / "data" / "live.csv")
+    result = mlform("monitor", str(iris_project))
+    assert result.code == 3, result.out + result.err
+    assert "on_breach: pull_request -> no pull request: the spec is not in a git working copy" in result.out
