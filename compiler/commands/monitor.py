@@ -50,16 +50,20 @@ def _retrain(resolved: ResolvedSpec, reporter: Any, journal: Journal) -> str | N
 @click.command(epilog="""\b
 Exit codes:
   0  no breach; or a breach handled: `on_breach: none` (reported only),
-     `on_breach: retrain` (a retrained version was registered and promoted)
+     `on_breach: retrain` (a retrained version was registered and promoted),
+     `on_breach: pull_request` with --open-pr (the pull request was opened)
   1  error: invalid spec, missing data, a failing step
   3  breach with `on_breach: alert`, or a retrain that promoted no new version
-     (not promoted, or identical to a registered version)""")
+     (not promoted, or identical to a registered version), or `on_breach:
+     pull_request` without --open-pr (the branch and body are prepared)""")
 @click.argument("spec", type=click.Path(exists=True, path_type=Path))
 @click.option("--env", "-e", default=None, metavar="ENV",
               help="Environment overlay to resolve (default: the base spec).")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Also write monitor.json and monitor.html into DIR.")
-def monitor(spec: Path, env: str | None, out: Path | None) -> None:
+@click.option("--open-pr", is_flag=True,
+              help="With `on_breach: pull_request`: push the retraining branch and open the pull request with `gh`.")
+def monitor(spec: Path, env: str | None, out: Path | None, open_pr: bool) -> None:
     """Compare the current data with the reference for drift, and check live performance.
 
     Runs the `monitor` step of SPEC (and any upstream step whose output is missing), writes a JSON
@@ -74,19 +78,24 @@ def monitor(spec: Path, env: str | None, out: Path | None) -> None:
     if resolved.pipeline.monitoring is None:
         raise StepError("monitor", "the spec has no `monitoring` section")
     with Journal("monitor").auditing(resolved) as journal:  # one audit entry for the aliases this command moves
-        handled = _monitor(resolved, out, journal)
+        handled = _monitor(resolved, out, journal, open_pr)
     if not handled:
         # SystemExit, not ctx.exit: the CLI runs click with standalone_mode=False, which turns ctx.exit into a return
         sys.exit(BREACH_EXIT_CODE)
 
 
-def _monitor(resolved: ResolvedSpec, out: Path | None, journal: Journal) -> bool:
+def _monitor(resolved: ResolvedSpec, out: Path | None, journal: Journal, open_pr: bool = False) -> bool:
     """Run the monitor step and act on a breach; False when the breach is left for the exit code to report."""
     from mlform.runtime.run.executor import run_pipeline
     from mlform.runtime.run.progress import ConsoleReporter
 
     reporter = ConsoleReporter()
-    step = run_pipeline(resolved, ["monitor"], upstream="run", reporter=reporter, journal=journal).steps["monitor"]
+    monitoring = resolved.pipeline.monitoring
+    assert monitoring is not None  # checked by the command
+    # these read the clock or a running server, which no fingerprint covers: never reuse an earlier verdict
+    live = bool(monitoring.max_model_age or monitoring.serving or monitoring.current == "serving_log")
+    step = run_pipeline(resolved, ["monitor"], force=live, upstream="run", reporter=reporter,
+                        journal=journal).steps["monitor"]
     values = step.values
     assert step.dir is not None  # the monitor step completed
     reports = _reports(step.dir, values)
@@ -99,8 +108,6 @@ def _monitor(resolved: ResolvedSpec, out: Path | None, journal: Journal) -> bool
     if not values["breached"]:
         click.echo("monitor: no breach")
         return True
-    monitoring = resolved.pipeline.monitoring
-    assert monitoring is not None  # checked by the command
     action = monitoring.on_breach
     if action == "retrain":
         persists = _retrain(resolved, reporter, journal)
@@ -108,6 +115,13 @@ def _monitor(resolved: ResolvedSpec, out: Path | None, journal: Journal) -> bool
             click.echo("monitor: breach handled, the retrained version was promoted")
             return True
         click.echo(f"monitor: breach persists, {persists}", err=True)
+    elif action == "pull_request":
+        from .monitor_pr import retrain_pull_request
+
+        if retrain_pull_request(resolved, reports[0], out or step.dir, open_pr):
+            click.echo("monitor: breach handled, a retraining pull request was opened")
+            return True
+        click.echo("monitor: breach (on_breach: pull_request, not opened)", err=True)
     elif action == "none":
         click.echo("monitor: breach reported (on_breach: none)")
         return True

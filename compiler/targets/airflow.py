@@ -2,8 +2,9 @@
 
 The training DAG has one task per step (all but `monitor`), wired as the step graph. With `monitoring`,
 a second DAG on the monitoring schedule runs `mlform monitor`: on a breach it triggers the training DAG
-(`on_breach: retrain`), fails (`alert`) or carries on (`none`). Tasks are `BashOperator`s running
-`mlform run` from the project root, or `KubernetesPodOperator`s running the training image.
+(`on_breach: retrain`), fails (`alert`; also `pull_request`, whose pull request the monitor workflow opens) or
+carries on (`none`). Tasks are `BashOperator`s running `mlform run` from the project root, or
+`KubernetesPodOperator`s running the training image.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ _MONITOR = 'mlform monitor "$MLFORM_SPEC" --env "$MLFORM_ENV"'
 _BASH_ROUTES = {
     "retrain": f'{_MONITOR} && echo ok || {{ status=$?; [ "$status" -eq 3 ] && echo breach || exit "$status"; }}',
     "alert": _MONITOR,
+    "pull_request": _MONITOR,  # the monitor workflow opens the pull request; here a breach fails the task
     "none": f'{_MONITOR} || [ "$?" -eq 3 ]',
 }
 _POD_ROUTES = {  # a pod reports to XCom through the file the operator's sidecar reads
     "retrain": (f'{_MONITOR}; status=$?; case "$status" in 0) result=ok ;; 3) result=breach ;; '
                 '*) exit "$status" ;; esac; printf \'"%s"\' "$result" > /airflow/xcom/return.json'),
     "alert": _MONITOR,
+    "pull_request": _MONITOR,  # the monitor workflow opens the pull request; here a breach fails the task
     "none": f'{_MONITOR} || [ "$?" -eq 3 ]',
 }
 

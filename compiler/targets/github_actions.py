@@ -79,6 +79,10 @@ elif [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 """
+_BOT = "github-actions[bot]"
+_BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
+_PR_ENV = {"GH_TOKEN": "${{ github.token }}", "GIT_AUTHOR_NAME": _BOT, "GIT_AUTHOR_EMAIL": _BOT_EMAIL,
+           "GIT_COMMITTER_NAME": _BOT, "GIT_COMMITTER_EMAIL": _BOT_EMAIL}
 _DISPATCH = """\
 await github.rest.actions.createWorkflowDispatch({
   ...context.repo,
@@ -302,9 +306,12 @@ def _apply(ctx: Context) -> str:
 def _monitor(ctx: Context) -> str:
     monitoring = ctx.spec.pipeline.monitoring
     assert monitoring is not None
-    monitor_step = _with_env({"name": "Monitor drift and performance", "id": "monitor", "run": _MONITOR},
-                             _secrets_env(ctx))
-    steps, permissions = [monitor_step], {"contents": "read"}
+    script, env, permissions = _MONITOR, _secrets_env(ctx), {"contents": "read"}
+    if monitoring.on_breach == "pull_request":  # the workflow's own token pushes the branch and opens the PR
+        script = _MONITOR.replace('--env "$MLFORM_ENV"', '--env "$MLFORM_ENV" --open-pr')
+        env, permissions = {**env, **_PR_ENV}, {"contents": "write", "pull-requests": "write"}
+    monitor_step = _with_env({"name": "Monitor drift and performance", "id": "monitor", "run": script}, env)
+    steps = [monitor_step]
     breach = "steps.monitor.outputs.breach == 'true'"
     if monitoring.on_breach == "retrain":
         permissions["actions"] = "write"

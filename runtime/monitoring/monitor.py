@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mlform.runtime.registry.models import ModelVersion
 from mlform.runtime.steps.metrics import compute_metrics
 from mlform.specs.errors import StepError
 from mlform.specs.fsutil import write_atomic
@@ -18,8 +19,11 @@ from mlform.specs.loader import ResolvedSpec
 from mlform.specs.model.lifecycle import Gate
 from mlform.specs.model.metrics import metric_table
 
+from .checks import Check
 from .drift import DriftReport, FeatureDriftResult, detect_drift
+from .notify import breach_summary, post_breach
 from .report_html import render_html
+from .watch import watch_checks
 
 __all__ = ["FORMAT_VERSION", "HTML_NAME", "JSON_NAME", "MonitorResult", "run_monitor"]
 
@@ -39,6 +43,8 @@ class MonitorResult:
     performance: dict[str, float]
     report_json: Path
     report_html: Path
+    checks: list[Check] = field(default_factory=list)
+    notify: dict[str, Any] | None = None
 
 
 def _gate_reasons(values: dict[str, float], gates: dict[str, Gate]) -> list[str]:
@@ -97,7 +103,7 @@ def _plain(value: Any) -> Any:
 
 
 def _payload(spec: ResolvedSpec, drift: DriftReport, rows: tuple[int, int], performance: dict[str, float],
-             note: str | None, reasons: list[str]) -> dict[str, Any]:
+             note: str | None, reasons: list[str], checks: list[Check]) -> dict[str, Any]:
     monitoring = spec.pipeline.monitoring
     assert monitoring is not None  # checked by run_monitor
     gates = monitoring.performance
@@ -116,12 +122,14 @@ def _payload(spec: ResolvedSpec, drift: DriftReport, rows: tuple[int, int], perf
                   "drifted_share": drift.drifted_share, "breached": drift.breached, "drifted": drift.drifted,
                   "features": [asdict(f) for f in drift.features]},
         "performance": {"checked": bool(performance), "note": note, "metrics": metrics},
+        "checks": [asdict(check) for check in checks],
     })
 
 
 def run_monitor(spec: ResolvedSpec, reference: pd.DataFrame, current: pd.DataFrame, model: object | None,
-                out_dir: Path) -> MonitorResult:
-    """Check drift and live performance as `monitoring` declares; write `monitor.json` and `monitor.html`."""
+                out_dir: Path, served: ModelVersion | None = None, now: datetime | None = None) -> MonitorResult:
+    """Check drift, live performance and the production-readiness lines (`served` is the served version) as
+    `monitoring` declares; post a breach to `notify`; write `monitor.json` and `monitor.html`."""
     monitoring = spec.pipeline.monitoring
     if monitoring is None:
         raise StepError("monitor", "the spec has no `monitoring` section")
@@ -130,11 +138,16 @@ def run_monitor(spec: ResolvedSpec, reference: pd.DataFrame, current: pd.DataFra
     except ValueError as exc:
         raise StepError("monitor", str(exc)) from None
     performance, note = _performance(spec, current, model)
+    checks = watch_checks(spec, current, model, served, now)
     reasons = ([_drift_reason(drift)] if drift.breached else []) + _gate_reasons(performance, monitoring.performance)
-    payload = _payload(spec, drift, (len(reference), len(current)), performance, note, reasons)
+    reasons += [check.detail for check in checks if check.breached]
+    payload = _payload(spec, drift, (len(reference), len(current)), performance, note, reasons, checks)
+    notified = None
+    if reasons and monitoring.notify is not None:
+        notified = payload["notify"] = post_breach(spec.pipeline, monitoring.notify, breach_summary(payload))
     out_dir = Path(out_dir)
     report_json, report_html = out_dir / JSON_NAME, out_dir / HTML_NAME
     write_atomic(report_json, json.dumps(payload, indent=2, allow_nan=False) + "\n")
     write_atomic(report_html, render_html(payload))
     return MonitorResult(bool(reasons), reasons, drift.drifted_share, drift.features, performance,
-                         report_json, report_html)
+                         report_json, report_html, checks, notified)

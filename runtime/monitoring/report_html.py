@@ -198,6 +198,19 @@ def _plots(payload: dict[str, Any]) -> str:
     return f'<div class="plots">{"".join(cards)}</div>'
 
 
+def _checks(payload: dict[str, Any]) -> str:
+    checks = payload.get("checks") or []
+    if not checks:
+        return ""
+    rows = (f'<tr><td><code>{escape(c["key"])}</code></td><td>{tag(c["breached"], "breach", "passes")}</td>'
+            f'<td>{code_text(c["detail"])}</td></tr>' for c in checks)
+    notify = payload.get("notify")
+    posted = "" if notify is None else (
+        '<p class="meta">breach summary posted to the webhook</p>' if notify["posted"]
+        else f'<p class="note">breach summary not posted: {code_text(notify["error"] or "")}</p>')
+    return f"<h2>Production checks</h2>{table(('check', 'verdict', 'detail'), rows)}{posted}"
+
+
 def render_html(payload: dict[str, Any]) -> str:
     """The report page for a monitor JSON payload: no scripts, no external assets."""
     title = f"Monitoring report: {payload['pipeline']} ({payload['env']})"
@@ -206,5 +219,5 @@ def render_html(payload: dict[str, Any]) -> str:
                        f'<code>{escape(payload["drift"]["method"])}</code>'
                        f' (threshold {_num(payload["drift"]["threshold"])})</p>'
                        f"{_verdict(payload)}{_cards(payload)}<h2>Performance on the current data</h2>"
-                       f"{_performance(payload)}<h2>Drift by feature</h2>{_drift_table(payload)}"
+                       f"{_performance(payload)}{_checks(payload)}<h2>Drift by feature</h2>{_drift_table(payload)}"
                        f"<h2>Distributions</h2>{_plots(payload)}")

@@ -270,6 +270,7 @@ def _serve(job: Job) -> dict[str, Any]:
 
 
 def _monitor(job: Job) -> dict[str, Any]:
+    from mlform.runtime.monitoring.current import current_frame
     from mlform.runtime.monitoring.monitor import run_monitor
 
     pipeline = job.spec.pipeline
@@ -278,10 +279,15 @@ def _monitor(job: Job) -> dict[str, Any]:
     served = _served(job)
     version = served["served"]
     model = job.ctx.registered_model(served["model"], version) if version is not None else None
+    served_version = job.ctx.registry.resolve(served["model"], version) if version is not None else None
     reference = job.frame(monitoring.reference or pipeline.data.training_source)
-    result = run_monitor(job.spec, reference, job.frame(monitoring.current), model, job.dir)
+    current, read_note = current_frame(job, served["model"], version)
+    result = run_monitor(job.spec, reference, current, model, job.dir, served_version)
     reasons = [str(r) for r in result.reasons]
     notes = [f"breach: {r}" for r in reasons] if result.breached else ["no breach"]
+    notes += [read_note] if read_note else []
+    if result.notify is not None and not result.notify["posted"]:
+        notes.append(f"notify: {result.notify['error']}")
     return {"breached": bool(result.breached), "reasons": reasons, "model": served["model"], "version": version,
             "report_json": str(result.report_json), "report_html": str(result.report_html),
             "on_breach": monitoring.on_breach, "notes": notes,

@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 
 from mlform.specs.model.base import SecretUse, parse_quantity
 from mlform.specs.model.metrics import Task
+from mlform.specs.model.monitoring_checks import SERVING_LOG
 from mlform.specs.model.pipeline import Pipeline
 from mlform.specs.read.source import KeyPath
 
@@ -28,6 +29,7 @@ from .examples_check import example_findings, reproducible_findings
 from .explain import did_you_mean
 from .finding import Finding, Sections
 from .metric_checks import evaluation_findings, performance_findings
+from .monitoring_check import watch_findings
 from .privacy_check import columns_meta_findings, pii_findings
 from .review_check import review_findings
 from .tuning_check import scoring_findings, tuning_findings
@@ -159,7 +161,7 @@ def _check_monitoring(s: Sections) -> Iterator[Finding]:
     sources = list(data.sources)
     for key in ("reference", "current"):
         name = getattr(mon, key)
-        if name is not None and name not in data.sources:
+        if name is not None and name not in data.sources and (key, name) != ("current", SERVING_LOG):
             yield Finding(("monitoring", key), f"no source named `{name}`{did_you_mean(name, sources)}")
     if (mon.reference or data.training_source) == mon.current:
         yield Finding(("monitoring", "current"), f"`current` and `reference` are both `{mon.current}`")
@@ -276,6 +278,7 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
     (("evaluation", "model"), _check_positive_class),
     (("data", "validation"), _check_validation_columns),
     (("monitoring", "data"), _check_monitoring),
+    (("monitoring", "data"), watch_findings),
     (("serving",), _check_serving),
     (("secrets",), _check_secrets),
     (("model",), reproducible_findings),

@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlform.specs.check.monitoring_check import serving_log_path
 from mlform.specs.check.usercode import code_files, location_files
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.model.data import SqlSource
 from mlform.specs.model.lifecycle import Evaluation
+from mlform.specs.model.monitoring_checks import SERVING_LOG
 
-__all__ = ["QUERY_PREFIX", "STEP_KINDS", "Step", "spec_steps"]
+__all__ = ["QUERY_PREFIX", "STEP_KINDS", "Step", "serving_log_files", "spec_steps"]
 
 QUERY_PREFIX = "sql:"
 STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "promote", "serve", "monitor", "score")
@@ -64,6 +66,16 @@ def _evaluated(ev: Evaluation) -> list[str]:
     return list(dict.fromkeys([*ev.metrics, *named]))
 
 
+def serving_log_files(spec: ResolvedSpec) -> tuple[Path, ...] | None:
+    """The `*.jsonl` files the monitor reads when `monitoring.current` is `serving_log` (else None); with none
+    yet, a pseudo-file whose digest is `missing`."""
+    monitoring = spec.pipeline.monitoring
+    if monitoring is None or monitoring.current != SERVING_LOG:
+        return None
+    folder = spec.root / (serving_log_path(monitoring, spec.pipeline.serving) or ".")
+    return tuple(sorted(folder.glob("*.jsonl"))) or (folder / "*.jsonl",)
+
+
 def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     """The steps of `spec`, keyed by ID, in a stable dependency-respecting order."""
     p = spec.pipeline
@@ -89,7 +101,9 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     steps.append(Step("split", "split", (f"validate.{train_source}",), {"split": _dump(data.split), **columns},
                       code=_code(spec, data.split.filter)))
     tuned = [p.model.tuning.metric or p.evaluation.metrics[0]] if p.model.tuning else []
-    steps.append(Step("train", "train", ("split",), {"model": _train_config(p.model), **columns},
+    marker = p.monitoring.retrain_marker if p.monitoring is not None else None
+    retrain = {"retrain_marker": marker} if marker is not None else {}  # absent: fingerprints stay as they were
+    steps.append(Step("train", "train", ("split",), {"model": _train_config(p.model), **columns, **retrain},
                       code=tuple(sorted({*_code(spec, p.model.estimator_function, p.model.preprocessing_function),
                                          *_metric_code(spec, tuned)}))))
     steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns},
@@ -108,8 +122,9 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
         steps.append(Step("serve", "serve", (served,), {"serving": _dump(p.serving)}))
     if p.monitoring is not None:
         reference = p.monitoring.reference or train_source
-        needs = tuple(dict.fromkeys((served, f"ingest.{reference}", f"ingest.{p.monitoring.current}")))
-        steps.append(Step("monitor", "monitor", needs, {"monitoring": _dump(p.monitoring), **columns},
+        current, logs = f"ingest.{p.monitoring.current}", serving_log_files(spec)
+        needs = tuple(dict.fromkeys((served, f"ingest.{reference}", *(() if logs is not None else (current,)))))
+        steps.append(Step("monitor", "monitor", needs, {"monitoring": _dump(p.monitoring), **columns}, logs or (),
                           code=_metric_code(spec, list(p.monitoring.performance))))
     if p.scoring is not None:
         steps.append(_score_step(spec))

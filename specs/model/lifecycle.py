@@ -23,6 +23,7 @@ from .drift_methods import DEFAULT_DRIFT_METHOD, DriftMethod, drift_method_help
 from .examples import TransformerExample
 from .gate import Gate
 from .metrics import Task
+from .monitoring_checks import Duration, Notify, OfflineGap, ServingHealth, ServingLogRead
 from .review import Baseline, Fairness, FeatureReview, Slice, Staleness
 from .tuning import Tuning
 
@@ -290,13 +291,37 @@ class Monitoring(SpecModel):
     schedule: Cron = Field(
         description="When monitoring runs: a five-field cron expression in UTC, e.g. `0 6 * * *`, or `@daily`.")
     reference: Identifier | None = Field(default=None, description="Reference source; the training source if omitted.")
-    current: Identifier = Field(description="Source holding the current (live) data.")
+    current: Identifier = Field(
+        description="Source holding the current (live) data, or `serving_log`: the rows the server sampled "
+                    "(see `serving_log`).")
     drift: Drift = Field(
         default_factory=Drift, description="Drift detection; PSI over 10 bins, threshold 0.2, by default.")
     performance: dict[NonEmptyStr, Gate] = Field(
         default_factory=dict,
         description="Bounds per metric on the current data (it needs the target), e.g. `{accuracy: {min: 0.85}}`.")
-    on_breach: Literal["retrain", "alert", "none"] = Field(
+    on_breach: Literal["retrain", "alert", "none", "pull_request"] = Field(
         "alert", description="On drift or a missed bound: `retrain` and promote, `alert` (exit non-zero), "
-                             "or `none` (report only).")
+                             "`pull_request` (prepare a pull request that retrains this environment; "
+                             "`mlform monitor --open-pr`), or `none` (report only).")
+    validate_current: StrictBool = Field(
+        True, description="Check the current data with the `validation` column rules (columns it has); a broken "
+                          "rule is a breach. Table rules (row count, duplicates) describe training data and are "
+                          "not applied.")
+    serving_log: ServingLogRead | None = Field(
+        None, description="Which rows of the serving log are the current data when `current` is `serving_log`.")
+    max_model_age: Duration | None = Field(
+        None, description="A breach when the served version was registered longer ago than this, e.g. `30d`.")
+    max_nonfinite_share: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="A breach when more than this share (0 to 1) of the served model's predictions on the "
+                          "current data is NaN or infinite, e.g. `0.0`.")
+    serving: ServingHealth | None = Field(
+        None, description="Bounds on the running server's latency and error rate, read from its `/metrics`.")
+    offline_gap: OfflineGap | None = Field(
+        None, description="A breach when the live metric trails the served version's registered test metric by "
+                          "more than `max_drop`.")
+    notify: Notify | None = Field(None, description="Post a JSON summary of each breach, e.g. to a chat webhook.")
+    retrain_marker: NonEmptyStr | None = Field(
+        None, description="Changing it retrains the model at the next apply (it is part of the training "
+                          "fingerprint); the pull request of `on_breach: pull_request` sets it in the environment's "
+                          "overlay to the breach's date.")
 

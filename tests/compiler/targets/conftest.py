@@ -27,6 +27,14 @@ def full_featured(doc: dict[str, Any]) -> None:
     doc["monitoring"]["on_breach"] = "retrain"
 
 
+def watching(doc: dict[str, Any]) -> None:
+    """Monitoring that opens a retraining pull request, reads the server's health and posts breaches."""
+    doc["secrets"] = {"hook": {"env": "MONITOR_WEBHOOK", "kubernetes": {"secret": "monitor-hook", "key": "url"}}}
+    doc["monitoring"].update(on_breach="pull_request", notify={"webhook": {"secret": "hook"}}, max_model_age="30d",
+                             serving={"url": "http://iris.ml-dev.svc:8080", "p99_ms": {"max": 250}})
+    doc["environments"]["prod"]["monitoring"]["on_breach"] = "pull_request"
+
+
 ROLE = "arn:aws:iam::123456789012:role/iris-ci"
 
 
@@ -91,6 +99,7 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Project:
     project.spec("iris")
     project.spec("full", edit=full_featured)
     project.spec("team", edit=shared_backends)
+    project.spec("watch", edit=watching)
     for example in sorted(EXAMPLES.glob("*/mlform.yaml")):
         if example.parent.name != "iris":
             project.spec(example.parent.name, source=example.parent)

@@ -171,3 +171,17 @@ def test_monitoring_dispatches_retraining_on_breach(compiled: Project) -> None:
     assert dispatch["env"] == {"MLFORM_APPLY_WORKFLOW": "mlform-iris-prod-apply.yml"}
     alert = yaml.safe_load((compiled.root / ".github/workflows/mlform-iris-dev-monitor.yml").read_text())
     assert alert["jobs"]["monitor"]["permissions"] == {"contents": "read"}  # dev only alerts
+
+
+def test_monitoring_by_pull_request_gets_write_access_in_that_job_only(compiled: Project) -> None:
+    flows = compiled.root / ".github/workflows"
+    doc = yaml.safe_load((flows / "mlform-watch-prod-monitor.yml").read_text())
+    job = doc["jobs"]["monitor"]
+    assert (doc["permissions"], job["permissions"]) == ({}, {"contents": "write", "pull-requests": "write"})
+    [monitor] = [s for s in job["steps"] if s.get("id") == "monitor"]
+    assert 'mlform monitor "$MLFORM_SPEC" --env "$MLFORM_ENV" --open-pr\n' in monitor["run"]
+    assert monitor["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert monitor["env"]["MONITOR_WEBHOOK"] == "${{ secrets.MONITOR_WEBHOOK }}"
+    for kind in ("apply", "pr"):
+        other = yaml.safe_load((flows / f"mlform-watch-prod-{kind}.yml").read_text())
+        assert all(j["permissions"].get("contents") == "read" for j in other["jobs"].values())

@@ -128,3 +128,10 @@ def test_the_config_map_holds_the_resolved_spec(compiled: Project) -> None:
     doc = yaml.safe_load((compiled.root / "deploy/iris/prod/kubernetes/configmap.yaml").read_text())
     spec = load_spec(compiled.root / "models/iris/mlform.yaml", "prod")
     assert yaml.safe_load(doc["data"]["mlform.yaml"]) == spec.config
+
+
+def test_the_monitoring_cronjob_reads_the_secrets_of_its_checks(compiled: Project) -> None:
+    [cronjob] = [p for p in manifests(compiled, "CronJob") if p.parts[-4:-2] == ("watch", "prod")]
+    [pod] = pod_specs(yaml.safe_load(cronjob.read_text()))
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["MONITOR_WEBHOOK"]["valueFrom"] == {"secretKeyRef": {"name": "monitor-hook", "key": "url"}}

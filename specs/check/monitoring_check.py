@@ -1,0 +1,48 @@
+"""Checks of the production-readiness lines of `monitoring`: the serving log, the offline gap's metric."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mlform.specs.model.monitoring_checks import SERVING_LOG
+
+from .explain import did_you_mean
+from .finding import Finding, Sections
+
+__all__ = ["serving_log_path", "watch_findings"]
+
+
+def serving_log_path(monitoring: object, serving: object) -> str | None:
+    """The serving log folder: `monitoring.serving_log.path`, else `serving.log.path` (when the server logs)."""
+    read = getattr(monitoring, "serving_log", None)
+    if read is not None and read.path is not None:
+        return str(read.path)
+    path = getattr(getattr(serving, "log", None), "path", None)
+    return str(path) if path else None
+
+
+def watch_findings(s: Sections) -> Iterator[Finding]:
+    """Findings for `monitoring.current: serving_log`, `monitoring.serving_log` and `monitoring.offline_gap`."""
+    mon = s["monitoring"]
+    if mon is None:
+        return
+    if mon.current == SERVING_LOG:
+        if SERVING_LOG in s["data"].sources:
+            yield Finding(("data", "sources", SERVING_LOG),
+                          f"`{SERVING_LOG}` is reserved for the serving log (`monitoring.current: {SERVING_LOG}`); "
+                          "rename this source", on_key=True)
+        if serving_log_path(mon, s.get("serving")) is None:
+            yield Finding(("monitoring", "current"),
+                          f"`current: {SERVING_LOG}` needs the log folder: set `monitoring.serving_log.path` "
+                          "(or `serving.log.path`)")
+    elif mon.serving_log is not None:
+        yield Finding(("monitoring", "serving_log"),
+                      f"`serving_log` is read only when `current` is `{SERVING_LOG}` (it is `{mon.current}`)",
+                      on_key=True)
+    evaluation = s.get("evaluation")
+    if mon.offline_gap is not None and evaluation is not None:
+        metric, registered = mon.offline_gap.metric, list(evaluation.metrics)
+        if metric not in registered:
+            yield Finding(("monitoring", "offline_gap", "metric"),
+                          f"`{metric}` is not in `evaluation.metrics`, so no version has a registered test value "
+                          f"of it{did_you_mean(metric, registered)}")
