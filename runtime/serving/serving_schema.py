@@ -32,9 +32,9 @@ Where = Callable[[str, int], str]
 class HttpError(StepPartError):
     """A request the server refuses: an HTTP status and a message for the client."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.details = status, message, details or {}
 
 
 def _kind(dtype: str) -> str:

@@ -163,7 +163,9 @@ def _evaluate(job: Job) -> dict[str, Any]:
                 if evaluation.champion else None)
     passed = all(g.passed for g in gates) and (champion is None or champion.passed)
     summary = {"metrics": metrics, "gates": [g.to_json() for g in gates],
-               "champion": champion.to_json() if champion else None, "passed": passed}
+               "champion": champion.to_json() if champion else None, "passed": passed,
+               # one test row kept with the version: the server scores it before it reports ready
+               "sample_row": json.loads(X.iloc[:1].to_json(orient="records"))[0]}
     _write_json(job.dir / "evaluation.json", summary)
     notes = [g.message for g in gates if not g.passed] + ([champion.message] if champion else [])
     shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
@@ -190,7 +192,8 @@ def _register(job: Job) -> dict[str, Any]:
     evaluation = job.output("evaluate").values
     registry = job.ctx.registry
     model = _model(job)
-    verdict = {k: evaluation[k] for k in ("passed", "gates", "champion")}
+    kept = ("passed", "gates", "champion", "sample_row")
+    verdict: dict[str, Any] = {k: evaluation[k] for k in kept if k in evaluation}
     registration = registry.register(name, model, job.output("train").values["signature"], evaluation["metrics"],
                                      _lineage(job), verdict, model_file=_model_file(job))
     version = registration.version

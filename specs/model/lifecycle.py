@@ -21,6 +21,7 @@ from .base import (
 )
 from .drift_methods import DEFAULT_DRIFT_METHOD, DriftMethod, drift_method_help
 from .metrics import Task
+from .serving_watch import VALIDATE_INPUTS, VALIDATE_INPUTS_HELP, Canary, ServingLog, ValidateInputs
 from .tuning import Tuning
 
 __all__ = [
@@ -239,6 +240,8 @@ class Autoscaling(SpecModel):
 class Serving(SpecModel):
     """How the registered model is served."""
 
+    omit_when_default = frozenset({"validate_inputs", "log", "canary"})
+
     mode: Literal["online", "batch"] = Field(
         "online", description="`online`: an HTTP prediction server is built and deployed; `batch`: no server.")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(8080, description="TCP port the prediction server listens on.")
@@ -252,6 +255,10 @@ class Serving(SpecModel):
         1000, description="Most rows scored in one model call; queued requests are batched up to this.")
     env: dict[Annotated[str, Field(pattern=ENV_VAR)], SecretUse] = Field(
         default_factory=dict, description="Environment variables of the server, from declared secrets.")
+    validate_inputs: ValidateInputs = Field(VALIDATE_INPUTS, description=VALIDATE_INPUTS_HELP)
+    log: ServingLog | None = Field(
+        None, description="Write the features and predictions of sampled requests as JSON Lines.")
+    canary: Canary | None = Field(None, description="Roll new versions out to a share of the traffic first.")
 
 
 class FeatureDrift(SpecModel):
