@@ -144,6 +144,22 @@ def _model_digest(job: Job) -> str:
     return file_digest(_model_file(job)).removeprefix("sha256:")
 
 
+def _sample_row(X: pd.DataFrame) -> dict[str, Any]:
+    """A typical row kept with the version, which the server scores before it reports ready: each numeric column's
+    median test value, each other column's most frequent one (no real row: rows may hold personal data)."""
+    import pandas as pd
+
+    row: dict[str, Any] = {}
+    for name in X.columns:
+        column = X[name].dropna()
+        if column.empty:
+            row[name] = None
+            continue
+        numeric = column.dtype.kind in "iuf"
+        row[name] = column.quantile(0.5, interpolation="nearest") if numeric else column.mode().iloc[0]
+    return json.loads(pd.DataFrame([row]).to_json(orient="records"))[0]
+
+
 def _evaluate(job: Job) -> dict[str, Any]:
     from mlform.specs.model.metrics import metric_table
 
@@ -164,8 +180,7 @@ def _evaluate(job: Job) -> dict[str, Any]:
     passed = all(g.passed for g in gates) and (champion is None or champion.passed)
     summary = {"metrics": metrics, "gates": [g.to_json() for g in gates],
                "champion": champion.to_json() if champion else None, "passed": passed,
-               # one test row kept with the version: the server scores it before it reports ready
-               "sample_row": json.loads(X.iloc[:1].to_json(orient="records"))[0]}
+               "sample_row": _sample_row(X)}
     _write_json(job.dir / "evaluation.json", summary)
     notes = [g.message for g in gates if not g.passed] + ([champion.message] if champion else [])
     shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
