@@ -305,12 +305,16 @@ def models_pins(spec: Path, env: str | None, model_ref: str | None) -> None:
 @click.option("--chunk-rows", default=100_000, show_default=True, type=click.IntRange(min=1),
               help="Rows scored per chunk.")
 @click.option("--env", "-e", default=None, metavar="ENV", help=_ENV_HELP)
+@click.option("--explain", is_flag=True, help="Add a JSON column `explanation` per row: transformed feature values "
+                                              "and, for linear and tree models, per-feature contributions.")
 @click.argument("spec", required=False, type=click.Path(exists=True, path_type=Path))
-def predict(model_ref: str, source: Path, target: Path, chunk_rows: int, env: str | None, spec: Path | None) -> None:
+def predict(model_ref: str, source: Path, target: Path, chunk_rows: int, env: str | None, explain: bool,
+            spec: Path | None) -> None:
     """Score a file in batch with a registered model; SPEC (optional) locates the registry."""
     from mlform.runtime.serving.predict import parse_model_ref, predict_file
     from mlform.specs.read.overlays import BASE
 
     name, ref = parse_model_ref(model_ref)
-    version, rows = predict_file(open_registry(spec, env), name, ref, source, target, chunk_rows, env or BASE)
+    version, rows = predict_file(open_registry(spec, env), name, ref, source, target, chunk_rows, env or BASE,
+                                 explain=explain)
     click.echo(f"scored {rows} rows with `{name}` version {version.version} -> {target}")

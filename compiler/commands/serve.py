@@ -29,9 +29,12 @@ def app_from_env() -> ServingApp:
 
     config = json.loads(os.environ[CONFIG_ENV])
     spec = Path(config["spec"]) if config["spec"] is not None else None
+    from mlform.runtime.serving.watch import watch_parts
+
     loaded = open_registry(spec, config["env"]).load(config["model"], config["version"], config["alias_env"])
+    guard, request_log = watch_parts(config["watch"], loaded)
     app = create_app(loaded, max_batch_size=config["max_batch_size"], max_body_bytes=config["max_body_bytes"],
-                     id_columns=config["id_columns"])
+                     id_columns=config["id_columns"], guard=guard, request_log=request_log)
     _freeze_heap()
     return app
 
@@ -77,6 +80,7 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
 
     from mlform.runtime.serving.app import create_app
     from mlform.runtime.serving.predict import parse_model_ref
+    from mlform.runtime.serving.watch import watch_config, watch_parts
     from mlform.specs.read.overlays import BASE
 
     from .run import load_resolved, open_registry
@@ -95,17 +99,22 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
     registry = open_registry(spec, env)
     loaded_env = resolved.env if resolved is not None else env or BASE
     loaded = registry.load(name, ref, loaded_env)
+    spec_dir = (spec if spec.is_dir() else spec.parent).resolve() if spec is not None else Path.cwd()
+    watch = watch_config(resolved, spec_dir)
     click.echo(f"serving `{name}` version {loaded.version.version} on http://{host}:{port} "
                f"with {workers} worker{'s' if workers > 1 else ''}", err=True)
     options: dict[str, Any] = {"host": host, "port": port, "access_log": access_log, "log_level": "info",
                                "lifespan": "on", "server_header": False}
     if workers == 1:
-        app = create_app(loaded, max_batch_size=max_batch_size, max_body_bytes=max_body_bytes, id_columns=id_columns)
+        guard, request_log = watch_parts(watch, loaded)
+        app = create_app(loaded, max_batch_size=max_batch_size, max_body_bytes=max_body_bytes, id_columns=id_columns,
+                         guard=guard, request_log=request_log)
         _freeze_heap()
         uvicorn.run(app, **options)
         return
     os.environ[CONFIG_ENV] = json.dumps({"spec": str(spec) if spec is not None else None, "env": env,
                                          "alias_env": loaded_env, "model": name,
                                          "version": loaded.version.version, "max_batch_size": max_batch_size,
-                                         "max_body_bytes": max_body_bytes, "id_columns": id_columns})
+                                         "max_body_bytes": max_body_bytes, "id_columns": id_columns,
+                                         "watch": watch})
     uvicorn.run(f"{__name__}:app_from_env", factory=True, workers=workers, **options)

@@ -13,6 +13,7 @@ from mlform.compiler.artifacts.pods import aws_role, container, pod_metadata, po
 from mlform.compiler.artifacts.render import dump_yaml
 
 from . import Context
+from .canary import CANARY_SUFFIX, canary_annotations, canary_route, canary_server_args
 
 __all__ = ["directory", "render"]
 
@@ -85,10 +86,11 @@ def _http_get(path: str, **timing: int) -> dict[str, Any]:
     return {"httpGet": {"path": path, "port": "http"}, **timing}
 
 
-def _server(ctx: Context, name: str) -> dict[str, Any]:
+def _server(ctx: Context, name: str, more: list[str] | None = None) -> dict[str, Any]:
     serving = ctx.spec.pipeline.serving
     assert serving is not None
-    args = ["serve", spec_file(ctx), "--env", ctx.spec.env, "--host", "0.0.0.0", "--port", str(serving.port)]
+    args = ["serve", spec_file(ctx), "--env", ctx.spec.env, "--host", "0.0.0.0", "--port", str(serving.port),
+            *(more or [])]
     extra = {
         "ports": [{"name": "http", "containerPort": serving.port, "protocol": "TCP"}],
         "startupProbe": _http_get("/health", periodSeconds=5, failureThreshold=60),
@@ -98,19 +100,32 @@ def _server(ctx: Context, name: str) -> dict[str, Any]:
     return container(ctx, name, image(ctx, "serve"), args, serving_env(ctx), state=False, extra=extra)
 
 
-def _deployment_set(ctx: Context) -> dict[str, dict[str, Any]]:
+def _canary_set(ctx: Context) -> dict[str, dict[str, Any]]:
+    """The canary's Deployment (one replica of the candidate version) and Service, and the weighted route."""
     serving = ctx.spec.pipeline.serving
     assert serving is not None
-    name, selector = ctx.spec.name, _selector(ctx, "serving")
-    pod = {"metadata": pod_metadata(ctx, "serving"),
-           "spec": pod_spec(ctx, [_server(ctx, "server")], restart=None, state=False)}
+    component, name = f"serving-{CANARY_SUFFIX}", k8s_name(ctx.spec.name, CANARY_SUFFIX)
+    docs = _deployment_set(ctx, component, name, canary_server_args(ctx))
+    route = canary_route(ctx, ctx.spec.name, name, serving.port, _meta(ctx, ctx.spec.name, "serving"))
+    return {"canary-deployment": docs["deployment"], "canary-service": docs["service"], "httproute": route}
+
+
+def _deployment_set(ctx: Context, component: str = "serving", name: str = "",
+                    more: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    serving = ctx.spec.pipeline.serving
+    assert serving is not None
+    name, selector = name or ctx.spec.name, _selector(ctx, component)
+    pod = {"metadata": pod_metadata(ctx, component),
+           "spec": pod_spec(ctx, [_server(ctx, "server", more)], restart=None, state=False)}
     spec: dict[str, Any] = {"selector": {"matchLabels": selector}, "template": pod}
-    if serving.autoscaling is None:  # with an autoscaler, a replica count here would fight it on every apply
+    if more:  # the canary: one replica, whatever the stable set scales to
+        spec = {"replicas": 1, **spec}
+    elif serving.autoscaling is None:  # with an autoscaler, a replica count here would fight it on every apply
         spec = {"replicas": serving.replicas, **spec}
     docs = {
-        "deployment": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(ctx, name, "serving"),
+        "deployment": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(ctx, name, component),
                        "spec": spec},
-        "service": {"apiVersion": "v1", "kind": "Service", "metadata": _meta(ctx, name, "serving"),
+        "service": {"apiVersion": "v1", "kind": "Service", "metadata": _meta(ctx, name, component),
                     "spec": {"type": "ClusterIP", "selector": selector,
                              "ports": [{"name": "http", "port": serving.port, "targetPort": "http",
                                         "protocol": "TCP"}]}},
@@ -141,8 +156,11 @@ def _inference_service(ctx: Context) -> dict[str, Any]:
     if scaling is not None:
         predictor.update(scaleMetric="cpu", scaleTarget=scaling.target_cpu_utilization)
     predictor.update(pod)
-    metadata = {**_meta(ctx, ctx.spec.name, "serving"),
-                "annotations": {"mlform.dev/spec-digest": f"sha256:{ctx.spec.digest}"}}
+    annotations = {"mlform.dev/spec-digest": f"sha256:{ctx.spec.digest}"}
+    if serving.canary is not None:  # KServe sends this share to the new revision, the rest to the last ready one
+        predictor["canaryTrafficPercent"] = serving.canary.traffic_percent
+        annotations.update(canary_annotations(ctx))
+    metadata = {**_meta(ctx, ctx.spec.name, "serving"), "annotations": annotations}
     return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": metadata,
             "spec": {"predictor": predictor}}
 
@@ -167,6 +185,8 @@ def render(ctx: Context) -> dict[str, str]:
             docs["inferenceservice"] = _inference_service(ctx)
         else:
             docs.update(_deployment_set(ctx))
+            if (serving := ctx.spec.pipeline.serving) is not None and serving.canary is not None:
+                docs.update(_canary_set(ctx))
     files = {f"{stem}.yaml": dump_yaml(doc) for stem, doc in docs.items()}
     kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                      "namespace": target.namespace, "resources": list(files)}

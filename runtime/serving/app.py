@@ -25,6 +25,9 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from .explain import explain_rows
+from .guard import InputGuard, counter_lines, nonfinite_rows
+from .requestlog import RequestLog
 from .serving_schema import HttpError, Signature, openapi_document
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "LATENCY_BUCKETS", "HttpError", "ServingApp", "create_app"]
@@ -64,7 +67,7 @@ class _Metrics:
     def __init__(self) -> None:
         self.requests: dict[tuple[str, int], int] = {}
         self.latency: dict[str, list[float]] = {}
-        self.rows = self.batches = 0
+        self.rows = self.batches = self.nonfinite = 0
 
     def observe(self, path: str, status: int, seconds: float) -> None:
         """Count one finished request."""
@@ -77,7 +80,7 @@ class _Metrics:
         hist[-2] += seconds
         hist[-1] += 1
 
-    def render(self, info: dict[str, str]) -> bytes:
+    def render(self, info: dict[str, str], extra: list[str]) -> bytes:
         """The Prometheus text exposition."""
         lines = ["# HELP mlform_requests_total HTTP requests served, by path and status.",
                  "# TYPE mlform_requests_total counter"]
@@ -100,7 +103,10 @@ class _Metrics:
                   "# HELP mlform_model_calls_total Calls of the model; concurrent requests share one call.",
                   "# TYPE mlform_model_calls_total counter", f"mlform_model_calls_total {self.batches}",
                   "# HELP mlform_model_info The served model.", "# TYPE mlform_model_info gauge",
-                  f"mlform_model_info{{{labels}}} 1"]
+                  f"mlform_model_info{{{labels}}} 1",
+                  *counter_lines("mlform_nonfinite_predictions_total",
+                                 "Predicted rows holding NaN or an infinity, answered with 500.", {(): self.nonfinite}),
+                  *extra]
         return ("\n".join(lines) + "\n").encode()
 
 
@@ -108,8 +114,11 @@ class ServingApp:
     """The ASGI callable for one loaded model."""
 
     def __init__(self, loaded: Any, *, max_batch_size: int, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                 id_columns: Sequence[str] = ()) -> None:
+                 id_columns: Sequence[str] = (), guard: InputGuard | None = None,
+                 request_log: RequestLog | None = None) -> None:
         version = loaded.version
+        self.guard = guard if guard is not None and guard.active else None
+        self.request_log = request_log
         self.model, self.max_batch_size, self.max_body_bytes = loaded.model, max_batch_size, max_body_bytes
         has_probabilities = hasattr(self.model, "predict_proba")
         self.signature = Signature(version.signature, max_batch_size, has_probabilities, id_columns)
@@ -118,6 +127,8 @@ class ServingApp:
         self.openapi = orjson.dumps(openapi_document(version.name, version.version, version.signature,
                                                      max_batch_size, has_probabilities, id_columns))
         self.metrics, self.ready = _Metrics(), True
+        self.sample_row = (getattr(version, "evaluation", None) or {}).get("sample_row")
+        self.unready = "shutting down"
         self._queue: deque[_Job] = deque()
         self._batcher: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -132,12 +143,18 @@ class ServingApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.ready = True
+                if self.request_log is not None:
+                    self.request_log.start()
+                failed = self._self_check()
+                self.ready = failed is None
+                self.unready = failed or self.unready
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.ready = False
                 if self._batcher is not None:
                     self._batcher.cancel()
+                if self.request_log is not None:
+                    self.request_log.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -160,7 +177,7 @@ class ServingApp:
             else:
                 status, payload, headers = self._get(path)
         except HttpError as exc:
-            status, payload, headers = exc.status, orjson.dumps({"error": exc.message}), _JSON + extra
+            status, payload, headers = exc.status, orjson.dumps({"error": exc.message, **exc.details}), _JSON + extra
         except Exception:  # noqa: BLE001 - a server answers 500 and keeps serving, whatever the model raised
             _LOG.exception("unexpected error on %s", path)
             status, payload, headers = 500, orjson.dumps({"error": "internal error"}), _JSON
@@ -175,10 +192,25 @@ class ServingApp:
         if path == "/ready":
             if self.ready:
                 return 200, orjson.dumps({"status": "ready", "model": self.model_json}), _JSON
-            return 503, b'{"status":"shutting down"}', _JSON
+            return 503, orjson.dumps({"status": self.unready}), _JSON
         if path == "/metrics":
-            return 200, self.metrics.render(self.info), _TEXT
+            extra = self.guard.metric_lines() if self.guard is not None else []
+            extra += self.request_log.metric_lines() if self.request_log is not None else []
+            return 200, self.metrics.render(self.info, extra), _TEXT
         return 200, self.openapi, _JSON
+
+    def _self_check(self) -> str | None:
+        """Score the sample row registered with the version; why the model is not fit to serve, or None."""
+        if self.sample_row is None:
+            return None
+        try:
+            values = self.signature.parse({"records": [self.sample_row]})[0]
+            predicted = self.model.predict(self._frame_of(values))
+        except Exception as exc:  # noqa: BLE001 - whatever the model raises, the server is not ready
+            return f"the model failed on its sample row: {type(exc).__name__}: {exc}"
+        if nonfinite_rows(predicted):
+            return "the model predicted NaN or infinity for its sample row"
+        return None
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The request body, refused with 413 as soon as it passes the limit; None if the client left."""
@@ -208,6 +240,9 @@ class ServingApp:
             request = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise HttpError(400, f"the body is not valid JSON: {exc}") from None
+        explain = request.pop("explain", False) if type(request) is dict else False
+        if type(explain) is not bool:
+            raise HttpError(422, "`explain` must be true or false")
         job = _Job(*self.signature.parse(request))
         self._queue.append(job)
         if self._batcher is None or self._batcher.done():
@@ -215,7 +250,10 @@ class ServingApp:
             self._batcher = asyncio.get_running_loop().create_task(self._batches())
         assert self._wake is not None
         self._wake.set()
-        return orjson.dumps({**await job.answer, "model": self.model_json})
+        answer = await job.answer
+        if explain:
+            answer["explanations"] = explain_rows(self.model, self._frame([job]))
+        return orjson.dumps({**answer, "model": self.model_json})
 
     async def _batches(self) -> None:
         """Score queued jobs in batches for as long as the app runs."""
@@ -237,7 +275,16 @@ class ServingApp:
     def _score(self, batch: list[_Job]) -> None:
         """Answer every job of `batch` from one model call; on a refusal, retry each alone to find whose rows."""
         try:
-            answers: list[dict[str, Any] | BaseException] = list(self._call(batch))
+            frame = self._frame(batch)
+            if self.guard is not None and (failures := self.guard.check(frame)):
+                if self.guard.mode == "reject" and len(batch) > 1:
+                    for job in batch:
+                        self._score([job])
+                    return
+                self.guard.count(failures)
+                if self.guard.mode == "reject":
+                    raise self.guard.refusal(failures)
+            answers: list[dict[str, Any] | BaseException] = list(self._call(batch, frame))
         except _REFUSALS as exc:
             if len(batch) > 1:
                 for job in batch:
@@ -254,22 +301,39 @@ class ServingApp:
             else:
                 job.answer.set_result(answer)
 
-    def _call(self, batch: list[_Job]) -> list[dict[str, Any]]:
-        columns = self.signature.columns
+    def _values(self, batch: list[_Job]) -> dict[str, list[Any]]:
         if len(batch) == 1:
-            values = batch[0].values
-        else:
-            values = {c.name: [v for job in batch for v in job.values[c.name]] for c in columns}
-        frame = pd.DataFrame({c.name: c.array(values[c.name]) for c in columns}, copy=False)
-        predictions = self.model.predict(frame).tolist()
+            return batch[0].values
+        return {c.name: [v for job in batch for v in job.values[c.name]] for c in self.signature.columns}
+
+    def _frame(self, batch: list[_Job]) -> pd.DataFrame:
+        return self._frame_of(self._values(batch))
+
+    def _frame_of(self, values: dict[str, list[Any]]) -> pd.DataFrame:
+        return pd.DataFrame({c.name: c.array(values[c.name]) for c in self.signature.columns}, copy=False)
+
+    def _call(self, batch: list[_Job], frame: pd.DataFrame) -> list[dict[str, Any] | BaseException]:
+        raw = self.model.predict(frame)
         wanted = any(job.proba for job in batch)
-        proba = self.model.predict_proba(frame).tolist() if wanted else []
+        raw_proba = self.model.predict_proba(frame) if wanted else None
+        bad = set(nonfinite_rows(raw)) | (set(nonfinite_rows(raw_proba)) if wanted else set())
+        predictions, proba = raw.tolist(), raw_proba.tolist() if raw_proba is not None else []
         classes = np.asarray(self.model.classes_).tolist() if wanted else []
         self.metrics.rows += len(frame)
         self.metrics.batches += 1
-        answers, start = [], 0
+        self.metrics.nonfinite += len(bad)
+        if self.request_log is not None:
+            self.request_log.offer(self._values(batch), predictions, skip=bad)
+        answers: list[dict[str, Any] | BaseException] = []
+        start = 0
         for job in batch:
             end = start + job.rows
+            broken = sorted(i - start for i in bad if start <= i < end)
+            if broken:
+                answers.append(HttpError(500, f"the model predicted NaN or infinity for row {broken[0]}; such "
+                                              "values are never returned as numbers", details={"rows": broken}))
+                start = end
+                continue
             answer: dict[str, Any] = {"predictions": predictions[start:end]}
             if job.proba:
                 answer.update(classes=classes, probabilities=proba[start:end])
@@ -281,11 +345,13 @@ class ServingApp:
 
 
 def create_app(loaded: Any, *, max_batch_size: int, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-               id_columns: Sequence[str] = ()) -> ServingApp:
+               id_columns: Sequence[str] = (), guard: InputGuard | None = None,
+               request_log: RequestLog | None = None) -> ServingApp:
     """The ASGI app serving `loaded` (a LoadedModel: `.model` and `.version` with its signature).
 
     Requests may carry `id_columns` (the spec's `data.id_columns`); they are echoed as `ids`, never scored.
     """
     if max_batch_size < 1 or max_body_bytes < 1:
         raise ValueError("`max_batch_size` and `max_body_bytes` must be at least 1")
-    return ServingApp(loaded, max_batch_size=max_batch_size, max_body_bytes=max_body_bytes, id_columns=id_columns)
+    return ServingApp(loaded, max_batch_size=max_batch_size, max_body_bytes=max_body_bytes, id_columns=id_columns,
+                      guard=guard, request_log=request_log)

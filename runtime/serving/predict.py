@@ -95,9 +95,9 @@ def write_chunks(chunks: Iterator[pd.DataFrame], path: Path, fmt: str) -> int:
 
 
 def predict_file(registry: Registry, name: str, ref: int | str, source: Path, target: Path,
-                 chunk_rows: int = CHUNK_ROWS, env: str = BASE) -> tuple[ModelVersion, int]:
-    """Score `source` into `target` (input columns plus `prediction`), chunk by chunk, with version `ref` (a number
-    or an alias of environment `env`); returns (version, rows)."""
+                 chunk_rows: int = CHUNK_ROWS, env: str = BASE, *, explain: bool = False) -> tuple[ModelVersion, int]:
+    """Score `source` into `target` (input columns plus `prediction`, and a JSON `explanation` with `explain`), chunk
+    by chunk, with version `ref` (a number or an alias of environment `env`); returns (version, rows)."""
     _format(source, "--input")
     out_fmt = _format(target, "--output")
     if not source.is_file():
@@ -107,7 +107,14 @@ def predict_file(registry: Registry, name: str, ref: int | str, source: Path, ta
     def scored() -> Iterator[pd.DataFrame]:
         for chunk in _chunks(source, chunk_rows):
             features = check_signature(chunk, loaded.version)
-            yield chunk.assign(prediction=loaded.model.predict(features))
+            out = chunk.assign(prediction=loaded.model.predict(features))
+            if explain:
+                import orjson
+
+                from .explain import explain_rows
+
+                out["explanation"] = [orjson.dumps(row).decode() for row in explain_rows(loaded.model, features)]
+            yield out
 
     rows = 0
 

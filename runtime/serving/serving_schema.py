@@ -32,9 +32,9 @@ Where = Callable[[str, int], str]
 class HttpError(StepPartError):
     """A request the server refuses: an HTTP status and a message for the client."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.details = status, message, details or {}
 
 
 def _kind(dtype: str) -> str:
@@ -232,13 +232,18 @@ def openapi_document(name: str, version: int | str, signature: list[dict[str, An
                         "maxItems": max_batch_size, "description": "One object per row."},
             "columns": {**by_column, "description": "One array per column, all of the same length."},
             "probabilities": {"type": "boolean", "default": False, "description": "Also return class probabilities."}
-            if has_probabilities else {"const": False, "description": "The model has no class probabilities."}}}
+            if has_probabilities else {"const": False, "description": "The model has no class probabilities."},
+            "explain": {"type": "boolean", "default": False,
+                        "description": "Also return each row's transformed feature values and contributions."}}}
     response = {"type": "object", "required": ["predictions", "model"], "properties": {
         "predictions": {"type": "array", "items": {}},
         "model": {"type": "object", "required": ["name", "version"],
                   "properties": {"name": {"type": "string"}, "version": {"type": ["integer", "string"]}}},
         **({"classes": {"type": "array"}, "probabilities": {"type": "array", "items": {
             "type": "array", "items": {"type": "number"}}}} if has_probabilities else {}),
+        "explanations": {"type": "array", "description": "Per row, when asked: `features`, and `contributions` with "
+                                                         "`base` for linear and tree models.",
+                         "items": {"type": "object", "required": ["features"]}},
         **({"ids": {"type": "array", "description": "The id columns of each row, when the request gave them.",
                     "items": {"type": "object", "required": ids, "additionalProperties": False,
                               "properties": {i: id_value for i in ids}}}} if ids else {})}}

@@ -148,6 +148,22 @@ def _model_digest(job: Job) -> str:
     return file_digest(_model_file(job)).removeprefix("sha256:")
 
 
+def _sample_row(X: pd.DataFrame) -> dict[str, Any]:
+    """A typical row kept with the version, which the server scores before it reports ready: each numeric column's
+    median test value, each other column's most frequent one (no real row: rows may hold personal data)."""
+    import pandas as pd
+
+    row: dict[str, Any] = {}
+    for name in X.columns:
+        column = X[name].dropna()
+        if column.empty:
+            row[name] = None
+            continue
+        numeric = column.dtype.kind in "iuf"
+        row[name] = column.quantile(0.5, interpolation="nearest") if numeric else column.mode().iloc[0]
+    return json.loads(pd.DataFrame([row]).to_json(orient="records"))[0]
+
+
 def _evaluate(job: Job) -> dict[str, Any]:
     from mlform.specs.model.metrics import metric_table
 
@@ -170,7 +186,7 @@ def _evaluate(job: Job) -> dict[str, Any]:
               and (review is None or review.passed))
     summary = {"metrics": {**metrics, **(review.metrics if review else {})}, "gates": [g.to_json() for g in gates],
                "champion": champion.to_json() if champion else None, "passed": passed,
-               **({"review": review.to_json()} if review else {})}
+               **({"review": review.to_json()} if review else {}), "sample_row": _sample_row(X)}
     _write_json(job.dir / "evaluation.json", summary)
     notes = [g.message for g in gates if not g.passed] + ([champion.message] if champion else [])
     notes += [("warning: " if c.warning else "") + c.message for c in (review.checks if review else ())
@@ -210,7 +226,8 @@ def _register(job: Job) -> dict[str, Any]:
     evaluation = job.output("evaluate").values
     registry = job.ctx.registry
     model = _model(job)
-    verdict: dict[str, Any] = {k: evaluation[k] for k in ("passed", "gates", "champion", "review") if k in evaluation}
+    kept = ("passed", "gates", "champion", "review", "sample_row")
+    verdict: dict[str, Any] = {k: evaluation[k] for k in kept if k in evaluation}
     metrics = {k: v for k, v in evaluation["metrics"].items() if k in pipeline.evaluation.metrics}  # not the review's
     registration = registry.register(name, model, job.output("train").values["signature"], metrics,
                                      _lineage(job), verdict, model_file=_model_file(job))

@@ -25,6 +25,7 @@ from .gate import Gate
 from .metrics import Task
 from .monitoring_checks import Duration, Notify, OfflineGap, ServingHealth, ServingLogRead
 from .review import Baseline, Fairness, FeatureReview, Slice, Staleness
+from .serving_watch import VALIDATE_INPUTS, VALIDATE_INPUTS_HELP, Canary, ServingLog, ValidateInputs
 from .tuning import Tuning
 
 __all__ = [
@@ -248,6 +249,8 @@ class Autoscaling(SpecModel):
 class Serving(SpecModel):
     """How the registered model is served."""
 
+    omit_when_default = frozenset({"validate_inputs", "log", "canary"})
+
     mode: Literal["online", "batch"] = Field(
         "online", description="`online`: an HTTP prediction server is built and deployed; `batch`: no server.")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(8080, description="TCP port the prediction server listens on.")
@@ -261,6 +264,10 @@ class Serving(SpecModel):
         1000, description="Most rows scored in one model call; queued requests are batched up to this.")
     env: dict[Annotated[str, Field(pattern=ENV_VAR)], SecretUse] = Field(
         default_factory=dict, description="Environment variables of the server, from declared secrets.")
+    validate_inputs: ValidateInputs = Field(VALIDATE_INPUTS, description=VALIDATE_INPUTS_HELP)
+    log: ServingLog | None = Field(
+        None, description="Write the features and predictions of sampled requests as JSON Lines.")
+    canary: Canary | None = Field(None, description="Roll new versions out to a share of the traffic first.")
 
 
 class FeatureDrift(SpecModel):

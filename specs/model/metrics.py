@@ -57,6 +57,9 @@ METRICS: dict[str, Metric] = {
         Metric("rmse", "regression", greater_is_better=False),
         Metric("mape", "regression", greater_is_better=False),
         Metric("median_ae", "regression", greater_is_better=False),
+        # computing cost, either task: lower is better
+        Metric("predict_ms_per_1k_rows", None, greater_is_better=False),
+        Metric("model_size_mb", None, greater_is_better=False),
     )
 }
 

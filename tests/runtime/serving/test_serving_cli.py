@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -74,3 +75,31 @@ def test_serve_echoes_the_specs_id_columns(registered: tuple[Path, RandomForestC
     assert body == {"predictions": model.predict(pd.DataFrame(rows)[FEATURES]).tolist(),
                     "ids": [{"flower_id": "f-007"}, {"flower_id": "f-008"}],
                     "model": {"name": "iris-classifier", "version": 1}}
+
+
+def test_two_workers_apply_the_specs_watch_settings(registered: tuple[Path, RandomForestClassifier],
+                                                    edit_spec: Callable[..., None]) -> None:
+    spec, _ = registered
+    edit_spec(spec, lambda d: d["serving"].update(validate_inputs="reject", log={"sample": 1.0, "path": "served"}))
+    row = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
+    with serving([str(spec), "--workers", "2"]) as port:
+        status, body = get(port, "/predict", {"records": [row, {**row, "sepal_length": 99.0}]})
+        assert (status, body["violations"][0]["column"], body["violations"][0]["row"]) == (422, "sepal_length", 1)
+        assert get(port, "/predict", {"records": [row]})[0] == 200
+    logged = [line for path in (spec.parent / "served").glob("*.jsonl") for line in path.read_text().splitlines()]
+    assert len(logged) == 1 and '"sepal_length":6.3' in logged[0]
+
+
+def test_predict_explain_adds_contributions_that_add_up(registered: tuple[Path, RandomForestClassifier],
+                                                        mlform: Callable[..., Any], tmp_path: Path) -> None:
+    spec, model = registered
+    out = tmp_path / "scored.csv"
+    result = mlform("predict", "--model", "iris-classifier@1", "--input", spec.parent / "data" / "iris.csv",
+                    "--output", out, "--explain", spec)
+    assert result.code == 0, result.err
+    scored = pd.read_csv(out)
+    explained = [json.loads(text) for text in scored["explanation"]]
+    proba = model.predict_proba(scored[FEATURES])
+    picked = [list(model.classes_).index(p) for p in scored["prediction"]]
+    totals = [sum(e["contributions"].values()) + e["base"] for e in explained]
+    assert totals == pytest.approx([proba[i][k] for i, k in enumerate(picked)])

@@ -1,0 +1,124 @@
+"""The sampled request log: features and predictions of a share of scored rows, written as JSON Lines.
+
+The request only samples rows and hands them to a bounded queue (a full queue drops the row and counts
+it); a writer thread drains the queue in batches into `<path>/<YYYYMMDD>-<pid>.jsonl` (UTC date), so
+file I/O never sits on a request's critical path. One file per process and day: workers never share
+a file, and monitoring reads every `*.jsonl` of the folder. PII columns are dropped before sampling.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .guard import counter_lines
+
+__all__ = ["FLUSH_SECONDS", "RequestLog", "log_file"]
+
+FLUSH_SECONDS = 0.5
+_STOP = object()
+_LOG = logging.getLogger("mlform.serving")
+
+
+def log_file(folder: Path, when: datetime, pid: int | None = None) -> Path:
+    """The file rows logged at `when` (UTC) by process `pid` go to."""
+    return folder / f"{when.strftime('%Y%m%d')}-{os.getpid() if pid is None else pid}.jsonl"
+
+
+class RequestLog:
+    """Sample scored rows into a bounded buffer; a background thread appends them to the day's file."""
+
+    def __init__(self, folder: Path, *, sample: float, buffer_rows: int, model: str, version: int,
+                 columns: Sequence[str], exclude: Sequence[str] = ()) -> None:
+        self.folder, self.sample, self.model, self.version = folder, sample, model, version
+        hidden = set(exclude)
+        self.columns = [c for c in columns if c not in hidden]
+        self.dropped = self.written = self.unwritten = 0
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=buffer_rows)
+        self._thread: threading.Thread | None = None
+        self._random = random.Random()
+
+    def start(self) -> None:
+        """Start the writer thread (idempotent)."""
+        if self._thread is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._thread = threading.Thread(target=self._run, name="mlform-request-log", daemon=True)
+            self._thread.start()
+
+    def offer(self, values: dict[str, list[Any]], predictions: Sequence[Any], skip: set[int] | None = None) -> None:
+        """Sample rows of one scored batch (but those in `skip`) into the buffer; never blocks or raises when full."""
+        rows = len(predictions)
+        if self.sample >= 1:
+            picked: Sequence[int] = range(rows)
+        else:
+            draw = self._random.random
+            picked = [i for i in range(rows) if draw() < self.sample]
+        if skip:
+            picked = [i for i in picked if i not in skip]
+        if not picked:
+            return
+        ts = datetime.now(UTC)
+        for i in picked:
+            row = {"ts": ts.isoformat().replace("+00:00", "Z"), "model": self.model, "version": self.version,
+                   "features": {c: values[c][i] for c in self.columns}, "prediction": predictions[i]}
+            try:
+                self._queue.put_nowait(row)
+            except queue.Full:
+                self.dropped += 1
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is buffered and stop the writer."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def metric_lines(self) -> list[str]:
+        """The `mlform_serving_log_dropped_total` and `mlform_serving_log_rows_total` counters."""
+        return [*counter_lines("mlform_serving_log_dropped_total",
+                               "Sampled rows not logged: the buffer was full or a write failed.",
+                               {(): self.dropped + self.unwritten}),
+                *counter_lines("mlform_serving_log_rows_total", "Sampled rows written to the serving log.",
+                               {(): self.written})]
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=FLUSH_SECONDS)
+            except queue.Empty:
+                continue
+            batch, stop = [], first is _STOP
+            if not stop:
+                batch.append(first)
+            while not stop:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                stop = item is _STOP
+                if not stop:
+                    batch.append(item)
+            if batch:
+                self._write(batch)
+            if stop:
+                return
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            path = log_file(self.folder, datetime.now(UTC))
+            lines = b"".join(orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for row in rows)
+            with path.open("ab") as handle:  # one appending process per file: no other writer interleaves
+                handle.write(lines)
+            self.written += len(rows)
+        except OSError:
+            self.unwritten += len(rows)  # counted apart: only this thread writes it
+            _LOG.exception("could not write the serving log to %s", self.folder)

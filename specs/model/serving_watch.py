@@ -1,0 +1,53 @@
+"""What the prediction server watches: request validation, the sampled request log and the canary rollout."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from .base import NonEmptyStr, SpecModel
+
+__all__ = ["VALIDATE_INPUTS", "VALIDATE_INPUTS_HELP", "Canary", "ServingLog", "ValidateInputs"]
+
+ValidateInputs = Literal["reject", "flag", "off"]
+VALIDATE_INPUTS_HELP = (
+    "Apply the `validation.columns` rules (nulls, `min`/`max`, `allowed`, `regex`) to every request: `reject` "
+    "answers 422 naming the column, rule and row; `flag` scores the request and counts the violation in "
+    "`/metrics` (`mlform_input_violations_total`); `off` checks only the signature.")
+VALIDATE_INPUTS: ValidateInputs = "off"
+
+
+class ServingLog(SpecModel):
+    """Log the features and predictions of sampled requests as JSON Lines, off the request's critical path."""
+
+    sample: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.1, description="Share of scored rows written, from 0 (exclusive) to 1; `0.1` logs one row in ten.")
+    path: NonEmptyStr = Field(
+        description="Folder the server writes `<YYYYMMDD>-<pid>.jsonl` files to, relative to the spec's folder "
+                    "unless absolute; columns of `data.pii.columns` are never written.")
+    buffer_rows: Annotated[int, Field(ge=1)] = Field(
+        10_000, description="Rows waiting to be written at most; rows beyond are dropped and counted in "
+                            "`/metrics` (`mlform_serving_log_dropped_total`).")
+
+
+class Canary(SpecModel):
+    """Roll a new version out to a share of the traffic first."""
+
+    traffic_percent: Annotated[int, Field(ge=1, le=99)] = Field(
+        description="Share of requests, in percent, the new version gets in the first step, e.g. `10`.")
+    steps: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(max_length=10)] = Field(
+        default_factory=list, description="Later traffic shares in percent, increasing, e.g. `[25, 50, 100]`; "
+                                          "each is an annotation on the emitted rollout for the operator.")
+    max_error_rate: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.01, description="Share of 5xx answers of the canary above which it must be rolled back, from 0 to 1.")
+
+    @model_validator(mode="after")
+    def _steps_increase(self) -> Canary:
+        shares = [self.traffic_percent, *self.steps]
+        bad = next((i for i in range(1, len(shares)) if shares[i] <= shares[i - 1]), None)
+        if bad is not None:
+            msg = (f"`steps` must increase from `traffic_percent` ({self.traffic_percent}): "
+                   f"{shares[bad]} follows {shares[bad - 1]}")
+            raise ValueError(msg)
+        return self

@@ -1,0 +1,78 @@
+"""`serving.canary`: a second Deployment behind a weighted `HTTPRoute`, or a KServe canary share; schema-valid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tools import KSERVE, LINT, run
+
+from .conftest import Project
+from .test_kubernetes import HERE, NEWEST
+
+CANARY = {"traffic_percent": 10, "steps": [25, 50, 100], "max_error_rate": 0.02}
+
+
+def with_canary(doc: dict[str, Any]) -> None:
+    doc["serving"]["canary"] = CANARY
+    doc["environments"].setdefault("staging", {})["targets"] = {"kubernetes": {"serving": "kserve"}}
+
+
+@pytest.fixture(scope="module")
+def canaried(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    from mlform.compiler.artifacts.output import compile_specs, write
+    from mlform.specs import discover
+
+    project = Project(tmp_path_factory.mktemp("canary") / "repo")
+    project.spec("iris", edit=with_canary)
+    write(compile_specs(discover([project.root / "models"]), None, None, cwd=project.root))
+    return project
+
+
+def load(project: Project, env: str, stem: str) -> dict[str, Any]:
+    return yaml.safe_load((project.root / f"deploy/iris/{env}/kubernetes/{stem}.yaml").read_text())
+
+
+def test_deployments_get_a_canary_and_a_weighted_route(canaried: Project) -> None:
+    route = load(canaried, "dev", "httproute")
+    port = load(canaried, "dev", "service")["spec"]["ports"][0]["port"]
+    assert route["spec"]["parentRefs"] == [{"group": "", "kind": "Service", "name": "iris", "port": port}]
+    backends = route["spec"]["rules"][0]["backendRefs"]
+    assert [(b["name"], b["weight"]) for b in backends] == [("iris", 90), ("iris-canary", 10)]
+    assert route["metadata"]["annotations"]["mlform.dev/canary-steps"] == "25,50,100"
+    canary = load(canaried, "dev", "canary-deployment")
+    stable = load(canaried, "dev", "deployment")
+    args = canary["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[-2:] == ["--model", "iris-classifier@staging"]
+    # neither Deployment's selector matches the other's pods
+    for one, other in ((canary, stable), (stable, canary)):
+        selector = one["spec"]["selector"]["matchLabels"].items()
+        assert not selector <= other["spec"]["template"]["metadata"]["labels"].items()
+    kustomization = load(canaried, "dev", "kustomization")["resources"]
+    assert {"canary-deployment.yaml", "canary-service.yaml", "httproute.yaml"} <= set(kustomization)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("version", ["1.30", NEWEST])
+def test_canary_workloads_pass_strict_schema_validation(canaried: Project, version: str) -> None:
+    folder = canaried.root / "deploy/iris/dev/kubernetes"
+    files = [folder / f"{stem}.yaml" for stem in ("canary-deployment", "canary-service")]
+    done = run([LINT.bin("kubernetes-validate"), "--strict", "--quiet", "-k", version, *files])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.integration
+def test_kserve_gets_the_canary_share(canaried: Project, tmp_path: Path) -> None:
+    path = canaried.root / "deploy/iris/staging/kubernetes/inferenceservice.yaml"
+    doc = yaml.safe_load(path.read_text())
+    assert doc["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    done = run([KSERVE.bin("python"), HERE / "kserve_check.py", path])
+    assert json.loads(done.stdout) == [], done.stderr
+    doc["spec"]["predictor"]["canaryTrafficPercentage"] = 10  # a misspelt field is refused
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    assert any("canaryTrafficPercentage" in e for e in json.loads(run([KSERVE.bin("python"), HERE / "kserve_check.py",
+                                                                       bad]).stdout))
