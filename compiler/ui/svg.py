@@ -108,8 +108,8 @@ def bars(series: Sequence[str], groups: Mapping[str, Sequence[float | None]], ti
     if not groups or not series:
         return ""
     bar_w, gap, height, pad = 16, 18, 200, 30
-    group_w = len(series) * bar_w + gap
-    width = pad + len(groups) * group_w + 10
+    group_w = max(len(series) * bar_w + gap, 130)
+    width = max(pad + len(groups) * group_w, pad + len(series) * 190) + 10
     parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 60}" '
              f'viewBox="0 0 {width} {height + 60}" role="img" aria-label="{escape(title)}">']
     for g, (name, values) in enumerate(groups.items()):
@@ -123,10 +123,10 @@ def bars(series: Sequence[str], groups: Mapping[str, Sequence[float | None]], ti
             parts.append(f'<rect x="{x0 + i * bar_w}" y="{height - h:.1f}" width="{bar_w - 2}" height="{h:.1f}" '
                          f'fill="{_PALETTE[i % len(_PALETTE)]}"><title>{escape(series[i])} {escape(name)}: '
                          f"{value:.4g}</title></rect>")
-        parts.append(f'<text x="{x0}" y="{height + 16}" font-size="11">{escape(name[-24:])}</text>')
+        parts.append(f'<text x="{x0}" y="{height + 16}" font-size="11">{escape(name.rpartition(".")[2][:18])}</text>')
     for i, label in enumerate(series):
-        parts.append(f'<rect x="{pad + i * 150}" y="{height + 32}" width="10" height="10" '
-                     f'fill="{_PALETTE[i % len(_PALETTE)]}"/><text x="{pad + i * 150 + 14}" y="{height + 41}" '
-                     f'font-size="11">{escape(label[-20:])}</text>')
+        parts.append(f'<rect x="{pad + i * 190}" y="{height + 32}" width="10" height="10" '
+                     f'fill="{_PALETTE[i % len(_PALETTE)]}"/><text x="{pad + i * 190 + 14}" y="{height + 41}" '
+                     f'font-size="11">{escape(label[-24:])}</text>')
     parts.append("</svg>")
     return "".join(parts)
