@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("mlform.compiler.commands.run:predict", "Score a file in batch with a registered model."),
     "serve": ("mlform.compiler.commands.serve:serve", "Serve a registered model over HTTP."),
     "monitor": ("mlform.compiler.commands.monitor:monitor", "Compare current data with the reference for drift."),
+    "ui": ("mlform.compiler.commands.ui:ui", "Serve a read-only web UI: pipelines, runs, models, plans, drift, audit."),
 }
 
 
