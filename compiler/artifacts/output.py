@@ -54,6 +54,7 @@ class Build:
     files: dict[str, str] = field(default_factory=dict)
     owners: dict[str, Owner] = field(default_factory=dict)
     scanned: dict[str, set[Owner]] = field(default_factory=dict)
+    contexts: dict[str, tuple[str, Context]] = field(default_factory=dict)  # folder -> (target, what it rendered)
 
     def orphans(self) -> list[str]:
         """Files in the scanned folders that a compile of the same spec and env wrote but no longer writes."""
@@ -156,11 +157,12 @@ def render_graphs(graphs: Iterable[StepGraph], out: Path | None, targets: Sequen
                         _posix(templates.resolve(), root) if templates else None)
         ctx = Context(spec, graph, layout, renderer, version)
         owner = Owner(spec_path, spec.env, f"sha256:{spec.digest}", version)
-        for target in chosen.values():
+        for name, target in chosen.items():
             folder = target.directory(ctx)
             build.scanned.setdefault(folder, set()).add(owner)
-            for name, text in target.render(ctx).items():
-                _add(build, f"{folder}/{name}", header(ctx) + text, owner)
+            build.contexts[folder] = (name, ctx)
+            for file, text in target.render(ctx).items():
+                _add(build, f"{folder}/{file}", header(ctx) + text, owner)
     _refuse_foreign(build, root)
     return build
 

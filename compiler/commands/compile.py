@@ -23,7 +23,9 @@ def _targets(value: str | None) -> list[str] | None:
               help="Comma-separated targets to emit (default: all), e.g. `docker,kubernetes`.")
 @click.option("--templates", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               metavar="DIR", help="Folder of `<target>/<name>.j2` templates that replace built-in ones by name.")
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing each file missing, stale or hand-edited.")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 listing each file missing, stale or hand-edited, and each broken "
+                   "reference between the Kubernetes objects (selectors, ports, volumes, Secrets, probes).")
 def compile_(specs: tuple[Path, ...], env: str | None, out: Path | None, targets: str | None,
              templates: Path | None, check: bool) -> None:
     """Compile SPECS for each environment they declare (or --env) into deployable files.
@@ -42,12 +44,20 @@ def compile_(specs: tuple[Path, ...], env: str | None, out: Path | None, targets
         return os.path.relpath(build.out / relative)
 
     if check:
+        from mlform.compiler.artifacts.wiring import check_build
+
         findings = output.check(build)
         for finding in findings:
             click.echo(f"{finding.kind}: {shown(finding.path)}", err=True)
         if findings:
             click.echo(f"{len(findings)} of {len(build.files)} generated files are not current; "
                        "run `mlform compile` and commit the result.", err=True)
+        broken = check_build(build)
+        for wiring in broken:
+            click.echo(f"wiring: {shown(wiring.path)}: {wiring.obj}: {wiring.message}", err=True)
+        if broken:
+            click.echo(f"{len(broken)} broken references between generated Kubernetes objects.", err=True)
+        if findings or broken:
             raise SystemExit(1)
         click.echo(f"ok: {len(build.files)} generated files are current")
         return

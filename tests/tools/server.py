@@ -40,8 +40,9 @@ def get(port: int, path: str, body: dict[str, object] | None = None) -> tuple[in
 
 
 @contextmanager
-def serving(args: list[str], *, cwd: Path | None = None) -> Iterator[int]:
-    """`mlform serve ARGS` until `/ready` answers 200: its port; on exit, a graceful shutdown is asserted."""
+def serving(args: list[str], *, cwd: Path | None = None, logs: list[str] | None = None) -> Iterator[int]:
+    """`mlform serve ARGS` until `/ready` answers 200: its port; on exit, a graceful shutdown is asserted (and the
+    server's output lines appended to `logs` when given)."""
     port = free_port()
     proc = subprocess.Popen([MLFORM, "serve", *args, "--port", str(port)], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -58,7 +59,9 @@ def serving(args: list[str], *, cwd: Path | None = None) -> Iterator[int]:
         yield port
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=30)
+        if logs is not None:
+            logs.extend([*out.splitlines(), *err.splitlines()])
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how the process ended
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "Application shutdown complete" in err or "Stopping parent process" in err

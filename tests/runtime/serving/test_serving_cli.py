@@ -103,3 +103,32 @@ def test_predict_explain_adds_contributions_that_add_up(registered: tuple[Path, 
     picked = [list(model.classes_).index(p) for p in scored["prediction"]]
     totals = [sum(e["contributions"].values()) + e["base"] for e in explained]
     assert totals == pytest.approx([proba[i][k] for i, k in enumerate(picked)])
+ROW = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
+
+
+def _body_bytes(records: int) -> int:
+    import json
+
+    return len(json.dumps({"records": [ROW] * records}).encode())
+
+
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
+def test_max_body_bytes_is_the_limit_the_server_enforces(registered: tuple[Path, RandomForestClassifier],
+                                                         extra: list[str]) -> None:
+    spec, _ = registered
+    limit = _body_bytes(3)  # three rows fit exactly, four do not; the default (1 MiB) would take both
+    with serving([str(spec), "--max-body-bytes", str(limit), *extra]) as port:
+        assert get(port, "/predict", {"records": [ROW] * 3})[0] == 200
+        status, body = get(port, "/predict", {"records": [ROW] * 4})
+    assert (status, body) == (413, {"error": f"the body is larger than the limit of {limit} bytes"})
+
+
+@pytest.mark.parametrize(("flag", "logged"), [([], False), (["--access-log"], True)])
+def test_access_log_logs_each_request_only_when_asked(registered: tuple[Path, RandomForestClassifier],
+                                                      flag: list[str], logged: bool) -> None:
+    spec, _ = registered
+    logs: list[str] = []
+    with serving([str(spec), *flag], logs=logs) as port:
+        assert get(port, "/health")[0] == 200
+    requests = [line for line in logs if '"GET /health HTTP/1.1" 200' in line]
+    assert bool(requests) is logged, logs
