@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 from typing import Any
 
 import yaml
@@ -21,6 +22,8 @@ __all__ = ["emit"]
 
 _STR = "tag:yaml.org,2002:str"
 _BREAKS = "\n\x85\u2028\u2029"
+_ODD_BREAKS = re.compile("[\x85\u2028\u2029\r]")
+_LEADING_INDICATORS = "#,[]{}&*!|>'\"%@`"
 _ANALYZER = yaml.emitter.Emitter(io.StringIO(), allow_unicode=True)
 _RESOLVER = yaml.resolver.Resolver()
 
@@ -84,101 +87,124 @@ def _literal(text: str, indent: int) -> str:
     return f" |{hints}\n" + "\n".join(lines) + "\n"
 
 
-def _string(value: str, *, key: bool, block: bool, indent: int) -> tuple[str, bool]:
-    """The text of a string after its indicator, and whether it ended its line (a literal block does)."""
+def _plain_allowed(value: str) -> bool:
+    """PyYAML's `allow_block_plain` for a non-empty printable ASCII string (its `analyze_scalar`, short-cut)."""
+    first = value[0]
+    return not (first == " " or value[-1] == " " or first in _LEADING_INDICATORS or value.startswith(("---", "..."))
+                or (first in "?:-" and (len(value) == 1 or value[1] == " "))
+                or ": " in value or value.endswith(":") or " #" in value)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _inline(value: str, key: bool) -> str | None:
+    """A single-line style (plain or single-quoted) of a string, with its leading space; None outside the subset."""
+    if value and value.isascii() and value.isprintable():  # printable ASCII: never multi-line, never special
+        if key and len(value) >= 128:
+            return None  # PyYAML writes a complex key (`? ...`)
+        if _plain_allowed(value) and _implicit(value) == _STR:
+            return " " + value
+        return " '" + value.replace("'", "''") + "'"
+    if _ODD_BREAKS.search(value):
+        return None
     analysis = _analysis(value)
-    if any(ch in value for ch in "\x85\u2028\u2029\r"):
-        raise _Unsupported
     if key and (analysis.empty or analysis.multiline or len(value) >= 128):
-        raise _Unsupported  # PyYAML writes a complex key (`? ...`)
-    if not block and _implicit(value) == _STR and analysis.allow_block_plain:
-        return " " + value, False
-    if block:
-        if analysis.allow_block:
-            return _literal(value, indent), True
-        raise _Unsupported  # a literal-styled string PyYAML cannot write as one: double quotes
+        return None
+    if _implicit(value) == _STR and analysis.allow_block_plain:
+        return " " + value
     if analysis.allow_single_quoted and not analysis.multiline:
-        return " '" + value.replace("'", "''") + "'", False
-    raise _Unsupported  # double quotes, or a multi-line single-quoted string
+        return " '" + value.replace("'", "''") + "'"
+    return None  # double quotes, or a multi-line single-quoted string
 
 
+@functools.lru_cache(maxsize=1 << 12)
+def _block(value: str, indent: int) -> str | None:
+    """A literal block of a string `dump_yaml` asks to write as one; None outside the subset."""
+    if _ODD_BREAKS.search(value):
+        return None
+    # `_block_style` let only printable lines without trailing blanks through: PyYAML's analysis always allows it
+    try:
+        return _literal(value, indent)
+    except _Unsupported:
+        return None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _key(value: str) -> str | None:
+    text = _inline(value, True)
+    return None if text is None else text[1:] + ":"
+
+
+@functools.lru_cache(maxsize=1 << 12)
 def _block_style(value: str) -> bool:
     """Whether `dump_yaml`'s representer asks for a literal block (its `_block_safe`)."""
-    if "\n" not in value or value.startswith(" "):
+    if value.startswith(" "):
         return False
     return all(line == line.rstrip(" \t") and line.isprintable() for line in value.split("\n"))
 
 
-class _Writer:
-    """Writes one document into `parts`, tracking the containers seen (a repeated one would be anchored)."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.seen: set[int] = set()
-
-    def enter(self, value: Any) -> None:
-        if id(value) in self.seen:
+def _node(parts: list[str], seen: set[int], value: Any, indent: int, in_mapping: bool) -> None:
+    """`value` after a `key:` or `-` indicator (no space written yet), its line ended."""
+    kind = type(value)
+    if kind is str:
+        text = _block(value, indent + 2) if "\n" in value and _block_style(value) else _inline(value, False)
+        if text is None:
             raise _Unsupported
-        self.seen.add(id(value))
+        parts.append(text if text[-1] == "\n" else text + "\n")
+    elif kind is dict or kind is list:
+        if id(value) in seen:
+            raise _Unsupported  # PyYAML would anchor a container met twice
+        seen.add(id(value))
+        if not value:
+            parts.append(" {}\n" if kind is dict else " []\n")
+        elif kind is dict:
+            parts.append("\n")
+            _mapping(parts, seen, value, indent + 2, False)
+        elif in_mapping:
+            parts.append("\n")
+            _sequence(parts, seen, value, indent, False)  # PyYAML's indentless sequence
+        else:
+            parts.append(" ")
+            _sequence(parts, seen, value, indent + 2, True)
+    else:
+        parts.append(" " + _plain_scalar(value) + "\n")
 
-    def node(self, value: Any, indent: int, *, in_mapping: bool) -> None:
-        """`value` after a `key:` or `-` indicator (no space written yet); ends with its line ended."""
-        kind = type(value)
-        write = self.parts.append
-        if kind is dict or kind is list:
-            self.enter(value)
-            if not value:
-                write(" {}\n" if kind is dict else " []\n")
-            elif kind is dict:
-                write("\n")
-                self.mapping(value, indent + 2, first_inline=False)
-            elif in_mapping:
-                write("\n")
-                self.sequence(value, indent, first_inline=False)  # PyYAML's indentless sequence
-            else:
-                write(" ")
-                self.sequence(value, indent + 2, first_inline=True)
-            return
-        if kind is str:
-            text, ended = _string(value, key=False, block=_block_style(value), indent=indent + 2)
-            write(text if ended else text + "\n")
-            return
-        write(" " + _plain_scalar(value) + "\n")
 
-    def key(self, value: Any) -> str:
-        if type(value) is not str:
+def _mapping(parts: list[str], seen: set[int], value: dict[Any, Any], indent: int, first_inline: bool) -> None:
+    pad = " " * indent
+    for key, item in value.items():
+        text = _key(key) if type(key) is str else None
+        if text is None:
             raise _Unsupported
-        return _string(value, key=True, block=False, indent=0)[0][1:]
+        parts.append(text if first_inline else pad + text)
+        first_inline = False
+        _node(parts, seen, item, indent, True)
 
-    def mapping(self, value: dict[Any, Any], indent: int, *, first_inline: bool) -> None:
-        pad = " " * indent
-        for position, (key, item) in enumerate(value.items()):
-            self.parts.append(("" if first_inline and position == 0 else pad) + self.key(key) + ":")
-            self.node(item, indent, in_mapping=True)
 
-    def sequence(self, value: list[Any], indent: int, *, first_inline: bool) -> None:
-        pad = " " * indent
-        for position, item in enumerate(value):
-            self.parts.append(("" if first_inline and position == 0 else pad) + "-")
-            if type(item) is dict and item:
-                self.enter(item)
-                self.parts.append(" ")
-                self.mapping(item, indent + 2, first_inline=True)
-            else:
-                self.node(item, indent, in_mapping=False)
+def _sequence(parts: list[str], seen: set[int], value: list[Any], indent: int, first_inline: bool) -> None:
+    pad = " " * indent
+    for item in value:
+        parts.append("-" if first_inline else pad + "-")
+        first_inline = False
+        if type(item) is dict and item:
+            if id(item) in seen:
+                raise _Unsupported
+            seen.add(id(item))
+            parts.append(" ")
+            _mapping(parts, seen, item, indent + 2, True)
+        else:
+            _node(parts, seen, item, indent, False)
 
 
 def emit(data: Any) -> str | None:
     """`data` as `dump_yaml` writes it, or None when it is outside the subset this emitter writes."""
     if type(data) not in (dict, list) or not data:
         return None
-    writer = _Writer()
+    parts: list[str] = []
     try:
-        writer.enter(data)
         if type(data) is dict:
-            writer.mapping(data, 0, first_inline=True)
+            _mapping(parts, {id(data)}, data, 0, True)
         else:
-            writer.sequence(data, 0, first_inline=True)
+            _sequence(parts, {id(data)}, data, 0, True)
     except _Unsupported:
         return None
-    return "".join(writer.parts)
+    return "".join(parts)
