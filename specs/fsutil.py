@@ -56,8 +56,23 @@ def write_atomic_with(path: Path, write: Callable[[Path], object], *, fsync: boo
 
 def write_atomic(path: Path, data: bytes | str, *, fsync: bool = True) -> None:
     """Write `data` to `path` atomically: a crash leaves the old file or the new one, never a torn one."""
-    payload = data.encode() if isinstance(data, str) else data
-    write_atomic_with(path, lambda tmp: tmp.write_bytes(payload), fsync=fsync)
+    payload = memoryview(data.encode() if isinstance(data, str) else data)
+    if not path.parent.is_dir():  # a stat is cheaper than a mkdir that finds the folder there
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        try:  # through the temp file's own descriptor: one open per file, not three
+            os.fchmod(fd, _mode_for(path))
+            while payload:
+                payload = payload[os.write(fd, payload):]
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 def stat_stamp(st: os.stat_result) -> FileStamp:

@@ -7,6 +7,7 @@ import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -163,6 +164,18 @@ def _secret_uses(value: object, path: str) -> dict[str, str]:
 def step_secrets(ctx: Context) -> dict[str, tuple[str, str]]:
     """Variable -> (secret, first key path using it), for each secret the steps read (the server's aside)."""
     pipeline = ctx.spec.pipeline
+    last = _LAST_STEP_SECRETS.get("pipeline")
+    if last is not None and last[0] is pipeline:
+        return dict(last[1])  # every target of one spec and environment asks in turn: walk its sections once
+    found = _step_secrets(pipeline)
+    _LAST_STEP_SECRETS["pipeline"] = (pipeline, found)
+    return dict(found)
+
+
+_LAST_STEP_SECRETS: dict[str, tuple[Any, dict[str, tuple[str, str]]]] = {}
+
+
+def _step_secrets(pipeline: Any) -> dict[str, tuple[str, str]]:
     sections = {name: getattr(pipeline, name) for name in type(pipeline).model_fields
                 if name not in ("serving", "environments", "secrets")}
     found = {}

@@ -21,7 +21,10 @@ import yaml
 
 from mlform.specs.errors import RenderError
 
-__all__ = ["TEMPLATE_PACKAGE", "Templates", "dump_yaml", "environment", "mdtext", "pyrepr", "shquote", "tojson"]
+from .yamlemit import emit
+
+__all__ = ["TEMPLATE_PACKAGE", "Templates", "dump_yaml", "environment", "mdtext", "pyrepr", "pyyaml_dump", "shquote",
+           "tojson"]
 
 TEMPLATE_PACKAGE = "mlform.templates"
 _LITERALS = (str, int, float, bool, type(None))
@@ -48,6 +51,14 @@ _YamlDumper.add_representer(str, _represent_str)
 
 def dump_yaml(data: Any) -> str:
     """`data` as one YAML document: block style, insertion order, Unicode kept, no line folding."""
+    fast = emit(data)  # the same bytes, written by the narrow emitter when `data` is in its subset
+    if fast is not None:
+        return fast
+    return pyyaml_dump(data)
+
+
+def pyyaml_dump(data: Any) -> str:
+    """`dump_yaml` by PyYAML's pure-Python emitter (the narrow one's reference)."""
     return yaml.dump(data, Dumper=_YamlDumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
                      width=math.inf)
 

@@ -1,4 +1,9 @@
-"""Estimators named by import path: importing them, what they can do, and their constructor params."""
+"""Estimators named by import path: importing them, what they can do, and their constructor params.
+
+What a check needs of an estimator is an `EstimatorInfo`. For scikit-learn's own estimators it comes from the
+cached index (`sklearn_index`), so validating a spec imports no scikit-learn; any other class (a user's own, a
+third party's) is imported, and so is scikit-learn when the index cannot answer for a value.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,20 @@ import functools
 import gc
 import importlib
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from mlform.specs.model.metrics import Task
 from mlform.specs.read.source import KeyPath
 
+from .constraints import satisfied
 from .explain import did_you_mean
 from .finding import Finding
-from .params import param_findings
+from .params import Rule, live_rules, param_findings
 
-__all__ = ["check_class", "estimator_class", "estimator_task", "import_object", "is_estimator", "sklearn_path"]
+__all__ = ["EstimatorInfo", "check_class", "estimator_class", "estimator_info", "estimator_task", "import_object",
+           "indexed_info", "is_estimator", "live_info", "sklearn_path"]
 
 Role = Literal["estimator", "transformer"]
 
@@ -43,15 +51,31 @@ def import_object(path: str) -> Any:
         raise ImportError(msg) from None
 
 
+def _index() -> dict[str, Any] | None:
+    from .sklearn_index import index
+
+    return index()
+
+
 @functools.cache
 def _sklearn_paths() -> dict[str, list[str]]:
     """Casefolded class name -> the public import paths of scikit-learn estimators of that name."""
+    data = _index()
+    found: dict[str, list[str]] = {}
+    if data is None:
+        return _live_sklearn_paths()
+    for path, entry in data["classes"].items():
+        found.setdefault(entry["name"].casefold(), []).append(path)
+    return found
+
+
+def _live_sklearn_paths() -> dict[str, list[str]]:
+    """`_sklearn_paths` from scikit-learn itself (raises ImportError when it is not installed)."""
     from sklearn.utils import all_estimators
 
     found: dict[str, list[str]] = {}
     for name, cls in all_estimators():
         parts = cls.__module__.split(".")
-        # the public module is the longest prefix without a private part, e.g. `sklearn.linear_model`
         public = ".".join(parts[: next((i for i, p in enumerate(parts) if p.startswith("_")), len(parts))])
         if getattr(importlib.import_module(public), name, None) is cls:
             found.setdefault(name.casefold(), []).append(f"{public}.{name}")
@@ -74,13 +98,10 @@ def _sklearn_hint(class_name: str) -> str:
 
 def estimator_task(cls: type) -> Task | None:
     """Classification or regression, from the estimator's mixins; None when it says neither."""
-    from sklearn.base import ClassifierMixin, RegressorMixin
+    from .sklearn_index import task_of
 
-    if issubclass(cls, ClassifierMixin):
-        return "classification"
-    if issubclass(cls, RegressorMixin):
-        return "regression"
-    return None
+    task = task_of(cls)
+    return "classification" if task == "classification" else "regression" if task == "regression" else None
 
 
 def is_estimator(obj: Any) -> bool:
@@ -97,33 +118,121 @@ def estimator_class(import_path: str) -> type | None:
     return cls if is_estimator(cls) else None
 
 
+@dataclass(frozen=True)
+class EstimatorInfo:
+    """What checks need of an estimator class: its name, abilities, task, params and their rules."""
+
+    name: str
+    has_transform: bool
+    has_predict: bool
+    task: Task | None
+    param_names: list[str]
+    rules: Mapping[str, Rule]
+
+
+@dataclass(frozen=True)
+class IndexedRule:
+    """A param's rule from the index; asks the live class only for a value its encoded constraints cannot judge."""
+
+    phrases: list[str]
+    options: list[str]
+    constraints: list[Any]
+    live: Callable[[], Rule]
+
+    def accepts(self, value: Any) -> bool:
+        answers = [satisfied(c, value) for c in self.constraints]
+        if True in answers:
+            return True
+        return self.live().accepts(value) if None in answers else False
+
+
+@dataclass(frozen=True)
+class _LazyLiveRule:
+    """A param's rule the index could not hold: the live class answers everything, imported on first use."""
+
+    live: Callable[[], Rule]
+
+    @property
+    def phrases(self) -> list[str]:
+        return self.live().phrases
+
+    @property
+    def options(self) -> list[str]:
+        return self.live().options
+
+    def accepts(self, value: Any) -> bool:
+        return self.live().accepts(value)
+
+
+def _live_rule(import_path: str, name: str) -> Callable[[], Rule]:
+    def rule() -> Rule:
+        info = live_info(import_path)
+        return info.rules[name]  # type: ignore[union-attr]
+
+    return rule
+
+
+def indexed_info(import_path: str) -> EstimatorInfo | str | None:
+    """The info on `import_path` from the index, a message when the index knows it cannot import, else None."""
+    try:
+        data = _index()
+    except ImportError:
+        return None  # scikit-learn is installed but does not import: the live path says why
+    if data is None:
+        return None
+    entry = data["classes"].get(import_path)
+    if entry is not None:
+        params = entry["params"] or {}
+        rules: dict[str, Rule] = {
+            name: IndexedRule(rule["phrases"], rule["options"], rule["constraints"], _live_rule(import_path, name))
+            if rule is not None else _LazyLiveRule(_live_rule(import_path, name)) for name, rule in params.items()}
+        return EstimatorInfo(entry["name"], entry["transform"], entry["predict"], entry["task"],
+                             entry["param_names"], rules)
+    module, _, attr = import_path.rpartition(".")
+    names = data["modules"].get(module)
+    if names is not None and attr not in names and not attr.startswith("_"):
+        return f"module `{module}` has no `{attr}`{did_you_mean(attr, names) or _sklearn_hint(attr)}"
+    return None
+
+
 @functools.lru_cache(maxsize=256)
-def _param_names(cls: type) -> list[str]:
+def live_info(import_path: str) -> EstimatorInfo | str:
+    """The info on the class at `import_path`, importing it; a message when it does not import or is no estimator."""
+    try:
+        cls = import_object(import_path)
+    except ImportError as exc:
+        return str(exc)
+    if not is_estimator(cls):
+        return f"`{import_path}` is not a scikit-learn estimator (no `fit` and `get_params`)"
     getter = getattr(cls, "_get_param_names", None)
-    return list(getter()) if callable(getter) else []
+    return EstimatorInfo(cls.__name__, hasattr(cls, "transform"), hasattr(cls, "predict"), estimator_task(cls),
+                         list(getter()) if callable(getter) else [], live_rules(cls))
+
+
+@functools.lru_cache(maxsize=256)
+def estimator_info(import_path: str) -> EstimatorInfo | str:
+    """The info on the estimator at `import_path`, from the index when it has it; a message when there is none."""
+    found = indexed_info(import_path)
+    return live_info(import_path) if found is None else found
 
 
 def check_class(path: KeyPath, import_path: str, params: Mapping[str, Any], role: Role) -> Iterator[Finding]:
     """Findings on the class at `path` playing `role`, and on its `params` (a sibling key of `path`)."""
-    try:
-        cls = import_object(import_path)
-    except ImportError as exc:
-        yield Finding(path, str(exc))
+    info = estimator_info(import_path)
+    if isinstance(info, str):
+        yield Finding(path, info)
         return
-    if not is_estimator(cls):
-        yield Finding(path, f"`{import_path}` is not a scikit-learn estimator (no `fit` and `get_params`)")
-        return
-    if role == "transformer" and not hasattr(cls, "transform"):
+    if role == "transformer" and not info.has_transform:
         yield Finding(path, f"`{import_path}` is not a transformer (no `transform`)")
-    if role == "estimator" and not hasattr(cls, "predict"):
+    if role == "estimator" and not info.has_predict:
         yield Finding(path, f"`{import_path}` cannot be the estimator: it has no `predict`"
-                            f"{'; list it under `model.preprocessing`' if hasattr(cls, 'transform') else ''}")
-    known = _param_names(cls)
+                            f"{'; list it under `model.preprocessing`' if info.has_transform else ''}")
+    known = info.param_names
     short = import_path.rsplit(".", 1)[-1]
     params_path = (*path[:-1], "params")
     for name in params:
         if name not in known:
             yield Finding((*params_path, name),
                           f"`{short}` has no parameter `{name}`{did_you_mean(name, known)}", on_key=True)
-    for name, message in param_findings(cls, {n: v for n, v in params.items() if n in known}):
+    for name, message in param_findings(info.name, info.rules, {n: v for n, v in params.items() if n in known}):
         yield Finding((*params_path, name), message)

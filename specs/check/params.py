@@ -1,15 +1,32 @@
-"""Estimator params checked against scikit-learn's own parameter constraints, worded for a spec's reader."""
+"""Estimator params checked against scikit-learn's own parameter constraints, worded for a spec's reader.
+
+A param's rule comes from the live class (`live_rules`) or from the cached index (`sklearn_index`); both give
+the same phrases, string options and answers, so a message reads the same whichever answered.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from mlform.specs.read.source import YAML11_BOOLS
 
 from .explain import describe, did_you_mean
 
-__all__ = ["param_findings"]
+__all__ = ["LiveRule", "Rule", "constraint_options", "constraint_phrases", "live_rules", "param_findings"]
+
+
+class Rule(Protocol):
+    """What a param's constraints allow: how they read, their string options, and whether a value passes."""
+
+    @property
+    def phrases(self) -> list[str]: ...
+
+    @property
+    def options(self) -> list[str]: ...
+
+    def accepts(self, value: Any) -> bool: ...
 
 
 def _phrases(constraint: Any) -> list[str]:
@@ -35,15 +52,52 @@ def _phrases(constraint: Any) -> list[str]:
     return [str(constraint)]
 
 
-def _either(phrases: list[str]) -> str:
-    kept = list(dict.fromkeys(phrases))
-    return kept[0] if len(kept) == 1 else f"{', '.join(kept[:-1])} or {kept[-1]}"
+def constraint_phrases(constraints: list[Any]) -> list[str]:
+    """How a param's constraints read, in order (a message joins them, dropping repeats)."""
+    return [phrase for c in constraints for phrase in _phrases(c)]
 
 
-def _options(constraints: list[Any]) -> list[str]:
+def constraint_options(constraints: list[Any]) -> list[str]:
+    """The non-deprecated string options among a param's constraints, for "did you mean"."""
     from sklearn.utils._param_validation import StrOptions
 
     return [o for c in constraints if isinstance(c, StrOptions) for o in c.options if o not in c.deprecated]
+
+
+@dataclass(frozen=True)
+class LiveRule:
+    """A param's rule read from scikit-learn's constraint objects."""
+
+    constraints: list[Any]
+
+    @property
+    def phrases(self) -> list[str]:
+        return constraint_phrases(self.constraints)
+
+    @property
+    def options(self) -> list[str]:
+        return constraint_options(self.constraints)
+
+    def accepts(self, value: Any) -> bool:
+        return any(c.is_satisfied_by(value) for c in self.constraints)
+
+
+def live_rules(cls: type) -> dict[str, Rule]:
+    """The rule of each constrained param of `cls`; empty when it declares none (its `fit` decides)."""
+    declared = getattr(cls, "_parameter_constraints", None)
+    if not isinstance(declared, dict) or not declared:
+        return {}
+    try:
+        from sklearn.utils._param_validation import make_constraint
+    except ImportError:
+        return {}
+    return {name: LiveRule([make_constraint(rule) for rule in rules])
+            for name, rules in declared.items() if isinstance(rules, list)}
+
+
+def _either(phrases: list[str]) -> str:
+    kept = list(dict.fromkeys(phrases))
+    return kept[0] if len(kept) == 1 else f"{', '.join(kept[:-1])} or {kept[-1]}"
 
 
 def _holds_secret(value: Any) -> bool:
@@ -53,24 +107,16 @@ def _holds_secret(value: Any) -> bool:
     return isinstance(value, list) and any(_holds_secret(v) for v in value)
 
 
-def param_findings(cls: type, params: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(param, message) for each value of `params` that `cls`'s scikit-learn constraints reject."""
-    declared = getattr(cls, "_parameter_constraints", None)
-    if not isinstance(declared, dict) or not declared:
-        return  # not a scikit-learn estimator, or one that declares nothing: its `fit` decides
-    try:
-        from sklearn.utils._param_validation import make_constraint
-    except ImportError:
-        return
+def param_findings(class_name: str, rules: Mapping[str, Rule], params: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(param, message) for each value of `params` that its rule in `rules` rejects."""
     for name, value in params.items():
-        rules = declared.get(name)
-        if not isinstance(rules, list) or _holds_secret(value):
+        rule = rules.get(name)
+        if rule is None or _holds_secret(value):
             continue  # unconstrained ("no_validation"), or holding a secret resolved at run time
-        constraints = [make_constraint(rule) for rule in rules]
-        if any(c.is_satisfied_by(value) for c in constraints):
+        if rule.accepts(value):
             continue
-        expected = _either([phrase for c in constraints for phrase in _phrases(c)])
-        hint = did_you_mean(value, _options(constraints)) if isinstance(value, str) else ""
+        expected = _either(rule.phrases)
+        hint = did_you_mean(value, rule.options) if isinstance(value, str) else ""
         if isinstance(value, str) and value.lower() in YAML11_BOOLS and "`true` or `false`" in expected:
             hint = "; mlform reads YAML 1.2, where only `true` and `false` are booleans"
-        yield name, f"`{name}` of `{cls.__name__}` must be {expected}; got {describe(value)}{hint}"
+        yield name, f"`{name}` of `{class_name}` must be {expected}; got {describe(value)}{hint}"

@@ -24,7 +24,7 @@ from mlform.specs.model.pipeline import Pipeline
 from mlform.specs.read.source import KeyPath
 
 from .columns import column_findings
-from .estimators import check_class, estimator_class, estimator_task, import_object
+from .estimators import check_class, estimator_info, estimator_task, import_object
 from .examples_check import example_findings, reproducible_findings
 from .explain import did_you_mean
 from .finding import Finding, Sections
@@ -72,20 +72,20 @@ def _task(s: Sections) -> Task | None:
     if model.estimator is None:
         task: Task | None = model.task
         return task
-    cls = estimator_class(model.estimator)
-    return model.task or (estimator_task(cls) if cls else None)
+    info = estimator_info(model.estimator)
+    return model.task or (info.task if not isinstance(info, str) else None)
 
 
 def _check_task(s: Sections) -> Iterator[Finding]:
     model = s["model"]
     if model.estimator is None:
         return  # a function's estimator is known only when it runs: `task` is required then
-    cls = estimator_class(model.estimator)
-    if cls is None:
+    info = estimator_info(model.estimator)
+    if isinstance(info, str):
         return  # _check_estimators says why
-    if not hasattr(cls, "predict"):
+    if not info.has_predict:
         return  # _check_estimators says it cannot be the estimator
-    inferred = estimator_task(cls)
+    inferred = info.task
     if model.task and inferred and model.task != inferred:
         yield Finding(("model", "task"), f"`{model.estimator}` is a {inferred} estimator, but `task` says {model.task}")
     if inferred is None and model.task is None:

@@ -8,7 +8,7 @@ from typing import Any
 from mlform.specs.model.metrics import Task, metric_table
 from mlform.specs.model.tuning import Distribution
 
-from .estimators import estimator_class
+from .estimators import EstimatorInfo, estimator_info
 from .explain import did_you_mean
 from .finding import Finding, Sections
 from .params import param_findings
@@ -16,23 +16,18 @@ from .params import param_findings
 __all__ = ["scoring_findings", "tuning_findings"]
 
 
-def _param_names(cls: type) -> list[str]:
-    getter = getattr(cls, "_get_param_names", None)
-    return list(getter()) if callable(getter) else []
-
-
-def _value_findings(cls: type, name: str, values: Any, path: tuple[str | int, ...]) -> Iterator[Finding]:
+def _value_findings(info: EstimatorInfo, name: str, values: Any, path: tuple[str | int, ...]) -> Iterator[Finding]:
     """Each listed value (or each bound of a distribution) that the estimator's constraints reject."""
     if isinstance(values, Distribution):
         probes = [("low", values.low), ("high", values.high)]
         if values.distribution == "randint":
             probes[1] = ("high", values.high - 1)  # `high` itself is never drawn
         for key, value in probes:
-            for _, message in param_findings(cls, {name: value}):
+            for _, message in param_findings(info.name, info.rules, {name: value}):
                 yield Finding((*path, key), message)
         return
     for index, value in enumerate(values):
-        for _, message in param_findings(cls, {name: value}):
+        for _, message in param_findings(info.name, info.rules, {name: value}):
             yield Finding((*path, index), message)
 
 
@@ -43,16 +38,16 @@ def tuning_findings(s: Sections, task: Task | None) -> Iterator[Finding]:
     if tuning is None:
         return
     at = ("model", "tuning")
-    cls = estimator_class(model.estimator) if model.estimator else None
-    if cls is not None:  # a factory's estimator is known only when it runs: `set_params` checks its names then
-        known = _param_names(cls)
-        short = cls.__name__
+    info = estimator_info(model.estimator) if model.estimator else None
+    if info is not None and not isinstance(info, str):  # a factory's estimator is known only when it runs
+        known = info.param_names
+        short = info.name
         for name, values in tuning.params.items():
             if name not in known:
                 yield Finding((*at, "params", name), f"`{short}` has no parameter `{name}`{did_you_mean(name, known)}",
                               on_key=True)
             else:
-                yield from _value_findings(cls, name, values, (*at, "params", name))
+                yield from _value_findings(info, name, values, (*at, "params", name))
     evaluation = s.get("evaluation")
     if tuning.metric is None or evaluation is None:
         return

@@ -1,0 +1,150 @@
+"""An index of scikit-learn's estimators, built once per installed version and cached, so validating a spec
+need not import scikit-learn (and SciPy) to check its estimator and params.
+
+The index lives in `$XDG_CACHE_HOME/mlform/` (else `~/.cache/mlform/`), one JSON file naming the version it
+was built from; another installed version, another index format or a file that does not read as one is rebuilt
+(importing scikit-learn once) and replaced atomically, so concurrent writers each leave a whole file. The
+first line names the format, the code that built it, the version and the SHA-256 of the rest, so a torn or
+edited file, or one an mlform with other checks wrote, is rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import importlib
+import json
+import os
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+from mlform.specs.fsutil import write_atomic
+
+from .constraints import encode
+
+__all__ = ["FORMAT", "build", "cache_file", "index", "installed_version", "load", "task_of"]
+
+FORMAT = 1
+FILE_NAME = "sklearn-index.json"
+# the modules whose code shapes the index: another mlform that changes any of them rebuilds it
+_BUILDERS = ("sklearn_index.py", "constraints.py", "params.py")
+
+
+@functools.cache
+def _builder() -> str:
+    """A digest of the code that builds and words the index."""
+    digest = hashlib.sha256()
+    for name in _BUILDERS:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_file() -> Path:
+    """Where the index is cached: `$XDG_CACHE_HOME/mlform/`, else `~/.cache/mlform/`."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mlform" / FILE_NAME
+
+
+def installed_version() -> str | None:
+    """The installed scikit-learn's version, read from its metadata (no import); None when it is not installed."""
+    try:
+        return package_version("scikit-learn")
+    except PackageNotFoundError:
+        return None
+
+
+def task_of(cls: type) -> str | None:
+    """Classification or regression, from the estimator's mixins; None when it says neither."""
+    from sklearn.base import ClassifierMixin, RegressorMixin
+
+    if issubclass(cls, ClassifierMixin):
+        return "classification"
+    if issubclass(cls, RegressorMixin):
+        return "regression"
+    return None
+
+
+def _params(cls: type) -> dict[str, Any]:
+    """Per constrained param: how its constraints read, its string options, and each constraint encoded."""
+    from sklearn.utils._param_validation import make_constraint
+
+    from .params import constraint_options, constraint_phrases
+
+    declared = getattr(cls, "_parameter_constraints", None)
+    if not isinstance(declared, dict):
+        return {}
+    found: dict[str, Any] = {}
+    for name, rules in declared.items():
+        if isinstance(rules, list):
+            constraints = [make_constraint(rule) for rule in rules]
+            try:
+                found[name] = {"phrases": constraint_phrases(constraints),
+                               "options": sorted(constraint_options(constraints)),
+                               "constraints": [encode(c) for c in constraints]}
+            except Exception:  # noqa: BLE001 - a constraint that cannot be worded ahead: the live class words it
+                found[name] = None
+    return found
+
+
+def build(version: str) -> dict[str, Any]:
+    """The index of the installed scikit-learn (imports all of it): its estimators and their public modules."""
+    from sklearn.utils import all_estimators
+
+    from .estimators import is_estimator
+
+    classes: dict[str, Any] = {}
+    modules: dict[str, list[str]] = {}
+    for name, found in all_estimators():
+        cls: type = found
+        parts = cls.__module__.split(".")
+        # the public module is the longest prefix without a private part, e.g. `sklearn.linear_model`
+        public = ".".join(parts[: next((i for i, p in enumerate(parts) if p.startswith("_")), len(parts))])
+        module = importlib.import_module(public)
+        if getattr(module, name, None) is not cls or not is_estimator(cls):
+            continue
+        modules.setdefault(public, sorted(n for n in dir(module) if not n.startswith("_")))
+        getter = getattr(cls, "_get_param_names", None)
+        classes[f"{public}.{name}"] = {
+            "name": cls.__name__, "transform": hasattr(cls, "transform"), "predict": hasattr(cls, "predict"),
+            "task": task_of(cls), "param_names": list(getter()) if callable(getter) else [],
+            "params": _params(cls) if isinstance(getattr(cls, "_parameter_constraints", None), dict) else None}
+    return {"classes": classes, "modules": modules}
+
+
+def _header(version: str, body: bytes) -> dict[str, Any]:
+    return {"format": FORMAT, "builder": _builder(), "sklearn": version, "sha256": hashlib.sha256(body).hexdigest()}
+
+
+def _read(path: Path, version: str) -> dict[str, Any] | None:
+    """The index cached at `path` if it is whole (its digest matches) and was built from `version`, else None."""
+    try:
+        head, _, body = path.read_bytes().partition(b"\n")
+        header = json.loads(head)
+        if header != _header(version, body):
+            return None
+        data = json.loads(body)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def load(path: Path, version: str) -> dict[str, Any]:
+    """The index cached at `path` when it was built from `version`, else a new one, cached when possible."""
+    data = _read(path, version)
+    if data is not None:
+        return data
+    data = build(version)
+    body = json.dumps(data, separators=(",", ":")).encode()
+    with contextlib.suppress(OSError):  # a read-only cache folder: use the index without caching it
+        write_atomic(path, json.dumps(_header(version, body)).encode() + b"\n" + body, fsync=False)
+    return data
+
+
+@functools.cache
+def index() -> dict[str, Any] | None:
+    """The index of the installed scikit-learn, loaded once per process; None when scikit-learn is not installed."""
+    version = installed_version()
+    return None if version is None else load(cache_file(), version)
