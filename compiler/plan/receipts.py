@@ -36,10 +36,10 @@ from mlform.compiler.workspace import FOLDERS, policy_file, project_root
 from mlform.runtime.registry.aliasfile import alias_table, env_aliases
 from mlform.runtime.storage.statedir import state_dir_for
 from mlform.specs.errors import PlanError
-from mlform.specs.fsutil import write_atomic
+from mlform.specs.fsutil import file_sha256, write_atomic
 
 from .plans import Plan, PlanInputs, alias_notes
-from .stamps import Stamp, estimator_packages, file_sha256, installed, stamp, toolchain, unchanged
+from .stamps import Stamp, estimator_packages, installed, stamp, toolchain, unchanged
 
 if TYPE_CHECKING:
     from mlform.compiler.artifacts.output import Build

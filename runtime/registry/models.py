@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.runtime.storage.backends.base import ABSENT, Backend, BackendError, ConflictError, Doc
-from mlform.runtime.storage.backends.local import LocalBackend, file_sha256
+from mlform.runtime.storage.backends.local import LocalBackend
 from mlform.runtime.storage.backends.url import backend_at, backend_for
 from mlform.runtime.storage.statedir import state_dir_for
 from mlform.specs.errors import StateError
+from mlform.specs.fsutil import file_sha256
 from mlform.specs.read.overlays import BASE, environment_names
 
 from .aliasfile import ALIASES_FORMAT, AliasTable, ForeignFormatError, alias_table, env_aliases

@@ -70,8 +70,8 @@ def test_a_pinned_environment_after_its_promotion_and_a_monitor_retrain_plans_on
     fast = plan(pinned, "--format", "json")
     assert (fast.exit, fast.heavy) == (0, [])
     assert fast.plans()["prod"]["notes"] == [
-        f"alias `staging` is at v{staging}, this environment's last apply set v{applied} (moved outside `mlform apply`; "
-        "`mlform audit` shows by what)"]
+        f"alias `staging` is at v{staging}, this environment's last apply set v{applied} "
+        "(moved outside `mlform apply`; `mlform audit` shows by what)"]
     assert fast.stdout == _full(pinned)
 
 
