@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from mlform.specs.errors import StateError
 
-__all__ = ["FileStamp", "LockHeldError", "file_stamp", "locked", "racy", "stat_stamp", "write_atomic",
+__all__ = ["FileStamp", "LockHeldError", "file_sha256", "file_stamp", "locked", "racy", "stat_stamp", "write_atomic",
            "write_atomic_with"]
 
 FileStamp = tuple[int, int, int]
@@ -78,6 +79,12 @@ def write_atomic(path: Path, data: bytes | str, *, fsync: bool = True) -> None:
 def stat_stamp(st: os.stat_result) -> FileStamp:
     """`(size, mtime_ns, inode)`: changes when a file is rewritten in place or replaced by a rename."""
     return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """`sha256:<hex>` of a file's bytes."""
+    with open(path, "rb") as handle:
+        return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def file_stamp(path: str | os.PathLike[str]) -> FileStamp | None:

@@ -3,12 +3,16 @@
 Each image is built from its spec folder with its own ignore file applied (`Dockerfile.<kind>.dockerignore`,
 as BuildKit reads it), its Dockerfile rendered afresh from the spec, and the tag the workflows and
 manifests use (`<image>:<kind>-<env>-<digest[:12]>`). Nothing enters by build argument: no `--build-arg`,
-and the proxy settings of `~/.docker/config.json` (which may hold credentials) are not forwarded.
+and the proxy settings of `~/.docker/config.json` (which may hold credentials) are not forwarded. With a shared
+state backend, the serving image's context also gets the training library pins of the version it serves, read
+from the shared registry here (as the apply workflow does before its build), never the backend's credentials.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ from mlform.compiler.targets import Context, Layout
 from mlform.compiler.targets import docker as target
 from mlform.specs.errors import RenderError
 
+from .backend import shared
 from .common import image
 from .output import project_root, resolve_specs
 from .render import Templates
@@ -49,6 +54,7 @@ class ImageBuild:
     context: Path
     dockerfile: str
     ignore: tuple[str, ...]
+    files: tuple[tuple[str, str], ...] = ()  # (name, text) added to the context
 
 
 def ignore_patterns(text: str) -> list[str]:
@@ -88,8 +94,19 @@ def plan(paths: Iterable[Path], env: str | None, kinds: Sequence[str] = KINDS, t
                     raise BuildError(f"`{name}` ({env_name}) has no {kind} image: it serves no online model")
                 continue
             ignore = tuple(ignore_patterns(files[f"Dockerfile.{kind}.dockerignore"]))
-            found.append(ImageBuild(name, env_name, kind, image(ctx, kind), ctx.spec.root, text, ignore))
+            added = ((target.pins_file(env_name), _served_pins(ctx)),) if kind == "serve" and shared(ctx) else ()
+            found.append(ImageBuild(name, env_name, kind, image(ctx, kind), ctx.spec.root, text, ignore, added))
     return found
+
+
+def _served_pins(ctx: Context) -> str:
+    """`distribution==version` lines of the libraries the version `ctx`'s spec serves was trained with."""
+    from mlform.compiler.commands.serve import served_ref
+    from mlform.runtime.registry.compat import pins
+    from mlform.runtime.registry.models import registry_for
+
+    name, ref = served_ref(ctx.spec)
+    return "".join(f"{line}\n" for line in pins(registry_for(ctx.spec).resolve(name, ref, ctx.spec.env)))
 
 
 def connect() -> DockerClient:
@@ -116,6 +133,14 @@ def _archive(item: ImageBuild) -> IO[bytes]:
     context = tempfile.TemporaryFile()  # noqa: SIM115 -- returned open: the caller streams it to the engine
     tar(item.context, exclude=[*item.ignore, ".dockerignore"],
         dockerfile=(_DOCKERFILE.format(kind=item.kind), item.dockerfile), fileobj=context)
+    if item.files:
+        with tarfile.open(fileobj=context, mode="a") as archive:
+            for name, text in item.files:
+                data = text.encode()
+                member = tarfile.TarInfo(name)
+                member.size, member.mode = len(data), 0o644
+                archive.addfile(member, io.BytesIO(data))
+        context.seek(0)
     return context
 
 

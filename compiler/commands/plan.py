@@ -165,8 +165,8 @@ def apply(target: Path, env: str | None, artifacts_dir: Path | None, targets: st
 def _apply_saved(path: Path, console: Any, lock_timeout: float) -> None:
     from mlform.compiler.governance.audit import recording
     from mlform.compiler.plan.apply import apply_plan
-    from mlform.compiler.plan.stamps import file_sha256
     from mlform.specs import load_spec
+    from mlform.specs.fsutil import file_sha256
 
     inputs, saved = _read_planfile(path)
     loaded = []

@@ -15,7 +15,7 @@ from mlform.compiler.diff.structdiff import HEADER_ONLY
 from mlform.compiler.workspace import FOLDERS
 from mlform.specs import ResolvedSpec
 
-from .plans import Action, Change, Plan, PlanInputs
+from .plans import Action, Change, Plan, PlanInputs, alias_notes, applied_aliases
 from .state import State, StateStore
 
 if TYPE_CHECKING:
@@ -148,18 +148,7 @@ def moved_outside(spec: ResolvedSpec, state: State | None) -> list[str]:
     from mlform.runtime.registry.models import registry_for
 
     name = spec.pipeline.registry.model_name
-    now = registry_for(spec).aliases(name, spec.env)
-    recorded = {key.rpartition("@")[2]: version for key, version in state.aliases.items()
-                if key.rpartition("@")[0] == name}
-    notes = []
-    for alias in sorted(set(now) | set(recorded)):
-        current, applied = now.get(alias), recorded.get(alias)
-        if current != applied:
-            at = f"is at v{current}" if current is not None else "is unset"
-            was = f"set v{applied}" if applied is not None else "left it unset"
-            notes.append(f"alias `{alias}` {at}, this environment's last apply {was} (moved outside `mlform apply`; "
-                         "`mlform audit` shows by what)")
-    return notes
+    return alias_notes(registry_for(spec).aliases(name, spec.env), applied_aliases(state.aliases, name))
 
 
 def make_plan(spec: ResolvedSpec, inputs: PlanInputs, build: Build | None = None, run: Run | None = None) -> Plan:

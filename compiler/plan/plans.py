@@ -16,7 +16,7 @@ from typing import Any
 
 from mlform.specs.errors import PlanError
 
-__all__ = ["PLAN_FORMAT", "Action", "Change", "Plan", "PlanInputs"]
+__all__ = ["PLAN_FORMAT", "Action", "Change", "Plan", "PlanInputs", "alias_notes", "applied_aliases"]
 
 PLAN_FORMAT = 1
 
@@ -129,3 +129,21 @@ class Plan:
             return cls(**data, changes=changes)
         except (KeyError, TypeError, AttributeError) as exc:
             raise PlanError(f"plan file has unexpected content: {exc}") from None
+
+
+def applied_aliases(recorded: dict[str, int], name: str) -> dict[str, int]:
+    """Alias -> version of model `name` among the `MODEL@alias` entries a state recorded."""
+    return {key.rpartition("@")[2]: version for key, version in recorded.items() if key.rpartition("@")[0] == name}
+
+
+def alias_notes(now: dict[str, int], applied: dict[str, int]) -> list[str]:
+    """A note per alias that is not where the environment's last apply left it (moved by `mlform run`, `monitor`)."""
+    notes = []
+    for alias in sorted(set(now) | set(applied)):
+        current, before = now.get(alias), applied.get(alias)
+        if current != before:
+            at = f"is at v{current}" if current is not None else "is unset"
+            was = f"set v{before}" if before is not None else "left it unset"
+            notes.append(f"alias `{alias}` {at}, this environment's last apply {was} (moved outside `mlform apply`; "
+                         "`mlform audit` shows by what)")
+    return notes

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import click
 
 from mlform.compiler.workspace import policy_file
+from mlform.specs.fsutil import file_sha256
 
 from .plans import Plan, PlanInputs
 from .receipts import cached_plans, still_current
-from .stamps import file_sha256
 
 if TYPE_CHECKING:
     from mlform.specs import Diagnostic, ResolvedSpec

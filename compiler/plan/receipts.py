@@ -5,16 +5,19 @@ no-op. It holds the spec file's sha256, the toolchain (mlform and the digest of 
 packages that shape validation and rendering, the estimators' distributions), the inputs (project root, output
 root, targets, templates and their content digest), the version of the state document in the backend (so an apply
 from another working copy on a shared backend makes it stale; how to reopen that backend is kept without any
-secret), stamps of every data file the steps read, of every generated file, of each step's output marker and of
-the registry's alias file when the spec pins `production` (each with the digest it must have), the folders whose
-files the spec could orphan, the policy file in force and its digest (a receipt is written only for a spec that
-satisfies it, warnings included), and the no-op plan itself. An index per spec file names the environments a plan
+secret), stamps of every data file the steps read, of every generated file and of each step's output marker
+(each with the digest it must have), the environment's aliases of its model (where they are read from, their
+values then and those its last apply set), the folders whose files the spec could orphan, the policy file in
+force and its digest (a receipt is written only for a spec that satisfies it, warnings included), and the no-op
+plan itself. An index per spec file names the environments a plan
 without `--env` resolves to, once all of them validated.
 
 `plan` checks a receipt with stats, re-hashing only a file whose stat moved, importing nothing heavy; when
 everything matches, and one `read_many` per backend for all the specs of a command finds their states
-unchanged, it emits the recorded plan; anything else takes the full path. Specs with `sql`
-sources get no receipt: their data is known only by querying.
+unchanged, it emits the recorded plan; anything else takes the full path. Aliases are compared by value, not by
+their file's bytes: another environment's move, or a retrain by `mlform monitor`, leaves this plan as it was but
+for its notes, which are made again from the aliases now; only a pinned `production` that moved takes the full
+path (apply moves it back). Specs with `sql` sources get no receipt: their data is known only by querying.
 """
 
 from __future__ import annotations
@@ -30,22 +33,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.compiler.workspace import FOLDERS, policy_file, project_root
+from mlform.runtime.registry.aliasfile import alias_table, env_aliases
 from mlform.runtime.storage.statedir import state_dir_for
 from mlform.specs.errors import PlanError
-from mlform.specs.fsutil import write_atomic
+from mlform.specs.fsutil import file_sha256, write_atomic
 
-from .plans import Plan, PlanInputs
-from .stamps import estimator_packages, file_sha256, installed, stamp, toolchain, unchanged
+from .plans import Plan, PlanInputs, alias_notes
+from .stamps import Stamp, estimator_packages, installed, stamp, toolchain, unchanged
 
 if TYPE_CHECKING:
     from mlform.compiler.artifacts.output import Build
+    from mlform.runtime.storage.backends.base import Doc
     from mlform.specs import ResolvedSpec
 
     from .state import StateStore
 
 __all__ = ["RECEIPT_VERSION", "Cached", "cached_plans", "receipt_folder", "record", "still_current", "write_index"]
 
-RECEIPT_VERSION = 2
+RECEIPT_VERSION = 3  # 3: aliases by value
 _BAD = (KeyError, TypeError, ValueError, AttributeError, IndexError, PlanError)
 
 
@@ -132,6 +137,52 @@ class Cached:
 
     plans: list[Plan]
     states: list[dict[str, Any]]  # {"backend": backend_ref, "key", "version"}
+    aliases: list[dict[str, Any]]  # per plan: {"file" or None (then "key" in its state's backend), "env", ...}
+
+
+def _doc_aliases(raw: bytes | None, env: str) -> dict[str, int] | None:
+    """The aliases environment `env` sees in an aliases file's bytes (None: no file); None when unreadable."""
+    try:
+        return env_aliases(*alias_table(json.loads(raw)), env) if raw is not None else {}
+    except ValueError:
+        return None
+
+
+def _file_aliases(path: str, env: str) -> dict[str, int] | None:
+    try:
+        raw: bytes | None = Path(path).read_bytes()
+    except FileNotFoundError:
+        raw = None
+    except OSError:
+        return None
+    return _doc_aliases(raw, env)
+
+
+def _with_aliases(plan: Plan, check: dict[str, Any], now: dict[str, int] | None) -> Plan | None:
+    """`plan` with its notes made for the aliases `now`; None when they are unknown or the pinned `production` moved
+    (apply would move it back: a change the full path shows)."""
+    if now is None:
+        return None
+    values = check["values"]
+    if now != values:
+        if check["pinned"] and now.get("production") != values.get("production"):
+            return None
+        plan.notes = alias_notes(now, check["applied"])
+    return plan
+
+
+def _complete(path: str, recorded: Stamp | None, seen: int, steps: dict[str, str]) -> bool:
+    """Whether a step's output marker still marks its output complete: unchanged, or written again for the same
+    step and fingerprint (a forced re-run, as a retrain by `mlform monitor`, which changes no plan)."""
+    if unchanged(path, recorded, seen, rehash=True):
+        return True
+    try:
+        marker = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return False
+    fingerprint = Path(path).parent.name
+    return (isinstance(marker, dict) and marker.get("fingerprint") == fingerprint
+            and marker.get("step") == steps.get(fingerprint))
 
 
 def _recorded_plan(receipt: Any, spec: str, spec_sha: str, inputs: dict[str, Any]) -> Plan | None:
@@ -149,10 +200,16 @@ def _recorded_plan(receipt: Any, spec: str, spec_sha: str, inputs: dict[str, Any
             return None
         if FOLDERS.orphans_in(out, receipt["folders"], generated):
             return None
-        watched = {**receipt["data"], **receipt["markers"]}
-        if not all(unchanged(path, entry, seen, rehash=True) for path, entry in watched.items()):
+        if not all(unchanged(path, entry, seen, rehash=True) for path, entry in receipt["data"].items()):
             return None
-        return Plan.from_dict(receipt["plan"])
+        plan = Plan.from_dict(receipt["plan"])
+        steps = {str(c.after): c.address for c in plan.of("step")}
+        if not all(_complete(path, entry, seen, steps) for path, entry in receipt["markers"].items()):
+            return None
+        check = receipt["aliases"]
+        if check["file"] is None:  # on a shared backend: read with the states, in `still_current`
+            return plan
+        return _with_aliases(plan, check, _file_aliases(check["file"], check["env"]))
     except _BAD:
         return None
 
@@ -177,7 +234,7 @@ def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> Cached
     else:
         envs = [env]
     recorded = {**_inputs(inputs, Path.cwd()), **_policy(inputs, Path.cwd())}
-    plans, states = [], []
+    plans, states, aliases = [], [], []
     for name in envs:
         receipt = _read(_path(resolved, name))
         plan = _recorded_plan(receipt, str(resolved), spec_sha, recorded)
@@ -186,26 +243,46 @@ def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> Cached
         plan.spec = str(spec_file)
         plans.append(plan)
         states.append(receipt["state"])
-    return Cached(plans, states)
+        aliases.append(receipt["aliases"])
+    return Cached(plans, states, aliases)
 
 
 def still_current(found: Sequence[Cached]) -> list[bool]:
-    """For each of `found`, whether every state it names is at the recorded version: one read per backend."""
+    """For each of `found`, whether every state it names is at the recorded version, its plans' notes made for the
+    aliases on a shared backend now: one read per backend, of the states and aliases together."""
     from mlform.runtime.storage.backends.url import reopen
 
-    by_backend: dict[str, list[dict[str, Any]]] = {}
+    keys: dict[str, set[str]] = {}
+    refs: dict[str, dict[str, Any]] = {}
     for cached in found:
-        for state in cached.states:
-            by_backend.setdefault(state["backend"]["sha256"], []).append(state)
-    current: set[tuple[str, str, str]] = set()
-    for digest, states in by_backend.items():
-        backend = reopen(states[0]["backend"])
+        for state, check in zip(cached.states, cached.aliases, strict=True):
+            digest = state["backend"]["sha256"]
+            refs[digest] = state["backend"]
+            keys.setdefault(digest, set()).update([state["key"]] if check["file"] else [state["key"], check["key"]])
+    docs: dict[tuple[str, str], Doc] = {}
+    read: set[str] = set()
+    for digest, ref in refs.items():
+        backend = reopen(ref)
         if backend is None:
             continue  # the URL changed: every receipt on it is stale
-        docs = backend.read_many(sorted({state["key"] for state in states}))
-        current.update((digest, key, doc.version) for key, doc in docs.items())
-    return [all((s["backend"]["sha256"], s["key"], s["version"]) in current for s in cached.states)
-            for cached in found]
+        docs.update(((digest, key), doc) for key, doc in backend.read_many(sorted(keys[digest])).items())
+        read.add(digest)
+    return [_current(cached, docs, read) for cached in found]
+
+
+def _current(cached: Cached, docs: dict[tuple[str, str], Doc], read: set[str]) -> bool:
+    """Whether each state of `cached` is at its recorded version in `docs` (read from the backends `read`), and its
+    plans' notes, for aliases on a shared backend, made for those in `docs`."""
+    for index, (state, check) in enumerate(zip(cached.states, cached.aliases, strict=True)):
+        digest = state["backend"]["sha256"]
+        doc = docs.get((digest, state["key"]))
+        if digest not in read or doc is None or doc.version != state["version"]:
+            return False
+        if check["file"] is None:
+            raw = docs.get((digest, check["key"]))
+            if _with_aliases(cached.plans[index], check, _doc_aliases(raw.data if raw else None, check["env"])) is None:
+                return False
+    return True
 
 
 def write_index(spec_file: Path, spec_sha: str | None, checked: Iterable[ResolvedSpec], envs: list[str]) -> None:
@@ -216,6 +293,22 @@ def write_index(spec_file: Path, spec_sha: str | None, checked: Iterable[Resolve
         return
     _write(_path(resolved, None), {"spec": str(resolved), "spec_sha256": spec_sha, "envs": envs,
                                    "toolchain": toolchain(), "packages": packages})
+
+
+def _alias_check(spec: ResolvedSpec, states: StateStore, applied: dict[str, int]) -> dict[str, Any] | None:
+    """Where the environment's aliases are read from and their values now (before its plan is made), with those its
+    last apply set; None when they are neither on this machine nor in the state's backend."""
+    from mlform.runtime.registry.models import registry_for
+
+    from .plans import applied_aliases
+
+    registry, name = registry_for(spec), spec.pipeline.registry.model_name
+    file = registry.aliases_path(name)
+    if file is None and registry.backend is not states.backend:
+        return None
+    return {"file": str(file) if file is not None else None, "key": registry.aliases_key(name), "env": spec.env,
+            "values": registry.aliases(name, spec.env), "applied": applied_aliases(applied, name),
+            "pinned": spec.pipeline.registry.production is not None}
 
 
 def _version_of(store: StateStore) -> str | None:
@@ -250,16 +343,11 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
         data = {file: stamp(spec.root / file, seen) for file in expected.data}
         outputs = [store / fp[:2] / fp / MARKER for fp in steps.values()]
         markers = {str(marker): stamp(marker, seen, digest=True) for marker in outputs}
-        if spec.pipeline.registry.production is not None:  # the pinned alias may be moved outside this spec
-            from mlform.runtime.registry.models import registry_for
-
-            aliases = registry_for(spec).aliases_path(spec.pipeline.registry.model_name)
-            if aliases is not None:  # on this machine; a shared backend's changes are the backend's freshness check
-                markers[str(aliases)] = stamp(aliases, seen, digest=True)
     except OSError:
         return False
-    state_doc = states.backend.read(states.key)
-    if state_doc is None:
+    state_doc, state = states.backend.read(states.key), states.read()
+    aliases = _alias_check(spec, states, state.aliases if state else {})
+    if state_doc is None or aliases is None:
         return False
     plan = make_plan(spec, inputs, build)
     recorded = {**_inputs(inputs, Path.cwd()), **policy}
@@ -275,6 +363,7 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
             "spec": str(spec.path), "env": spec.env, "spec_sha256": spec_sha, "toolchain": toolchain(),
             "packages": packages, "inputs": recorded,
             "state": {"backend": backend_ref(spec), "key": states.key, "version": state_doc.version},
+            "aliases": aliases,
             "seen_ns": seen, "generated": generated, "folders": folders, "data": data, "markers": markers,
             "plan": plan.to_dict()})
     return agrees

@@ -17,24 +17,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlform.specs.fsutil import racy, stat_stamp
+from mlform.specs.fsutil import file_sha256, racy, stat_stamp
 
 if TYPE_CHECKING:
     from mlform.specs import ResolvedSpec
 
-__all__ = ["PLAN_PACKAGES", "Stamp", "estimator_packages", "file_sha256", "installed", "stamp", "toolchain",
+__all__ = ["PLAN_PACKAGES", "Stamp", "estimator_packages", "installed", "stamp", "toolchain",
            "unchanged"]
 
 # distributions whose behaviour shapes every plan: spec validation, YAML, templates, the step graph, estimators
 PLAN_PACKAGES = ("pydantic", "PyYAML", "Jinja2", "networkx", "scikit-learn")
 
 Stamp = list[Any]
-
-
-def file_sha256(path: str | Path) -> str:
-    """`sha256:<hex>` of a file's bytes."""
-    with open(path, "rb") as handle:
-        return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def stamp(path: str | Path, seen_ns: int, digest: bool = False) -> Stamp | None:

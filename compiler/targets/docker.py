@@ -3,6 +3,8 @@
 Build from the project root with the spec folder as context, e.g.
 `docker build -f deploy/<name>/<env>/docker/Dockerfile.train <spec folder>`. BuildKit reads the ignore
 file named after the Dockerfile (`Dockerfile.train.dockerignore`), so each image keeps out what it must.
+With a shared state backend the serving image installs the training library pins from `pins_file(env)` in the
+spec folder, which `mlform models pins` writes before the build where the backend's credentials are.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ from mlform.compiler.artifacts.common import APP_DIR, STATE_DIR, UID, mlform_ins
 
 from . import Context
 
-__all__ = ["directory", "render"]
+__all__ = ["directory", "pins_file", "render"]
 
 
 def directory(ctx: Context) -> str:
     """`deploy/<name>/<env>/docker`."""
     return ctx.layout.deploy_dir(ctx.spec.name, ctx.spec.env, "docker")
+
+
+def pins_file(env: str) -> str:
+    """The file, in the spec folder, a shared backend's serving image reads its training library pins from."""
+    return f"mlform-pins-{env}.txt"
 
 
 def _probe(port: int) -> list[str]:
@@ -50,7 +57,8 @@ def render(ctx: Context) -> dict[str, str]:
     if serving is not None and serving.mode == "online":
         command = ["serve", spec, "--env", env, "--host", "0.0.0.0", "--port", str(serving.port)]
         files["Dockerfile.serve"] = render_one("docker", "Dockerfile.serve", kind="serve", command=command,
-                                               port=serving.port, probe=_probe(serving.port), **common)
+                                               port=serving.port, probe=_probe(serving.port), pins=pins_file(env),
+                                               **common)
         files["Dockerfile.serve.dockerignore"] = render_one("docker", "dockerignore",
                                                            keep_state=not common["shared"], **common)
     return files

@@ -15,6 +15,7 @@ from mlform.compiler.artifacts.common import image, mlform_install, registry_hos
 from mlform.compiler.artifacts.render import dump_yaml, shquote
 
 from . import Context
+from .docker import pins_file
 
 __all__ = ["ACTIONS", "directory", "render"]
 
@@ -275,6 +276,11 @@ def _image_steps(ctx: Context) -> list[dict[str, Any]]:
     if pipeline.serving is not None and pipeline.serving.mode == "online":
         kinds.append("serve")
     folder = ctx.rooted(ctx.layout.deploy_dir(ctx.spec.name, ctx.spec.env, "docker"))
+    if "serve" in kinds and shared(ctx):  # the serving image installs them; only this step reaches the backend
+        pins = shquote(f"{ctx.layout.spec_dir}/{pins_file(ctx.spec.env)}")
+        steps.append(_with_env({"name": "Pin the served model's training libraries",
+                                "run": f'mlform models pins "$MLFORM_SPEC" --env "$MLFORM_ENV" > {pins}\n'},
+                               _backend_env(ctx)))
     for kind in kinds:
         steps.append({"name": f"Build and push the {kind} image", "uses": _uses("docker/build-push-action"),
                       "with": {"context": literal(ctx.layout.spec_dir), "file": literal(f"{folder}/Dockerfile.{kind}"),

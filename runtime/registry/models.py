@@ -27,11 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.runtime.storage.backends.base import ABSENT, Backend, BackendError, ConflictError, Doc
-from mlform.runtime.storage.backends.local import LocalBackend, file_sha256
+from mlform.runtime.storage.backends.local import LocalBackend
 from mlform.runtime.storage.backends.url import backend_at, backend_for
 from mlform.runtime.storage.statedir import state_dir_for
 from mlform.specs.errors import StateError
+from mlform.specs.fsutil import file_sha256
 from mlform.specs.read.overlays import BASE, environment_names
+
+from .aliasfile import ALIASES_FORMAT, AliasTable, ForeignFormatError, alias_table, env_aliases
 
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec
@@ -46,9 +49,6 @@ LINEAGE_IDENTITY = ("env", "fingerprints")
 PICKLE_PROTOCOL = 5
 _META = "meta.json"
 _ALIASES = "aliases.json"
-ALIASES_FORMAT = 2
-
-AliasTable = dict[str, dict[str, int]]
 
 
 class RegistryError(StateError):
@@ -147,21 +147,20 @@ class Registry:
         except ValueError as exc:
             raise StateError(f"cannot read state file {self._shown(key)}: {exc}") from None
 
+    def aliases_key(self, name: str) -> str:
+        """The key of the aliases file of `name` in the registry's backend."""
+        return self._key(name, _ALIASES)
+
     def _alias_file(self, name: str, doc: Doc | None = None) -> tuple[AliasTable, dict[str, int] | None]:
         """The per-environment aliases of `name`, or ({}, the flat map) for a file of the first format."""
         key = self._key(name, _ALIASES)
         data = self._json(key, doc if doc is not None else self.backend.read(key))
-        if not isinstance(data, dict):
-            return {}, None
-        if isinstance(data.get("environments"), dict) and data.get("format") != ALIASES_FORMAT:
-            raise StateError(f"aliases file {self._shown(key)} has format {data.get('format')}; this mlform reads "
-                             f"{ALIASES_FORMAT}")
         try:
-            if isinstance(data.get("environments"), dict):
-                return {str(env): {str(a): int(v) for a, v in scoped.items()}
-                        for env, scoped in data["environments"].items()}, None
-            return {}, {str(alias): int(version) for alias, version in data.items()}
-        except (AttributeError, TypeError, ValueError):
+            return alias_table(data)
+        except ForeignFormatError as exc:
+            raise StateError(f"aliases file {self._shown(key)} has format {exc.args[0]}; this mlform reads "
+                             f"{ALIASES_FORMAT}") from None
+        except ValueError:
             raise StateError(f"cannot read state file {self._shown(key)}: not a mapping of aliases to versions") \
                 from None
 
@@ -174,8 +173,7 @@ class Registry:
 
     def aliases(self, name: str, env: str = BASE) -> dict[str, int]:
         """Alias -> version of `name` as environment `env` sees them (empty when it has none)."""
-        table, flat = self._alias_file(name)
-        return dict(flat) if flat is not None else dict(table.get(env, {}))
+        return env_aliases(*self._alias_file(name), env)
 
     def _numbers(self, name: str) -> list[int]:
         folder = self._key(name, "versions") + "/"

@@ -13,23 +13,14 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from mlform.specs.fsutil import locked, write_atomic, write_atomic_with
+from mlform.specs.fsutil import file_sha256, locked, write_atomic, write_atomic_with
 
 from .base import ABSENT, ANY, Backend, BackendError, ConflictError, Doc, Expect, LockHeldError, LockInfo, check_key
 
-__all__ = ["LocalBackend", "file_sha256"]
+__all__ = ["LocalBackend"]
 
 _LOCK_SUFFIXES = (".lock", ".lock.json")
 _POLL = 0.1
-
-
-def file_sha256(path: Path) -> str:
-    """`sha256:<hex>` of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
 
 
 def _version(data: bytes) -> str:

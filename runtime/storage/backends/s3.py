@@ -28,10 +28,9 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlform.specs.fsutil import write_atomic_with
+from mlform.specs.fsutil import file_sha256, write_atomic_with
 
 from .base import ABSENT, ANY, Backend, BackendError, ConflictError, Doc, Expect, LockHeldError, LockInfo, check_key
-from .local import file_sha256
 
 __all__ = ["S3Backend"]
 

@@ -105,7 +105,29 @@ def test_the_server_loads_the_served_version_from_the_shared_registry(compiled: 
     folder = compiled.root / "deploy/team/prod/docker"
     assert ".mlform" in (folder / "Dockerfile.serve.dockerignore").read_text().splitlines()
     serve = (folder / "Dockerfile.serve").read_text()
-    assert "models pins" not in serve and "'mlform[postgres]==0.1.0'" in serve
+    assert "'mlform[postgres]==0.1.0'" in serve and "/opt/mlform-spec/" not in serve  # no registry in the image
+
+
+@pytest.mark.parametrize(("env", "secrets"), [
+    ("prod", {"IRIS_STATE_URL": "${{ secrets.IRIS_STATE_URL }}"}),
+    ("dev", {"AWS_ACCESS_KEY_ID": "${{ secrets.AWS_ACCESS_KEY_ID }}",
+             "AWS_SECRET_ACCESS_KEY": "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
+             "AWS_ENDPOINT_URL": "${{ secrets.AWS_ENDPOINT_URL }}", "AWS_REGION": "us-east-1"}),
+    ("staging", None),  # the OIDC role's credentials are the job's
+])
+def test_the_serving_image_installs_the_training_pins_read_from_the_shared_registry_before_the_build(
+        compiled: Project, env: str, secrets: dict[str, str] | None) -> None:
+    job = workflow(compiled, env, "apply")
+    names = [s["name"] for s in job["steps"]]
+    pin = step(job, "Pin the served model's training libraries")
+    assert names.index(pin["name"]) < names.index("Build and push the serve image")
+    assert pin.get("env") == secrets
+    assert pin["run"] == f'mlform models pins "$MLFORM_SPEC" --env "$MLFORM_ENV" > models/team/mlform-pins-{env}.txt\n'
+    serve = (compiled.root / f"deploy/team/{env}/docker/Dockerfile.serve").read_text().splitlines()
+    at = serve.index(f'COPY ["mlform-pins-{env}.txt", "/opt/mlform-pins.txt"]')
+    assert serve[at + 1].startswith("RUN /opt/mlform/bin/pip install --no-cache-dir -r /opt/mlform-pins.txt ")
+    local = yaml.safe_load((compiled.root / ".github/workflows/mlform-iris-prod-apply.yml").read_text())["jobs"]
+    assert "Pin the served model's training libraries" not in [s["name"] for s in local["apply"]["steps"]]
 
 
 def test_airflow_pods_reach_the_backend_like_the_manifests(compiled: Project) -> None:

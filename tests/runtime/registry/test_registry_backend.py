@@ -11,8 +11,9 @@ import pytest
 from sklearn.dummy import DummyClassifier
 
 from mlform.runtime.registry.models import MODEL_FILE, Registry, RegistryError
-from mlform.runtime.storage.backends.local import LocalBackend, file_sha256
+from mlform.runtime.storage.backends.local import LocalBackend
 from mlform.runtime.storage.backends.url import open_backend
+from mlform.specs.fsutil import file_sha256
 from tests.tools.elsewhere import Elsewhere
 
 SIGNATURE = [{"name": "x", "dtype": "float64"}]

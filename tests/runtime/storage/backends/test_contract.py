@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from mlform.runtime.storage.backends.base import ABSENT, Backend, BackendError, ConflictError, LockHeldError, check_key
-from mlform.runtime.storage.backends.local import file_sha256
 from mlform.runtime.storage.backends.url import open_backend, redact
+from mlform.specs.fsutil import file_sha256
 
 
 def test_documents_round_trip_and_versions_change(backend: Backend) -> None:

@@ -20,8 +20,8 @@ from tools import s3_server
 from tools.postgres_server import Cluster, free_port
 
 from mlform.runtime.storage.backends.base import BackendError, LockHeldError
-from mlform.runtime.storage.backends.local import file_sha256
 from mlform.runtime.storage.backends.url import open_backend
+from mlform.specs.fsutil import file_sha256
 
 pytestmark = pytest.mark.integration
 
