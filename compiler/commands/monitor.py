@@ -88,12 +88,13 @@ def _monitor(resolved: ResolvedSpec, out: Path | None, journal: Journal, open_pr
     """Run the monitor step and act on a breach; False when the breach is left for the exit code to report."""
     from mlform.runtime.run.executor import run_pipeline
     from mlform.runtime.run.progress import ConsoleReporter
+    from mlform.specs.model.monitoring_checks import SERVING_LOG
 
     reporter = ConsoleReporter()
     monitoring = resolved.pipeline.monitoring
     assert monitoring is not None  # checked by the command
     # these read the clock or a running server, which no fingerprint covers: never reuse an earlier verdict
-    live = bool(monitoring.max_model_age or monitoring.serving or monitoring.current == "serving_log")
+    live = bool(monitoring.max_model_age or monitoring.serving or monitoring.current == SERVING_LOG)
     step = run_pipeline(resolved, ["monitor"], force=live, upstream="run", reporter=reporter,
                         journal=journal).steps["monitor"]
     values = step.values

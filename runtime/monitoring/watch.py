@@ -7,6 +7,7 @@ the server's own health is `.servinghealth`. Each gives a `Check`; a breached on
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from mlform.specs.errors import StepError
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.model.data import Validation
 from mlform.specs.model.metrics import metric_table
-from mlform.specs.model.monitoring_checks import parse_duration
+from mlform.specs.model.monitoring_checks import OfflineGap, parse_duration
 
 from .checks import Check
 from .servinghealth import serving_checks
@@ -59,12 +60,12 @@ def model_age_check(max_age: str, served: ModelVersion | None, now: datetime) ->
     return Check("max_model_age", False, f"the served version {served.version} is {days:.1f} days old", figures)
 
 
-def nonfinite_check(max_share: float, model: object | None, features: pd.DataFrame) -> Check:
+def nonfinite_check(max_share: float, model: Any, features: pd.DataFrame) -> Check:
     """The share of the served model's predictions on `features` that are NaN or infinite, against `max_share`."""
     if model is None:
         return Check("max_nonfinite_share", False, "`max_nonfinite_share` not checked: no model is served")
     try:
-        predictions = np.asarray(model.predict(features))  # type: ignore[attr-defined]
+        predictions = np.asarray(model.predict(features))
     except ValueError as exc:
         raise StepError("monitor", f"the served model cannot predict the current data: {exc}") from None
     numeric = predictions.dtype.kind in "fc"
@@ -78,12 +79,10 @@ def nonfinite_check(max_share: float, model: object | None, features: pd.DataFra
                  f"`max_nonfinite_share` {max_share})", figures)
 
 
-def offline_gap_check(spec: ResolvedSpec, current: pd.DataFrame, model: object | None,
+def offline_gap_check(spec: ResolvedSpec, gap: OfflineGap, current: pd.DataFrame, model: object | None,
                       served: ModelVersion | None) -> Check:
     """The live metric on the labelled current rows against the served version's registered test metric."""
-    gap, data = spec.pipeline.monitoring.offline_gap, spec.pipeline.data  # type: ignore[union-attr]
-    assert gap is not None  # checked by the caller
-    metric = gap.metric
+    data, metric = spec.pipeline.data, gap.metric
     registered = served.metrics.get(metric) if served is not None else None
     labelled = current[current[data.target].notna()] if data.target in current.columns else current.iloc[:0]
     if model is None or registered is None or labelled.empty:
@@ -121,5 +120,5 @@ def watch_checks(spec: ResolvedSpec, current: pd.DataFrame, model: object | None
     if monitoring.serving is not None:
         checks.extend(serving_checks(spec.pipeline, monitoring.serving))
     if monitoring.offline_gap is not None:
-        checks.append(offline_gap_check(spec, current, model, served))
+        checks.append(offline_gap_check(spec, monitoring.offline_gap, current, model, served))
     return [check for check in checks if check is not None]

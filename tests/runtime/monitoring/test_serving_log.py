@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,6 +56,8 @@ def test_mlform_monitor_watches_the_serving_log(mlform: Cli, edit_spec: Edit, ir
     calm = mlform("monitor", str(iris_project))
     assert calm.code == 0, calm.out + calm.err
     assert f"serving log `logs`: {len(live)} logged rows from 1 file(s); 0 outside the window" in calm.out
+    again = mlform("monitor", str(iris_project))  # the window moves with the clock: never a cached verdict
+    assert again.code == 0 and re.search(r"^monitor +ran ", again.out, re.MULTILINE), again.out
     moved = live.assign(petal_length=live["petal_length"] + 2.0, petal_width=live["petal_width"] + 1.0,
                         sepal_width=live["sepal_width"] * 1.5)
     write_log(logs, moved)
