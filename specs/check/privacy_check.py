@@ -18,9 +18,9 @@ _VALUE_RULES = ("min", "max", "allowed", "regex")  # rules on values, which hash
 
 def _header(data: Data, root: Path) -> tuple[str, ...] | None:
     """The training source's columns when its file can be read cheaply; None otherwise (another check says why)."""
+    source = data.sources.get(data.training_source)
     try:
-        return source_columns(data.sources[data.training_source], root) if data.training_source in data.sources \
-            else None
+        return source_columns(source, root) if source is not None else None
     except SourceUnreadableError:
         return None
 
