@@ -12,10 +12,9 @@ __all__ = ["reproduce"]
 
 
 @click.command()
-@click.argument("ref", metavar="MODEL@VERSION")
-@click.argument("spec", type=click.Path(exists=True, path_type=Path), default=Path("."))
+@click.argument("args", nargs=-1, required=True, metavar="[SPEC] MODEL@VERSION")
 @env_option
-def reproduce(ref: str, spec: Path, env: str | None) -> None:
+def reproduce(args: tuple[str, ...], env: str | None) -> None:
     """Retrain MODEL@VERSION (a number or an alias of ENV) of the project SPEC (default: the current folder).
 
     The spec and code are read at the version's git commit into a throwaway folder, the data files must have
@@ -26,6 +25,11 @@ def reproduce(ref: str, spec: Path, env: str | None) -> None:
     from mlform.compiler.governance.reproduce import reproduce as run
     from mlform.specs import load_spec
 
+    if len(args) > 2:
+        raise click.UsageError(f"expected [SPEC] MODEL@VERSION; got {len(args)} arguments")
+    spec, ref = (Path(args[0]), args[1]) if len(args) == 2 else (Path("."), args[0])
+    if not spec.exists():
+        raise click.BadParameter(f"`{spec}` does not exist", param_hint="'SPEC'")
     model, at, version = ref.rpartition("@")
     if not at or not model or not version:
         raise click.BadParameter(f"expected MODEL@VERSION, e.g. `fraud-detector@3`; got `{ref}`",

@@ -13,12 +13,14 @@ from .finding import Finding, Sections
 
 __all__ = ["columns_meta_findings", "pii_findings"]
 
+_VALUE_RULES = ("min", "max", "allowed", "regex")  # rules on values, which hashing replaces
+
 
 def _header(data: Data, root: Path) -> tuple[str, ...] | None:
     """The training source's columns when its file can be read cheaply; None otherwise (another check says why)."""
+    source = data.sources.get(data.training_source)
     try:
-        return source_columns(data.sources[data.training_source], root) if data.training_source in data.sources \
-            else None
+        return source_columns(source, root) if source is not None else None
     except SourceUnreadableError:
         return None
 
@@ -68,3 +70,10 @@ def pii_findings(s: Sections, root: Path) -> Iterator[Finding]:
         elif pii.action != "hash":
             yield Finding(path, f"`{column}` is dropped (`action: drop`), so it cannot be a feature; "
                                 "use `action: hash`")
+    validation = s.get("validation")
+    for column, rule in (validation.columns.items() if validation is not None and pii.action == "hash" else ()):
+        for key in _VALUE_RULES:
+            if column in pii.columns and getattr(rule, key) is not None:
+                yield Finding(("validation", "columns", column, key),
+                              f"`{column}` is hashed (`data.pii`) before validation runs: `{key}` would check "
+                              "the hashes, not the values")

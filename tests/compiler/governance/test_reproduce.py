@@ -39,7 +39,7 @@ def test_a_seeded_version_reproduces_even_after_the_spec_moved_on(iris_project: 
     iris_project.write_text(iris_project.read_text().replace("max_depth: 5", "max_depth: 2"))
     git(root, "commit", "-qam", "shallower")  # the retrain must use the spec at the version's commit
 
-    result = run_mlform("reproduce", "iris-classifier@1", root, "--env", "dev", cwd=root)
+    result = run_mlform("reproduce", root, "iris-classifier@1", "--env", "dev", cwd=root)
 
     assert result.code == 0, result.err
     assert result.out.startswith("reproduced iris-classifier version 1 (commit ")
@@ -51,7 +51,7 @@ def test_changed_data_is_refused(iris_project: Path, run_mlform: Cli) -> None:
     data = root / "data" / "iris.csv"
     data.write_text(data.read_text().replace("5.1,", "5.2,", 1))
 
-    result = run_mlform("reproduce", "iris-classifier@1", root, "--env", "dev", cwd=root)
+    result = run_mlform("reproduce", root, "iris-classifier@1", "--env", "dev", cwd=root)
 
     assert result.code == 1
     assert "data `data/iris.csv` changed since the version was trained" in result.err
@@ -60,7 +60,7 @@ def test_changed_data_is_refused(iris_project: Path, run_mlform: Cli) -> None:
 def test_an_unseeded_forest_does_not_reproduce(iris_project: Path, run_mlform: Cli) -> None:
     root = _applied(iris_project, run_mlform, ("    random_state: 42\n", "    max_features: 1\n"))
 
-    result = run_mlform("reproduce", "iris-classifier@1", root, "--env", "dev", cwd=root)
+    result = run_mlform("reproduce", root, "iris-classifier@1", "--env", "dev", cwd=root)
 
     assert result.code == 1
     assert "NOT reproduced iris-classifier version 1" in result.err
@@ -69,7 +69,7 @@ def test_an_unseeded_forest_does_not_reproduce(iris_project: Path, run_mlform: C
 
 @pytest.mark.parametrize("ref", ["iris-classifier", "@1"])
 def test_a_malformed_reference_is_a_usage_error(iris_project: Path, run_mlform: Cli, ref: str) -> None:
-    result = run_mlform("reproduce", ref, iris_project.parent)
+    result = run_mlform("reproduce", ref, cwd=iris_project.parent)
     assert result.code == 1
     assert result.err.splitlines()[-1] == (f"Error: Invalid value for 'MODEL@VERSION': expected MODEL@VERSION, e.g. "
                                            f"`fraud-detector@3`; got `{ref}`")

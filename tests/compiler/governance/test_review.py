@@ -28,6 +28,7 @@ def git(root: Path, *args: str) -> str:
 def project(iris_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The iris example with a governed `prod`, committed on `main` (state folder left out by mlform itself)."""
     monkeypatch.delenv("GITHUB_REF_NAME", raising=False)
+    monkeypatch.delenv("GITHUB_REF_TYPE", raising=False)
     root = iris_project.parent
     text = iris_project.read_text()
     assert "\n  prod:\n" in text
@@ -63,4 +64,19 @@ def test_a_clean_main_passes_and_other_environments_are_not_governed(project: Pa
     (project / "notes.txt").write_text("not committed\n")
     check_governance(load_spec(project / "mlform.yaml", "dev"))  # dev sets no governance
     with pytest.raises(PlanError, match="from branch `feature`"):
+        check_governance(load_spec(project / "mlform.yaml", "prod"))
+
+
+def test_a_detached_ci_checkout_takes_the_branch_from_github(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlform.compiler.governance.review import check_governance, current_branch
+    from mlform.specs import load_spec
+
+    git(project, "checkout", "-q", "--detach")
+    assert current_branch(project) is None
+    with pytest.raises(PlanError, match=r"from no branch \(not a git work tree, or a detached HEAD\)"):
+        check_governance(load_spec(project / "mlform.yaml", "prod"))
+    monkeypatch.setenv("GITHUB_REF_NAME", "main")
+    check_governance(load_spec(project / "mlform.yaml", "prod"))
+    monkeypatch.setenv("GITHUB_REF_TYPE", "tag")  # a tag named like the branch is not the branch
+    with pytest.raises(PlanError, match="from no branch"):
         check_governance(load_spec(project / "mlform.yaml", "prod"))

@@ -59,6 +59,10 @@ CASES = {
     "a salt without hashing": (
         "  pii: {columns: [email], salt: {secret: s}}",
         ["11:8: error: data.pii: `salt` only applies to `action: hash`"]),
+    "a value rule on a hashed column": (
+        "  pii: {columns: [tx], action: hash}\nvalidation:\n  columns:\n    tx: {unique: true, regex: '^t[0-9]+$'}",
+        ["14:31: error: validation.columns.tx.regex: `tx` is hashed (`data.pii`) before validation runs: `regex` "
+         "would check the hashes, not the values"]),
     "column metadata": (
         "  columns_meta:\n    amount: {owner: payments, status: deprecated}\n    emial: {owner: crm}\n"
         "    email: {pii: true}",
