@@ -147,16 +147,24 @@ def _i1(spec: Spec) -> Verdict:
     return Verdict("off", "set `model.reproducible: true`")
 
 
+def _smoke_in_review(spec: Spec, does: str) -> Verdict:
+    """Whether the pull-request workflow fits the pipeline on a sample (`validate --smoke`), which it does
+    unless the training data needs a secret: pull-request jobs get none."""
+    if not _workflows(spec):
+        return Verdict("off", "set `targets.github_actions: {}`: its pull-request workflow runs `validate --smoke`")
+    source = spec.get(f"data.sources.{spec.get('data.train_source')}.type")
+    if source == "sql" or spec.get("data.pii.salt") is not None:
+        return Verdict("partial", "the training data needs a secret (a `sql` source or a PII salt), which "
+                                  "pull-request jobs do not get: run `mlform validate --smoke` where it is available")
+    return Verdict("enforced", f"the pull-request workflow {does} (`validate --smoke`)")
+
+
 def _i2(spec: Spec) -> Verdict:
-    if _workflows(spec):
-        return Verdict("enforced", "the pull-request workflow fits the spec on a sample (`validate --smoke`)")
-    return Verdict("off", "set `targets.github_actions: {}` (its pull-request workflow runs `validate --smoke`)")
+    return _smoke_in_review(spec, "fits the spec on a 200-row sample and predicts")
 
 
 def _i3(spec: Spec) -> Verdict:
-    if _workflows(spec):
-        return Verdict("enforced", "the pull-request workflow runs the pipeline end to end on a sample")
-    return Verdict("off", "set `targets.github_actions: {}` (its pull-request workflow runs the pipeline)")
+    return _smoke_in_review(spec, "runs the pipeline end to end on a sample")
 
 
 def _i4(spec: Spec) -> Verdict:
@@ -240,16 +248,17 @@ TESTS: tuple[ScoreTest, ...] = (
               ("evaluation.features.costs", "evaluation.features.min_gain_per_cost"),
               (f"{_RT}.steps.features:check_features",), _d3),
     ScoreTest("D4", "Features adhere to meta-level requirements", ("data.columns_meta",),
-              ("mlform.specs.check.policy_check:check_policy",), _d4),
+              ("mlform.specs.check.privacy_check:columns_meta_findings",
+               "mlform.specs.check.policy_check:check_policy"), _d4),
     ScoreTest("D5", "The data pipeline has appropriate privacy controls", ("data.pii",),
-              (f"{_RT}.steps.pii:protect",), _d5),
+              (f"{_RT}.steps.pii:protect_pii", "mlform.specs.check.privacy_check:pii_findings"), _d5),
     ScoreTest("D6", "New features can be added quickly", ("data.features", "targets.github_actions"),
               (f"{_RT}.run.reasons:step_reasons",), _d6),
     ScoreTest("D7", "All input feature code is tested", ("model.preprocessing",),
-              ("mlform.specs.check.examples:check_examples",), _d7),
+              ("mlform.specs.check.examples_check:example_findings",), _d7),
     ScoreTest("M1", "Model specs are reviewed and submitted",
               ("governance.apply_from", "governance.require_clean_tree"),
-              ("mlform.compiler.plan.governance:check_governance",), _m1),
+              ("mlform.compiler.governance.review:check_governance",), _m1),
     ScoreTest("M2", "Offline and online metrics correlate", ("monitoring.offline_gap",),
               (f"{_RT}.monitoring.watch:offline_gap_check",), _m2),
     ScoreTest("M3", "All hyperparameters have been tuned", ("model.tuning",), (f"{_RT}.steps.tuning:search",), _m3),
@@ -262,11 +271,12 @@ TESTS: tuple[ScoreTest, ...] = (
     ScoreTest("M7", "The model is tested for considerations of inclusion", ("evaluation.fairness",),
               (f"{_RT}.steps.fairness:check_fairness",), _m7),
     ScoreTest("I1", "Training is reproducible", ("model.reproducible",),
-              ("mlform.compiler.plan.reproduce:reproduce",), _i1),
+              ("mlform.compiler.governance.reproduce:reproduce",
+               "mlform.specs.check.examples_check:reproducible_findings"), _i1),
     ScoreTest("I2", "Model specs are unit tested", ("targets.github_actions",),
-              ("mlform.compiler.commands.validate:validate",), _i2),
+              (f"{_RT}.run.smoke:smoke_test",), _i2),
     ScoreTest("I3", "The ML pipeline is integration tested", ("targets.github_actions",),
-              ("mlform.compiler.targets.github_actions:render",), _i3),
+              (f"{_RT}.run.smoke:smoke_test", "mlform.compiler.targets.github_actions:render"), _i3),
     ScoreTest("I4", "Model quality is validated before serving", ("evaluation.gates",),
               (f"{_RT}.steps.evaluate:check_gates",), _i4),
     ScoreTest("I5", "The model is debuggable", ("serving",), (f"{_RT}.serving.explain:explain",), _i5),
