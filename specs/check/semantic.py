@@ -18,9 +18,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from mlform.specs.model.base import SecretUse, parse_quantity
-from mlform.specs.model.serving_watch import has_row_rule
 from mlform.specs.model.metrics import Task
 from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.model.serving_watch import has_row_rule
 from mlform.specs.read.source import KeyPath
 
 from .columns import column_findings
