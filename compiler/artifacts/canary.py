@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import Context
+from mlform.compiler.targets import Context
 
 __all__ = ["CANARY_SUFFIX", "canary_annotations", "canary_route", "canary_server_args"]
 
