@@ -74,7 +74,8 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
     SPEC, `--model` is required and the registry is the current folder's. Aliases are per environment:
     `--env dev` serves what dev's aliases name, whatever other environments did. The version is pinned at
     start, so every worker serves the same one. With SPEC, rows may carry its `data.id_columns`: never given
-    to the model, they come back as `ids` beside the predictions.
+    to the model, they come back as `ids` beside the predictions. SPEC's `serving.validate_inputs` checks requests
+    against its `validation.columns` rules and `serving.log` writes sampled rows as JSON Lines.
     """
     import uvicorn
 

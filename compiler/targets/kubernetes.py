@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlform.compiler.artifacts.canary import CANARY_SUFFIX, canary_annotations, canary_route, canary_server_args
 from mlform.compiler.artifacts.common import image, k8s_name, labels, secret_env, serving_env, spec_file
 from mlform.compiler.artifacts.pods import aws_role, container, pod_metadata, pod_spec, service_account, state_claim
 from mlform.compiler.artifacts.render import dump_yaml
 
 from . import Context
-from .canary import CANARY_SUFFIX, canary_annotations, canary_route, canary_server_args
 
 __all__ = ["directory", "render"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlform.runtime.steps.validation import COLUMN_RULES, Column, Failure
+from mlform.runtime.steps.validation import COLUMN_RULES, Column, ColumnCheck, Failure
 
 from .serving_schema import HttpError
 
@@ -41,6 +41,14 @@ def counter_lines(name: str, help_text: str, values: Mapping[tuple[tuple[str, st
     return lines
 
 
+def _declared_checks(rule: ColumnRule) -> list[ColumnCheck]:
+    """The registered checks of the fields `rule` sets to other than their default, in registration order."""
+    fields = type(rule).model_fields
+    declared = [check for name, check in COLUMN_RULES.items()
+                if getattr(rule, name) != fields[name].get_default(call_default_factory=True)]
+    return list(dict.fromkeys(declared))
+
+
 class InputGuard:
     """The row rules of `validation.columns` for the signature's columns, and the violations counted so far."""
 
@@ -49,6 +57,9 @@ class InputGuard:
         self.mode = mode
         self.rules: dict[str, ColumnRule] = {
             name: rule.model_copy(update=_SET_RULES) for name, rule in rules.columns.items() if name in wanted}
+        # per column, only the checks of the rules it declares: a request is small, a check's fixed cost is not
+        self.checks = {name: _declared_checks(rule) for name, rule in self.rules.items()}
+        self.rules = {name: rule for name, rule in self.rules.items() if self.checks[name]}
         self.violations: dict[tuple[str, str], int] = {}
 
     @property
@@ -59,10 +70,9 @@ class InputGuard:
     def check(self, frame: pd.DataFrame) -> list[Failure]:
         """Every failing row rule of `frame`; counts nothing."""
         failures: list[Failure] = []
-        checks = dict.fromkeys(COLUMN_RULES.values())
         for name, rule in self.rules.items():
             col = Column(name, frame[name], rule, failures)
-            for check in checks:
+            for check in self.checks[name]:
                 if check(col) is False:
                     break
         return failures

@@ -21,6 +21,7 @@ from mlform.specs.model.base import SecretUse, parse_quantity
 from mlform.specs.model.metrics import Task
 from mlform.specs.model.monitoring_checks import SERVING_LOG
 from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.model.serving_watch import has_row_rule
 from mlform.specs.read.source import KeyPath
 
 from .columns import column_findings
@@ -185,6 +186,17 @@ def _check_serving(s: Sections) -> Iterator[Finding]:
                       on_key=True)
 
 
+def _check_served_rules(s: Sections) -> Iterator[Finding]:
+    serving, columns = s["serving"], s["validation"].columns
+    if serving is None or serving.validate_inputs == "off":
+        return
+    features = set(s["data"].features)
+    if not any(name in features and has_row_rule(rule) for name, rule in columns.items()):
+        yield Finding(("serving", "validate_inputs"), f"`{serving.validate_inputs}` checks nothing: no feature has a "
+                      "row rule (`nullable: false`, `min`, `max`, `allowed`, `regex`) under `validation.columns`",
+                      "warning")
+
+
 def _may_hold_secret(annotation: Any) -> bool:
     """Whether a value of this type can contain a `{secret: NAME}`: a SecretUse, or free-form data."""
     if annotation is Any:
@@ -280,6 +292,7 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
     (("monitoring", "data"), _check_monitoring),
     (("monitoring", "data"), watch_findings),
     (("serving",), _check_serving),
+    (("serving", "validation", "data"), _check_served_rules),
     (("secrets",), _check_secrets),
     (("model",), reproducible_findings),
     (("model",), example_findings),

@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from .base import NonEmptyStr, SpecModel
+from .data import ColumnRule
 
-__all__ = ["VALIDATE_INPUTS", "VALIDATE_INPUTS_HELP", "Canary", "ServingLog", "ValidateInputs"]
+__all__ = ["VALIDATE_INPUTS", "VALIDATE_INPUTS_HELP", "Canary", "ServingLog", "ValidateInputs", "has_row_rule"]
 
 ValidateInputs = Literal["reject", "flag", "off"]
 VALIDATE_INPUTS_HELP = (
@@ -16,6 +17,12 @@ VALIDATE_INPUTS_HELP = (
     "answers 422 naming the column, rule and row; `flag` scores the request and counts the violation in "
     "`/metrics` (`mlform_input_violations_total`); `off` checks only the signature.")
 VALIDATE_INPUTS: ValidateInputs = "off"
+
+
+def has_row_rule(rule: ColumnRule) -> bool:
+    """Whether `rule` declares a rule a single request row can break (what `validate_inputs` checks)."""
+    return (not rule.nullable or rule.min is not None or rule.max is not None or rule.allowed is not None
+            or rule.regex is not None)
 
 
 class ServingLog(SpecModel):

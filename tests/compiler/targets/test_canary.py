@@ -39,9 +39,10 @@ def load(project: Project, env: str, stem: str) -> dict[str, Any]:
 def test_deployments_get_a_canary_and_a_weighted_route(canaried: Project) -> None:
     route = load(canaried, "dev", "httproute")
     port = load(canaried, "dev", "service")["spec"]["ports"][0]["port"]
-    assert route["spec"]["parentRefs"] == [{"group": "", "kind": "Service", "name": "iris", "port": port}]
+    assert route["spec"]["parentRefs"] == [{"group": "", "kind": "Service", "name": "iris"}]
     backends = route["spec"]["rules"][0]["backendRefs"]
-    assert [(b["name"], b["weight"]) for b in backends] == [("iris", 90), ("iris-canary", 10)]
+    assert [(b["name"], b["port"], b["weight"]) for b in backends] == [("iris", port, 90), ("iris-canary", port, 10)]
+    assert load(canaried, "dev", "canary-service")["metadata"]["name"] == "iris-canary"
     assert route["metadata"]["annotations"]["mlform.dev/canary-steps"] == "25,50,100"
     canary = load(canaried, "dev", "canary-deployment")
     stable = load(canaried, "dev", "deployment")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import Context
+from mlform.compiler.targets import Context
 
 __all__ = ["CANARY_SUFFIX", "canary_annotations", "canary_route", "canary_server_args"]
 
@@ -40,7 +40,8 @@ def canary_route(ctx: Context, stable: str, canary: str, port: int, meta: dict[s
     serving = ctx.spec.pipeline.serving
     assert serving is not None and serving.canary is not None
     share = serving.canary.traffic_percent
-    parent = {"group": "", "kind": "Service", "name": stable, "port": port}
+    # no `port` on the parent: it joined the standard channel late (v1.1), and the Service has one port
+    parent = {"group": "", "kind": "Service", "name": stable}
     rule = {"backendRefs": [{"group": "", "kind": "Service", "name": stable, "port": port, "weight": 100 - share},
                             {"group": "", "kind": "Service", "name": canary, "port": port, "weight": share}]}
     return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
