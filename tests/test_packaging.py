@@ -39,8 +39,8 @@ def test_every_package_folder_is_declared_in_pyproject() -> None:
     assert {_package(init.parent) for init in _source_files("__init__.py")} == declared
 
 
-def test_the_templates_package_ships_its_jinja_files() -> None:
-    assert PYPROJECT["tool"]["setuptools"]["package-data"]["mlform.templates"] == ["**/*.j2"]
+def test_the_templates_package_ships_its_jinja_files_and_the_ui_assets() -> None:
+    assert PYPROJECT["tool"]["setuptools"]["package-data"]["mlform.templates"] == ["**/*.j2", "ui/*.css", "ui/*.js"]
     assert (REPO / PACKAGE_DIRS["mlform.templates"] / "__init__.py").is_file()
 
 
@@ -74,9 +74,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
 @pytest.mark.integration
 def test_wheel_holds_every_module_and_template_under_mlform(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
-    expected = {_wheel_name(p) for p in [*_source_files("*.py"), *_source_files("*.j2")]}
+    shipped = [*_source_files("*.py"), *_source_files("*.j2"), *_source_files("*.css"), *_source_files("*.js")]
+    expected = {_wheel_name(p) for p in shipped}
     assert expected <= names
-    assert {n for n in names if n.endswith((".py", ".j2"))} == expected
+    assert {n for n in names if n.endswith((".py", ".j2", ".css", ".js"))} == expected
     assert "mlform/specs/py.typed" in names
 
 

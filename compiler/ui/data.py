@@ -50,7 +50,7 @@ def _last_run_steps(sources: Sources, name: str, env: str) -> dict[str, dict[str
 def _environment(sources: Sources, entry: Entry, env: str) -> dict[str, Any]:
     from mlform.compiler.plan.state import StateStore
     from mlform.runtime.storage.backends.url import backend_for, redact
-    from mlform.specs.errors import StateError
+    from mlform.specs.errors import MlformError, StateError
 
     spec = entry.specs[env]
     backend = backend_for(spec)
@@ -59,7 +59,10 @@ def _environment(sources: Sources, entry: Entry, env: str) -> dict[str, Any]:
         state = StateStore(backend, spec.name, env).read()
     except StateError as exc:
         state, problem = None, str(exc)
-    graph = sources.graph(entry, env)
+    try:
+        graph = sources.graph(entry, env)
+    except MlformError as exc:  # e.g. a data file missing: the rest of the page still shows
+        graph, problem = {"steps": [], "edges": []}, problem or str(exc)
     results = _last_run_steps(sources, spec.name, env)
     return {"env": env, "backend": redact(backend.describe()), "spec_digest": spec.digest,
             "state": None if state is None else {"serial": state.serial, "lineage": state.lineage,

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .sources import Entry, Sources, hide_secret
+from .sources import Entry, Sources, hide_secret, stamp
 
 __all__ = ["PAGE_SIZE", "SORTS", "compare_data", "monitoring_data", "report_file", "runs_data"]
 
@@ -33,7 +33,25 @@ def _sort_key(sort: str) -> Any:
     return lambda r: r[sort] if r[sort] is not None else ""
 
 
+def _change_mark(sources: Sources) -> tuple[Any, ...] | None:
+    """What changes whenever a run is written to a local tracker; None when a tracker is not local (no caching)."""
+    from mlform.runtime.tracking.tracker import TRACKING_DB
+
+    marks: list[Any] = []
+    for backend, _ in sources.backends():
+        db = backend.local_path(TRACKING_DB)
+        if db is None:
+            return None
+        marks += [str(db), *(stamp(db.with_name(db.name + suffix)) for suffix in ("", "-wal"))]
+    return tuple(marks)
+
+
 def _all_runs(sources: Sources) -> list[dict[str, Any]]:
+    """Every tracked run of the specs, newest first; read again only when a tracker changed."""
+    mark = _change_mark(sources)
+    cached = sources.cache.get("runs")
+    if mark is not None and cached is not None and cached[0] == mark:
+        return list(cached[1])
     rows = []
     with sources.trackers() as trackers:
         for tracker, entries in trackers:
@@ -44,7 +62,8 @@ def _all_runs(sources: Sources) -> list[dict[str, Any]]:
                                  "env": row["env"], "status": row["status"], "started": row["started"],
                                  "finished": row["finished"], "duration": _duration(row), "error": row["error"],
                                  "git_commit": row.get("git_commit")})
-    return rows
+    sources.cache["runs"] = (mark, rows)
+    return list(rows)
 
 
 def _gates(entry: Entry | None, env: str, metrics: dict[str, float]) -> bool | None:
@@ -106,7 +125,7 @@ def runs_data(sources: Sources, query: Mapping[str, str]) -> dict[str, Any]:
     per = min(max(_int(query.get("per"), PAGE_SIZE), 1), MAX_PAGE_SIZE)
     pages = max(1, math.ceil(len(rows) / per))
     page = min(max(_int(query.get("page"), 1), 1), pages)
-    shown = rows[(page - 1) * per: page * per]
+    shown = [dict(row) for row in rows[(page - 1) * per: page * per]]  # the cached rows stay as read
     _enrich(sources, shown)
     return {"total": len(rows), "page": page, "pages": pages, "per": per, "sort": sort,
             "filters": {k: query.get(k, "") for k in ("q", "spec", "env", "status")}, "runs": shown}

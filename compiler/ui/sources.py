@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mlform.runtime.tracking.tracker import Tracker
     from mlform.specs.loader import ResolvedSpec
 
-__all__ = ["SECRET_KEY", "Entry", "Sources", "hide_secret"]
+__all__ = ["SECRET_KEY", "Entry", "Sources", "hide_secret", "stamp"]
 
 # a value under a key named like this is a secret (or a reference to one) and never shown
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|credential|api_key|apikey|private_key)", re.IGNORECASE)
@@ -54,7 +54,8 @@ class Entry:
         return (first.pipeline.metadata.description or "") if first is not None else ""
 
 
-def _stamp(path: Path) -> tuple[int, int]:
+def stamp(path: Path) -> tuple[int, int]:
+    """A file's modification time and size; zeros when it is missing."""
     try:
         stat = path.stat()
     except OSError:
@@ -76,6 +77,7 @@ class Sources:
         for key, entry in self.entries.items():
             entry.key = key
         self._graphs: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.cache: dict[str, Any] = {}  # what a page may reuse while the files it came from are unchanged
 
     def all(self) -> list[Entry]:
         """Every spec, each reloaded when its file changed."""
@@ -84,17 +86,17 @@ class Sources:
     def entry(self, key: str) -> Entry:
         """The spec with URL key `key` (KeyError when there is none), reloaded when its file changed."""
         entry = self.entries[key]
-        stamp = _stamp(entry.file)
-        if stamp != entry.stamp:
-            self._load(entry, stamp)
+        now = stamp(entry.file)
+        if now != entry.stamp:
+            self._load(entry, now)
         return entry
 
     @staticmethod
-    def _load(entry: Entry, stamp: tuple[int, int]) -> None:
+    def _load(entry: Entry, now: tuple[int, int]) -> None:
         from mlform.specs.loader import validate_file
 
         specs, diagnostics = validate_file(entry.file)
-        entry.stamp = stamp
+        entry.stamp = now
         entry.specs = {spec.env: spec for spec in specs}
         entry.errors = [str(d) for d in diagnostics if d.severity == "error"]
 

@@ -129,8 +129,9 @@ class SqliteTracker(Tracker):
 
     def run(self, run_id: str) -> dict[str, Any]:
         """One run with its steps, params, metrics and artifacts; a unique ID prefix is enough."""
-        found = self.conn.execute("SELECT * FROM runs WHERE substr(id, 1, length(?)) = ? ORDER BY started DESC LIMIT 2",
-                                  (run_id, run_id)).fetchall()
+        # a range on the primary key finds a prefix through its index (IDs are ASCII, below U+FFFF)
+        found = self.conn.execute("SELECT * FROM runs WHERE id >= ? AND id < ? ORDER BY started DESC LIMIT 2",
+                                  (run_id, run_id + "\uffff")).fetchall()
         if len(found) != 1:
             problem = "matches several runs" if found else "is not a tracked run"
             raise StateError(f"run `{run_id}` {problem}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,12 @@ def main(base: str, out: Path, chromium: str, chromedriver: str) -> dict[str, An
         driver.get(base + "/models")
         driver.find_element(By.LINK_TEXT, "card").click()
         seen["card"] = _seen(driver, "card", out)
+        driver.get(base + "/runs")
+        rows = len(driver.find_elements(By.CSS_SELECTOR, "table.runs tbody tr"))
+        driver.find_element(By.CSS_SELECTOR, "form.filters input[name=q]").send_keys("no-such-run")
+        time.sleep(1.5)  # the script waits 250 ms after typing, then asks /api/runs
+        seen["filter"] = {"before": rows, "after": len(driver.find_elements(By.CSS_SELECTOR, "table.runs tbody tr")),
+                          "errors": [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]}
         driver.get(base + "/runs")
         button = driver.find_element(By.ID, "compare-button")
         seen["compare_enabled_before"] = button.is_enabled()

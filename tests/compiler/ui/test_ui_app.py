@@ -89,6 +89,19 @@ def test_runs_are_paged_sorted_and_filtered(client: Client) -> None:
         "20200101T000000-payload"]
 
 
+def test_a_new_run_shows_at_once(applied: Path, client: Client) -> None:
+    from mlform.runtime.tracking.sqlite import SqliteTracker
+
+    before = json.loads(client.get("/api/runs").body)["total"]
+    tracker = SqliteTracker(applied / "iris" / ".mlform" / "tracking.db")
+    try:
+        tracker.start_run("20300101T000000-newest", "iris", "dev", "mlform.yaml", "0" * 64, {})
+    finally:
+        tracker.close()
+    after = json.loads(client.get("/api/runs").body)
+    assert after["total"] == before + 1 and after["runs"][0]["id"] == "20300101T000000-newest"
+
+
 def test_secret_values_are_never_shown(client: Client) -> None:
     for target in ("/runs?q=payload", "/api/runs?q=payload", "/compare?run=20200101T000000-payload&run=x",
                    "/api/compare?run=20200101T000000-payload"):

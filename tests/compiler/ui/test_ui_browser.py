@@ -50,6 +50,7 @@ def test_every_page_renders_in_chromium_without_errors_or_executed_payloads(tmp_
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    assert seen.pop("filter") == {"before": 4, "after": 0, "errors": []}  # the filter box asked the JSON twin
     pages = {k: v for k, v in seen.items() if isinstance(v, dict)}
     assert set(pages) == {"/", "/runs", "/models", "/plans", "/monitoring", "/audit", "report", "card", "compare"}
     for name, page in pages.items():
