@@ -128,8 +128,13 @@ def test_each_broken_property_fails_its_check(tmp_path: Path, capsys: pytest.Cap
                   "recall per group of region", "metrics on each later window", "permutation importance (roc_auc)"):
         assert f'aria-label="{title}' in card
     assert "evaluation.fairness.max_gap" in card and "too stale" in card
-    # pinning the version for production shows the review in the plan's evidence, and refuses the move
+    # the review blocks are part of the evaluate step's fingerprint, not of training's
     spec = root / "mlform.yaml"
+    spec.write_text(spec.read_text().replace("max_gap: 0.1", "max_gap: 0.3"))
+    plan = _cli(capsys, "plan", str(root))
+    assert "`evaluation.fairness.max_gap` changed: 0.1 -> 0.3" in plan
+    assert [line.split()[1] for line in plan.splitlines() if line.strip().startswith(">")] == ["evaluate", "register"]
+    # pinning the version for production shows the review in the plan's evidence, and refuses the move
     spec.write_text(spec.read_text().replace("registry: {model_name: reviewed}",
                                              "registry: {model_name: reviewed, production: 1}"))
     with pytest.raises(SystemExit) as refused:
