@@ -4,7 +4,7 @@ MlformError
 ├── SpecError                  a spec cannot be read or is invalid; carries every Diagnostic at once
 │   ├── EditError              a spec file cannot be edited in place safely (specs/read/yamledit)
 │   ├── SourceUnreadableError  a data file's header or schema cannot be read (specs/check/columns)
-│   └── FilterSyntaxError  a slice filter is outside its grammar (specs/check/filter_expr)
+│   └── FilterSyntaxError      a slice filter is outside its grammar (specs/check/filter_expr)
 ├── GraphError                 the step graph has a cycle or a missing dependency
 ├── RenderError                an artifact cannot be produced from the graph
 │   └── BuildError             an image build failed (compiler/artifacts/docker_build)
@@ -18,6 +18,7 @@ MlformError
 │   │   └── ConflictError      a compare-and-swap write lost: the key changed since it was read
 │   ├── AuditError             the audit log is unreadable or its chain broken (runtime/storage/auditlog)
 │   ├── RegistryError          a model registry operation is refused (runtime/registry/models)
+│   ├── ForeignFormatError     an aliases file of a format this mlform does not read (runtime/registry/aliasfile)
 │   ├── VersionMismatchError   a model was saved by another library version (runtime/registry/compat)
 │   ├── TrackingError          the tracking backend failed (runtime/tracking/tracking_mlflow)
 │   └── CardError              a model card's subject cannot be found (compiler/governance/card)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from mlform.runtime.htmlpage import escape
+from mlform.runtime.serving.serving_schema import HttpError  # the one "server refuses a request" error
 
 from . import data, pages, pages_runs, runsdata
 from .sources import Sources
@@ -45,14 +46,6 @@ API = {"/": ("/api/pipelines", "each spec and environment: state, last apply, st
        "/plans": ("/api/plans", "saved plan files and the last plan per environment"),
        "/monitoring": ("/api/monitoring", "drift reports per environment in time order"),
        "/audit": ("/api/audit", "each audit log, every entry checked against the one before")}
-
-
-class HttpError(Exception):
-    """An answer other than 200, with its text."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 class UiApp:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlform.specs.errors import StateError
+
 __all__ = ["ALIASES_FORMAT", "AliasTable", "ForeignFormatError", "alias_table", "env_aliases"]
 
 ALIASES_FORMAT = 2
@@ -15,7 +17,7 @@ ALIASES_FORMAT = 2
 AliasTable = dict[str, dict[str, int]]
 
 
-class ForeignFormatError(ValueError):
+class ForeignFormatError(StateError, ValueError):
     """An aliases file of a format this mlform does not read; `args[0]` is the format it names."""
 
 
