@@ -145,6 +145,11 @@ def load(path: Path, version: str) -> dict[str, Any]:
 
 @functools.cache
 def index() -> dict[str, Any] | None:
-    """The index of the installed scikit-learn, loaded once per process; None when scikit-learn is not installed."""
+    """The index of the installed scikit-learn, loaded once per process; None without scikit-learn or an index."""
     version = installed_version()
-    return None if version is None else load(cache_file(), version)
+    if version is None:
+        return None
+    try:
+        return load(cache_file(), version)
+    except Exception:  # noqa: BLE001 - an index that cannot be built: every check imports what it names, as before
+        return None
