@@ -1,18 +1,21 @@
 """CLI benchmark: start-up against a bare click CLI and MLflow, and `validate`/`graph` over 1 to 1,000 specs.
 
 It also splits the cost of validating one spec into its stages (CPU time, in this process), so the
-numbers say where a millisecond per spec goes. Writes benchmarks/results/cli.md. MLflow is installed
-on first use into benchmarks/.venvs/mlflow (gitignored). Run it alone with `python benchmarks/bench_cli.py`,
-or every benchmark with `make bench`.
+numbers say where a millisecond per spec goes. With `--before REF` (default `main`) it also times `validate` of
+an earlier revision's sources (git archive, same interpreter and packages) in the same rounds, as before/after.
+Writes benchmarks/results/cli.md. MLflow is installed on first use into benchmarks/.venvs/mlflow (gitignored).
+Run it alone with `python benchmarks/bench_cli.py`, or every benchmark with `make bench`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import baseline
 
 __all__ = [
     "Timing",
@@ -40,9 +45,13 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULT = HERE / "results" / "cli.md"
 IRIS = REPO / "examples" / "iris"
+VALIDATE_ONE = "mlform validate examples/iris"
 MLFLOW_VENV = HERE / ".venvs" / "mlflow"
 MLFLOW_REQUIREMENT = "mlflow==3.17.*"
 HELP_GOAL_S = 0.10
+VALIDATE_ONE_GOAL_S = 0.30
+VALIDATE_ONE_GOAL_RATIO = 0.15  # of `import sklearn.ensemble`
+VALIDATE_MANY_GOAL_S = 3.0  # 1,000 specs
 HELLO_CLI = '''\
 import click
 
@@ -68,11 +77,24 @@ class Timing:
 
     label: str
     samples: tuple[float, ...]
+    cpu: tuple[float, ...] = ()
+    """CPU seconds (user + system) of each run, which hold when other processes load the machine."""
 
     @property
     def median(self) -> float:
         """The median run."""
         return statistics.median(self.samples)
+
+    @property
+    def cpu_median(self) -> float:
+        """The median CPU seconds of a run (0 when not measured)."""
+        return statistics.median(self.cpu) if self.cpu else 0.0
+
+
+def children_cpu() -> float:
+    """CPU seconds used so far by this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run_once(argv: Sequence[str]) -> float:
@@ -88,12 +110,15 @@ def _run_once(argv: Sequence[str]) -> float:
 def time_commands(commands: dict[str, list[str]], runs: int, warmup: int) -> list[Timing]:
     """Time each command `runs` times after `warmup` runs, interleaved so background load hits all alike."""
     samples: dict[str, list[float]] = {label: [] for label in commands}
+    cpu: dict[str, list[float]] = {label: [] for label in commands}
     for round_number in range(warmup + runs):
         for label, argv in commands.items():
+            before = children_cpu()
             elapsed = _run_once(argv)
             if round_number >= warmup:
                 samples[label].append(elapsed)
-    return [Timing(label, tuple(values)) for label, values in samples.items()]
+                cpu[label].append(children_cpu() - before)
+    return [Timing(label, tuple(values), tuple(cpu[label])) for label, values in samples.items()]
 
 
 def mlflow_command() -> tuple[Path | None, str]:
@@ -126,13 +151,16 @@ def make_tree(root: Path, count: int) -> Path:
     return root
 
 
-def scale_timings(sizes: Sequence[int], runs_for: dict[int, int], mlform: str) -> dict[int, list[Timing]]:
-    """validate and graph times over trees of each size."""
+def scale_timings(sizes: Sequence[int], runs_for: dict[int, int], mlform: str,
+                  before: Path | None = None) -> dict[int, list[Timing]]:
+    """validate and graph times over trees of each size (and validate of the `before` sources, if given)."""
     found = {}
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="mlform-bench-") as tmp:
             tree = str(make_tree(Path(tmp), size))
             commands = {"validate": [mlform, "validate", tree], "graph": [mlform, "graph", tree]}
+            if before is not None:
+                commands["validate (before)"] = baseline.command(before, ["validate", tree])
             found[size] = time_commands(commands, runs=runs_for[size], warmup=1)
             print(f"  {size} specs: " + ", ".join(f"{t.label} {t.median:.2f}s" for t in found[size]), flush=True)
     return found
@@ -203,6 +231,11 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def machine_facts(mlflow_version: str) -> list[tuple[str, str]]:
     """What the numbers were measured on."""
     packages = ["mlform", "click", "pydantic", "PyYAML", "networkx", "scikit-learn"]
@@ -211,7 +244,7 @@ def machine_facts(mlflow_version: str) -> list[tuple[str, str]]:
         ("CPU", f"{_cpu_model()}, {os.cpu_count()} cores"),
         ("memory", _meminfo_gib()),
         ("OS", f"{platform.system()} {platform.release()}"),
-        ("load average (1, 5, 15 min) at the end", ", ".join(f"{load:.2f}" for load in os.getloadavg())),
+        ("load average (1, 5, 15 min) at the end", load_average()),
         ("Python", platform.python_version()),
         *((package, _version(package)) for package in packages),
         ("mlflow (separate venv)", mlflow_version),
@@ -223,6 +256,30 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
+def _validate_goals(by_label: dict[str, Timing], scale: dict[int, list[Timing]]) -> list[str]:
+    """The goals of `validate`: one spec against `import sklearn.ensemble` in the same run, and 1,000 specs."""
+    one, sklearn = by_label[VALIDATE_ONE].median, by_label["python -c 'import sklearn.ensemble'"].median
+    met = one <= VALIDATE_ONE_GOAL_S and one <= VALIDATE_ONE_GOAL_RATIO * sklearn
+    cpu, sklearn_cpu = by_label[VALIDATE_ONE].cpu_median, by_label["python -c 'import sklearn.ensemble'"].cpu_median
+    lines = [f"Goal: `{VALIDATE_ONE}` <= {VALIDATE_ONE_GOAL_S:.2f} s and <= {VALIDATE_ONE_GOAL_RATIO:.2f}x "
+             f"`import sklearn.ensemble`: **{'met' if met else 'NOT met'}** (median {one:.3f} s, "
+             f"{one / sklearn:.2f}x of {sklearn:.3f} s; CPU {cpu:.3f} s, {cpu / sklearn_cpu:.2f}x of "
+             f"{sklearn_cpu:.3f} s)."]
+    before = by_label.get(f"{VALIDATE_ONE} (before)")
+    if before is not None:
+        lines[-1] += (f" Before: {before.median:.3f} s ({before.median / sklearn:.2f}x; CPU {before.cpu_median:.3f} s, "
+                      f"{before.cpu_median / sklearn_cpu:.2f}x).")
+    many = {t.label: t for t in scale.get(1000, [])}
+    if "validate" in many:
+        median = many["validate"].median
+        lines += ["", f"Goal: `validate` of 1,000 specs <= {VALIDATE_MANY_GOAL_S:.1f} s: "
+                      f"**{'met' if median <= VALIDATE_MANY_GOAL_S else 'NOT met'}** (median {median:.2f} s, CPU "
+                      f"{many['validate'].cpu_median:.2f} s" +
+                  (f"; before: {many['validate (before)'].median:.2f} s, CPU "
+                   f"{many['validate (before)'].cpu_median:.2f} s)." if "validate (before)" in many else ").")]
+    return lines
+
+
 def render(startup: list[Timing], scale: dict[int, list[Timing]], stages: tuple[int, list[tuple[str, float]]],
            facts: list[tuple[str, str]], runs: int) -> str:
     """The Markdown report."""
@@ -232,20 +289,25 @@ def render(startup: list[Timing], scale: dict[int, list[Timing]], stages: tuple[
     verdict = "met" if help_median <= HELP_GOAL_S else "NOT met"
     lines = ["## CLI start-up and spec throughput (bench_cli)", "",
              f"Goal: `mlform --help` <= {HELP_GOAL_S:.2f} s: **{verdict}** (median {help_median:.3f} s).", "",
+             *_validate_goals(by_label, scale), "",
              f"### Start-up: median of {runs} runs, interleaved, after warm-up", ""]
     rows = [[f"`{t.label}`", f"{t.median:.3f}", f"{min(t.samples):.3f}", f"{max(t.samples):.3f}",
-             f"{t.median / floor:.2f}x", f"{t.median / help_median:.2f}x"] for t in startup]
-    lines += _table(["command", "median s", "min s", "max s", "vs click hello", "vs mlform --help"], rows)
+             f"{t.cpu_median:.3f}", f"{t.median / floor:.2f}x", f"{t.median / help_median:.2f}x"] for t in startup]
+    lines += _table(["command", "median s", "min s", "max s", "CPU s", "vs click hello", "vs mlform --help"], rows)
+    lines += ["", "CPU s is the user and system time of the command (what other processes on the machine do not "
+              "inflate); every command runs with bytecode caches on, as an installed package does. `(before)` rows run "
+              "the earlier revision's sources with the same interpreter and packages, in the same rounds.", ""]
     lines += ["", "### validate and graph over N copies of the iris spec (3 environments each)", ""]
     rows = []
     for size, timings in scale.items():
         found = {t.label: t for t in timings}
-        validate, graph = found["validate"], found["graph"]
+        validate, graph, before = found["validate"], found["graph"], found.get("validate (before)")
         rows.append([str(size), str(len(validate.samples)),
-                     f"{validate.median:.2f}", f"{1000 * validate.median / size:.1f}",
+                     f"{validate.median:.2f}", f"{validate.cpu_median:.2f}", f"{1000 * validate.median / size:.1f}",
+                     f"{before.median:.2f} ({before.cpu_median:.2f})" if before else "-",
                      f"{graph.median:.2f}", f"{1000 * graph.median / size:.1f}"])
-    lines += _table(["specs", "runs", "validate median s", "validate ms/spec", "graph median s", "graph ms/spec"],
-                    rows)
+    lines += _table(["specs", "runs", "validate median s", "validate CPU s", "validate ms/spec",
+                     "validate before s (CPU s)", "graph median s", "graph ms/spec"], rows)
     lines += ["", "`validate` checks the base spec and every environment; `graph` resolves the base spec.", ""]
     count, costs = stages
     estimator = by_label["python -c 'import sklearn.ensemble'"].median - by_label["python -c pass"].median
@@ -264,11 +326,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the benchmark and write results/cli.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few runs and small trees, to check the script")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip timing MLflow's CLI (installed on first use)")
+    parser.add_argument("--before", default="main", metavar="REF",
+                        help="also time `validate` of this git revision's sources (default: main; `` for none)")
     args = parser.parse_args(argv)
+    started = load_average()
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # time commands as installed packages run: with bytecode caches
     runs = 5 if args.quick else 20
     sizes = (1, 10) if args.quick else (1, 100, 1000)
     runs_for = {1: 3 if args.quick else 10, 10: 3, 100: 5, 1000: 3}
     mlform = str(Path(sys.executable).with_name("mlform"))
+    with contextlib.ExitStack() as stack:
+        before = None
+        if args.before:
+            before = baseline.checkout(args.before, Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            print(f"before: {args.before} ({baseline.resolve(args.before)})", flush=True)
+        _measure(args, runs, sizes, runs_for, mlform, before, started)
+
+
+def _measure(args: argparse.Namespace, runs: int, sizes: Sequence[int], runs_for: dict[int, int], mlform: str,
+             before: Path | None, started: str) -> None:
+    """Time everything, write results/cli.md."""
     with tempfile.TemporaryDirectory(prefix="mlform-bench-") as tmp:
         hello = Path(tmp) / "hello.py"
         hello.write_text(HELLO_CLI)
@@ -276,19 +354,25 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "python -c 'import sklearn.ensemble'": [sys.executable, "-c", "import sklearn.ensemble"],
                     "click hello --help": [sys.executable, str(hello), "--help"],
                     "mlform --help": [mlform, "--help"],
-                    "mlform --version": [mlform, "--version"]}
-        mlflow, mlflow_version = mlflow_command()
+                    "mlform --version": [mlform, "--version"],
+                    VALIDATE_ONE: [mlform, "validate", str(IRIS)]}
+        if before is not None:
+            commands[f"{VALIDATE_ONE} (before)"] = baseline.command(before, ["validate", str(IRIS)])
+        mlflow, mlflow_version = (None, "skipped (--no-mlflow)") if args.no_mlflow else mlflow_command()
         if mlflow is not None:
             commands |= {"mlflow --help": [str(mlflow), "--help"], "mlflow --version": [str(mlflow), "--version"]}
         print("timing start-up ...", flush=True)
         startup = time_commands(commands, runs=runs, warmup=3)
     print("timing validate and graph ...", flush=True)
-    scale = scale_timings(sizes, runs_for, mlform)
+    scale = scale_timings(sizes, runs_for, mlform, before)
     print("timing the stages of validation ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="mlform-bench-") as tmp:
         stages = (sizes[-1], stage_costs(make_tree(Path(tmp), sizes[-1]), passes=3))
-    report = render(startup, scale, stages,
-                    machine_facts(mlflow_version if mlflow else f"not measured ({mlflow_version})"), runs)
+    facts = machine_facts(mlflow_version if mlflow else f"not measured ({mlflow_version})")
+    facts.insert(4, ("load average (1, 5, 15 min) at the start", started))
+    if before is not None:
+        facts.append(("before", f"`{args.before}` ({baseline.resolve(args.before)})"))
+    report = render(startup, scale, stages, facts, runs)
     from mlform.specs.fsutil import write_atomic
 
     write_atomic(RESULT, report)

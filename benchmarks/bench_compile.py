@@ -3,7 +3,10 @@
 Part 1 times `mlform compile DIR` as a whole process in a temporary git repository holding N copies of
 examples/iris (distinct `metadata.name`s, their own data): a fresh compile (no output yet), `compile --check`
 of the current output, and `mlform validate DIR` as the reference (compile = validate + render + write).
-The three are interleaved round by round. Then cProfile runs one fresh compile of the largest tree in-process.
+The three are interleaved round by round. With `--before REF` (default `main`) the same rounds also run
+`compile` and `compile --check` of that revision's sources (git archive, same interpreter and packages), each
+`--check` against the other side's output, so a round also proves both write the same bytes. Then cProfile
+runs one fresh compile of the largest tree in-process.
 
 Part 2 compiles the Airflow target of 50 specs (100 DAG files: dev and prod) and parses the folder with
 Airflow 3's `DagBag` in the test tooling's cached Airflow venv (tests/tools), after importing Airflow and the
@@ -32,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_cli import Timing, _run_once, _table, _version, machine_facts, make_tree
+import baseline as revision
+from bench_cli import Timing, _run_once, _table, _version, children_cpu, load_average, machine_facts, make_tree
 
 __all__ = ["ParseResult", "Scaling", "main", "parse_dags", "parse_worker", "profile_compile", "render",
            "time_compile"]
@@ -41,6 +45,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULT = HERE / "results" / "compile.md"
 PARSE_GOAL_MS = 50.0
+COMPILE_GOAL_S = 20.0  # 1,000 specs
+CHECK_GOAL_S = 10.0
 WORKER_FLAG = "--airflow-worker"
 OPERATOR_MODULES = (  # everything a generated DAG file imports, so the first parse pays no Airflow import
     "airflow.sdk",
@@ -116,26 +122,39 @@ def _count_output(root: Path) -> int:
     return sum(1 for folder in (root / "deploy", root / ".github") for path in folder.rglob("*") if path.is_file())
 
 
-def time_compile(size: int, runs: int, warmup: int, mlform: str) -> Scaling:
-    """validate, fresh compile and `compile --check` of `size` iris copies, interleaved round by round."""
+def time_compile(size: int, runs: int, warmup: int, mlform: str, before: Path | None = None) -> Scaling:
+    """validate, fresh compile and `compile --check` of `size` iris copies, interleaved round by round.
+
+    With `before` sources, each round also runs theirs: their `--check` right after our compile and ours right
+    after theirs, so a round fails unless both sides write the same bytes.
+    """
     commands = {"validate": [mlform, "validate", "specs"], "compile": [mlform, "compile", "specs"],
                 "compile --check": [mlform, "compile", "specs", "--check"]}
+    if before is not None:
+        commands = {"validate": commands["validate"], "compile": commands["compile"],
+                    "compile --check (before)": revision.command(before, ["compile", "specs", "--check"]),
+                    "compile (before)": revision.command(before, ["compile", "specs"]),
+                    "compile --check": commands["compile --check"]}
     samples: dict[str, list[float]] = {label: [] for label in commands}
+    cpu: dict[str, list[float]] = {label: [] for label in commands}
     with tempfile.TemporaryDirectory(prefix="mlform-bench-compile-") as tmp:
         root = _git_repo(Path(tmp) / "repo")
         make_tree(root / "specs", size)
         with contextlib.chdir(root):
             for round_number in range(warmup + runs):
                 for label, argv in commands.items():
-                    if label == "compile":
+                    if label in ("compile", "compile (before)"):
                         _clear_output(root)
+                    used = children_cpu()
                     elapsed = _run_once(argv)
                     if round_number >= warmup:
                         samples[label].append(elapsed)
+                        cpu[label].append(children_cpu() - used)
         files = _count_output(root)
     if files == 0 or files % size:
         raise RuntimeError(f"compile of {size} specs wrote {files} files, not the same number for each spec")
-    return Scaling(size, files, {label: Timing(label, tuple(values)) for label, values in samples.items()})
+    return Scaling(size, files, {label: Timing(label, tuple(values), tuple(cpu[label]))
+                                 for label, values in samples.items()})
 
 
 def _where(filename: str) -> str:
@@ -265,13 +284,34 @@ def parse_dags(specs: int, rounds: int, mlform: str) -> tuple[str, float, list[P
 def _compile_rows(scale: Sequence[Scaling]) -> list[list[str]]:
     rows = []
     for s in scale:
-        validate, fresh, check = (s.timings[label] for label in ("validate", "compile", "compile --check"))
-        rows.append([f"{s.size:,}", f"{s.files:,}", str(len(fresh.samples)), f"{validate.median:.2f}",
-                     f"{fresh.median:.2f} ({min(fresh.samples):.2f}-{max(fresh.samples):.2f})",
-                     f"{1000 * fresh.median / s.size:.1f}", f"{check.median:.2f}",
-                     f"{1000 * check.median / s.size:.1f}", f"{fresh.median / validate.median:.1f}x",
-                     f"{check.median / validate.median:.1f}x"])
+        for side in ("", " (before)"):
+            if f"compile{side}" not in s.timings:
+                continue
+            validate, fresh, check = (s.timings[label] for label in ("validate", f"compile{side}",
+                                                                      f"compile --check{side}"))
+            rows.append([f"{s.size:,}{side}", f"{s.files:,}", str(len(fresh.samples)), f"{validate.median:.2f}",
+                         f"{fresh.median:.2f} ({min(fresh.samples):.2f}-{max(fresh.samples):.2f})",
+                         f"{fresh.cpu_median:.2f}", f"{1000 * fresh.median / s.size:.1f}", f"{check.median:.2f}",
+                         f"{check.cpu_median:.2f}", f"{1000 * check.median / s.size:.1f}",
+                         f"{fresh.median / validate.median:.1f}x", f"{check.median / validate.median:.1f}x"])
     return rows
+
+
+def _goal_lines(scale: Sequence[Scaling], reference: Timing | None) -> list[str]:
+    """The compile goals at 1,000 specs, with `import sklearn.ensemble` timed in the same run as the reference."""
+    large = scale[-1]
+    fresh, check = large.timings["compile"].median, large.timings["compile --check"].median
+    met = large.size >= 1000 and fresh <= COMPILE_GOAL_S and check <= CHECK_GOAL_S
+    line = (f"Goal: `compile` of 1,000 specs <= {COMPILE_GOAL_S:.0f} s and `compile --check` <= {CHECK_GOAL_S:.0f} s: "
+            f"**{'met' if met else 'NOT met'}** ({large.size:,} specs: compile {fresh:.2f} s (CPU "
+            f"{large.timings['compile'].cpu_median:.2f} s), check {check:.2f} s (CPU "
+            f"{large.timings['compile --check'].cpu_median:.2f} s)")
+    if "compile (before)" in large.timings:
+        line += (f"; before: compile {large.timings['compile (before)'].median:.2f} s, "
+                 f"check {large.timings['compile --check (before)'].median:.2f} s")
+    if reference is not None:
+        line += f"; `python -c 'import sklearn.ensemble'` {reference.median:.2f} s in the same run"
+    return [line + ")."]
 
 
 def _marginal_ms(scale: Sequence[Scaling], label: str) -> float:
@@ -293,32 +333,64 @@ def _profile_lines(size: int, profile: Profile) -> list[str]:
     return lines + _table(["function", "calls", "cumulative s", "share"], rows)
 
 
-def render(scale: Sequence[Scaling], profile: Profile | None, parse: tuple[str, float, list[ParseResult]],
-           facts: Sequence[tuple[str, str]]) -> str:
+def render(scale: Sequence[Scaling], profile: Profile | None, parse: tuple[str, float, list[ParseResult]] | None,
+           facts: Sequence[tuple[str, str]], reference: Timing | None = None, kept: str = "") -> str:
     """The Markdown report."""
-    version, import_s, (generated, baseline) = parse
-    verdict = "met" if generated.per_file_ms <= PARSE_GOAL_MS else "NOT met"
-    ratio = generated.per_file_ms / baseline.per_file_ms
     lines = ["## `mlform compile` over N specs, and Airflow parsing its DAGs (bench_compile)", "",
-             f"Goal: a generated DAG file parses in Airflow {version} in <= {PARSE_GOAL_MS:.0f} ms, Airflow's own "
-             f"import excluded: **{verdict}** ({generated.per_file_ms:.1f} ms per file, {ratio:.2f}x a "
-             "hand-written DAG file of the same DAGs and tasks).", "",
-             "### compile over N copies of the iris spec (2 environments each, all four targets)", "",
+             *_goal_lines(scale, reference), ""]
+    if parse is not None:
+        version, _, (generated, baseline) = parse
+        verdict = "met" if generated.per_file_ms <= PARSE_GOAL_MS else "NOT met"
+        ratio = generated.per_file_ms / baseline.per_file_ms
+        lines += [f"Goal: a generated DAG file parses in Airflow {version} in <= {PARSE_GOAL_MS:.0f} ms, Airflow's "
+                  f"own import excluded: **{verdict}** ({generated.per_file_ms:.1f} ms per file, {ratio:.2f}x a "
+                  "hand-written DAG file of the same DAGs and tasks).", ""]
+    lines += ["### compile over N copies of the iris spec (2 environments each, all four targets)", "",
              "Wall-clock seconds of whole processes run in a temporary git repository; median (range) of the runs "
              "after warm-up, interleaved round by round. `compile` starts with no output (removed before each run, "
              "untimed) and writes every file; `compile --check` renders everything again and compares it with the "
-             "files on disk; `validate` is the reference, as compile validates every spec first.", ""]
-    lines += _table(["specs", "files written", "runs", "validate s", "compile s", "compile ms/spec", "check s",
-                     "check ms/spec", "compile vs validate", "check vs validate"], _compile_rows(scale))
+             "files on disk; `validate` is the reference, as compile validates every spec first. Rows marked "
+             "(before) ran the earlier revision's sources in the same rounds (each side's `--check` ran against the "
+             "other side's output and passed: the same bytes). CPU s is user and system time, which other processes "
+             "on the machine do not inflate; commands run with bytecode caches on.", ""]
+    lines += _table(["specs", "files written", "runs", "validate s", "compile s", "compile CPU s", "compile ms/spec",
+                     "check s", "check CPU s", "check ms/spec", "compile vs validate", "check vs validate"],
+                    _compile_rows(scale))
     if len(scale) > 1:
         lines += ["", f"Each further spec adds {_marginal_ms(scale, 'compile'):.1f} ms to `compile`, "
                   f"{_marginal_ms(scale, 'compile --check'):.1f} ms to `compile --check` and "
                   f"{_marginal_ms(scale, 'validate'):.1f} ms to `validate` (slope from {scale[0].size:,} to "
-                  f"{scale[-1].size:,} specs); the rest is start-up, mostly importing the estimator's module "
-                  "(`sklearn.ensemble`) to check the spec."]
+                  f"{scale[-1].size:,} specs); the rest is start-up."]
     if profile is not None:
         lines += ["", *_profile_lines(scale[-1].size, profile)]
-    lines += ["", f"### Airflow {version} parsing the generated DAG files (`DagBag`)", "",
+    if parse is not None:
+        lines += _parse_lines(parse)
+    elif kept:
+        lines += ["", kept]
+    lines += ["", "### Machine", ""]
+    lines += _table(["fact", "value"], [[key, value] for key, value in facts])
+    return "\n".join(lines) + "\n"
+
+
+def _earlier_airflow(report: Path) -> str:
+    """The Airflow section of an earlier report, marked as such, when this run skipped Airflow."""
+    try:
+        text = report.read_text()
+    except OSError:
+        return ""
+    start, end = text.find("### Airflow"), text.find("### Machine")
+    if start < 0 or end < start:
+        return ""
+    section = text[start:end].strip()
+    if "(from an earlier run" not in section:
+        title, _, rest = section.partition("\n")
+        section = f"{title} (from an earlier run, not re-measured by this one)\n{rest}"
+    return section
+
+
+def _parse_lines(parse: tuple[str, float, list[ParseResult]]) -> list[str]:
+    version, import_s, (generated, baseline) = parse
+    lines = ["", f"### Airflow {version} parsing the generated DAG files (`DagBag`)", "",
               f"The Airflow target of {generated.files // 2} iris copies: {generated.files} files (dev and prod), "
               f"each a training DAG plus a monitoring DAG. The peer: {baseline.files} hand-written files with the "
               "same DAGs and task counts, all `BashOperator`s in a chain. Airflow and the operators' modules are "
@@ -331,11 +403,8 @@ def render(scale: Sequence[Scaling], profile: Profile | None, parse: tuple[str, 
              f"{r.warm.median:.2f} ({min(r.warm.samples):.2f}-{max(r.warm.samples):.2f})", f"{r.per_file_ms:.1f}",
              f"{1000 * r.per_file_median_s:.1f}", f"{r.per_file_ms / baseline.per_file_ms:.2f}x"]
             for r in (generated, baseline)]
-    lines += _table(["DAG files", "files", "DAGs", "tasks", "cold ms/file", "warm DagBag s", "warm ms/file",
-                     "Airflow's per file ms", "vs hand-written"], rows)
-    lines += ["", "### Machine", ""]
-    lines += _table(["fact", "value"], [[key, value] for key, value in facts])
-    return "\n".join(lines) + "\n"
+    return lines + _table(["DAG files", "files", "DAGs", "tasks", "cold ms/file", "warm DagBag s", "warm ms/file",
+                           "Airflow's per file ms", "vs hand-written"], rows)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -344,27 +413,54 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="sizes 1 and 10, 10 DAG files, to check the script")
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile run of the largest tree")
     parser.add_argument("--out", type=Path, default=RESULT, metavar="FILE", help="where to write the report")
+    parser.add_argument("--before", default="main", metavar="REF",
+                        help="also time this git revision's compile in the same rounds (default: main; `` for none)")
+    parser.add_argument("--before-max", type=int, default=1000, metavar="N",
+                        help="time the earlier revision only up to N specs (it may be slow)")
+    parser.add_argument("--sizes", type=int, nargs="+", metavar="N", help="spec counts (default: 1 100 1000)")
+    parser.add_argument("--runs", type=int, metavar="N", help="runs per size (default: 7, 5 and 3 by size)")
+    parser.add_argument("--no-airflow", action="store_true", help="skip parsing the DAGs with Airflow")
     args = parser.parse_args(argv)
-    sizes = (1, 10) if args.quick else (1, 100, 1000)
-    runs_for = {1: 3, 10: 2} if args.quick else {1: 7, 100: 5, 1000: 3}
+    load_before = load_average()
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # time commands as installed packages run: with bytecode caches
+    with contextlib.ExitStack() as stack:
+        before = None
+        if args.before:
+            before = revision.checkout(args.before, Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            print(f"before: {args.before} ({revision.resolve(args.before)})", flush=True)
+        _measure(args, before, load_before)
+
+
+def _measure(args: argparse.Namespace, before: Path | None, load_before: str) -> None:
+    """Time everything, write the report."""
+    sizes = tuple(args.sizes) if args.sizes else (1, 10) if args.quick else (1, 100, 1000)
+    default_runs = {1: 3, 10: 2} if args.quick else {1: 7, 100: 5, 1000: 3}
+    runs_for = {size: args.runs or default_runs.get(size, 3) for size in sizes}
     dag_specs, rounds = (5, 3) if args.quick else (50, 7)
     mlform = str(Path(sys.executable).with_name("mlform"))
-    load_before = ", ".join(f"{load:.2f}" for load in os.getloadavg())
+    reference = None
     scale = []
     for size in sizes:
         print(f"{size} specs: timing validate, compile and compile --check ({runs_for[size]} runs) ...", flush=True)
-        scale.append(time_compile(size, runs_for[size], warmup=1 if size < 1000 else 0, mlform=mlform))
+        scale.append(time_compile(size, runs_for[size], warmup=1 if size < 1000 else 0, mlform=mlform,
+                                  before=before if size <= args.before_max else None))
         print("  " + ", ".join(f"{t.label} {t.median:.2f}s" for t in scale[-1].timings.values()), flush=True)
     profile = None
     if not args.no_profile:
         print(f"profiling a compile of {sizes[-1]} specs ...", flush=True)
         profile = profile_compile(sizes[-1])
-    print(f"timing Airflow's DagBag over the DAGs of {dag_specs} specs ({rounds} rounds) ...", flush=True)
-    parse = parse_dags(dag_specs, rounds, mlform)
+    reference = Timing("import sklearn.ensemble", tuple(_run_once([sys.executable, "-c", "import sklearn.ensemble"])
+                                                         for _ in range(5)))
+    parse = None
+    if not args.no_airflow:
+        print(f"timing Airflow's DagBag over the DAGs of {dag_specs} specs ({rounds} rounds) ...", flush=True)
+        parse = parse_dags(dag_specs, rounds, mlform)
     facts = [fact for fact in machine_facts("") if not fact[0].startswith("mlflow")]
     facts += [("load average (1, 5, 15 min) at the start", load_before), ("Jinja2", _version("Jinja2")),
-              ("apache-airflow (test tooling's venv)", parse[0])]
-    report = render(scale, profile, parse, facts)
+              ("apache-airflow (test tooling's venv)", parse[0] if parse else "not measured")]
+    if before is not None:
+        facts.append(("before", f"`{args.before}` ({revision.resolve(args.before)})"))
+    report = render(scale, profile, parse, facts, reference, "" if parse else _earlier_airflow(args.out))
     from mlform.specs.fsutil import write_atomic
 
     write_atomic(args.out, report)

@@ -169,15 +169,29 @@ def _node(parts: list[str], seen: set[int], value: Any, indent: int, in_mapping:
         parts.append(" " + _plain_scalar(value) + "\n")
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _line(value: str) -> str | None:
+    """`_inline` of a single-line string value, with its line end."""
+    text = _inline(value, False)
+    return None if text is None else text + "\n"
+
+
 def _mapping(parts: list[str], seen: set[int], value: dict[Any, Any], indent: int, first_inline: bool) -> None:
     pad = " " * indent
+    append = parts.append
     for key, item in value.items():
         text = _key(key) if type(key) is str else None
         if text is None:
             raise _Unsupported
-        parts.append(text if first_inline else pad + text)
+        append(text if first_inline else pad + text)
         first_inline = False
-        _node(parts, seen, item, indent, True)
+        if type(item) is str and "\n" not in item:  # most values: one cached line
+            line = _line(item)
+            if line is None:
+                raise _Unsupported
+            append(line)
+        else:
+            _node(parts, seen, item, indent, True)
 
 
 def _sequence(parts: list[str], seen: set[int], value: list[Any], indent: int, first_inline: bool) -> None:

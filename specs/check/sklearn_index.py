@@ -1,9 +1,10 @@
 """An index of scikit-learn's estimators, built once per installed version and cached, so validating a spec
 need not import scikit-learn (and SciPy) to check its estimator and params.
 
-The index lives in `$XDG_CACHE_HOME/mlform/` (else `~/.cache/mlform/`), one JSON file naming the version it
-was built from; another installed version, another index format or a file that does not read as one is rebuilt
-(importing scikit-learn once) and replaced atomically, so concurrent writers each leave a whole file. The
+The index lives in `$XDG_CACHE_HOME/mlform/` (else `~/.cache/mlform/`), one JSON file per scikit-learn version
+and per version of the code that builds it, so environments with other versions of either keep their own; a
+missing file, or one that does not read as a whole index, is rebuilt (importing scikit-learn once) and replaced
+atomically, so concurrent writers each leave a whole file. The
 first line names the format, the code that built it, the version and the SHA-256 of the rest, so a torn or
 edited file, or one an mlform with other checks wrote, is rebuilt.
 """
@@ -28,7 +29,6 @@ from .constraints import encode
 __all__ = ["FORMAT", "build", "cache_file", "index", "installed_version", "load", "task_of"]
 
 FORMAT = 1
-FILE_NAME = "sklearn-index.json"
 # the modules whose code shapes the index: another mlform that changes any of them rebuilds it
 _BUILDERS = ("sklearn_index.py", "constraints.py", "params.py")
 
@@ -42,10 +42,10 @@ def _builder() -> str:
     return digest.hexdigest()[:16]
 
 
-def cache_file() -> Path:
-    """Where the index is cached: `$XDG_CACHE_HOME/mlform/`, else `~/.cache/mlform/`."""
+def cache_file(version: str) -> Path:
+    """Where the index of scikit-learn `version` is cached: `$XDG_CACHE_HOME/mlform/`, else `~/.cache/mlform/`."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mlform" / FILE_NAME
+    return Path(base) / "mlform" / f"sklearn-index-{version}-{_builder()}.json"
 
 
 def installed_version() -> str | None:
@@ -145,6 +145,11 @@ def load(path: Path, version: str) -> dict[str, Any]:
 
 @functools.cache
 def index() -> dict[str, Any] | None:
-    """The index of the installed scikit-learn, loaded once per process; None when scikit-learn is not installed."""
+    """The index of the installed scikit-learn, loaded once per process; None without scikit-learn or an index."""
     version = installed_version()
-    return None if version is None else load(cache_file(), version)
+    if version is None:
+        return None
+    try:
+        return load(cache_file(version), version)
+    except Exception:  # noqa: BLE001 - an index that cannot be built: every check imports what it names, as before
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Any, ClassVar
 
@@ -97,10 +98,15 @@ class SpecModel(BaseModel):
         fields = type(self).model_fields
         for name in self.omit_when_default:
             field = fields[name]
-            default = field.get_default(call_default_factory=True)
-            if getattr(self, name) == default and isinstance(data, dict):
+            if getattr(self, name) == _field_default(type(self), name) and isinstance(data, dict):
                 data.pop(field.alias or name, None)
         return data
+
+
+@functools.cache
+def _field_default(model: type[BaseModel], name: str) -> Any:
+    """A field's default, made once per model and field (only compared, never handed out)."""
+    return model.model_fields[name].get_default(call_default_factory=True)
 
 
 def _quantity_text(value: Any) -> Any:

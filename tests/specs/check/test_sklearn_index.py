@@ -115,9 +115,10 @@ def test_validating_an_example_imports_neither_sklearn_nor_numpy_nor_pandas() ->
 
 
 def _copy_cache(tmp_path: Path, index: dict[str, Any]) -> Path:
-    target = tmp_path / "mlform" / sklearn_index.FILE_NAME
+    version = sklearn_index.installed_version() or ""
+    target = tmp_path / "mlform" / sklearn_index.cache_file(version).name
     target.parent.mkdir(parents=True)
-    target.write_bytes(sklearn_index.cache_file().read_bytes())
+    target.write_bytes(sklearn_index.cache_file(version).read_bytes())
     return target
 
 
@@ -169,5 +170,12 @@ def test_concurrent_first_validations_each_leave_a_whole_cache(tmp_path: Path, i
     assert all(worker.returncode == 0 for worker in workers)
     assert counts == [str(len(index["classes"]))] * 2
     version = sklearn_index.installed_version() or ""
-    assert sklearn_index._read(tmp_path / "mlform" / sklearn_index.FILE_NAME, version) == index
-    assert [p.name for p in (tmp_path / "mlform").iterdir()] == [sklearn_index.FILE_NAME]  # no temp file left
+    cached = sklearn_index.cache_file(version)
+    assert sklearn_index._read(tmp_path / "mlform" / cached.name, version) == index
+    assert [p.name for p in (tmp_path / "mlform").iterdir()] == [cached.name]  # no temp file left
+
+
+def test_each_scikit_learn_version_has_its_own_cache_file() -> None:
+    """Two environments with other versions keep their own index instead of rebuilding each other's."""
+    assert sklearn_index.cache_file("1.9.1") != sklearn_index.cache_file("1.10.0")
+    assert sklearn_index.cache_file("1.9.1").parent == sklearn_index.cache_file("1.10.0").parent
