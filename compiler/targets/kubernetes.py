@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlform.compiler.artifacts.backend import backend_pin
 from mlform.compiler.artifacts.canary import CANARY_SUFFIX, canary_annotations, canary_route, canary_server_args
 from mlform.compiler.artifacts.common import image, k8s_name, labels, secret_env, serving_env, spec_file
 from mlform.compiler.artifacts.pods import aws_role, container, pod_metadata, pod_spec, service_account, state_claim
@@ -179,6 +180,7 @@ def _ui_set(ctx: Context) -> dict[str, dict[str, Any]]:
     args = ["ui", ".", "--host", "0.0.0.0", "--port", str(port)]
     box = container(ctx, "ui", image(ctx, "train"), args, [], state=False, extra=extra)
     box.pop("resources", None)  # the serving's requests and limits size the model server, not this page server
+    box["env"] = [*box.get("env", []), *backend_pin(ctx)]
     pod = {"metadata": pod_metadata(ctx, "ui"), "spec": pod_spec(ctx, [box], restart=None, state=False)}
     return {
         "ui-deployment": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(ctx, name, "ui"),

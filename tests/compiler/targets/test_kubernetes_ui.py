@@ -47,8 +47,9 @@ def test_the_ui_pod_runs_mlform_ui_read_only_with_the_backend_credentials(compil
     assert box["image"] == manifest(compiled, "prod", "job")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert box["ports"] == [{"name": "http", "containerPort": 5010, "protocol": "TCP"}]
     assert box["readinessProbe"]["httpGet"] == {"path": "/api", "port": "http"}
-    assert box["env"] == [{"name": "IRIS_STATE_URL", "valueFrom": {"secretKeyRef": {"name": "iris-state",
-                                                                                    "key": "url"}}}]
+    url = {"secretKeyRef": {"name": "iris-state", "key": "url"}}
+    # every environment the UI lists is read from this one's backend, the only one it has credentials for
+    assert box["env"] == [{"name": "IRIS_STATE_URL", "valueFrom": url}, {"name": "MLFORM_BACKEND", "valueFrom": url}]
     assert box["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
     assert pod["automountServiceAccountToken"] is False
@@ -104,11 +105,13 @@ def test_values_that_read_as_other_types_stay_strings(project: Project) -> None:
     assert ui["metadata"]["namespace"] == "true"
     assert pod_labels(ui)["yes"] == "1e3" and pod_labels(ui)["tier"] == "null"
     (box,) = ui["spec"]["template"]["spec"]["containers"]
-    assert box["env"] == [{"name": "STATE_URL", "valueFrom": {"secretKeyRef": {"name": "no", "key": "0o17"}}}]
+    url = {"secretKeyRef": {"name": "no", "key": "0o17"}}
+    assert box["env"] == [{"name": "STATE_URL", "valueFrom": url}, {"name": "MLFORM_BACKEND", "valueFrom": url}]
     assert box["args"][-2:] == ["--port", "8443"]
     dev = yaml.safe_load((project.root / "deploy/iris/dev/kubernetes/ui-deployment.yaml").read_text())
     (box,) = dev["spec"]["template"]["spec"]["containers"]
     assert box["envFrom"] == [{"secretRef": {"name": "iris-aws"}}]  # s3: the AWS keys' Secret, like the Jobs
+    assert box["env"] == [{"name": "MLFORM_BACKEND", "value": "s3://on.off"}]
 
 
 @pytest.mark.parametrize("where", ["base", "prod"])
