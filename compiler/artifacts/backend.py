@@ -10,12 +10,15 @@ Secret of AWS keys or a role on the service account.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlform.compiler.targets import Context
+from mlform.runtime.storage.backends.url import BACKEND_ENV
 from mlform.specs.errors import RenderError
 
 from .common import SecretEnv, k8s_name, kubernetes_ref
 
-__all__ = ["AWS_KEYS", "LOCK_TIMEOUT", "aws_secret", "backend_secret", "backend_secret_env",
+__all__ = ["AWS_KEYS", "LOCK_TIMEOUT", "aws_secret", "backend_pin", "backend_secret", "backend_secret_env",
            "shared", "uses_s3"]
 
 # GitHub secrets, or keys of a Kubernetes Secret; the endpoint only for an S3 API other than AWS (boto3 ignores
@@ -59,3 +62,15 @@ def backend_secret_env(ctx: Context) -> list[SecretEnv]:
 def aws_secret(ctx: Context) -> str:
     """The Kubernetes Secret whose keys (`AWS_ACCESS_KEY_ID`, ...) pods read as variables for an s3 backend."""
     return k8s_name(ctx.spec.name, "aws")
+
+
+def backend_pin(ctx: Context) -> list[dict[str, Any]]:
+    """`MLFORM_BACKEND` set to this environment's shared backend, so a process reading every environment of the
+    spec (the web UI) reads them all there, not from backends it has no credentials for; empty for `local`."""
+    backend = ctx.spec.pipeline.state.backend
+    if backend.kind == "postgres":
+        secret, key = kubernetes_ref(ctx, backend.url.secret, "state.backend.url")
+        return [{"name": BACKEND_ENV, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}]
+    if backend.kind == "s3":  # bucket and prefix are names, not secrets (their patterns allow no credentials)
+        return [{"name": BACKEND_ENV, "value": f"s3://{backend.bucket}/{backend.prefix}".rstrip("/")}]
+    return []

@@ -21,7 +21,7 @@ import yaml
 
 from mlform.specs.errors import RenderError
 
-from .yamlemit import emit
+from .yamlemit import OTHER_READERS_TYPED, emit
 
 __all__ = ["TEMPLATE_PACKAGE", "Templates", "dump_yaml", "environment", "mdtext", "pyrepr", "pyyaml_dump", "shquote",
            "tojson"]
@@ -36,7 +36,7 @@ class _YamlDumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value and _block_safe(value) else None
+    style = "|" if "\n" in value and _block_safe(value) else "'" if OTHER_READERS_TYPED.fullmatch(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

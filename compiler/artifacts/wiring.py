@@ -6,7 +6,7 @@ autoscaler targets the Deployment; every mount names a volume, every claim, Conf
 in the folder, every Secret is one the spec declares (`secrets.*.kubernetes`, `image_pull_secret`, the s3
 keys); the state volume sits where the runtime looks for state; probes ask for routes the server serves; the
 server and the Job run the same spec and environment (so the server loads the model the Job registers); the
-Job and CronJob run steps the graph has.
+Job and CronJob run steps the graph has; the UI runs `mlform ui` over the spec's folder.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from mlform.compiler.targets import Context
+from mlform.compiler.ui import PROBE_PATH
 from mlform.runtime.serving.app import ROUTES
 from mlform.runtime.storage.statedir import HOME_ENV
 
@@ -27,6 +28,8 @@ from .output import Build
 from .pods import aws_role
 
 __all__ = ["WiringFinding", "check_build", "check_folder", "declared_secrets"]
+
+_UI_ROUTES = {PROBE_PATH: "GET"}  # what the UI's probes may ask for
 
 _WORKLOADS = ("Deployment", "Job", "CronJob", "InferenceService")
 
@@ -125,9 +128,13 @@ class _Checker:
     def run(self) -> list[WiringFinding]:
         for doc in self.docs:
             getattr(self, f"_{doc.kind.lower()}", lambda _doc: None)(doc)
-        for doc, _, pod in self.pods:
-            self._pod_refs(doc, pod)
-            self._mlform_containers(doc, pod)
+        for doc, labels, pod in self.pods:
+            ui = labels.get("app.kubernetes.io/component") == "ui"
+            self._pod_refs(doc, pod, _UI_ROUTES if ui else ROUTES)
+            if ui:
+                self._ui_containers(doc, pod)
+            else:
+                self._mlform_containers(doc, pod)
         return self.findings
 
     def _kustomization(self, doc: _Doc) -> None:
@@ -165,7 +172,7 @@ class _Checker:
         if ref.get("kind") != "Deployment" or ref.get("name") not in self.names("Deployment"):
             self.fail(doc, f"scaleTargetRef {ref.get('kind')}/{ref.get('name')} is no Deployment in the folder")
 
-    def _pod_refs(self, doc: _Doc, pod: dict[str, Any]) -> None:
+    def _pod_refs(self, doc: _Doc, pod: dict[str, Any], routes: Mapping[str, str]) -> None:
         volumes = {volume.get("name"): volume for volume in pod.get("volumes", [])}
         secrets = declared_secrets(self.ctx)
         for volume in volumes.values():
@@ -187,9 +194,10 @@ class _Checker:
             if pull.get("name") not in secrets:
                 self.fail(doc, f"image pull Secret `{pull.get('name')}` is not declared in the spec")
         for box in pod.get("containers", []):
-            self._container_refs(doc, box, volumes, secrets)
+            self._container_refs(doc, box, volumes, secrets, routes)
 
-    def _container_refs(self, doc: _Doc, box: dict[str, Any], volumes: dict[str, Any], secrets: set[str]) -> None:
+    def _container_refs(self, doc: _Doc, box: dict[str, Any], volumes: dict[str, Any], secrets: set[str],
+                        routes: Mapping[str, str]) -> None:
         where = f"container `{box.get('name')}`"
         for mount in box.get("volumeMounts", []):
             if mount.get("name") not in volumes:
@@ -207,9 +215,9 @@ class _Checker:
             get = box.get(probe, {}).get("httpGet")
             if get is None:
                 continue
-            if ROUTES.get(get.get("path")) != "GET":
+            if routes.get(get.get("path")) != "GET":
                 self.fail(doc, f"{where} {probe} asks for `{get.get('path')}`, which the server does not serve "
-                               f"(GET routes: {', '.join(f'`{r}`' for r, m in ROUTES.items() if m == 'GET')})")
+                               f"(GET routes: {', '.join(f'`{r}`' for r, m in routes.items() if m == 'GET')})")
             if get.get("port") not in _ports({"containers": [box]}):
                 self.fail(doc, f"{where} {probe} port `{get.get('port')}` is no port of the container")
 
@@ -230,6 +238,14 @@ class _Checker:
             if command == "monitor" and "monitor" not in kinds:
                 self.fail(doc, f"{where} monitors, but the graph has no `monitor` step")
             self._state_mount(doc, box, spec, pod)
+
+    def _ui_containers(self, doc: _Doc, pod: dict[str, Any]) -> None:
+        for box in pod.get("containers", []):
+            command, folder, _, _ = _args(box)
+            if (command, folder) != ("ui", "."):
+                self.fail(doc, f"container `{box.get('name')}` runs `mlform {command} {folder}`, "
+                               "expected `mlform ui .`")
+            self._state_mount(doc, box, ".", pod)
 
     def _state_mount(self, doc: _Doc, box: dict[str, Any], spec: str, pod: dict[str, Any]) -> None:
         mounts = {mount.get("name"): mount.get("mountPath") for mount in box.get("volumeMounts", [])}

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["emit"]
+__all__ = ["OTHER_READERS_TYPED", "emit"]
 
 _STR = "tag:yaml.org,2002:str"
 _BREAKS = "\n\x85\u2028\u2029"
@@ -26,6 +26,10 @@ _ODD_BREAKS = re.compile("[\x85\u2028\u2029\r]")
 _LEADING_INDICATORS = "#,[]{}&*!|>'\"%@`"
 _ANALYZER = yaml.emitter.Emitter(io.StringIO(), allow_unicode=True)
 _RESOLVER = yaml.resolver.Resolver()
+# plain scalars PyYAML's YAML 1.1 resolver takes for strings, but YAML 1.2 readers and Kubernetes' (go-yaml, whose
+# integers are Go literals) take for numbers: `1e3`, `0o17`; `dump_yaml` quotes them
+OTHER_READERS_TYPED = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+                                 r"|[-+]?0([oO][0-7_]+|[xX][0-9a-fA-F_]+|[bB][01_]+)")
 
 
 # raised inside the emitter for a value outside its subset; `emit` then returns None and PyYAML dumps it
@@ -101,7 +105,7 @@ def _inline(value: str, key: bool) -> str | None:
     if value and value.isascii() and value.isprintable():  # printable ASCII: never multi-line, never special
         if key and len(value) >= 128:
             return None  # PyYAML writes a complex key (`? ...`)
-        if _plain_allowed(value) and _implicit(value) == _STR:
+        if _plain_allowed(value) and _implicit(value) == _STR and not OTHER_READERS_TYPED.fullmatch(value):
             return " " + value
         return " '" + value.replace("'", "''") + "'"
     if _ODD_BREAKS.search(value):

@@ -1,17 +1,20 @@
 """Kubernetes target: the resolved spec, training Job, monitoring CronJob, serving and a kustomization.
 
 Every manifest is dumped from data. Serving is a Deployment with Service, HorizontalPodAutoscaler and
-PodDisruptionBudget, or a KServe `InferenceService` with `targets.kubernetes.serving: kserve`.
+PodDisruptionBudget, or a KServe `InferenceService` with `targets.kubernetes.serving: kserve`; with
+`targets.kubernetes.ui.enabled`, a read-only `mlform ui` Deployment and Service.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from mlform.compiler.artifacts.backend import backend_pin
 from mlform.compiler.artifacts.canary import CANARY_SUFFIX, canary_annotations, canary_route, canary_server_args
 from mlform.compiler.artifacts.common import image, k8s_name, labels, secret_env, serving_env, spec_file
 from mlform.compiler.artifacts.pods import aws_role, container, pod_metadata, pod_spec, service_account, state_claim
 from mlform.compiler.artifacts.render import dump_yaml
+from mlform.compiler.ui import PROBE_PATH
 
 from . import Context
 
@@ -165,6 +168,29 @@ def _inference_service(ctx: Context) -> dict[str, Any]:
             "spec": {"predictor": predictor}}
 
 
+def _ui_set(ctx: Context) -> dict[str, dict[str, Any]]:
+    """`mlform ui` over the shared backend: a Deployment and a ClusterIP Service, no Ingress (the cluster's own
+    auth, e.g. `kubectl port-forward` or an authenticating proxy, decides who reaches it)."""
+    target = ctx.spec.pipeline.targets.kubernetes
+    assert target is not None
+    port, name, selector = target.ui.port, k8s_name(ctx.spec.name, "ui"), _selector(ctx, "ui")
+    extra = {"ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+             "readinessProbe": _http_get(PROBE_PATH, periodSeconds=10, timeoutSeconds=5, failureThreshold=3),
+             "livenessProbe": _http_get(PROBE_PATH, periodSeconds=20, timeoutSeconds=5, failureThreshold=3)}
+    args = ["ui", ".", "--host", "0.0.0.0", "--port", str(port)]
+    box = container(ctx, "ui", image(ctx, "train"), args, [], state=False, extra=extra)
+    box.pop("resources", None)  # the serving's requests and limits size the model server, not this page server
+    box["env"] = [*box.get("env", []), *backend_pin(ctx)]
+    pod = {"metadata": pod_metadata(ctx, "ui"), "spec": pod_spec(ctx, [box], restart=None, state=False)}
+    return {
+        "ui-deployment": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(ctx, name, "ui"),
+                          "spec": {"replicas": 1, "selector": {"matchLabels": selector}, "template": pod}},
+        "ui-service": {"apiVersion": "v1", "kind": "Service", "metadata": _meta(ctx, name, "ui"),
+                       "spec": {"type": "ClusterIP", "selector": selector,
+                                "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]}},
+    }
+
+
 def render(ctx: Context) -> dict[str, str]:
     """One file per resource, and a `kustomization.yaml` listing them."""
     target = ctx.spec.pipeline.targets.kubernetes
@@ -187,6 +213,8 @@ def render(ctx: Context) -> dict[str, str]:
             docs.update(_deployment_set(ctx))
             if (serving := ctx.spec.pipeline.serving) is not None and serving.canary is not None:
                 docs.update(_canary_set(ctx))
+    if target.ui.enabled:
+        docs.update(_ui_set(ctx))
     files = {f"{stem}.yaml": dump_yaml(doc) for stem, doc in docs.items()}
     kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                      "namespace": target.namespace, "resources": list(files)}

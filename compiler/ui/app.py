@@ -21,7 +21,7 @@ import orjson
 from mlform.runtime.htmlpage import escape
 from mlform.runtime.serving.serving_schema import HttpError  # the one "server refuses a request" error
 
-from . import data, pages, pages_runs, runsdata
+from . import PROBE_PATH, data, pages, pages_runs, runsdata
 from .sources import Sources
 
 __all__ = ["API", "CSP", "UiApp", "create_app"]
@@ -102,7 +102,7 @@ class UiApp:
             if name not in self.static:
                 raise HttpError(404, f"no static file `{name}`")
             return 200, self.static[name], _STATIC[name], CSP
-        if path in ("/api", "/api/"):
+        if path in (PROBE_PATH, f"{PROBE_PATH}/"):
             return self._json({"endpoints": [{"page": page, "api": api, "shows": shows}
                                              for page, (api, shows) in API.items()]})
         if path.startswith("/report/"):

@@ -275,8 +275,9 @@ class ServingApp:
     def _score(self, batch: list[_Job]) -> None:
         """Answer every job of `batch` from one model call; on a refusal, retry each alone to find whose rows."""
         try:
-            frame = self._frame(batch)
-            if self.guard is not None and (failures := self.guard.check(frame)):
+            arrays = self._arrays(self._values(batch))
+            frame = pd.DataFrame(arrays, copy=False)
+            if self.guard is not None and (failures := self.guard.check(frame, arrays)):
                 if self.guard.mode == "reject" and len(batch) > 1:
                     for job in batch:
                         self._score([job])
@@ -310,7 +311,10 @@ class ServingApp:
         return self._frame_of(self._values(batch))
 
     def _frame_of(self, values: dict[str, list[Any]]) -> pd.DataFrame:
-        return pd.DataFrame({c.name: c.array(values[c.name]) for c in self.signature.columns}, copy=False)
+        return pd.DataFrame(self._arrays(values), copy=False)
+
+    def _arrays(self, values: dict[str, list[Any]]) -> dict[str, Any]:
+        return {c.name: c.array(values[c.name]) for c in self.signature.columns}
 
     def _call(self, batch: list[_Job], frame: pd.DataFrame) -> list[dict[str, Any] | BaseException]:
         raw = self.model.predict(frame)

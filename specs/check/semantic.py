@@ -33,6 +33,7 @@ from .metric_checks import evaluation_findings, performance_findings
 from .monitoring_check import watch_findings
 from .privacy_check import columns_meta_findings, pii_findings
 from .review_check import review_findings
+from .targets_check import kubernetes_ui_findings
 from .tuning_check import scoring_findings, tuning_findings
 from .usercode import function_findings
 
@@ -294,6 +295,7 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
     (("serving",), _check_serving),
     (("serving", "validation", "data"), _check_served_rules),
     (("secrets",), _check_secrets),
+    (("targets", "state"), kubernetes_ui_findings),
     (("model",), reproducible_findings),
     (("model",), example_findings),
 )

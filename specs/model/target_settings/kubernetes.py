@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from mlform.specs.model.base import AWS_ROLE, Name, SpecModel
+from mlform.specs.model.kubernetes_ui import KubernetesUi
 from mlform.specs.model.target_settings import TargetSettings
 
 __all__ = ["SETTINGS", "KubernetesTarget"]
@@ -15,7 +16,7 @@ __all__ = ["SETTINGS", "KubernetesTarget"]
 class KubernetesTarget(SpecModel):
     """Kubernetes manifests: training Job, monitoring CronJob and serving."""
 
-    omit_when_default = frozenset({"aws_role"})  # new settings keep the digests of specs without them
+    omit_when_default = frozenset({"aws_role", "ui"})  # new settings keep the digests of specs without them
 
     namespace: Name = Field("default", description="Namespace every manifest goes into.")
     serving: Literal["deployment", "kserve"] = Field(
@@ -27,6 +28,9 @@ class KubernetesTarget(SpecModel):
     aws_role: Annotated[str, Field(pattern=AWS_ROLE)] | None = Field(
         None, description="IAM role of the created service account (IRSA) for an `s3` state backend; when omitted "
                           "the pods read AWS keys from the Secret `<name>-aws`.")
+    ui: KubernetesUi = Field(
+        default_factory=KubernetesUi, description="A read-only `mlform ui` Deployment and ClusterIP Service "
+                                                  "over the shared state backend; no Ingress.")
 
 
 SETTINGS = TargetSettings(

@@ -64,3 +64,12 @@ def test_a_shared_sub_structure_is_left_to_pyyaml_which_anchors_it() -> None:
     doc = {"x": shared, "y": shared}
     assert emit(doc) is None
     assert "&id001" in dump_yaml(doc)
+
+
+def test_strings_other_yaml_readers_take_for_numbers_are_quoted() -> None:
+    # Kubernetes reads manifests with go-yaml (YAML 1.1 floats without a dot, Go integer literals); YAML 1.2 likewise
+    for text in ("1e3", "-2E-5", "0o17", "0O17", "1_000", "0x_1F", "0b101", "+7", ".5e1", "1.5e3"):
+        written = dump_yaml({"label": text, text: [text]})
+        assert written == pyyaml_dump({"label": text, text: [text]})
+        assert written == f"label: '{text}'\n'{text}':\n- '{text}'\n", written
+    assert dump_yaml({"label": "a1e3"}) == "label: a1e3\n"  # the rest stays plain

@@ -39,10 +39,12 @@ ROLE = "arn:aws:iam::123456789012:role/iris-ci"
 
 
 def shared_backends(doc: dict[str, Any]) -> None:
-    """Teams' state: postgres in prod, s3 with AWS keys in dev, s3 with IAM roles (OIDC, IRSA) and pods in staging."""
+    """Teams' state: postgres in prod (with the web UI), s3 with AWS keys in dev, s3 with IAM roles (OIDC, IRSA)
+    and pods in staging."""
     doc["secrets"] = {"state_url": {"env": "IRIS_STATE_URL", "kubernetes": {"secret": "iris-state", "key": "url"}}}
     doc["state"] = {"backend": {"kind": "local"}}
     doc["environments"]["prod"]["state"] = {"backend": {"kind": "postgres", "url": {"secret": "state_url"}}}
+    doc["environments"]["prod"]["targets"]["kubernetes"]["ui"] = {"enabled": True}
     doc["environments"]["dev"]["state"] = {"backend": {"kind": "s3", "bucket": "ml-state", "prefix": "teams/iris"}}
     doc["environments"]["staging"] = {
         "state": {"backend": {"kind": "s3", "bucket": "ml-state"}},

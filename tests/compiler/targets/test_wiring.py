@@ -102,6 +102,18 @@ def _account(doc: dict[str, Any]) -> None:
     doc["spec"]["template"]["spec"]["serviceAccountName"] = "builder"
 
 
+def _ui_probe(doc: dict[str, Any]) -> None:
+    _server(doc)["readinessProbe"]["httpGet"]["path"] = "/ready"
+
+
+def _ui_serves(doc: dict[str, Any]) -> None:
+    _server(doc)["args"][:2] = ["serve", "mlform.yaml"]
+
+
+def _ui_selector(doc: dict[str, Any]) -> None:
+    doc["spec"]["selector"]["app.kubernetes.io/component"] = "serving-ui"
+
+
 GET_ROUTES = "`/health`, `/ready`, `/metrics`, `/openapi.json`"
 MUTATIONS = [
     ("iris", "service", _selector_typo, "Service/iris",
@@ -131,6 +143,13 @@ MUTATIONS = [
     ("iris", "cronjob", _no_state, "CronJob/iris-monitor", "container `monitor` mounts no `state` volume"),
     ("iris", "deployment", _account, "Deployment/iris",
      "service account `builder` is neither in the folder nor `service_account`"),
+    ("team", "ui-deployment", _ui_probe, "Deployment/team-ui",
+     "container `ui` readinessProbe asks for `/ready`, which the server does not serve (GET routes: `/api`)"),
+    ("team", "ui-deployment", _ui_serves, "Deployment/team-ui",
+     "container `ui` runs `mlform serve mlform.yaml`, expected `mlform ui .`"),
+    ("team", "ui-service", _ui_selector, "Service/team-ui",
+     "selector `app.kubernetes.io/component=serving-ui,app.kubernetes.io/instance=team-prod,"
+     "app.kubernetes.io/name=team` matches no pod template"),
 ]
 
 
