@@ -10,13 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-import yaml
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import train_test_split
+from tools.sklearn_reference import forest_scores
 
 from mlform.runtime.registry.models import Registry
 from mlform.runtime.storage.store import MARKER
@@ -153,26 +148,12 @@ def test_validation_warn_continues(core_project: Path, mlform, edit_spec) -> Non
     assert "warning: `validation.columns.sepal_length.max`: 118 values above 5" in result.out
 
 
-def sklearn_scores(spec: Path, **params: object) -> tuple[str, str]:
-    """Accuracy and macro F1 (as mlform prints them) of the spec's forest on its test split, from scikit-learn alone."""
-    doc = yaml.safe_load(spec.read_text())
-    frame = pd.read_csv(spec.parent / "data" / "iris.csv")
-    X, y = frame[doc["data"]["features"]], frame[doc["data"]["target"]]
-    split = doc["data"]["split"]
-    train, test = train_test_split(np.arange(len(frame)), test_size=split["test_size"], random_state=split["seed"],
-                                   shuffle=True, stratify=y)
-    train, test = np.sort(train), np.sort(test)
-    model = RandomForestClassifier(**{**doc["model"]["params"], **params}).fit(X.iloc[train], y.iloc[train])
-    predicted = model.predict(X.iloc[test])
-    return f"{accuracy_score(y.iloc[test], predicted):.4f}", f"{f1_score(y.iloc[test], predicted, average='macro'):.4f}"
-
-
 def test_failing_gate_registers_without_promotion(core_project: Path, mlform, edit_spec) -> None:
     assert mlform("run", core_project).code == 0
     edit_spec(core_project, lambda d: d["evaluation"]["gates"].update(accuracy={"min": 0.99}))
     result = mlform("run", core_project)
     assert result.code == 0, result.err
-    accuracy, _ = sklearn_scores(core_project)
+    accuracy, _ = forest_scores(core_project)
     assert float(accuracy) < 0.99
     assert f"gate `evaluation.gates.accuracy` failed: {accuracy} < min 0.99" in result.out
     assert "registered `iris-classifier` version 2, NOT promoted to `staging`" in result.out
@@ -196,7 +177,7 @@ def test_a_tie_with_the_champion_is_a_tie_and_keeps_it(core_project: Path, mlfor
     assert mlform("run", core_project).code == 0
     edit_spec(core_project, lambda d: d["model"]["params"].update(n_estimators=40))  # other bytes, same score
     result = mlform("run", core_project)
-    (_, champion), (_, challenger) = sklearn_scores(core_project, n_estimators=100), sklearn_scores(core_project)
+    (_, champion), (_, challenger) = forest_scores(core_project, n_estimators=100), forest_scores(core_project)
     assert champion == challenger
     assert (f"challenger ties champion version 1 on `f1_macro`: {challenger} vs {champion}; a tie keeps the champion"
             in [line.strip() for line in result.out.splitlines()])
