@@ -6,7 +6,6 @@ monitor job reports a breach on drifted live data; and an apply workflow that on
 
 from __future__ import annotations
 
-import csv
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +16,7 @@ from tools.workflow_run import JobRun, run_job
 from mlform.compiler.artifacts.output import compile_specs, write
 
 from .conftest import Project
+from .test_airflow_run import drift
 
 pytestmark = pytest.mark.integration
 
@@ -101,19 +101,6 @@ def test_an_apply_workflow_that_only_plans_is_caught(clone: Path) -> None:
     job = run_job(path, clone)
     assert job.failed is None  # the job looks green ...
     assert registered(clone) == []  # ... but nothing was trained: the outcome check above would fail
-
-
-def drift(path: Path) -> None:
-    """Shift every measurement of the live data far from the training data."""
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        for column in ("sepal_length", "sepal_width", "petal_length", "petal_width"):
-            row[column] = str(round(float(row[column]) + 4.0, 1))
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def test_the_monitor_job_reports_a_breach_on_drifted_data(clone: Path) -> None:
