@@ -176,3 +176,19 @@ def test_compile_check_reports_wiring_with_file_and_object(project: Project, cli
         "app.kubernetes.io/instance=iris-prod,app.kubernetes.io/name=iris` matches no pod template"]
     assert "1 broken references between generated Kubernetes objects." in lines
 
+
+
+def test_an_undeclared_secret_from_env_from_or_a_volume_is_found(build: Any) -> None:
+    from mlform.compiler.artifacts.wiring import check_folder
+
+    files, ctx = _folder(build, "team", "dev")  # an s3 backend with AWS keys: pods read the `team-aws` Secret
+
+    def rename(doc: dict[str, Any]) -> None:
+        pod = doc["spec"]["template"]["spec"]
+        pod["containers"][0]["envFrom"] = [{"secretRef": {"name": "team-aws-keys"}}]
+        pod["volumes"].append({"name": "certs", "secret": {"secretName": "team-certs"}})
+        pod["volumes"].append({"name": "declared", "secret": {"secretName": "team-aws"}})
+
+    found = [f.message for f in check_folder(_mutated(files, "job", rename), ctx)]
+    assert found == ["volume `certs` reads Secret `team-certs`, which the spec does not declare",
+                     "container `train` reads Secret `team-aws-keys`, which the spec does not declare"]
