@@ -58,20 +58,23 @@ def _points(tree: ast.AST) -> Iterator[tuple[ast.AST, str]]:
             yield node, f"{node.value} -> {not node.value}"
 
 
-def _docstrings(tree: ast.AST) -> set[int]:
+def _skipped(tree: ast.AST) -> set[int]:
+    """Docstrings, and everything inside decorators (`frozen=True` changes no behaviour a test can see)."""
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
                 found.add(id(first.value))
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            found.update(id(inner) for decorator in node.decorator_list for inner in ast.walk(decorator))
     return found
 
 
 def mutants(source: str) -> list[Mutant]:
     """The mutants of `source`."""
     tree = ast.parse(source)
-    skip = _docstrings(tree)
+    skip = _skipped(tree)
     return [Mutant(i, getattr(node, "lineno", 0), what) for i, (node, what) in enumerate(_points(tree))
             if id(node) not in skip]
 

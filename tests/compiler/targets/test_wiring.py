@@ -192,3 +192,29 @@ def test_an_undeclared_secret_from_env_from_or_a_volume_is_found(build: Any) -> 
     found = [f.message for f in check_folder(_mutated(files, "job", rename), ctx)]
     assert found == ["volume `certs` reads Secret `team-certs`, which the spec does not declare",
                      "container `train` reads Secret `team-aws-keys`, which the spec does not declare"]
+
+
+@pytest.mark.parametrize(("name", "env", "why"), [("iris", "prod", "local state"), ("team", "staging", "IAM role")])
+def test_the_aws_keys_secret_is_declared_only_for_s3_with_keys(build: Any, name: str, env: str, why: str) -> None:
+    from mlform.compiler.artifacts.wiring import check_folder
+
+    files, ctx = _folder(build, name, env)
+
+    def keys(doc: dict[str, Any]) -> None:
+        doc["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [{"secretRef": {"name": f"{name}-aws"}}]
+
+    found = [f.message for f in check_folder(_mutated(files, "job", keys), ctx)]
+    assert found == [f"container `train` reads Secret `{name}-aws`, which the spec does not declare"], why
+
+
+def test_no_image_pull_secret_declared_means_none_is_accepted(build: Any) -> None:
+    from mlform.compiler.artifacts.wiring import check_folder, declared_secrets
+
+    files, ctx = _folder(build, "iris", "prod")
+    assert declared_secrets(ctx) == set()
+
+    def pull(doc: dict[str, Any]) -> None:
+        doc["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": "regcred"}]
+
+    found = [f.message for f in check_folder(_mutated(files, "job", pull), ctx)]
+    assert found == ["image pull Secret `regcred` is not declared in the spec"]
