@@ -218,3 +218,35 @@ def test_no_image_pull_secret_declared_means_none_is_accepted(build: Any) -> Non
 
     found = [f.message for f in check_folder(_mutated(files, "job", pull), ctx)]
     assert found == ["image pull Secret `regcred` is not declared in the spec"]
+
+
+def test_a_config_map_volume_must_name_the_folders_config_map(build: Any) -> None:
+    from mlform.compiler.artifacts.wiring import check_folder
+
+    files, ctx = _folder(build, "iris", "prod")
+
+    def mount(doc: dict[str, Any]) -> None:
+        doc["spec"]["template"]["spec"]["volumes"] += [{"name": "spec", "configMap": {"name": "iris-spec"}},
+                                                        {"name": "old", "configMap": {"name": "iris-config"}}]
+
+    found = [f.message for f in check_folder(_mutated(files, "job", mount), ctx)]
+    assert found == ["volume `old` reads ConfigMap `iris-config`, which is not in the folder"]
+
+
+def test_a_cron_job_monitoring_a_spec_without_monitoring_is_found(project: Project, build: Any) -> None:
+    from mlform.compiler.artifacts.output import compile_specs
+    from mlform.compiler.artifacts.wiring import check_build, check_folder
+
+    def unmonitored(doc: dict[str, Any]) -> None:
+        doc.pop("monitoring")
+        doc["environments"]["prod"].pop("monitoring")
+
+    spec = project.spec(edit=unmonitored)
+    quiet = compile_specs([spec], "prod", None, ["kubernetes"], cwd=project.root)
+    assert check_build(quiet) == []
+    folder = "deploy/iris/prod/kubernetes"
+    files = {path: text for path, text in quiet.files.items() if path.startswith(folder)}
+    cron = build.files[f"{folder}/cronjob.yaml"]  # the monitoring iris's, for the same name and env
+    found = check_folder({**files, f"{folder}/cronjob.yaml": cron}, quiet.contexts[folder][1])
+    assert [(f.obj, f.message) for f in found] == [
+        ("CronJob/iris-monitor", "container `monitor` monitors, but the graph has no `monitor` step")]
