@@ -140,8 +140,9 @@ def main() -> None:
     parser.add_argument("--max", type=int, default=None, help="At most this many mutants per module (sampled).")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    lines = ["# Mutation testing", "", f"`python benchmarks/mutate.py{' --max ' + str(args.max) if args.max else ''}`"
-             " (fast tests of each module; a killed mutant made them fail).", "",
+    command = " ".join(["python benchmarks/mutate.py", *(["--max", str(args.max)] if args.max else []),
+                        *(args.modules if args.modules != list(TARGETS) else [])])
+    lines = ["# Mutation testing", "", f"`{command}` (fast tests of each module; a killed mutant made them fail).", "",
              "| module | mutants | killed | kill rate |", "|---|---|---|---|"]
     notes = []
     for module in args.modules:
