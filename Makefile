@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 FILESET := $(shell { cat pyproject.toml; find compiler runtime specs templates -type f \( -name '*.py' -o -name '*.j2' -o -name '*.css' -o -name '*.js' \) | LC_ALL=C sort; } | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(FILESET)
 
-.PHONY: install demo lint test test-fast bench clean
+.PHONY: install demo lint test test-fast bench mutate clean
 
 install: $(STAMP)
 
@@ -40,6 +40,10 @@ test-fast: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# slow (a test run per mutant): not part of `make test`
+mutate: install
+	$(BIN)/python benchmarks/mutate.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .hypothesis benchmarks/.venvs examples/*/.mlform

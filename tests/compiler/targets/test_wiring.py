@@ -195,3 +195,77 @@ def test_compile_check_reports_wiring_with_file_and_object(project: Project, cli
         "app.kubernetes.io/instance=iris-prod,app.kubernetes.io/name=iris` matches no pod template"]
     assert "1 broken references between generated Kubernetes objects." in lines
 
+
+
+def test_an_undeclared_secret_from_env_from_or_a_volume_is_found(build: Any) -> None:
+    from mlform.compiler.artifacts.wiring import check_folder
+
+    files, ctx = _folder(build, "team", "dev")  # an s3 backend with AWS keys: pods read the `team-aws` Secret
+
+    def rename(doc: dict[str, Any]) -> None:
+        pod = doc["spec"]["template"]["spec"]
+        pod["containers"][0]["envFrom"] = [{"secretRef": {"name": "team-aws-keys"}}]
+        pod["volumes"].append({"name": "certs", "secret": {"secretName": "team-certs"}})
+        pod["volumes"].append({"name": "declared", "secret": {"secretName": "team-aws"}})
+
+    found = [f.message for f in check_folder(_mutated(files, "job", rename), ctx)]
+    assert found == ["volume `certs` reads Secret `team-certs`, which the spec does not declare",
+                     "container `train` reads Secret `team-aws-keys`, which the spec does not declare"]
+
+
+@pytest.mark.parametrize(("name", "env", "why"), [("iris", "prod", "local state"), ("team", "staging", "IAM role")])
+def test_the_aws_keys_secret_is_declared_only_for_s3_with_keys(build: Any, name: str, env: str, why: str) -> None:
+    from mlform.compiler.artifacts.wiring import check_folder
+
+    files, ctx = _folder(build, name, env)
+
+    def keys(doc: dict[str, Any]) -> None:
+        doc["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [{"secretRef": {"name": f"{name}-aws"}}]
+
+    found = [f.message for f in check_folder(_mutated(files, "job", keys), ctx)]
+    assert found == [f"container `train` reads Secret `{name}-aws`, which the spec does not declare"], why
+
+
+def test_no_image_pull_secret_declared_means_none_is_accepted(build: Any) -> None:
+    from mlform.compiler.artifacts.wiring import check_folder, declared_secrets
+
+    files, ctx = _folder(build, "iris", "prod")
+    assert declared_secrets(ctx) == set()
+
+    def pull(doc: dict[str, Any]) -> None:
+        doc["spec"]["template"]["spec"]["imagePullSecrets"] = [{"name": "regcred"}]
+
+    found = [f.message for f in check_folder(_mutated(files, "job", pull), ctx)]
+    assert found == ["image pull Secret `regcred` is not declared in the spec"]
+
+
+def test_a_config_map_volume_must_name_the_folders_config_map(build: Any) -> None:
+    from mlform.compiler.artifacts.wiring import check_folder
+
+    files, ctx = _folder(build, "iris", "prod")
+
+    def mount(doc: dict[str, Any]) -> None:
+        doc["spec"]["template"]["spec"]["volumes"] += [{"name": "spec", "configMap": {"name": "iris-spec"}},
+                                                        {"name": "old", "configMap": {"name": "iris-config"}}]
+
+    found = [f.message for f in check_folder(_mutated(files, "job", mount), ctx)]
+    assert found == ["volume `old` reads ConfigMap `iris-config`, which is not in the folder"]
+
+
+def test_a_cron_job_monitoring_a_spec_without_monitoring_is_found(project: Project, build: Any) -> None:
+    from mlform.compiler.artifacts.output import compile_specs
+    from mlform.compiler.artifacts.wiring import check_build, check_folder
+
+    def unmonitored(doc: dict[str, Any]) -> None:
+        doc.pop("monitoring")
+        doc["environments"]["prod"].pop("monitoring")
+
+    spec = project.spec(edit=unmonitored)
+    quiet = compile_specs([spec], "prod", None, ["kubernetes"], cwd=project.root)
+    assert check_build(quiet) == []
+    folder = "deploy/iris/prod/kubernetes"
+    files = {path: text for path, text in quiet.files.items() if path.startswith(folder)}
+    cron = build.files[f"{folder}/cronjob.yaml"]  # the monitoring iris's, for the same name and env
+    found = check_folder({**files, f"{folder}/cronjob.yaml": cron}, quiet.contexts[folder][1])
+    assert [(f.obj, f.message) for f in found] == [
+        ("CronJob/iris-monitor", "container `monitor` monitors, but the graph has no `monitor` step")]

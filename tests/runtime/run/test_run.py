@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tools.sklearn_reference import forest_scores
 
 from mlform.runtime.registry.models import Registry
 from mlform.runtime.storage.store import MARKER
@@ -152,7 +153,9 @@ def test_failing_gate_registers_without_promotion(core_project: Path, mlform, ed
     edit_spec(core_project, lambda d: d["evaluation"]["gates"].update(accuracy={"min": 0.99}))
     result = mlform("run", core_project)
     assert result.code == 0, result.err
-    assert "gate `evaluation.gates.accuracy` failed: 0.9333 < min 0.99" in result.out
+    accuracy, _ = forest_scores(core_project)
+    assert float(accuracy) < 0.99
+    assert f"gate `evaluation.gates.accuracy` failed: {accuracy} < min 0.99" in result.out
     assert "registered `iris-classifier` version 2, NOT promoted to `staging`" in result.out
     assert "would serve `iris-classifier@staging` (version 1)" in result.out
     registry = Registry(core_project.parent / ".mlform" / "registry")
@@ -174,7 +177,9 @@ def test_a_tie_with_the_champion_is_a_tie_and_keeps_it(core_project: Path, mlfor
     assert mlform("run", core_project).code == 0
     edit_spec(core_project, lambda d: d["model"]["params"].update(n_estimators=40))  # other bytes, same score
     result = mlform("run", core_project)
-    assert ("challenger ties champion version 1 on `f1_macro`: 0.9333 vs 0.9333; a tie keeps the champion"
+    (_, champion), (_, challenger) = forest_scores(core_project, n_estimators=100), forest_scores(core_project)
+    assert champion == challenger
+    assert (f"challenger ties champion version 1 on `f1_macro`: {challenger} vs {champion}; a tie keeps the champion"
             in [line.strip() for line in result.out.splitlines()])
     assert "registered `iris-classifier` version 2, NOT promoted to `staging`: evaluation did not pass" in result.out
     assert Registry(core_project.parent / ".mlform" / "registry").resolve("iris-classifier", "staging").version == 1
