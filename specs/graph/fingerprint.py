@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mlform.specs.fsutil import stat_stamp, write_atomic
 
+from .libraries import installed_version
 from .steps import Step
 
 __all__ = ["FINGERPRINT_VERSION", "MISSING", "UNQUERIED", "StatCache", "file_digest", "step_fingerprints"]
@@ -72,9 +73,10 @@ def _hash(payload: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def step_fingerprints(steps: Mapping[str, Step], data_digest: Callable[[Path], str]) -> dict[str, str]:
-    """Each step's fingerprint: its config slice, its upstream fingerprints and the digests of the data files it
-    reads and of the user code files it runs."""
+def step_fingerprints(steps: Mapping[str, Step], data_digest: Callable[[Path], str],
+                      version: Callable[[str], str | None] = installed_version) -> dict[str, str]:
+    """Each step's fingerprint: its config slice, its upstream fingerprints, the digests of the data files it
+    reads and of the user code files it runs, and the `version` of each library it depends on."""
     result: dict[str, str] = {}
     for step_id, step in steps.items():
         payload = {
@@ -87,5 +89,7 @@ def step_fingerprints(steps: Mapping[str, Step], data_digest: Callable[[Path], s
         }
         if step.code:  # user code files; absent otherwise, so steps without user code keep their fingerprints
             payload["code"] = [data_digest(path) for path in step.code]
+        if step.libraries:
+            payload["libraries"] = {name: version(name) for name in step.libraries}
         result[step_id] = _hash(payload)
     return result

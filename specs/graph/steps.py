@@ -14,6 +14,8 @@ from mlform.specs.check.usercode import code_files, location_files
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.model.data import SqlSource
 
+from .libraries import TRAINING_LIBRARIES, lock_files
+
 __all__ = ["QUERY_PREFIX", "STEP_KINDS", "Step", "spec_steps"]
 
 QUERY_PREFIX = "sql:"
@@ -23,7 +25,7 @@ STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "p
 @dataclass(frozen=True)
 class Step:
     """One unit of work. `config` is the slice of the resolved spec whose change re-runs the step; `reads` are the
-    data files and `code` the user code files it depends on."""
+    data files, `code` the user code files (and lock files) and `libraries` the distributions it depends on."""
 
     id: str
     kind: str
@@ -31,6 +33,7 @@ class Step:
     config: dict[str, Any] = field(compare=False)
     reads: tuple[Path, ...] = ()
     code: tuple[Path, ...] = ()
+    libraries: tuple[str, ...] = ()  # distributions whose installed versions it depends on
 
 
 def _dump(model: Any) -> Any:
@@ -72,7 +75,8 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     tuned = [p.model.tuning.metric or p.evaluation.metrics[0]] if p.model.tuning else []
     steps.append(Step("train", "train", ("split",), {"model": _dump(p.model), **columns},
                       code=tuple(sorted({*_code(spec, p.model.estimator_function, p.model.preprocessing_function),
-                                         *_metric_code(spec, tuned)}))))
+                                         *_metric_code(spec, tuned), *lock_files(spec.root)})),
+                      libraries=TRAINING_LIBRARIES))
     steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns},
                       code=_metric_code(spec, list(p.evaluation.metrics))))
     registry = _dump(p.registry)
