@@ -4,9 +4,9 @@ One copy of examples/iris (2 environments; refits give new bytes, any version pa
 monitor retrains) goes through the states in order: applied; `prod` pinned with `mlform promote --version 1` and
 applied (after a promotion); `mlform monitor --env prod` retrained it (after a monitoring retrain, no apply since);
 `dev` edited and applied, which moves `dev`'s alias in the shared aliases file (after another environment's apply).
-In each state `mlform plan . --artifacts-dir out` is timed as a whole process, and once more with `prod`'s replica
-count edited (artifacts change, nothing trains). With `--baseline PYTHON`, an mlform installed elsewhere (e.g. the
-commit before a change) goes through the same states in its own copy, interleaved run by run.
+In each state `mlform plan . --artifacts-dir out` is timed as a whole process, and once more with `prod`'s
+Kubernetes namespace edited (artifacts change, no step runs). With `--baseline PYTHON`, an mlform installed
+elsewhere (e.g. the commit before a change) goes through the same states in its own copy, interleaved run by run.
 Goals (issue 17): no-op <= 0.4 s in every state; the plan that trains nothing <= 2x the no-op one.
 Writes benchmarks/results/plan_states.md. Run it alone with `python benchmarks/bench_plan_states.py`.
 """
@@ -72,9 +72,9 @@ class Copy:
             raise RuntimeError(f"{self.label}: unexpected plan: {summaries}")
         return elapsed
 
-    def edit_replicas(self, undo: bool = False) -> None:
+    def edit_namespace(self, undo: bool = False) -> None:
         spec = self.root / "mlform.yaml"
-        before, after = "      replicas: 2\n", "      replicas: 3\n"
+        before, after = "namespace: ml-prod\n", "namespace: ml-prod-2\n"
         spec.write_text(spec.read_text().replace(*((after, before) if undo else (before, after))))
 
 
@@ -102,11 +102,11 @@ def measure(copies: Sequence[Copy], runs: int) -> dict[str, dict[str, tuple[list
         for round_number in range(runs + 1):
             for copy in copies:
                 noop = copy.plan(noop=True)
-                copy.edit_replicas()
+                copy.edit_namespace()
                 try:
                     changed = copy.plan(noop=False)
                 finally:
-                    copy.edit_replicas(undo=True)
+                    copy.edit_namespace(undo=True)
                 if round_number:
                     samples[copy.label][0].append(noop)
                     samples[copy.label][1].append(changed)
@@ -131,7 +131,7 @@ def render(results: dict[str, dict[str, tuple[list[float], list[float]]]], runs:
              "One iris spec, 2 environments, states reached in order (see the script). Wall-clock seconds of "
              "`mlform plan . --artifacts-dir out` as a whole process, median of "
              f"{runs} runs after 1 warm-up round, the installations interleaved; \"trains nothing\" edits `prod`'s "
-             "replica count (artifacts change, no step runs). `baseline` is the mlform the run was given with "
+             "Kubernetes namespace (artifacts change, no step runs). `baseline` is the mlform the run was given with "
              "`--baseline`, in its own copy.", "",
              "| state | mlform | no-op median s | no-op range s | trains nothing median s | ratio |",
              "|---|---|---|---|---|---|", *rows, "",
