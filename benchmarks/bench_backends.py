@@ -1,11 +1,11 @@
 """Backend benchmark: a no-op `mlform plan` of 1 and 1,000 applied specs on PostgreSQL and S3 beside the local backend.
 
 Each size gets one temporary git repository holding N copies of examples/iris (distinct names, their own data).
-Setup applies every copy once on the local backend (one `$MLFORM_HOME`, in one process), then
-`mlform state migrate` copies that state into a fresh PostgreSQL database (a throwaway cluster, as the tests
-start) and a bucket of moto's S3 server, and a no-op `mlform apply` per remote kind, from its own `$MLFORM_HOME`
-holding a copy of the step-output cache, writes that kind's plan receipts. Then `mlform plan specs` is timed on
-each kind (`$MLFORM_BACKEND`), interleaved round by round. Goals: 1 spec <= 0.5 s, 1,000 specs <= 5 s on
+Setup applies every copy once on the local backend (one `$MLFORM_HOME`, one worker process per core), then `mlform
+state migrate` copies that state into a fresh PostgreSQL database (a throwaway cluster, as the tests start) and a
+bucket of moto's S3 server, and a no-op `mlform apply` per remote kind, from its own `$MLFORM_HOME` holding a copy
+of the step-output cache, writes that kind's plan receipts (in parallel workers too). Then `mlform plan specs` is
+timed on each kind (`$MLFORM_BACKEND`), interleaved round by round. Goals: 1 spec <= 0.5 s, 1,000 specs <= 5 s on
 PostgreSQL. Writes benchmarks/results/backends.md. Run it alone with `python benchmarks/bench_backends.py`.
 """
 
@@ -146,9 +146,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULT, metavar="FILE", help="where to write the report")
     args = parser.parse_args(argv)
     sizes = args.sizes or ((1, 10) if args.quick else (1, 1000))
-    # one process applies: the copies share one state folder, and concurrent applies of identical steps into one
-    # shared step-output store can trip over each other's outputs
-    workers = 1
+    workers = os.cpu_count() or 1  # applies in parallel: they share one state folder and step-output store
     mlform = str(Path(sys.executable).with_name("mlform"))
     cluster, endpoint = postgres_server.start(), s3_server.start()
     results, setups = {}, {}

@@ -1,16 +1,16 @@
 """Plan receipts: after `apply`, the evidence that lets `plan` answer an unchanged spec without loading it.
 
-`apply` writes a receipt per spec file and environment into the state folder once a fresh plan after it is a
-no-op. It holds the spec file's sha256, the toolchain (mlform and the digest of its files, its target plugins, the
-packages that shape validation and rendering, the estimators' distributions), the inputs (project root, output
-root, targets, templates and their content digest), the version of the state document in the backend (so an apply
-from another working copy on a shared backend makes it stale; how to reopen that backend is kept without any
-secret), stamps of every data file the steps read, of every generated file and of each step's output marker
-(each with the digest it must have), the environment's aliases of its model (where they are read from, their
-values then and those its last apply set), the folders whose files the spec could orphan, the policy file in
-force and its digest (a receipt is written only for a spec that satisfies it, warnings included), and the no-op
-plan itself. An index per spec file names the environments a plan
-without `--env` resolves to, once all of them validated.
+`apply` writes a receipt per spec file and environment into the state folder once a fresh plan after it is a no-op.
+It holds the spec file's sha256, the toolchain (mlform and the digest of its files, its target plugins, the packages
+that shape validation and rendering, the estimators' distributions), the inputs (project root, output root, targets,
+templates and their content digest), the lock files beside the spec, the version of the state document in the
+backend (so an apply from another working copy on a shared backend makes it stale; how to reopen that backend is
+kept without any secret), stamps of every data file the steps read, of every generated file and of each step's
+output marker (each with the digest it must have), the environment's aliases of its model (where they are read from,
+their values then and those its last apply set), the folders whose files the spec could orphan, the policy file in
+force and its digest (a receipt is written only for a spec that satisfies it, warnings included), and the no-op plan
+itself. An index per spec file names the environments a plan without `--env` resolves to, once all of them
+validated.
 
 `plan` checks a receipt with stats, re-hashing only a file whose stat moved, importing nothing heavy; when
 everything matches, and one `read_many` per backend for all the specs of a command finds their states
@@ -37,6 +37,7 @@ from mlform.runtime.registry.aliasfile import alias_table, env_aliases
 from mlform.runtime.storage.statedir import state_dir_for
 from mlform.specs.errors import PlanError
 from mlform.specs.fsutil import file_sha256, write_atomic
+from mlform.specs.graph.libraries import lock_files
 
 from .plans import Plan, PlanInputs, alias_notes
 from .stamps import Stamp, estimator_packages, installed, stamp, toolchain, unchanged
@@ -199,6 +200,8 @@ def _recorded_plan(receipt: Any, spec: str, spec_sha: str, inputs: dict[str, Any
                    for relative, entry in generated.items()):
             return None
         if FOLDERS.orphans_in(out, receipt["folders"], generated):
+            return None
+        if [str(path) for path in lock_files(Path(spec).parent)] != receipt["lock_files"]:  # one added or removed
             return None
         if not all(unchanged(path, entry, seen, rehash=True) for path, entry in receipt["data"].items()):
             return None
@@ -363,7 +366,7 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
             "spec": str(spec.path), "env": spec.env, "spec_sha256": spec_sha, "toolchain": toolchain(),
             "packages": packages, "inputs": recorded,
             "state": {"backend": backend_ref(spec), "key": states.key, "version": state_doc.version},
-            "aliases": aliases,
+            "aliases": aliases, "lock_files": [str(path) for path in lock_files(spec.path.parent)],
             "seen_ns": seen, "generated": generated, "folders": folders, "data": data, "markers": markers,
             "plan": plan.to_dict()})
     return agrees

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.specs.fsutil import file_sha256, racy, stat_stamp
+from mlform.specs.graph.libraries import TRAINING_LIBRARIES
+from mlform.specs.graph.libraries import installed_version as installed
 
 if TYPE_CHECKING:
     from mlform.specs import ResolvedSpec
@@ -25,8 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["PLAN_PACKAGES", "Stamp", "estimator_packages", "installed", "stamp", "toolchain",
            "unchanged"]
 
-# distributions whose behaviour shapes every plan: spec validation, YAML, templates, the step graph, estimators
-PLAN_PACKAGES = ("pydantic", "PyYAML", "Jinja2", "networkx", "scikit-learn")
+# distributions whose behaviour shapes every plan: spec validation, YAML, templates, the step graph, and those
+# whose versions the train step's fingerprint holds
+PLAN_PACKAGES = ("pydantic", "PyYAML", "Jinja2", "networkx", *TRAINING_LIBRARIES)
 
 Stamp = list[Any]
 
@@ -59,15 +62,6 @@ def unchanged(path: str | Path, recorded: Stamp | None, seen_ns: int, rehash: bo
         return sha is not None and (same or rehash) and file_sha256(path) == sha
     except OSError:
         return False
-
-
-@cache
-def installed(distribution: str) -> str | None:
-    """The installed version of `distribution`, or None."""
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _code_digest() -> str:

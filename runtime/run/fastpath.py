@@ -1,11 +1,11 @@
 """The no-change fast path: after a full successful run, a receipt lets an identical re-run skip loading the spec.
 
-Loading a spec validates it, which imports the estimator's library; that dominates a re-run where
-nothing changed. The receipt holds what every fingerprint depended on: the spec file's bytes, each data
-file's (size, mtime, inode), the mlform version, and the version of the spec's state document in its
-backend (an apply from another working copy on a shared backend makes the receipt stale). When all match
-and every step's completion marker is still in the store, the re-run is all cached without loading
-anything; otherwise the normal path runs.
+Loading a spec validates it, which imports the estimator's library; that dominates a re-run where nothing changed.
+The receipt holds what every fingerprint depended on: the spec file's bytes, each data file's (size, mtime, inode),
+the mlform version, the installed versions of the training libraries and which lock files exist, and the version of
+the spec's state document in its backend (an apply from another working copy on a shared backend makes the receipt
+stale). When all match and every step's completion marker is still in the store, the re-run is all cached without
+loading anything; otherwise the normal path runs.
 Specs with `sql` sources never get a receipt: their data can only be known by querying.
 """
 
@@ -23,13 +23,14 @@ from mlform.runtime.storage.backends.url import backend_for, backend_ref, reopen
 from mlform.runtime.storage.statedir import StateDir, state_dir_for, state_key
 from mlform.runtime.storage.store import MARKER
 from mlform.specs.fsutil import FileStamp, file_stamp, write_atomic
+from mlform.specs.graph.libraries import TRAINING_LIBRARIES, installed_version, lock_files
 
 from .outcome import RunResult, StepRun
 from .reasons import CACHED
 
 __all__ = ["RECEIPT_VERSION", "Receipt", "read_receipt", "receipt_path", "replay", "write_receipt"]
 
-RECEIPT_VERSION = 2  # 2: user code files and python sources are covered
+RECEIPT_VERSION = 3  # 2: user code files and python sources are covered; 3: training library versions
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ def _version() -> str:
         return "unknown"
 
 
+def _libraries() -> dict[str, str | None]:
+    return {name: installed_version(name) for name in TRAINING_LIBRARIES}
+
+
 def write_receipt(spec_path: Path, env: str, spec_sha256: str, result: RunResult) -> None:
     """Record a full successful run; `spec_sha256` is the digest of the spec file's bytes as they were loaded."""
     spec = result.spec
@@ -74,7 +79,9 @@ def write_receipt(spec_path: Path, env: str, spec_sha256: str, result: RunResult
     key = state_key(spec.name, spec.env)
     doc = backend_for(spec).read(key)
     state = {"backend": backend_ref(spec), "key": key, "version": doc.version if doc else None}
-    data = {"version": RECEIPT_VERSION, "mlform": _version(), "spec_sha256": spec_sha256, "state": state,
+    data = {"version": RECEIPT_VERSION, "mlform": _version(), "libraries": _libraries(),
+            "lock_files": [str(path) for path in lock_files(spec_path.parent)],
+            "spec_sha256": spec_sha256, "state": state,
             "files": result.file_stats, "name": spec.name, "env": spec.env, "digest": spec.digest,
             "steps": [[s.id, s.fingerprint] for s in result.steps.values()], "params": {"env": spec.env, **spec.config}}
     write_atomic(receipt_path(spec_path, env), json.dumps(data, sort_keys=True, default=str), fsync=False)
@@ -88,7 +95,9 @@ def read_receipt(spec_path: Path, env: str, store: Path) -> Receipt | None:
     except (OSError, ValueError):
         return None
     try:
-        if data["version"] != RECEIPT_VERSION or data["mlform"] != _version() or data["spec_sha256"] != spec_digest:
+        if (data["version"] != RECEIPT_VERSION or data["mlform"] != _version() or data["libraries"] != _libraries()
+                or data["spec_sha256"] != spec_digest
+                or data["lock_files"] != [str(path) for path in lock_files(spec_path.parent)]):
             return None
         if any(_listed(file_stamp(p)) != signature for p, signature in data["files"].items()):
             return None

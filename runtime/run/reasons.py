@@ -27,20 +27,22 @@ _SPEC_PREFIX: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a step's fingerprint was made of: its config slice, data digests, upstream fingerprints and the digests
-    of the user code files it runs."""
+    """What a step's fingerprint was made of: its config slice, data digests, upstream fingerprints, the digests
+    of the user code files it runs and the versions of the libraries it depends on."""
 
     fingerprint: str
     config: dict[str, Any]
     data: dict[str, str]
     upstream: dict[str, str]
     code: dict[str, str] = field(default_factory=dict)
+    libraries: dict[str, str | None] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON data (`code` only when the step runs user code)."""
+        """Plain JSON data (`code` and `libraries` only when the step has them)."""
         data = asdict(self)
-        if not self.code:
-            del data["code"]
+        for key in ("code", "libraries"):
+            if not data[key]:
+                del data[key]
         return data
 
     @classmethod
@@ -48,7 +50,7 @@ class Snapshot:
         """A snapshot from JSON data, or None when it is not one."""
         try:
             return cls(str(data["fingerprint"]), dict(data["config"]), dict(data["data"]), dict(data["upstream"]),
-                       dict(data.get("code", {})))
+                       dict(data.get("code", {})), dict(data.get("libraries", {})))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -69,6 +71,7 @@ def snapshots(graph: PipelineGraph, root: Path) -> dict[str, Snapshot]:
             {_shown(path, root): graph.data[path] for path in step.reads},
             {need: graph.fingerprints[need] for need in step.needs},
             {_shown(path, root): graph.data[path] for path in step.code},
+            {name: graph.libraries[name] for name in step.libraries},
         )
         for step_id, step in graph.steps.items()
     }
@@ -102,6 +105,14 @@ def _spec_path(config: Mapping[str, Any], path: tuple[str, ...]) -> str:
     return ".".join(full)
 
 
+def _library_changes(current: Mapping[str, str | None], previous: Mapping[str, str | None]) -> list[str]:
+    """`scikit-learn 1.9.1 -> 1.10.0` for each library whose installed version moved."""
+    if current and not previous:
+        return [f"the versions of {', '.join(current)} were not recorded before"]
+    return [f"{name} {previous.get(name) or 'not installed'} -> {version or 'not installed'}"
+            for name, version in current.items() if previous.get(name) != version]
+
+
 def _changed(current: Snapshot, previous: Snapshot) -> list[str]:
     reasons = [f"`{_spec_path(current.config, path)}` changed: {_value(old)} -> {_value(new)}"
                for path, old, new in config_changes(previous.config, current.config)]
@@ -119,6 +130,7 @@ def _changed(current: Snapshot, previous: Snapshot) -> list[str]:
             reasons.append(f"`{file}` is missing")
         elif old != digest:
             reasons.append(f"`{file}` changed" if old else f"`{file}` is new")
+    reasons.extend(_library_changes(current.libraries, previous.libraries))
     reasons.extend(f"upstream `{need}` changed" for need, fp in current.upstream.items()
                    if previous.upstream.get(need) != fp)
     return reasons or ["fingerprint changed (a new mlform fingerprint format)"]

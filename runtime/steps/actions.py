@@ -143,9 +143,9 @@ def _model(job: Job) -> Any:
 
 def _model_digest(job: Job) -> str:
     """The sha256 (hex) of the trained model's bytes, as the registry records it."""
-    from mlform.specs.graph.fingerprint import file_digest
+    from mlform.specs.fsutil import file_sha256
 
-    return file_digest(_model_file(job)).removeprefix("sha256:")
+    return file_sha256(_model_file(job)).removeprefix("sha256:")
 
 
 def _sample_row(X: pd.DataFrame) -> dict[str, Any]:

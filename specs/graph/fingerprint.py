@@ -8,25 +8,16 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from mlform.specs.fsutil import stat_stamp, write_atomic
+from mlform.specs.fsutil import file_sha256, stat_stamp, write_atomic
 
+from .libraries import installed_version
 from .steps import Step
 
-__all__ = ["FINGERPRINT_VERSION", "MISSING", "UNQUERIED", "StatCache", "file_digest", "step_fingerprints"]
+__all__ = ["FINGERPRINT_VERSION", "MISSING", "UNQUERIED", "StatCache", "step_fingerprints"]
 
 FINGERPRINT_VERSION = 1
 MISSING = "missing"
 UNQUERIED = "unqueried"  # the digest of a `sql` source that was not queried (`mlform graph` runs no query)
-_CHUNK = 1 << 20
-
-
-def file_digest(path: Path) -> str:
-    """`sha256:<hex>` of a file's bytes, read in one streaming pass."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
 
 
 class StatCache:
@@ -54,7 +45,7 @@ class StatCache:
         entry = self.entries.get(key)
         if entry is not None and entry[:3] == signature:
             return str(entry[3])
-        value = file_digest(file)
+        value = file_sha256(file)
         self.entries[key] = [*signature, value]
         self.dirty = True
         return value
@@ -72,9 +63,10 @@ def _hash(payload: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def step_fingerprints(steps: Mapping[str, Step], data_digest: Callable[[Path], str]) -> dict[str, str]:
-    """Each step's fingerprint: its config slice, its upstream fingerprints and the digests of the data files it
-    reads and of the user code files it runs."""
+def step_fingerprints(steps: Mapping[str, Step], data_digest: Callable[[Path], str],
+                      version: Callable[[str], str | None] = installed_version) -> dict[str, str]:
+    """Each step's fingerprint: its config slice, its upstream fingerprints, the digests of the data files it
+    reads and of the user code files it runs, and the `version` of each library it depends on."""
     result: dict[str, str] = {}
     for step_id, step in steps.items():
         payload = {
@@ -87,5 +79,7 @@ def step_fingerprints(steps: Mapping[str, Step], data_digest: Callable[[Path], s
         }
         if step.code:  # user code files; absent otherwise, so steps without user code keep their fingerprints
             payload["code"] = [data_digest(path) for path in step.code]
+        if step.libraries:
+            payload["libraries"] = {name: version(name) for name in step.libraries}
         result[step_id] = _hash(payload)
     return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -16,6 +16,7 @@ from mlform.specs.errors import GraphError
 from mlform.specs.loader import ResolvedSpec
 
 from .fingerprint import UNQUERIED, step_fingerprints
+from .libraries import installed_version
 from .steps import Step, spec_steps
 
 __all__ = ["Edge", "PipelineGraph", "check_steps", "derive_graph"]
@@ -27,13 +28,15 @@ Edge = tuple[str, str]  # (upstream, downstream)
 class PipelineGraph:
     """A spec's steps in execution order, their edges and fingerprints, and the data digests those used.
 
-    `data` maps each file a step reads (or `sql:<name>` pseudo-file) to its digest as fingerprinted.
+    `data` maps each file a step reads (or `sql:<name>` pseudo-file) to its digest as fingerprinted, `libraries`
+    each library a step depends on to its installed version as fingerprinted.
     """
 
     steps: Mapping[str, Step]
     edges: tuple[Edge, ...]
     fingerprints: Mapping[str, str]
     data: Mapping[Path, str]
+    libraries: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def ids(self) -> list[str]:
@@ -125,6 +128,7 @@ def derive_graph(spec: ResolvedSpec, data_digest: Callable[[Path], str]) -> Pipe
             data[path] = data_digest(path)
         return data[path]
 
-    fingerprints = step_fingerprints(steps, digest)
+    libraries = {name: installed_version(name) for step in steps.values() for name in step.libraries}
+    fingerprints = step_fingerprints(steps, digest, libraries.__getitem__)
     return PipelineGraph(MappingProxyType(steps), tuple(sorted(edges)), MappingProxyType(fingerprints),
-                         MappingProxyType(data))
+                         MappingProxyType(data), MappingProxyType(libraries))

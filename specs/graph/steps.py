@@ -17,6 +17,8 @@ from mlform.specs.model.data import SqlSource
 from mlform.specs.model.lifecycle import Evaluation
 from mlform.specs.model.monitoring_checks import SERVING_LOG
 
+from .libraries import TRAINING_LIBRARIES, lock_files
+
 __all__ = ["QUERY_PREFIX", "STEP_KINDS", "Step", "serving_log_files", "spec_steps"]
 
 QUERY_PREFIX = "sql:"
@@ -26,7 +28,7 @@ STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "p
 @dataclass(frozen=True)
 class Step:
     """One unit of work. `config` is the slice of the resolved spec whose change re-runs the step; `reads` are the
-    data files and `code` the user code files it depends on."""
+    data files, `code` the user code files (and lock files) and `libraries` the distributions it depends on."""
 
     id: str
     kind: str
@@ -34,6 +36,7 @@ class Step:
     config: dict[str, Any] = field(compare=False)
     reads: tuple[Path, ...] = ()
     code: tuple[Path, ...] = ()
+    libraries: tuple[str, ...] = ()  # distributions whose installed versions it depends on
 
 
 def _dump(model: Any) -> Any:
@@ -105,7 +108,8 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     retrain = {"retrain_marker": marker} if marker is not None else {}  # absent: fingerprints stay as they were
     steps.append(Step("train", "train", ("split",), {"model": _train_config(p.model), **columns, **retrain},
                       code=tuple(sorted({*_code(spec, p.model.estimator_function, p.model.preprocessing_function),
-                                         *_metric_code(spec, tuned)}))))
+                                         *_metric_code(spec, tuned), *lock_files(spec.root)})),
+                      libraries=TRAINING_LIBRARIES))
     steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns},
                       code=_metric_code(spec, _evaluated(p.evaluation))))
     registry = _dump(p.registry)
