@@ -16,7 +16,7 @@ from typing import Any
 
 from mlform.specs import ResolvedSpec, load_spec
 from mlform.specs.errors import PlanError
-from mlform.specs.graph.fingerprint import file_digest
+from mlform.specs.fsutil import file_sha256
 
 __all__ = ["Reproduction", "ReproduceError", "reproduce"]
 
@@ -68,7 +68,7 @@ def _check_data(lineage: dict[str, Any], root: Path, copy_to: Path) -> None:
         if not source.is_file():
             raise ReproduceError(f"data `{shown}` of the lineage is not a file here (a query, or missing): "
                                  "its rows cannot be proven the same")
-        now = file_digest(source)
+        now = file_sha256(source)
         if now != digest:
             raise ReproduceError(f"data `{shown}` changed since the version was trained (lineage {digest[:19]}..., "
                                  f"now {now[:19]}...): restore it to reproduce")
