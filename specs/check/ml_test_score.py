@@ -33,7 +33,8 @@ def _coverage(spec: Spec, have: set[str], what: str, line: str) -> Verdict:
     """`enforced` when every feature is in `have`; `partial` naming the others; `off` when none is."""
     missing = [f for f in spec.features if f not in have]
     if not missing:
-        return Verdict("enforced", f"every feature has a {what}")
+        article = "an" if what[0] in "aeiou" else "a"
+        return Verdict("enforced", f"every feature has {article} {what}")
     names = ", ".join(f"`{f}`" for f in missing[:5]) + (" ..." if len(missing) > 5 else "")
     if len(missing) < len(spec.features):
         return Verdict("partial", f"{len(missing)} of {len(spec.features)} features have no {what}: {names}")

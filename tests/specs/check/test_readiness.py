@@ -149,6 +149,13 @@ def test_spec_lines_flip_their_tests(tmp_path: Path, edit: tuple[str, str], test
     assert {k for k in after if after[k] != before[k]} == moved
 
 
+def test_a_covered_feature_set_reads_as_english(tmp_path: Path) -> None:
+    owners = SPEC.replace("  features: [visits, basket]\n", "  features: [visits, basket]\n  columns_meta:\n"
+                          "    visits: {owner: web}\n    basket: {owner: web}\n")
+    by_id = {f.id: f for f in _assess(_project(tmp_path, owners), "dev").findings}
+    assert (by_id["D4"].status, by_id["D4"].detail) == ("enforced", "every feature has an owner in `data.columns_meta`")
+
+
 def test_json_has_every_test_and_the_score(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _mlform(capsys, "readiness", str(_project(tmp_path)), "--env", "prod", "--format", "json")
     assert code == 0, err
