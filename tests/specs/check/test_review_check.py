@@ -57,7 +57,8 @@ def _errors(tmp_path: Path, review: str) -> list[str]:
     ("fairness: {group: gender, metric: recal, max_gap: 0.1}",
      "14:37: error: evaluation.fairness.metric: unknown metric `recal`; did you mean `recall`? (classification "
      "metrics: `accuracy`, `balanced_accuracy`, `f1`, `f1_macro`, `f1_micro`, `f1_weighted`, `precision`, "
-     "`precision_macro`, `recall`, `recall_macro`, `roc_auc`, `average_precision`, `log_loss`)"),
+     "`precision_macro`, `recall`, `recall_macro`, `roc_auc`, `average_precision`, `log_loss`, "
+     "`predict_ms_per_1k_rows`, `model_size_mb`)"),
     ("slices: {us: {column: contry}}",
      "14:25: error: evaluation.slices.us.column: column `contry` is not in train.csv; did you mean `country`?"),
     ("slices: {big: {filter: \"amount > 10 and gendre == 'f'\"}}",
@@ -82,7 +83,8 @@ def _errors(tmp_path: Path, review: str) -> list[str]:
     ("staleness: {time_column: ts, max_decay: {recal: 0.05}}",
      "14:44: error: evaluation.staleness.max_decay.recal: unknown metric `recal`; did you mean `recall`? "
      "(classification metrics: `accuracy`, `balanced_accuracy`, `f1`, `f1_macro`, `f1_micro`, `f1_weighted`, "
-     "`precision`, `precision_macro`, `recall`, `recall_macro`, `roc_auc`, `average_precision`, `log_loss`)"),
+     "`precision`, `precision_macro`, `recall`, `recall_macro`, `roc_auc`, `average_precision`, `log_loss`, "
+     "`predict_ms_per_1k_rows`, `model_size_mb`)"),
     ("features: {min_importance: 0.001, costs: {countri: 0.3}, min_gain_per_cost: 0.01}",
      "14:45: error: evaluation.features.costs.countri: `countri` is not a feature; did you mean `country`?"),
 ])
