@@ -209,6 +209,23 @@ def test_base_says_what_a_pull_request_changes(tmp_path: Path, capsys: pytest.Ca
     assert as_json["changed"] == ["I4 off -> enforced"] and as_json["base_score"] == as_json["score"] - 1
 
 
+def test_base_without_the_spec_says_it_is_new(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "README").write_text("no spec yet\n")
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "base")
+    path = _project(tmp_path)  # the pull request adds the spec
+    code, out, err = _mlform(capsys, "readiness", str(path), "--env", "dev", "--base", "main")
+    assert code == 0, err
+    headline = re.fullmatch(r"mlform readiness: .*mlform.yaml \(dev\): (\d+)/28 enforced \(new since the base\)",
+                            out.splitlines()[0])
+    as_json = json.loads(_mlform(capsys, "readiness", str(path), "--env", "dev", "--base", "main", "--format",
+                                 "json")[1])
+    assert headline and int(headline.group(1)) == as_json["score"]
+    assert as_json["base_score"] is None
+    assert len([line for line in as_json["changed"] if line.endswith("-> enforced")]) == as_json["score"]
+
+
 def test_spec_view_reads_key_paths(tmp_path: Path) -> None:
     specs, _ = validate_file(_project(tmp_path), ["prod"])
     view = Spec(specs[0])
