@@ -181,6 +181,8 @@ def _i5(spec: Spec) -> Verdict:
 def _i6(spec: Spec) -> Verdict:
     if spec.get("serving") is None:
         return Verdict("off", "set `serving` and `serving.canary: {traffic_percent, steps, max_error_rate}`")
+    if spec.on("serving.canary") and spec.get("targets.kubernetes") is None:
+        return Verdict("partial", "also set `targets.kubernetes`: only its manifests split traffic for the canary")
     return _key(spec, "serving.canary", "a new version takes a share of traffic before all of it",
                 "set `serving.canary: {traffic_percent, steps, max_error_rate}`")
 
