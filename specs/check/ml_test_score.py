@@ -133,6 +133,10 @@ def _m5(spec: Spec) -> Verdict:
 
 
 def _m6(spec: Spec) -> Verdict:
+    ungated = [f"`{name}`" for name, chosen in (spec.get("evaluation.slices") or {}).items()
+               if not (chosen or {}).get("metrics")]
+    if spec.on("evaluation.slices") and ungated:  # a slice without `metrics` is scored and shown, never failed
+        return Verdict("partial", f"give slice {', '.join(ungated)} a gate: `metrics: {{<metric>: {{min}}}}`")
     return _key(spec, "evaluation.slices", "metrics on each declared slice are gated",
                 "set `evaluation.slices: {<name>: {column, metrics: {<metric>: {min}}}}`")
 

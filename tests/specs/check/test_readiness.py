@@ -137,6 +137,11 @@ def test_an_overlay_turning_lines_on_raises_the_score(tmp_path: Path) -> None:
     # the pull-request workflow plans features (D6), fits the spec (I2) and runs the pipeline (I3) in review
     (("  drift: {threshold: 0.2}\n", "  drift: {threshold: 0.2}\ntargets:\n  github_actions: {}\n"),
      "I3", "enforced", {"D6", "I2", "I3"}),
+    # a slice without a gate is scored and shown, never failed
+    (("  metrics: [accuracy]\n", "  metrics: [accuracy]\n  slices: {big: {filter: 'visits > 2'}}\n"), "M6",
+     "partial", {"M6"}),
+    (("  metrics: [accuracy]\n", "  metrics: [accuracy]\n  slices: {big: {filter: 'visits > 2', metrics: "
+      "{accuracy: {min: 0.5}}}}\n"), "M6", "enforced", {"M6"}),
     # a canary is a traffic split only the Kubernetes target renders
     (("  drift: {threshold: 0.2}\n", "  drift: {threshold: 0.2}\nserving:\n  canary: {traffic_percent: 10}\n"),
      "I6", "partial", {"I6"}),
