@@ -80,8 +80,9 @@ def _d5(spec: Spec) -> Verdict:
     columns = pii.get("columns") or []
     if not columns:
         return Verdict("enforced", "the spec declares no personal data; a PII column used as a feature is an error")
-    return Verdict("enforced", f"{len(columns)} PII column(s) are {pii.get('action', 'drop')}ed before anything "
-                               "is stored")
+    count = "1 PII column is" if len(columns) == 1 else f"{len(columns)} PII columns are"
+    done = "hashed" if pii.get("action") == "hash" else "dropped"
+    return Verdict("enforced", f"{count} {done} before anything is stored")
 
 
 def _d6(spec: Spec) -> Verdict:

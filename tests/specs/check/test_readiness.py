@@ -169,6 +169,18 @@ def test_a_covered_feature_set_reads_as_english(tmp_path: Path) -> None:
     assert (by_id["D4"].status, by_id["D4"].detail) == ("enforced", "every feature has an owner in `data.columns_meta`")
 
 
+@pytest.mark.parametrize(("pii", "detail"), [
+    ("{columns: [email]}", "1 PII column is dropped before anything is stored"),
+    ("{columns: [email, phone], action: hash}", "2 PII columns are hashed before anything is stored"),
+])
+def test_the_privacy_detail_reads_as_english(tmp_path: Path, pii: str, detail: str) -> None:
+    spec = SPEC.replace("  features: [visits, basket]\n", f"  features: [visits, basket]\n  pii: {pii}\n")
+    path = _project(tmp_path, spec)
+    (tmp_path / "train.csv").write_text("visits,basket,email,phone,churned\n1,2.5,a@b,1,0\n3,1.0,c@d,2,1\n")
+    by_id = {f.id: f for f in _assess(path, "dev").findings}
+    assert (by_id["D5"].status, by_id["D5"].detail) == ("enforced", detail)
+
+
 def test_json_has_every_test_and_the_score(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _mlform(capsys, "readiness", str(_project(tmp_path)), "--env", "prod", "--format", "json")
     assert code == 0, err
