@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from test_plan_apply import mlform
-from test_plan_receipts import HEAVY, _apply, _copy, _repo, plan
+from test_plan_receipts import FULL, _apply, _copy, _repo, plan
 
 from mlform.runtime.registry.models import Registry
 
@@ -51,7 +51,7 @@ def _full(project: Path, *args: str) -> str:
         full = plan(project, "--format", "json", *args)
     finally:
         receipts.with_name("set-aside").rename(receipts)
-    assert full.heavy == list(HEAVY)
+    assert full.heavy == FULL
     return full.stdout
 
 
@@ -88,7 +88,7 @@ def test_a_pinned_production_moved_outside_apply_takes_the_full_path(pinned: Pat
         moved = plan(pinned, "--format", "json", "--env", "prod")
     finally:
         aliases.write_bytes(before)
-    assert (moved.exit, moved.heavy) == (2, list(HEAVY))
+    assert (moved.exit, moved.heavy) == (2, FULL)
     changes = {c["address"]: (c["action"], c["reason"]) for c in moved.plans()["prod"]["changes"]
                if c["kind"] == "alias"}
     assert changes[f"{MODEL}@production"] == ("update", f"v{other} -> v1: pinned by `registry.production`")
