@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,8 +20,9 @@ BODY_NAME = "pull_request.md"
 _GH_CREDENTIALS = "credential.helper=!gh auth git-credential"  # for this push only: no global git config
 
 
-def _plan(resolved: ResolvedSpec, text: str) -> str:
-    """The plan of the edited spec as Markdown, or why it could not be made (the pull request is still useful)."""
+def _plan(resolved: ResolvedSpec, text: str, shown_as: str) -> str:
+    """The plan of the edited spec as Markdown, the spec `shown_as` its path in the repository, or why it could not
+    be made (the pull request is still useful)."""
     from mlform.compiler.plan.planner import make_plan
     from mlform.compiler.plan.plans import PlanInputs
     from mlform.compiler.plan.planviews import render_plans
@@ -29,7 +31,7 @@ def _plan(resolved: ResolvedSpec, text: str) -> str:
 
     try:
         found, _ = validate_file(resolved.path, raw=text.encode("utf-8"))
-        edited = next(s for s in found if s.env == resolved.env)
+        edited = replace(next(s for s in found if s.env == resolved.env), display=shown_as)
         return render_plans([make_plan(edited, PlanInputs(None, None, None))], "markdown")
     except (MlformError, StopIteration) as exc:
         return f"(no plan: {exc or 'the edited spec does not resolve'})"
@@ -61,7 +63,7 @@ def retrain_pull_request(resolved: ResolvedSpec, report: Path, out: Path, open_p
     change = retrain_change(resolved.path, resolved.env, marker)
     branch = f"mlform/retrain-{resolved.name}-{resolved.env}-{now.strftime('%Y%m%d%H%M%S')}"
     title = f"Retrain {resolved.name} ({resolved.env}): monitoring breach"
-    body = pr_body(payload, marker, _plan(resolved, change.text))
+    body = pr_body(payload, marker, _plan(resolved, change.text, change.relpath))
     commit = commit_retrain(change, branch, f"{title}\n\n" + "\n".join(payload["verdict"]["reasons"]))
     body_file = out / BODY_NAME
     write_atomic(body_file, body)

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mlform.specs.errors import Diagnostic
+
 from .common import env_option, policy_option, spec_files, specs_argument
 from .report import FORMATS, render_diagnostics
 
 if TYPE_CHECKING:
-    from mlform.specs import Diagnostic
     from mlform.specs.check.policy import LoadedPolicy
 
 
@@ -31,19 +32,20 @@ def _policy(explicit: Path | None) -> tuple[LoadedPolicy | None, list[Diagnostic
         return None, list(exc.diagnostics)
 
 
-def _smoke(results: Iterable[tuple[Path, list[Any], list[Any]]], passed: list[str]) -> int:
-    """Smoke-test each resolved spec: a line in `passed` for each that trains, the failures printed; how many failed."""
+def _smoke(results: Iterable[tuple[Path, list[Any], list[Any]]], passed: list[str]) -> list[Diagnostic]:
+    """Smoke-test each resolved spec: a line in `passed` for each that trains; a diagnostic at `model` for each
+    that does not, so every format (JSON and annotations too) counts it."""
     from mlform.runtime.run.smoke import smoke_test
     from mlform.specs.errors import MlformError
 
-    failed = 0
+    failed = []
     for path, resolved, _ in results:
         for spec in resolved:
             try:
                 passed.append(f"smoke: {path} ({spec.env}): {smoke_test(spec)}")
             except MlformError as exc:
-                failed += 1
-                click.echo(f"smoke: {path} ({spec.env}): {exc}", err=True)
+                mark = spec.document.keys.get(("model",)) or spec.document.mark(("model",))
+                failed.append(Diagnostic(str(path), mark.line, mark.col, "model", f"smoke ({spec.env}): {exc}"))
     return failed
 
 
@@ -89,8 +91,11 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
             envs = ", ".join(s.env for s in resolved)
             summaries.append(f"ok: {path} ({envs})")
     valid = [r for r in results if not any(d.severity == "error" for d in r[2])]
-    smoke_failures = _smoke(valid, summaries) if smoke else 0
-    errors = sum(d.severity == "error" for d in diagnostics) + smoke_failures
+    if smoke:
+        failed = _smoke(valid, summaries)
+        summaries = [line for line in summaries if not any(line.startswith(f"ok: {d.file} (") for d in failed)]
+        diagnostics.extend(failed)
+    errors = sum(d.severity == "error" for d in diagnostics)
     if fmt == "text":
         if diagnostics:
             click.echo(render_diagnostics(diagnostics, fmt), err=True)

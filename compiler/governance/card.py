@@ -230,6 +230,9 @@ def _training(spec: ResolvedSpec | None, version: ModelVersion, recorded: _Recor
     steps = json.loads(flat.get("model.preprocessing", "[]"))
     params = {key.removeprefix("model.params."): value for key, value in flat.items()
               if key.startswith("model.params.")}
+    # the params `model.tuning` chose are the ones the version was trained with
+    params.update({key.removeprefix("tuning.best."): value for key, value in flat.items()
+                   if key.startswith("tuning.best.")})
     return {"source": source, "estimator": flat.get("model.estimator"), "params": params,
             "preprocessing": [{"transformer": s["transformer"], "columns": s["columns"]} for s in steps]}
 

@@ -118,4 +118,21 @@ def describe_failure(step_id: str, kind: str, pipeline: Pipeline, outputs: Mappi
     cause = _cause(exc)
     message = f"`{line}`: {doing} raised {cause}"
     hint = next((h for pattern, h in _HINTS if pattern.search(cause)), None)
+    if hint is _HINTS[1][1]:
+        hint = _hashed_hint(pipeline) or hint
     return f"{message}. Hint: {hint.format(target=pipeline.data.target)}" if hint else message
+
+
+def _hashed_hint(pipeline: Pipeline) -> str | None:
+    """The hint for text reaching the model when `data.pii` hashes a feature no preprocessing step encodes."""
+    pii = pipeline.data.pii
+    if pii is None or pii.action != "hash":
+        return None
+    encoded = {c for step in pipeline.model.preprocessing for c in step.columns}
+    hashed = [c for c in pii.allow_as_feature if c in pipeline.data.features and c not in encoded]
+    if not hashed:
+        return None
+    names = ", ".join(f"`{c}`" for c in hashed)
+    return (f"{names} is hashed by `data.pii` (`action: hash`), so the model gets text, whatever the column held: "
+            "encode it in `model.preprocessing` (e.g. `sklearn.preprocessing.OneHotEncoder` with "
+            "`handle_unknown: ignore`), or drop it from `data.features`")

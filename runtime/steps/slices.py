@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlform.specs.check.filter_expr import FilterSyntaxError, parse_filter
+from mlform.specs.model.metrics import METRICS
 
 from .evaluate import check_gates
 from .review import Cached, Check, Review, ReviewError, Scorer, groups, metric_key, plain
@@ -80,6 +81,9 @@ def review_slices(ev: Evaluation, cached: Cached, test: tuple[pd.DataFrame, pd.S
     """Score every slice of `test` (features, target) whose rows `frame` (every column) selects, with the model's
     outputs on the test rows computed once (`cached`)."""
     X, y = test
+    # a cost metric (`predict_ms_per_1k_rows`, `model_size_mb`) describes the model, not a slice; here it would
+    # time or pickle the stand-in that serves cached predictions
+    quality = [m for m in ev.metrics if m not in METRICS or METRICS[m].task is not None]
     shown: dict[str, list[dict[str, Any]]] = {}
     for name, chosen in ev.slices.items():
         at = f"evaluation.slices.{name}"
@@ -92,7 +96,7 @@ def review_slices(ev: Evaluation, cached: Cached, test: tuple[pd.DataFrame, pd.S
                                            f"rows, under `min_rows` {chosen.min_rows}: not scored", warning=not fail))
                 rows.append({"slice": label, "rows": count, "status": "too_small", "metrics": {}, "gates": []})
                 continue
-            values = score([*ev.metrics, *chosen.metrics], cached.rows(mask), X[mask], y[mask])
+            values = score([*quality, *chosen.metrics], cached.rows(mask), X[mask], y[mask])
             gates = check_gates(values, chosen.metrics)
             for gate in gates:
                 bounds = " and ".join(f"{k} {v:g}" for k, v in (("min", gate.min), ("max", gate.max)) if v is not None)

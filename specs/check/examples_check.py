@@ -5,7 +5,6 @@ Examples import scikit-learn and pandas, so they run only when a spec has some.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,7 @@ from mlform.specs.model.examples import TransformerExample
 from mlform.specs.model.lifecycle import ModelSpec, Transformer
 from mlform.specs.read.source import KeyPath
 
-from .estimators import estimator_class, import_object
+from .estimators import estimator_class, estimator_info, import_object
 from .explain import did_you_mean
 from .finding import Finding, Sections
 
@@ -24,14 +23,10 @@ _TOLERANCE = 1e-6
 
 
 def _has_seed(import_path: str) -> bool:
-    """Whether the class at `import_path` takes `random_state`; False when it does not import (another check says)."""
-    cls = estimator_class(import_path)
-    if cls is None:
-        return False
-    try:
-        return "random_state" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
+    """Whether the class at `import_path` takes `random_state` (from the estimator index when it knows the class);
+    False when it does not import (another check says)."""
+    info = estimator_info(import_path)
+    return not isinstance(info, str) and "random_state" in info.param_names
 
 
 def reproducible_findings(s: Sections) -> Iterator[Finding]:

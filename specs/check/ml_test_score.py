@@ -33,7 +33,8 @@ def _coverage(spec: Spec, have: set[str], what: str, line: str) -> Verdict:
     """`enforced` when every feature is in `have`; `partial` naming the others; `off` when none is."""
     missing = [f for f in spec.features if f not in have]
     if not missing:
-        return Verdict("enforced", f"every feature has a {what}")
+        article = "an" if what[0] in "aeiou" else "a"
+        return Verdict("enforced", f"every feature has {article} {what}")
     names = ", ".join(f"`{f}`" for f in missing[:5]) + (" ..." if len(missing) > 5 else "")
     if len(missing) < len(spec.features):
         return Verdict("partial", f"{len(missing)} of {len(spec.features)} features have no {what}: {names}")
@@ -79,8 +80,9 @@ def _d5(spec: Spec) -> Verdict:
     columns = pii.get("columns") or []
     if not columns:
         return Verdict("enforced", "the spec declares no personal data; a PII column used as a feature is an error")
-    return Verdict("enforced", f"{len(columns)} PII column(s) are {pii.get('action', 'drop')}ed before anything "
-                               "is stored")
+    count = "1 PII column is" if len(columns) == 1 else f"{len(columns)} PII columns are"
+    done = "hashed" if pii.get("action") == "hash" else "dropped"
+    return Verdict("enforced", f"{count} {done} before anything is stored")
 
 
 def _d6(spec: Spec) -> Verdict:
@@ -132,6 +134,10 @@ def _m5(spec: Spec) -> Verdict:
 
 
 def _m6(spec: Spec) -> Verdict:
+    ungated = [f"`{name}`" for name, chosen in (spec.get("evaluation.slices") or {}).items()
+               if not (chosen or {}).get("metrics")]
+    if spec.on("evaluation.slices") and ungated:  # a slice without `metrics` is scored and shown, never failed
+        return Verdict("partial", f"give slice {', '.join(ungated)} a gate: `metrics: {{<metric>: {{min}}}}`")
     return _key(spec, "evaluation.slices", "metrics on each declared slice are gated",
                 "set `evaluation.slices: {<name>: {column, metrics: {<metric>: {min}}}}`")
 
@@ -180,6 +186,8 @@ def _i5(spec: Spec) -> Verdict:
 def _i6(spec: Spec) -> Verdict:
     if spec.get("serving") is None:
         return Verdict("off", "set `serving` and `serving.canary: {traffic_percent, steps, max_error_rate}`")
+    if spec.on("serving.canary") and spec.get("targets.kubernetes") is None:
+        return Verdict("partial", "also set `targets.kubernetes`: only its manifests split traffic for the canary")
     return _key(spec, "serving.canary", "a new version takes a share of traffic before all of it",
                 "set `serving.canary: {traffic_percent, steps, max_error_rate}`")
 

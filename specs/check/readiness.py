@@ -54,7 +54,9 @@ class Spec:
     def on(self, key: str) -> bool:
         """Whether the key is set to something other than null, `false`, `off` or an empty collection."""
         value = self.get(key)
-        return value not in (None, False, "off", "none", {}, [])
+        if value is None or value is False:  # by identity: 0 is a threshold, though `0 == False`
+            return False
+        return value not in ("off", "none", {}, [])
 
     @property
     def features(self) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mlform.specs.model.data import Data
 from mlform.specs.model.lifecycle import Evaluation
-from mlform.specs.model.metrics import Metric, Task, metric_table
+from mlform.specs.model.metrics import METRICS, Metric, Task, metric_table
 from mlform.specs.read.source import KeyPath
 
 from .columns import SourceUnreadableError, source_columns
@@ -26,6 +26,13 @@ def _listed(path: KeyPath, name: str, ev: Evaluation, on_key: bool = False) -> I
     """A metric the review compares must be one `evaluation.metrics` computes."""
     if name not in ev.metrics:
         yield Finding(path, f"`{name}` is not in `evaluation.metrics`{did_you_mean(name, ev.metrics)}", on_key=on_key)
+
+
+def _quality(path: KeyPath, name: str, what: str, on_key: bool = False) -> Iterator[Finding]:
+    """A metric judged per slice, group or shuffled feature must measure quality: a cost metric measures the model."""
+    if name in METRICS and METRICS[name].task is None:
+        yield Finding(path, f"`{name}` measures the model's computing cost, not its quality on {what}; "
+                            "gate it in `evaluation.gates`", on_key=on_key)
 
 
 def _baseline(ev: Evaluation, task: Task | None) -> Iterator[Finding]:
@@ -82,6 +89,7 @@ def _slices(ev: Evaluation, task: Task | None, table: Mapping[str, Metric], s: S
         at = (_AT, "slices", name)
         for metric in chosen.metrics:
             yield from metric_findings((*at, "metrics", metric), metric, task, on_key=True, table=table)
+            yield from _quality((*at, "metrics", metric), metric, "a slice", on_key=True)
         if chosen.column is not None:
             yield from _column((*at, "column"), chosen.column, columns, s)
             continue
@@ -101,6 +109,7 @@ def _fairness(ev: Evaluation, task: Task | None, table: Mapping[str, Metric], s:
         return
     at = (_AT, "fairness")
     yield from metric_findings((*at, "metric"), ev.fairness.metric, task, table=table)
+    yield from _quality((*at, "metric"), ev.fairness.metric, "a group")
     yield from _column((*at, "group"), ev.fairness.group, columns, s)
 
 
@@ -121,6 +130,7 @@ def _features(ev: Evaluation, task: Task | None, table: Mapping[str, Metric], s:
     at = (_AT, "features")
     if review.metric is not None:
         yield from metric_findings((*at, "metric"), review.metric, task, table=table)
+        yield from _quality((*at, "metric"), review.metric, "shuffled features")
     data: Data | None = s.get("data")
     features = data.features if data is not None else []
     for column in review.costs if data is not None else ():

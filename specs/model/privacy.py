@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, StrictBool, model_validator
 
@@ -27,8 +27,9 @@ class ColumnMeta(SpecModel):
 class Pii(SpecModel):
     """Columns of personal data, dropped or hashed as each source is read, before anything is stored."""
 
-    columns: Annotated[list[NonEmptyStr], Field(min_length=1)] = Field(
-        description="Columns holding personal data, e.g. `[card_id, email]`; a source without them is left as is.")
+    columns: list[NonEmptyStr] = Field(
+        description="Columns holding personal data, e.g. `[card_id, email]`; a source without them is left as is. "
+                    "`[]` declares that the data holds none.")
     action: Literal["drop", "hash"] = Field(
         "drop", description="`drop` removes the columns; `hash` replaces each value by the first 16 hex characters of "
                             "its HMAC-SHA256 keyed with `salt` (plain SHA-256 without one), missing values kept.")

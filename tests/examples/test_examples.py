@@ -65,3 +65,12 @@ def test_graph_is_acyclic_and_monitors(spec: Path, env: str) -> None:
 def test_example_data_stays_small(spec: Path) -> None:
     size = sum(path.stat().st_size for path in (spec.parent / "data").rglob("*") if path.is_file())
     assert 0 < size < 1_000_000
+
+
+def test_the_readme_shows_the_fraud_prod_readiness_the_command_prints() -> None:
+    result = CliRunner().invoke(cli, ["readiness", str(EXAMPLES / "fraud-detection"), "--env", "prod",
+                                      "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.replace(str(EXAMPLES / "fraud-detection" / "mlform.yaml"),
+                                    "examples/fraud-detection/mlform.yaml").strip()
+    assert printed in (EXAMPLES.parent / "README.md").read_text()

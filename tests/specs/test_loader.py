@@ -69,7 +69,7 @@ def test_checks_needing_an_invalid_section_are_skipped_but_others_run(tmp_path: 
         "12:27: error: evaluation.metrics.2: unknown metric `acuracy`; did you mean `accuracy`? (classification "
         "metrics: `accuracy`, `balanced_accuracy`, `f1`, `f1_macro`, `f1_micro`, `f1_weighted`, `precision`, "
         "`precision_macro`, `recall`, `recall_macro`, `roc_auc`, `average_precision`, `log_loss`, "
-            "`predict_ms_per_1k_rows`, `model_size_mb`)",
+     "`predict_ms_per_1k_rows`, `model_size_mb`)",
         "15:9: error: registry.path: expected a string, got integer `5`; quote it to keep it as text: \"5\"",
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,3 +53,16 @@ def test_a_spec_that_cannot_train_fails_validation(tmp_path: Path, run_mlform: C
     assert "step `smoke` failed: `model.estimator: sklearn.linear_model.LogisticRegression`" in result.err
     assert "a feature holds text: encode it in `model.preprocessing`" in result.err
     assert result.err.splitlines()[-1] == "1 error found."
+
+
+def test_a_failed_smoke_is_a_located_error_in_every_format(tmp_path: Path, run_mlform: Callable[..., Any]) -> None:
+    spec = _project(tmp_path, "")
+    text = run_mlform("validate", spec, "--smoke")
+    assert not text.out.startswith("ok:")  # the spec is not ok: it cannot train
+    assert text.err.startswith(f"{spec}:10:1: error: model: smoke (default): step `smoke` failed: ")
+    as_json = json.loads(run_mlform("validate", spec, "--smoke", "--format", "json").out)
+    assert (as_json["valid"], as_json["errors"]) == (False, 1)
+    [found] = as_json["diagnostics"]
+    assert (found["line"], found["path"]) == (10, "model") and "a feature holds text" in found["message"]
+    annotation = run_mlform("validate", spec, "--smoke", "--format", "github").out
+    assert annotation.startswith(f"::error file={spec},line=10,col=1")

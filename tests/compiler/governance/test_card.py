@@ -315,3 +315,13 @@ def test_the_card_and_the_drift_report_share_one_page_shell(applied: Path, mlfor
                         (note, "No model card")):
         assert f"<title>{title}</title>" in html and f"<h1>{title}</h1>" in html
     assert "version `9` of &lt;iris&gt; &amp; co is not registered" in note
+
+
+def test_the_card_shows_the_params_tuning_chose_over_the_spec_s(mlform: Any, tmp_path: Path) -> None:
+    def tune(doc: dict[str, Any]) -> None:  # one candidate: the search can only choose max_depth 2 over the spec's 5
+        doc["model"]["tuning"] = {"method": "grid", "cv": 2, "params": {"max_depth": [2]}}
+
+    root = _copy_iris(tmp_path / "iris", tune)
+    assert mlform(root, "run", ".", "--env", "dev").code == 0
+    training = _json(mlform(root, "card", ".", "--env", "dev", "--format", "json"))["training"]
+    assert training["params"]["max_depth"] == "2"

@@ -89,6 +89,8 @@ def test_mlform_monitor_prepares_the_pull_request_on_a_breach(mlform: Cli, edit_
         assert f"- {reason}" in body
     assert "3 of 4 features drifted (share 0.75, max 0.5)" in body
     assert "| `petal_length` | psi |" in body and "## Plan" in body and "train" in body.split("## Plan")[1]
+    # the body goes to the repository's reviewers: the spec by its path in the repository, never this machine's
+    assert "### mlform plan: `mlform.yaml` (default)" in body and str(repo) not in body
     marker = yaml.safe_load(git(repo, "show", f"{branch}:mlform.yaml"))["monitoring"]["retrain_marker"]
     assert marker.startswith("breach ") and f"retrain_marker: {marker}" in body
 

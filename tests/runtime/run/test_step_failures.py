@@ -156,3 +156,21 @@ def test_an_unexpected_exception_with_debug_shows_the_traceback(broken_command: 
     assert result.code == 1
     assert result.err.startswith("Traceback (most recent call last):")
     assert "KeyError: 'missing'" in result.err
+
+
+def test_text_from_a_hashed_pii_feature_names_the_column_and_data_pii() -> None:
+    from mlform.runtime.run.failures import describe_failure
+    from mlform.specs.model.pipeline import Pipeline
+
+    pipeline = Pipeline.model_validate({
+        "apiVersion": "mlform/v1", "kind": "Pipeline", "metadata": {"name": "loans"},
+        "data": {"sources": {"train": {"type": "csv", "path": "train.csv"}}, "target": "y",
+                 "features": ["age", "income"],
+                 "pii": {"columns": ["age"], "action": "hash", "allow_as_feature": ["age"]}},
+        "model": {"estimator": "sklearn.linear_model.LogisticRegression"},
+        "evaluation": {"metrics": ["accuracy"]}, "registry": {"model_name": "loans"}})
+    said = describe_failure("train", "train", pipeline, {}, ValueError("could not convert string to float: 'ab12'"))
+    assert said.endswith("Hint: `age` is hashed by `data.pii` (`action: hash`), so the model gets text, whatever "
+                         "the column held: encode it in `model.preprocessing` (e.g. "
+                         "`sklearn.preprocessing.OneHotEncoder` with `handle_unknown: ignore`), or drop it from "
+                         "`data.features`")

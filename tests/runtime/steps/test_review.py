@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from mlform.compiler.cli import main
-from mlform.runtime.steps.slices import filter_mask
+from mlform.runtime.steps.slices import filter_mask, review_slices
 
 SPEC = """\
 apiVersion: mlform/v1
@@ -163,3 +163,24 @@ def test_a_model_no_better_than_its_baseline_fails(tmp_path: Path, capsys: pytes
 def test_filters_select_rows(text: str, rows: list[bool]) -> None:
     frame = pd.DataFrame({"x": [0, 2, 3, 4], "c": ["u", "v", "w", None]})
     assert filter_mask(text, frame, "evaluation.slices.s.filter").tolist() == rows
+
+
+def test_a_slice_is_scored_on_quality_metrics_not_on_the_cached_model_s_cost(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from mlform.runtime.steps.review import Cached, Review, Scorer
+    from mlform.specs.model.lifecycle import Evaluation
+    from mlform.specs.model.metrics import metric_table
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=200)})
+    y = pd.Series((X["x"] + rng.normal(size=200) > 0).astype(int))
+    model = LogisticRegression().fit(X, y)
+    ev = Evaluation.model_validate({"metrics": ["accuracy", "predict_ms_per_1k_rows", "model_size_mb"],
+                                    "slices": {"positive_x": {"filter": "x > 0", "min_rows": 10}}})
+    review = Review()
+    review_slices(ev, Cached(model, X), (X, y), X, Scorer(metric_table(), tmp_path, None), review)
+    # the slice's rows are answered from predictions made once: timing or pickling them measures nothing
+    [scored] = review.blocks["slices"]["positive_x"]
+    assert set(scored["metrics"]) == {"accuracy"}
+    assert set(review.metrics) == {"slices.positive_x.accuracy"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,16 @@ UNSEEDED = {
 @pytest.mark.parametrize(("model", "expected"), UNSEEDED.values(), ids=UNSEEDED.keys())
 def test_a_reproducible_model_needs_every_random_state(tmp_path: Path, model: str, expected: list[str]) -> None:
     assert _found(tmp_path, model) == expected
+
+
+def test_checking_seeds_reads_the_estimator_index_without_importing_sklearn(tmp_path: Path) -> None:
+    from mlform.specs.check import sklearn_index
+
+    sklearn_index.index()  # the cache is warm, as after the first validation with this scikit-learn
+    (tmp_path / "train.csv").write_text("amount,country,y\n1.0,FR,0\n")
+    path = tmp_path / "mlform.yaml"
+    path.write_text(SPEC.replace("{MODEL}", UNSEEDED["estimator"][0]))
+    code = ("import sys; from mlform.specs import validate_file; found = validate_file(sys.argv[1])[1]; "
+            "print(len(found), 'sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1", "False"]

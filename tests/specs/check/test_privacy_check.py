@@ -56,6 +56,12 @@ CASES = {
         "  pii: {columns: [tx]}",
         ["11:19: error: data.pii.columns.0: `tx` is dropped (`action: drop`) but the run needs it as an id or "
          "time column; use `action: hash`"]),
+    # the readiness hint for D5: a reviewed statement that the data holds no personal data
+    "no personal data, declared": ("  pii: {columns: []}", []),
+    "declared none, yet marked": (
+        "  pii: {columns: []}\n  columns_meta:\n    email: {pii: true}",
+        ["13:18: error: data.columns_meta.email.pii: `email` is marked `pii: true` but is not listed in "
+         "`data.pii.columns`"]),
     "a salt without hashing": (
         "  pii: {columns: [email], salt: {secret: s}}",
         ["11:8: error: data.pii: `salt` only applies to `action: hash`"]),

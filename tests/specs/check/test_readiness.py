@@ -137,6 +137,19 @@ def test_an_overlay_turning_lines_on_raises_the_score(tmp_path: Path) -> None:
     # the pull-request workflow plans features (D6), fits the spec (I2) and runs the pipeline (I3) in review
     (("  drift: {threshold: 0.2}\n", "  drift: {threshold: 0.2}\ntargets:\n  github_actions: {}\n"),
      "I3", "enforced", {"D6", "I2", "I3"}),
+    # a slice without a gate is scored and shown, never failed
+    (("  metrics: [accuracy]\n", "  metrics: [accuracy]\n  slices: {big: {filter: 'visits > 2'}}\n"), "M6",
+     "partial", {"M6"}),
+    (("  metrics: [accuracy]\n", "  metrics: [accuracy]\n  slices: {big: {filter: 'visits > 2', metrics: "
+      "{accuracy: {min: 0.5}}}}\n"), "M6", "enforced", {"M6"}),
+    # a canary is a traffic split only the Kubernetes target renders
+    (("  drift: {threshold: 0.2}\n", "  drift: {threshold: 0.2}\nserving:\n  canary: {traffic_percent: 10}\n"),
+     "I6", "partial", {"I6"}),
+    (("  drift: {threshold: 0.2}\n", "  drift: {threshold: 0.2}\nserving:\n  canary: {traffic_percent: 10}\n"
+      "targets:\n  kubernetes: {}\n"), "I6", "enforced", {"I6"}),
+    # zero is a threshold, not `false`: a feature with a negative importance fails
+    (("  metrics: [accuracy]\n", "  metrics: [accuracy]\n  features: {min_importance: 0}\n"), "D2", "enforced",
+     {"D2"}),
 ])
 def test_spec_lines_flip_their_tests(tmp_path: Path, edit: tuple[str, str], test_id: str, status: str,
                                      moved: set[str]) -> None:
@@ -147,6 +160,25 @@ def test_spec_lines_flip_their_tests(tmp_path: Path, edit: tuple[str, str], test
     after = {f.id: f.status for f in _assess(_project(tmp_path, changed), "dev").findings}
     assert after[test_id] == status
     assert {k for k in after if after[k] != before[k]} == moved
+
+
+def test_a_covered_feature_set_reads_as_english(tmp_path: Path) -> None:
+    owners = SPEC.replace("  features: [visits, basket]\n", "  features: [visits, basket]\n  columns_meta:\n"
+                          "    visits: {owner: web}\n    basket: {owner: web}\n")
+    by_id = {f.id: f for f in _assess(_project(tmp_path, owners), "dev").findings}
+    assert (by_id["D4"].status, by_id["D4"].detail) == ("enforced", "every feature has an owner in `data.columns_meta`")
+
+
+@pytest.mark.parametrize(("pii", "detail"), [
+    ("{columns: [email]}", "1 PII column is dropped before anything is stored"),
+    ("{columns: [email, phone], action: hash}", "2 PII columns are hashed before anything is stored"),
+])
+def test_the_privacy_detail_reads_as_english(tmp_path: Path, pii: str, detail: str) -> None:
+    spec = SPEC.replace("  features: [visits, basket]\n", f"  features: [visits, basket]\n  pii: {pii}\n")
+    path = _project(tmp_path, spec)
+    (tmp_path / "train.csv").write_text("visits,basket,email,phone,churned\n1,2.5,a@b,1,0\n3,1.0,c@d,2,1\n")
+    by_id = {f.id: f for f in _assess(path, "dev").findings}
+    assert (by_id["D5"].status, by_id["D5"].detail) == ("enforced", detail)
 
 
 def test_json_has_every_test_and_the_score(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -197,6 +229,23 @@ def test_base_says_what_a_pull_request_changes(tmp_path: Path, capsys: pytest.Ca
     as_json = json.loads(_mlform(capsys, "readiness", str(path), "--env", "dev", "--base", "main", "--format",
                                  "json")[1])
     assert as_json["changed"] == ["I4 off -> enforced"] and as_json["base_score"] == as_json["score"] - 1
+
+
+def test_base_without_the_spec_says_it_is_new(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "README").write_text("no spec yet\n")
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "base")
+    path = _project(tmp_path)  # the pull request adds the spec
+    code, out, err = _mlform(capsys, "readiness", str(path), "--env", "dev", "--base", "main")
+    assert code == 0, err
+    headline = re.fullmatch(r"mlform readiness: .*mlform.yaml \(dev\): (\d+)/28 enforced \(new since the base\)",
+                            out.splitlines()[0])
+    as_json = json.loads(_mlform(capsys, "readiness", str(path), "--env", "dev", "--base", "main", "--format",
+                                 "json")[1])
+    assert headline and int(headline.group(1)) == as_json["score"]
+    assert as_json["base_score"] is None
+    assert len([line for line in as_json["changed"] if line.endswith("-> enforced")]) == as_json["score"]
 
 
 def test_spec_view_reads_key_paths(tmp_path: Path) -> None:

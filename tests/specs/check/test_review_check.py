@@ -74,6 +74,12 @@ def _errors(tmp_path: Path, review: str) -> list[str]:
     ("slices: {big: {column: country, metrics: {rmse: {max: 1}}}}",
      "14:45: error: evaluation.slices.big.metrics.rmse: metric `rmse` is for regression, but this model does "
      "classification"),
+    ("slices: {big: {column: country, metrics: {model_size_mb: {max: 1}}}}",
+     "14:45: error: evaluation.slices.big.metrics.model_size_mb: `model_size_mb` measures the model's computing "
+     "cost, not its quality on a slice; gate it in `evaluation.gates`"),
+    ("fairness: {group: gender, metric: predict_ms_per_1k_rows, max_gap: 0.1}",
+     "14:37: error: evaluation.fairness.metric: `predict_ms_per_1k_rows` measures the model's computing cost, not "
+     "its quality on a group; gate it in `evaluation.gates`"),
     ("staleness: {time_column: ts, max_decay: {recal: 0.05}}",
      "14:44: error: evaluation.staleness.max_decay.recal: unknown metric `recal`; did you mean `recall`? "
      "(classification metrics: `accuracy`, `balanced_accuracy`, `f1`, `f1_macro`, `f1_micro`, `f1_weighted`, "
