@@ -6,6 +6,8 @@ An `off` verdict's detail is the spec line that would turn the test on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .readiness import ScoreTest, Spec, Verdict
 
 __all__ = ["TESTS"]
@@ -17,6 +19,11 @@ _GATE_KINDS = ("predict_ms_per_1k_rows", "model_size_mb")
 def _key(spec: Spec, key: str, on: str, off: str) -> Verdict:
     """`enforced` with `on` when `key` is set, else `off` with `off` (the line that would set it)."""
     return Verdict("enforced", on) if spec.on(key) else Verdict("off", off)
+
+
+def _when(key: str, on: str, off: str) -> Callable[[Spec], Verdict]:
+    """The judge of a test that one key turns on: `_key` of that key."""
+    return lambda spec: _key(spec, key, on, off)
 
 
 def _all_of(spec: Spec, keys: dict[str, str], on: str) -> Verdict:
@@ -52,12 +59,6 @@ def _d1(spec: Spec) -> Verdict:
                    or any(value is not None for key, value in rule.items() if key not in ("nullable", "unique"))}
     return _coverage(spec, constrained, "rule in `validation.columns`",
                      "`validation.columns: {<feature>: {dtype, min, max, allowed, ...}}` for every feature")
-
-
-def _d2(spec: Spec) -> Verdict:
-    return _key(spec, "evaluation.features.min_importance",
-                "a feature whose permutation importance is below `min_importance` fails evaluation",
-                "set `evaluation.features.min_importance: 0.001`")
 
 
 def _d3(spec: Spec) -> Verdict:
@@ -113,26 +114,6 @@ def _m1(spec: Spec) -> Verdict:
                    "apply refuses another branch and a dirty tree")
 
 
-def _m2(spec: Spec) -> Verdict:
-    return _key(spec, "monitoring.offline_gap", "a live metric trailing the registered test metric is a breach",
-                "set `monitoring.offline_gap: {metric, max_drop}`")
-
-
-def _m3(spec: Spec) -> Verdict:
-    return _key(spec, "model.tuning", "hyperparameters are searched and the search table recorded",
-                "set `model.tuning: {method: grid|random, params: {...}}`")
-
-
-def _m4(spec: Spec) -> Verdict:
-    return _key(spec, "evaluation.staleness", "the metric decay over later time windows is measured and gated",
-                "set `evaluation.staleness: {time_column, windows, max_decay: {<metric>: ...}}`")
-
-
-def _m5(spec: Spec) -> Verdict:
-    return _key(spec, "evaluation.baseline", "the model must beat a simple baseline on the same split",
-                "set `evaluation.baseline: true` (or `{estimator, min_improvement}`)")
-
-
 def _m6(spec: Spec) -> Verdict:
     ungated = [f"`{name}`" for name, chosen in (spec.get("evaluation.slices") or {}).items()
                if not (chosen or {}).get("metrics")]
@@ -140,11 +121,6 @@ def _m6(spec: Spec) -> Verdict:
         return Verdict("partial", f"give slice {', '.join(ungated)} a gate: `metrics: {{<metric>: {{min}}}}`")
     return _key(spec, "evaluation.slices", "metrics on each declared slice are gated",
                 "set `evaluation.slices: {<name>: {column, metrics: {<metric>: {min}}}}`")
-
-
-def _m7(spec: Spec) -> Verdict:
-    return _key(spec, "evaluation.fairness", "the metric gap between groups is gated",
-                "set `evaluation.fairness: {group, metric, max_gap}`")
 
 
 def _i1(spec: Spec) -> Verdict:
@@ -171,11 +147,6 @@ def _i2(spec: Spec) -> Verdict:
 
 def _i3(spec: Spec) -> Verdict:
     return _smoke_in_review(spec, "runs the pipeline end to end on a sample")
-
-
-def _i4(spec: Spec) -> Verdict:
-    return _key(spec, "evaluation.gates", "a version below its gates is never aliased or served",
-                "set `evaluation.gates: {<metric>: {min: ...}}`")
 
 
 def _i5(spec: Spec) -> Verdict:
@@ -212,16 +183,6 @@ def _mo2(spec: Spec) -> Verdict:
     return Verdict("off", "set `serving.validate_inputs: reject` and `monitoring`")
 
 
-def _mo3(spec: Spec) -> Verdict:
-    return _key(spec, "monitoring.drift", "the live data's drift from the training data is monitored",
-                "set `monitoring: {current, drift}`")
-
-
-def _mo4(spec: Spec) -> Verdict:
-    return _key(spec, "monitoring.max_model_age", "a served version older than the limit is a breach",
-                "set `monitoring.max_model_age: 30d`")
-
-
 def _mo5(spec: Spec) -> Verdict:
     if spec.get("monitoring.max_nonfinite_share") is not None:
         return Verdict("enforced", "non-finite predictions are refused by the server and a breach above the share")
@@ -242,16 +203,14 @@ def _mo6(spec: Spec) -> Verdict:
     return Verdict("off", "gate `predict_ms_per_1k_rows` in `evaluation.gates` and set `monitoring.serving`")
 
 
-def _mo7(spec: Spec) -> Verdict:
-    return _key(spec, "monitoring.performance", "live metrics below their gates are a breach",
-                "set `monitoring.performance: {<metric>: {min: ...}}`")
-
-
 TESTS: tuple[ScoreTest, ...] = (
     ScoreTest("D1", "Feature expectations are captured in a schema", ("validation.columns",),
               (f"{_RT}.steps.validation:validate_frame",), _d1),
     ScoreTest("D2", "All features are beneficial", ("evaluation.features.min_importance",),
-              (f"{_RT}.steps.importance:review_features",), _d2),
+              (f"{_RT}.steps.importance:review_features",),
+              _when("evaluation.features.min_importance",
+                    "a feature whose permutation importance is below `min_importance` fails evaluation",
+                    "set `evaluation.features.min_importance: 0.001`")),
     ScoreTest("D3", "No feature's cost is too much",
               ("evaluation.features.costs", "evaluation.features.min_gain_per_cost"),
               (f"{_RT}.steps.importance:review_features",), _d3),
@@ -268,16 +227,31 @@ TESTS: tuple[ScoreTest, ...] = (
               ("governance.apply_from", "governance.require_clean_tree"),
               ("mlform.compiler.governance.review:check_governance",), _m1),
     ScoreTest("M2", "Offline and online metrics correlate", ("monitoring.offline_gap",),
-              (f"{_RT}.monitoring.watch:offline_gap_check",), _m2),
-    ScoreTest("M3", "All hyperparameters have been tuned", ("model.tuning",), (f"{_RT}.steps.tuning:search",), _m3),
+              (f"{_RT}.monitoring.watch:offline_gap_check",),
+              _when("monitoring.offline_gap",
+                    "a live metric trailing the registered test metric is a breach",
+                    "set `monitoring.offline_gap: {metric, max_drop}`")),
+    ScoreTest("M3", "All hyperparameters have been tuned", ("model.tuning",), (f"{_RT}.steps.tuning:search",),
+              _when("model.tuning",
+                    "hyperparameters are searched and the search table recorded",
+                    "set `model.tuning: {method: grid|random, params: {...}}`")),
     ScoreTest("M4", "The impact of model staleness is known", ("evaluation.staleness",),
-              (f"{_RT}.steps.staleness:review_staleness",), _m4),
+              (f"{_RT}.steps.staleness:review_staleness",),
+              _when("evaluation.staleness",
+                    "the metric decay over later time windows is measured and gated",
+                    "set `evaluation.staleness: {time_column, windows, max_decay: {<metric>: ...}}`")),
     ScoreTest("M5", "A simpler model is not better", ("evaluation.baseline",),
-              (f"{_RT}.steps.review:_baseline",), _m5),
+              (f"{_RT}.steps.review:_baseline",),
+              _when("evaluation.baseline",
+                    "the model must beat a simple baseline on the same split",
+                    "set `evaluation.baseline: true` (or `{estimator, min_improvement}`)")),
     ScoreTest("M6", "Model quality is sufficient on important data slices", ("evaluation.slices",),
               (f"{_RT}.steps.slices:review_slices",), _m6),
     ScoreTest("M7", "The model is tested for considerations of inclusion", ("evaluation.fairness",),
-              (f"{_RT}.steps.review:_fairness",), _m7),
+              (f"{_RT}.steps.review:_fairness",),
+              _when("evaluation.fairness",
+                    "the metric gap between groups is gated",
+                    "set `evaluation.fairness: {group, metric, max_gap}`")),
     ScoreTest("I1", "Training is reproducible", ("model.reproducible",),
               ("mlform.compiler.governance.reproduce:reproduce",
                "mlform.specs.check.examples_check:reproducible_findings"), _i1),
@@ -286,7 +260,10 @@ TESTS: tuple[ScoreTest, ...] = (
     ScoreTest("I3", "The ML pipeline is integration tested", ("targets.github_actions",),
               (f"{_RT}.run.smoke:smoke_test", "mlform.compiler.targets.github_actions:render"), _i3),
     ScoreTest("I4", "Model quality is validated before serving", ("evaluation.gates",),
-              (f"{_RT}.steps.evaluate:check_gates",), _i4),
+              (f"{_RT}.steps.evaluate:check_gates",),
+              _when("evaluation.gates",
+                    "a version below its gates is never aliased or served",
+                    "set `evaluation.gates: {<metric>: {min: ...}}`")),
     ScoreTest("I5", "The model is debuggable", ("serving",), (f"{_RT}.serving.explain:explain_rows",), _i5),
     ScoreTest("I6", "Models are canaried before serving", ("serving.canary",),
               ("mlform.compiler.artifacts.canary:canary_route",
@@ -298,14 +275,23 @@ TESTS: tuple[ScoreTest, ...] = (
     ScoreTest("Mo2", "Data invariants hold for inputs", ("serving.validate_inputs", "monitoring.validate_current"),
               (f"{_RT}.serving.guard:InputGuard", f"{_RT}.monitoring.watch:validation_check"), _mo2),
     ScoreTest("Mo3", "Training and serving are not skewed", ("monitoring.drift",),
-              (f"{_RT}.monitoring.drift:detect_drift",), _mo3),
+              (f"{_RT}.monitoring.drift:detect_drift",),
+              _when("monitoring.drift",
+                    "the live data's drift from the training data is monitored",
+                    "set `monitoring: {current, drift}`")),
     ScoreTest("Mo4", "Models are not too stale", ("monitoring.max_model_age",),
-              (f"{_RT}.monitoring.watch:model_age_check",), _mo4),
+              (f"{_RT}.monitoring.watch:model_age_check",),
+              _when("monitoring.max_model_age",
+                    "a served version older than the limit is a breach",
+                    "set `monitoring.max_model_age: 30d`")),
     ScoreTest("Mo5", "Models are numerically stable", ("monitoring.max_nonfinite_share",),
               (f"{_RT}.serving.guard:nonfinite_rows", f"{_RT}.monitoring.watch:nonfinite_check"), _mo5),
     ScoreTest("Mo6", "Computing performance has not regressed", ("evaluation.gates", "monitoring.serving"),
               (f"{_RT}.steps.metric_functions:predict_ms_per_1k_rows",
                f"{_RT}.monitoring.servinghealth:serving_checks"), _mo6),
     ScoreTest("Mo7", "Prediction quality has not regressed", ("monitoring.performance",),
-              (f"{_RT}.monitoring.monitor:run_monitor",), _mo7),
+              (f"{_RT}.monitoring.monitor:run_monitor",),
+              _when("monitoring.performance",
+                    "live metrics below their gates are a breach",
+                    "set `monitoring.performance: {<metric>: {min: ...}}`")),
 )
