@@ -11,7 +11,7 @@ import os
 from importlib import metadata
 from pathlib import Path
 
-from test_plan_receipts import HEAVY, _apply, _copy, _repo, plan
+from test_plan_receipts import FULL, _apply, _copy, _repo, plan
 
 FAKE = "1.10.0" if metadata.version("scikit-learn") != "1.10.0" else "1.11.0"
 
@@ -41,11 +41,11 @@ def test_a_library_version_or_lock_file_change_retrains_and_the_plan_names_it(tm
     assert plan(project, "--env", "dev").fast
     fake = _fake_distribution(tmp_path / "fake", "scikit-learn", FAKE)
     assert _train_reason(project, PYTHONPATH=str(fake)) == (
-        2, list(HEAVY), f"scikit-learn {metadata.version('scikit-learn')} -> {FAKE}")
+        2, FULL, f"scikit-learn {metadata.version('scikit-learn')} -> {FAKE}")
     lock = project / "uv.lock"
     lock.write_text("version = 1\n")
-    assert _train_reason(project) == (2, list(HEAVY), "`uv.lock` is new")
+    assert _train_reason(project) == (2, FULL, "`uv.lock` is new")
     _apply(project, "--env", "dev")
     assert plan(project, "--env", "dev").fast
     lock.write_text("version = 2\n")
-    assert _train_reason(project) == (2, list(HEAVY), "`uv.lock` changed")
+    assert _train_reason(project) == (2, FULL, "`uv.lock` changed")

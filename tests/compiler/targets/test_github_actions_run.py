@@ -60,13 +60,20 @@ def registered(clone: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
+PULL_REQUEST = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_BASE_REF": "main"}  # what GitHub sets for the event
+
+
 def test_the_pull_request_job_plans_a_valid_spec(clone: Path) -> None:
-    job = run_job(workflow(clone, "pr"), clone)
+    job = run_job(workflow(clone, "pr"), clone, env=PULL_REQUEST)
     assert job.failed is None, [(s.name, s.output[-2000:]) for s in job.steps if s.code]
-    assert ran(job) == ["Validate", "Check generated files are current", "Plan", "Model card of a promotion", "Diff"]
+    assert ran(job) == ["Validate", "Fit the pipeline on a sample", "Check generated files are current", "Plan",
+                        "Readiness", "Model card of a promotion", "Diff"]
     assert job.step("Comment the plan").status == "recorded"
     plan = (job.temp / "mlform-plan.md").read_text()
     assert plan.strip() and job.summary.startswith(plan)
+    readiness = (job.temp / "mlform-readiness.md").read_text()
+    assert readiness.startswith(f"### ML Test Score: `models/iris/mlform.yaml` ({ENV}): **")
+    assert "(+0 since the base: " in readiness.splitlines()[0] and readiness in job.summary
     for step in ("ingest.train", "train", "register"):
         assert f"`{step}`" in plan
     assert registered(clone) == []  # a pull request plans; it trains nothing
@@ -75,7 +82,7 @@ def test_the_pull_request_job_plans_a_valid_spec(clone: Path) -> None:
 def test_the_pull_request_job_fails_on_an_invalid_spec(clone: Path) -> None:
     spec = clone / "models/iris/mlform.yaml"
     spec.write_text(spec.read_text().replace("max_depth: 5", "max_depht: 5"))
-    job = run_job(workflow(clone, "pr"), clone)
+    job = run_job(workflow(clone, "pr"), clone, env=PULL_REQUEST)
     assert job.failed == "Validate"
     assert ran(job) == ["Validate"]
     assert job.step("Validate").code == 1
