@@ -261,10 +261,13 @@ class _Checker:
                            f"but the runtime keeps state in `{wanted}`")
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML has it: 10x faster
+
+
 def check_folder(files: Mapping[str, str], ctx: Context) -> list[WiringFinding]:
     """Findings for one environment's Kubernetes files (path -> YAML text) rendered from `ctx`."""
     docs = [_Doc(path, body) for path, text in sorted(files.items()) if path.endswith((".yaml", ".yml"))
-            for body in yaml.safe_load_all(text) if isinstance(body, dict)]
+            for body in yaml.load_all(text, Loader=_LOADER) if isinstance(body, dict)]
     return _Checker(docs, ctx).run()
 
 
