@@ -13,6 +13,7 @@ from typing import Any
 from mlform.compiler.artifacts.backend import AWS_KEYS, LOCK_TIMEOUT, backend_secret, shared, uses_s3
 from mlform.compiler.artifacts.common import image, mlform_install, registry_host, step_secrets
 from mlform.compiler.artifacts.render import dump_yaml, shquote
+from mlform.specs.model.target_settings.github_actions import smokeable
 
 from . import Context
 from .docker import pins_file
@@ -227,12 +228,6 @@ _SMOKE = {"name": "Fit the pipeline on a sample",
           "run": 'mlform validate "$MLFORM_SPEC" --env "$MLFORM_ENV" --smoke\n'}
 
 
-def _smokeable(ctx: Context) -> bool:
-    """Whether a pull request can fit the pipeline: its training data needs no secret (a PR job gets none)."""
-    data = ctx.spec.pipeline.data
-    return data.sources[data.training_source].type != "sql" and (data.pii is None or data.pii.salt is None)
-
-
 def _pull_request(ctx: Context) -> str:
     layout, plan_id = ctx.layout, f"{ctx.spec.name}/{ctx.spec.env}"
     compile_check = 'mlform compile "$MLFORM_SPEC" --env "$MLFORM_ENV" --out "$MLFORM_OUT" --check'
@@ -243,7 +238,7 @@ def _pull_request(ctx: Context) -> str:
     backend = _backend_env(ctx)
     steps: list[dict[str, Any]] = [
         {"name": "Validate", "run": 'mlform validate "$MLFORM_SPEC" --env "$MLFORM_ENV" --format github\n'},
-        *([_SMOKE] if _smokeable(ctx) else []),
+        *([_SMOKE] if smokeable(ctx.spec.pipeline.data) else []),
         {"name": "Check generated files are current", "env": env, "run": compile_check + "\n"},
         # read-only against the shared state: `plan`, `card` and `diff` never take the state lock
         _with_env({"name": "Plan", "run": _PLAN}, backend),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mlform.specs.model.target_settings.github_actions import smokeable
+
 from .readiness import ScoreTest, Spec, Verdict
 
 __all__ = ["TESTS"]
@@ -134,8 +136,7 @@ def _smoke_in_review(spec: Spec, does: str) -> Verdict:
     unless the training data needs a secret: pull-request jobs get none."""
     if not _workflows(spec):
         return Verdict("off", "set `targets.github_actions: {}`: its pull-request workflow runs `validate --smoke`")
-    source = spec.get(f"data.sources.{spec.get('data.train_source')}.type")
-    if source == "sql" or spec.get("data.pii.salt") is not None:
+    if not smokeable(spec.resolved.pipeline.data):
         return Verdict("partial", "the training data needs a secret (a `sql` source or a PII salt), which "
                                   "pull-request jobs do not get: run `mlform validate --smoke` where it is available")
     return Verdict("enforced", f"the pull-request workflow {does} (`validate --smoke`)")

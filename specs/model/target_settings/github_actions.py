@@ -7,9 +7,10 @@ from typing import Annotated
 from pydantic import Field
 
 from mlform.specs.model.base import AWS_REGION, AWS_ROLE, PYTHON_VERSION, NonEmptyStr, SpecModel
+from mlform.specs.model.data import Data
 from mlform.specs.model.target_settings import TargetSettings
 
-__all__ = ["SETTINGS", "GithubActionsTarget"]
+__all__ = ["SETTINGS", "GithubActionsTarget", "smokeable"]
 
 
 class GithubActionsTarget(SpecModel):
@@ -31,3 +32,8 @@ SETTINGS = TargetSettings(
     order=20, key="github_actions", model=GithubActionsTarget,
     description="Emit GitHub Actions workflows; `{}` takes every default.",
     artifacts=((".github/workflows/*.yml", "workflow"), (".github/workflows/*.yaml", "workflow")))
+
+
+def smokeable(data: Data) -> bool:
+    """Whether a pull-request job can fit the pipeline: its training data needs no secret (a PR job gets none)."""
+    return data.sources[data.training_source].type != "sql" and (data.pii is None or data.pii.salt is None)
