@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
     from mlform.specs.model.lifecycle import Evaluation
 
-__all__ = ["Cached", "Check", "Review", "ReviewError", "Scorer", "metric_key", "plain", "review_model"]
+__all__ = ["Cached", "Check", "Review", "ReviewError", "Scorer", "metric_key", "plain", "review_baseline",
+           "review_fairness", "review_model"]
 
 
 class ReviewError(StepPartError):
@@ -138,9 +139,10 @@ def unfitted(model: Any, estimator: Any = None) -> Any:
                      ("model", estimator)])
 
 
-def _baseline(ev: Evaluation, model: Any, train: tuple[pd.DataFrame, pd.Series],
-              test: tuple[pd.DataFrame, pd.Series], metrics: Mapping[str, float], score: Scorer,
-              review: Review) -> None:
+def review_baseline(ev: Evaluation, model: Any, train: tuple[pd.DataFrame, pd.Series],
+                    test: tuple[pd.DataFrame, pd.Series], metrics: Mapping[str, float], score: Scorer,
+                    review: Review) -> None:
+    """`evaluation.baseline`: fit the baseline on `train`, score it on `test` and check the model beats it."""
     from sklearn.base import is_classifier
 
     chosen = ev.baseline
@@ -187,8 +189,9 @@ def groups(column: pd.Series, limit: int, where: str) -> list[tuple[str, Any]]:
     return [(label, (values.isna() if v is None else values == v).to_numpy()) for label, v in labelled]
 
 
-def _fairness(ev: Evaluation, cached: Cached, test: tuple[pd.DataFrame, pd.Series], frame: pd.DataFrame,
-              score: Scorer, review: Review) -> None:
+def review_fairness(ev: Evaluation, cached: Cached, test: tuple[pd.DataFrame, pd.Series], frame: pd.DataFrame,
+                    score: Scorer, review: Review) -> None:
+    """`evaluation.fairness`: score each group of the test rows and check the largest gap."""
     fair = ev.fairness
     assert fair is not None  # called only when the spec asks for it
     X, y = test
@@ -237,11 +240,11 @@ def review_model(ev: Evaluation, model: Any, metrics: Mapping[str, float], train
     xy_test = (test[features], test[target])
     cached = Cached(model, xy_test[0])
     if ev.baseline not in (None, False):
-        _baseline(ev, model, xy_train, xy_test, metrics, score, review)
+        review_baseline(ev, model, xy_train, xy_test, metrics, score, review)
     if ev.slices:
         review_slices(ev, cached, xy_test, test, score, review)
     if ev.fairness is not None:
-        _fairness(ev, cached, xy_test, test, score, review)
+        review_fairness(ev, cached, xy_test, test, score, review)
     if ev.staleness is not None:
         review_staleness(ev.staleness, model, frame, features, target, score, review)
     if ev.features is not None:

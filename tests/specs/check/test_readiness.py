@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import re
 import subprocess
@@ -94,6 +96,22 @@ def test_every_key_a_test_names_is_a_key_of_the_spec_format(test: ScoreTest) -> 
 @pytest.mark.parametrize("test", TESTS, ids=[t.id for t in TESTS])
 def test_the_code_each_test_names_exists(test: ScoreTest) -> None:
     assert test.enforced_by and code_missing(test.enforced_by) == []
+
+
+def _exported(module: str) -> list[str]:
+    """The names in `module`'s `__all__`, read from its source."""
+    origin = importlib.util.find_spec(module).origin  # type: ignore[union-attr]
+    tree = ast.parse(Path(origin).read_text())  # type: ignore[arg-type]
+    return next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets))
+
+
+@pytest.mark.parametrize("test", TESTS, ids=[t.id for t in TESTS])
+def test_the_code_each_test_names_is_public(test: ScoreTest) -> None:
+    for path in test.enforced_by:
+        module, _, name = path.partition(":")
+        assert not name.startswith("_"), f"{test.id}: `{path}` is private"
+        assert name in _exported(module), f"{test.id}: `{path}` is not in its module's `__all__`"
 
 
 def test_a_test_whose_code_is_gone_is_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
