@@ -11,7 +11,7 @@ from mlform.specs.model.metrics import METRICS, Metric, Task, metric_table
 from mlform.specs.read.source import KeyPath
 
 from .columns import SourceUnreadableError, source_columns
-from .estimators import check_class, estimator_class, estimator_task
+from .estimators import check_class, estimator_info
 from .explain import did_you_mean
 from .filter_expr import FilterSyntaxError, columns_of, parse_filter
 from .finding import Finding, Sections
@@ -42,8 +42,8 @@ def _baseline(ev: Evaluation, task: Task | None) -> Iterator[Finding]:
     at = (_AT, "baseline")
     if baseline.estimator is not None:
         yield from check_class((*at, "estimator"), baseline.estimator, baseline.params, "estimator")
-        cls = estimator_class(baseline.estimator)
-        kind = estimator_task(cls) if cls else None
+        info = estimator_info(baseline.estimator)
+        kind = None if isinstance(info, str) else info.task
         if task and kind and kind != task:
             yield Finding((*at, "estimator"),
                           f"`{baseline.estimator}` is a {kind} estimator, but the model does {task}")

@@ -4,6 +4,9 @@ located at the character inside the expression."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,6 +93,28 @@ def _errors(tmp_path: Path, review: str) -> list[str]:
 ])
 def test_review_blocks_are_checked(tmp_path: Path, review: str, expected: str | None) -> None:
     assert _errors(tmp_path, review) == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize(("review", "code", "err"), [
+    ("baseline: {estimator: sklearn.dummy.DummyClassifier, params: {strategy: prior}}", 0, ""),
+    ("baseline: {estimator: sklearn.dummy.DummyRegressor}", 1,
+     "mlform.yaml:14:25: error: evaluation.baseline.estimator: `sklearn.dummy.DummyRegressor` is a regression "
+     "estimator, but the model does classification\n1 error found.\n")])
+def test_validating_a_baseline_estimator_imports_no_sklearn(tmp_path: Path, review: str, code: int,
+                                                            err: str) -> None:
+    from mlform.specs.check import sklearn_index
+
+    sklearn_index.index()  # the cache is warm, as after the first validation with this scikit-learn
+    (tmp_path / "train.csv").write_text("amount,country,gender,ts,y\n1.0,US,f,1,0\n")
+    (tmp_path / "mlform.yaml").write_text(SPEC.replace("{REVIEW}", review))
+    done = subprocess.run([Path(sys.executable).parent / "mlform", "validate", "mlform.yaml"], cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    log = [line for line in done.stderr.splitlines(keepends=True) if line.startswith("import time:")]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in log]
+    assert "mlform.specs.check.review_check" in imported  # the import log is read
+    assert [name for name in imported if name.split(".")[0] == "sklearn"] == []
+    assert (done.returncode, "".join(line for line in done.stderr.splitlines(keepends=True) if line not in log)) \
+        == (code, err)
 
 
 @pytest.mark.parametrize(("text", "message", "offset"), [
