@@ -35,7 +35,7 @@ MlformError
         ├── SecretMissingError  a secret's value is not available (runtime/secretref)
         ├── PredictError       batch prediction input is refused (runtime/serving/predict)
         ├── ReviewError        an evaluation review block cannot be computed (runtime/steps/review)
-        └── HttpError          the server refuses a request (runtime/serving/serving_schema)
+        └── HttpError          the server refuses a request (runtime/serving/httperror)
 """
 
 from __future__ import annotations

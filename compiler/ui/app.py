@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from mlform.runtime.htmlpage import escape
-from mlform.runtime.serving.serving_schema import HttpError  # the one "server refuses a request" error
+from mlform.runtime.serving.httperror import HttpError  # the one "server refuses a request" error
 
 from . import PROBE_PATH, data, pages, pages_runs, runsdata
 from .sources import Sources

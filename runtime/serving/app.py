@@ -27,8 +27,9 @@ import pandas as pd
 
 from .explain import explain_rows
 from .guard import InputGuard, counter_lines, nonfinite_rows
+from .httperror import HttpError
 from .requestlog import RequestLog
-from .serving_schema import HttpError, Signature, openapi_document
+from .serving_schema import Signature, openapi_document
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "LATENCY_BUCKETS", "HttpError", "ServingApp", "create_app"]
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from mlform.runtime.steps.validation import COLUMN_RULES, Column, ColumnCheck, Failure
 
-from .serving_schema import HttpError
+from .httperror import HttpError
 
 if TYPE_CHECKING:
     import pandas as pd

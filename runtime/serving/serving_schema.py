@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from mlform.specs.errors import StepPartError
+from .httperror import HttpError
 
-__all__ = ["Column", "HttpError", "Parsed", "Signature", "openapi_document"]
+__all__ = ["Column", "Parsed", "Signature", "openapi_document"]
 
 # JSON Schema counts 2.0 as an integer, so integer columns take integral floats too
 _KINDS = {"number": (int, float), "integer": (int, float), "boolean": (bool,), "string": (str,),
@@ -27,14 +27,6 @@ _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a 
                dict: "an object", type(None): "null"}
 _ID_TYPES = (str, int, float, bool, type(None))
 Where = Callable[[str, int], str]
-
-
-class HttpError(StepPartError):
-    """A request the server refuses: an HTTP status and a message for the client."""
-
-    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.details = status, message, details or {}
 
 
 def _kind(dtype: str) -> str:

@@ -164,3 +164,14 @@ def test_the_command_binds_loopback_by_default_and_loads_nothing_for_help() -> N
             "print(any(m.startswith('mlform.compiler.ui') for m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().endswith("False")
+
+
+def test_the_app_starts_without_pandas_or_numpy(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from mlform.compiler.ui.app import create_app\n"
+            "create_app(Path(sys.argv[1]))\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'numpy', 'sklearn'}))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
