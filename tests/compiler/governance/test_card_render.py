@@ -1,0 +1,56 @@
+"""Rendering model cards from their data: the facts table, messages in Markdown and the review's chart titles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlform.compiler.governance.cardviews import render_card
+
+
+def _card(**parts: Any) -> dict[str, Any]:
+    """The data of a card with nothing recorded, `parts` replacing its sections."""
+    card: dict[str, Any] = {
+        "model": {"name": "churn", "version": 3, "sha256": None, "created": None, "aliases": []},
+        "spec": {"found": False, "path": "mlform.yaml", "changed": None},
+        "metadata": {"description": None, "owners": [], "intended_use": None, "labels": {}},
+        "evaluation": {"passed": None, "recomputed": False, "metrics": [], "champion": None, "review": None},
+        "data": {"target": None, "features": [], "sources": []},
+        "validation": {"available": False},
+        "training": {"source": None},
+        "drift": {"latest": None, "note": "nothing monitored yet", "total": 0, "breaches": 0},
+        "lineage": {"spec_digest": None, "git_commit": None, "git_dirty": None, "run_id": None, "env": None,
+                    "data": {}, "python": None, "sklearn": None, "applied": [], "audit_note": None},
+        "serving": [], "notes": []}
+    for section, value in parts.items():
+        card[section] = {**card[section], **value} if isinstance(value, dict) else value
+    return card
+
+
+def _facts(card: dict[str, Any], fmt: str) -> list[str]:
+    """The rows of the facts table about aliases and serving."""
+    text = render_card(card, fmt)
+    if fmt == "markdown":
+        return [line for line in text.splitlines() if line.startswith(("| Aliases", "| Served in"))]
+    return [line for line in text.splitlines() if line.startswith(("<tr><th>Aliases", "<tr><th>Served in"))]
+
+
+STAGING = [{"env": "dev", "aliases": ["staging"], "pinned": False}]
+
+
+@pytest.mark.parametrize(("aliases", "serving", "markdown", "html"), [
+    # read without an environment: the default environment names no alias, dev does
+    ([], STAGING, ["| Served in | dev (staging) |"], ["<tr><th>Served in</th><td>dev (staging)</td></tr>"]),
+    # read in dev: its aliases are those "Served in" names
+    (["staging"], STAGING, ["| Served in | dev (staging) |"], ["<tr><th>Served in</th><td>dev (staging)</td></tr>"]),
+    # no spec to name environments: the aliases are all there is
+    (["staging"], [], ["| Aliases | staging |", "| Served in | no environment |"],
+     ["<tr><th>Aliases</th><td>staging</td></tr>", "<tr><th>Served in</th><td>no environment</td></tr>"]),
+    ([], [], ["| Served in | no environment |"], ["<tr><th>Served in</th><td>no environment</td></tr>"]),
+])
+def test_aliases_show_only_when_served_in_does_not_name_them(aliases: list[str], serving: list[dict[str, Any]],
+                                                             markdown: list[str], html: list[str]) -> None:
+    card = _card(model={"aliases": aliases}, serving=serving)
+    assert _facts(card, "markdown") == markdown
+    assert _facts(card, "html") == html
