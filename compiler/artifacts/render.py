@@ -23,12 +23,13 @@ from mlform.specs.errors import RenderError
 
 from .yamlemit import OTHER_READERS_TYPED, emit
 
-__all__ = ["TEMPLATE_PACKAGE", "Templates", "dump_yaml", "environment", "mdtext", "pyrepr", "pyyaml_dump", "shquote",
-           "tojson"]
+__all__ = ["TEMPLATE_PACKAGE", "Templates", "dump_yaml", "environment", "mdspans", "mdtext", "pyrepr", "pyyaml_dump",
+           "shquote", "tojson"]
 
 TEMPLATE_PACKAGE = "mlform.templates"
 _LITERALS = (str, int, float, bool, type(None))
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]|~])")  # inline syntax; block syntax needs a line start
+_CODE_SPAN = re.compile(r"`([^`]+)`")
 
 
 class _YamlDumper(yaml.SafeDumper):
@@ -92,10 +93,30 @@ def shquote(value: Any) -> str:
     return shlex.quote(str(value))
 
 
+def _md_escaped(text: str) -> str:
+    """`text` with HTML and inline Markdown syntax escaped."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def mdtext(value: Any) -> str:
     """`value` as literal inline Markdown, safe in a table cell: HTML and Markdown syntax escaped, one line."""
-    text = _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(str(value), quote=False))
-    return " ".join(text.split())
+    return _md_escaped(" ".join(str(value).split()))
+
+
+def _code_span(code: str) -> str:
+    # a code span shows its text as is (HTML included); only a table's cell splitter reads `\|` inside it
+    body = code.replace("|", "\\|")
+    return f"` {body} `" if body.startswith(" ") and body.endswith(" ") and body.strip() else f"`{body}`"
+
+
+def mdspans(value: Any) -> str:
+    """A message's `code` spans as Markdown code spans and the rest as `mdtext`; one line, safe in a table cell."""
+    text = " ".join(str(value).split())
+    parts, last = [], 0
+    for span in _CODE_SPAN.finditer(text):
+        parts += [_md_escaped(text[last:span.start()]), _code_span(span.group(1))]
+        last = span.end()
+    return "".join([*parts, _md_escaped(text[last:])])
 
 
 class _PackageLoader(jinja2.BaseLoader):
@@ -118,7 +139,8 @@ def environment(override: Path | None = None) -> jinja2.Environment:
     autoescape = jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False)
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
                              autoescape=autoescape, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(tojson=tojson, pyrepr=pyrepr, shquote=shquote, yaml=dump_yaml, md=mdtext)
+    env.filters.update(tojson=tojson, pyrepr=pyrepr, shquote=shquote, yaml=dump_yaml, md=mdtext,
+                       mdspans=mdspans)
     return env
 
 

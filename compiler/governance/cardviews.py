@@ -9,7 +9,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from mlform.compiler.artifacts.render import Templates, mdtext
+from mlform.compiler.artifacts.render import Templates, mdspans
 from mlform.runtime.htmlpage import escape, page
 from mlform.runtime.monitoring.report_html import Bar, render_bars, render_plot
 
@@ -49,5 +49,5 @@ def render_note(note: str, fmt: str) -> str:
     if fmt == "json":
         return json.dumps({"format_version": FORMAT_VERSION, "note": note}) + "\n"
     if fmt == "markdown":
-        return f"**No model card:** {mdtext(note)}\n"
+        return f"**No model card:** {mdspans(note)}\n"
     return page("No model card", f'<p class="meta">{escape(note)}</p>')

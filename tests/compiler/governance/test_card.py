@@ -236,8 +236,8 @@ def test_promotion_prints_a_card_only_for_a_pending_promotion(applied: Path, mlf
     note = mlform(root, "card", ".", "--env", "prod", "--promotion", "--registry", empty, "--output", "card.md")
     assert (note.code, note.out) == (0, "")
     assert (root / "card.md").read_text() == (
-        "**No model card:** \\`iris-classifier\\` version 2, pinned by \\`registry.production\\` for \\`prod\\`, is "
-        "not in the registry reachable here: model \\`iris-classifier\\` is not registered (registered: none)\n")
+        "**No model card:** `iris-classifier` version 2, pinned by `registry.production` for `prod`, is "
+        "not in the registry reachable here: model `iris-classifier` is not registered (registered: none)\n")
     refused = mlform(root, "card", "iris-classifier@1", "--promotion")
     assert refused.code == 1
     assert "`--promotion` needs a SPEC; `iris-classifier@1` is not a spec file or folder" in refused.err

@@ -54,3 +54,28 @@ def test_aliases_show_only_when_served_in_does_not_name_them(aliases: list[str],
     card = _card(model={"aliases": aliases}, serving=serving)
     assert _facts(card, "markdown") == markdown
     assert _facts(card, "html") == html
+
+
+def _check(message: str) -> dict[str, Any]:
+    return {"review": {"checks": [{"message": message, "key": "evaluation.slices.s", "passed": False,
+                                   "warning": False}]}}
+
+
+@pytest.mark.parametrize(("message", "cell"), [
+    ("model beats baseline `DummyClassifier` on `accuracy`: 0.93",
+     "model beats baseline `DummyClassifier` on `accuracy`: 0.93"),
+    # a value in a code span is shown as is (GitHub escapes HTML inside it); a pipe still needs the cell's escape
+    ("slice `<img src=x onerror=alert(1)>|*x*` fails", "slice `<img src=x onerror=alert(1)>\\|*x*` fails"),
+    # outside code spans nothing is syntax: HTML, emphasis, links and pipes are escaped
+    ("<b>x</b> *y* [l](https://evil.example) a|b `c`", "&lt;b&gt;x&lt;/b&gt; \\*y\\* \\[l\\](https://evil.example) "
+                                                       "a\\|b `c`"),
+    # backticks pair left to right; one left over opens nothing; spaces at both ends of a span are kept; a line
+    # break cannot end the row
+    ("odd ` tick `a`\n| injected | row |", "odd `  tick  `a\\` \\| injected \\| row \\|"),
+    ("`a`b`", "`a`b\\`"),
+    ("`` and ` x `", "\\``  and  ` x \\`"),
+])
+def test_markdown_messages_render_their_code_spans_and_escape_the_rest(message: str, cell: str) -> None:
+    card = render_card(_card(evaluation=_check(message)), "markdown")
+    assert f"| {cell} | evaluation.slices.s | ❌ fail |" in card.splitlines()
+
