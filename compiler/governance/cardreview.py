@@ -18,8 +18,9 @@ def _baseline(block: Mapping[str, Any]) -> list[Bar]:
     return bars
 
 
-def _slices(name: str, rows: list[Mapping[str, Any]]) -> list[Bar]:
-    bars = []
+def _slices(name: str, rows: list[Mapping[str, Any]]) -> tuple[str, list[Bar]]:
+    """The chart of one slice: its gated metrics against their gates, else its first metric; titled by which."""
+    bars, shown = [], None
     for row in rows:
         if row["status"] == "too_small":
             bars.append(Bar(f"{row['slice']} (too small)", None))
@@ -27,9 +28,13 @@ def _slices(name: str, rows: list[Mapping[str, Any]]) -> list[Bar]:
             bars.append(Bar(f"{row['slice']} {gate['metric']}", gate["value"], gate["min"], gate["max"],
                             gate["passed"]))
         if not row["gates"] and row["metrics"]:
-            metric, value = next(iter(row["metrics"].items()))
-            bars.append(Bar(f"{row['slice']} {metric}", value))
-    return bars
+            shown, value = next(iter(row["metrics"].items()))
+            bars.append(Bar(f"{row['slice']} {shown}", value))
+    if any(row["gates"] for row in rows):
+        return f"slice `{name}`: metrics against their gates", bars
+    if shown is not None:
+        return f"slice `{name}`: {shown} (no gate)", bars
+    return f"slice `{name}`: too few rows to score", bars
 
 
 def _staleness(block: Mapping[str, Any]) -> list[Bar]:
@@ -51,8 +56,7 @@ def review_plots(review: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     plots: list[tuple[str, list[Bar]]] = []
     if review.get("baseline"):
         plots.append(("model against its baseline", _baseline(review["baseline"])))
-    for name, rows in (review.get("slices") or {}).items():
-        plots.append((f"slice `{name}`: metrics against their gates", _slices(name, rows)))
+    plots += [_slices(name, rows) for name, rows in (review.get("slices") or {}).items()]
     if review.get("fairness"):
         fair = review["fairness"]
         gap = "n/a" if fair["gap"] is None else f"{fair['gap']:.4g}"

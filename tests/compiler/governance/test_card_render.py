@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from mlform.compiler.governance.cardreview import review_plots
 from mlform.compiler.governance.cardviews import render_card
 
 
@@ -79,3 +80,20 @@ def test_markdown_messages_render_their_code_spans_and_escape_the_rest(message: 
     card = render_card(_card(evaluation=_check(message)), "markdown")
     assert f"| {cell} | evaluation.slices.s | ❌ fail |" in card.splitlines()
 
+
+def _row(label: str, status: str = "passed", gated: bool = False) -> dict[str, Any]:
+    if status == "too_small":
+        return {"slice": label, "rows": 3, "status": status, "metrics": {}, "gates": []}
+    gates = [{"metric": "recall", "value": 0.7, "min": 0.6, "max": None, "passed": True}] if gated else []
+    return {"slice": label, "rows": 40, "status": status, "metrics": {"accuracy": 0.9, "recall": 0.7}, "gates": gates}
+
+
+@pytest.mark.parametrize(("rows", "title"), [
+    ([_row("a", gated=True), _row("b", "too_small")], "slice `region`: metrics against their gates"),
+    ([_row("a"), _row("b", "too_small")], "slice `region`: accuracy (no gate)"),
+    ([_row("a", "too_small")], "slice `region`: too few rows to score"),
+])
+def test_a_slice_chart_is_titled_by_what_it_shows(rows: list[dict[str, Any]], title: str) -> None:
+    assert [shown for shown, _ in review_plots({"slices": {"region": rows}})] == [title]
+    card = render_card(_card(evaluation={"review": {"checks": [], "slices": {"region": rows}}}), "html")
+    assert f'aria-label="{title}"' in card
