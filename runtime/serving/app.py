@@ -29,7 +29,7 @@ from .explain import explain_rows
 from .guard import InputGuard, counter_lines, nonfinite_rows
 from .httperror import HttpError
 from .requestlog import RequestLog
-from .serving_schema import Signature, openapi_document
+from .serving_schema import Signature, Where, openapi_document
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "LATENCY_BUCKETS", "HttpError", "ServingApp", "create_app"]
 
@@ -55,6 +55,7 @@ class _Job:
     rows: int
     proba: bool
     ids: list[dict[str, Any]] | None
+    where: Where
     answer: asyncio.Future[dict[str, Any]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -285,7 +286,7 @@ class ServingApp:
                     return
                 self.guard.count(failures)
                 if self.guard.mode == "reject":
-                    raise self.guard.refusal(failures)
+                    raise self.guard.refusal(failures, batch[0].where)  # a refused batch was split above
             answers: list[dict[str, Any] | BaseException] = list(self._call(batch, frame))
         except _REFUSALS as exc:
             if len(batch) > 1:

@@ -12,7 +12,7 @@ refusals and their messages are the step's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -131,14 +131,15 @@ class InputGuard:
             self.violations[key] = self.violations.get(key, 0) + max(failure.failed, 1)
 
     @staticmethod
-    def refusal(failures: Sequence[Failure]) -> HttpError:
-        """The 422 naming each broken rule with its column and first failing row."""
+    def refusal(failures: Sequence[Failure], where: Callable[[str, int], str]) -> HttpError:
+        """The 422 naming each broken rule with its column and first failing row, the first value by `where` (its
+        place in the request, e.g. `records[1].length`); `row` in the details is 0-based too."""
         found = [{"column": f.column, "rule": f.rule, "row": f.samples[0]["row"] if f.samples else None,
                   "value": f.samples[0].get("value") if f.samples else None, "rows": f.failed, "message": f.message}
                  for f in failures]
-        first = found[0]
-        where = f"row {first['row']}" if first["row"] is not None else "the request"
-        return HttpError(422, f"{where} breaks `validation.columns.{first['column']}.{first['rule']}`: "
+        first, sample = found[0], failures[0].samples[0] if failures[0].samples else None
+        at = where(failures[0].column or "", int(sample["row"])) if sample is not None else "the request"
+        return HttpError(422, f"{at} breaks `validation.columns.{first['column']}.{first['rule']}`: "
                               f"{failures[0].message.split(': ', 1)[-1]}", details={"violations": found})
 
     def metric_lines(self) -> list[str]:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .httperror import HttpError
 
-__all__ = ["Column", "Parsed", "Signature", "openapi_document"]
+__all__ = ["Column", "Parsed", "Signature", "Where", "openapi_document"]
 
 # JSON Schema counts 2.0 as an integer, so integer columns take integral floats too
 _KINDS = {"number": (int, float), "integer": (int, float), "boolean": (bool,), "string": (str,),
@@ -91,12 +91,14 @@ class Column:
 
 
 class Parsed(NamedTuple):
-    """A checked request: the model's input per column, its row count, the probabilities flag, and the ids."""
+    """A checked request: the model's input per column, its row count, the probabilities flag, the ids, and how
+    to name a value in it (`records[1].length`, `columns.length[1]`: 0-based, as JSON indexes arrays)."""
 
     values: dict[str, list[Any]]
     rows: int
     proba: bool
     ids: list[dict[str, Any]] | None
+    where: Where
 
 
 class Signature:
@@ -131,8 +133,8 @@ class Signature:
         for column in self.columns:
             column.check(values[column.name], where)
         if self.ids and self.ids[0] in values:  # every id column is there, or the row check refused it
-            return Parsed(values, rows, want_proba, self._ids(values, rows, where))
-        return Parsed(values, rows, want_proba, None)
+            return Parsed(values, rows, want_proba, self._ids(values, rows, where), where)
+        return Parsed(values, rows, want_proba, None, where)
 
     def _ids(self, values: dict[str, list[Any]], rows: int, where: Where) -> list[dict[str, Any]]:
         """One object of id values per row; ids are echoed, so only JSON scalars."""

@@ -47,4 +47,8 @@ def test_a_failing_column_is_reported_by_the_step_and_a_passing_one_skips_it() -
     failures = guard.check(pd.DataFrame(arrays, copy=False), arrays)
     assert [(f.column, f.rule, f.failed, f.samples[0]["row"]) for f in failures] == [
         ("a", "max", 1, 1), ("c", "nullable", 1, 0), ("n", "max", 1, 0)]
-    assert guard.refusal(failures).message == "row 1 breaks `validation.columns.a.max`: 1 value above 10.0"
+    where = {"records": lambda c, i: f"`records[{i}].{c}`", "columns": lambda c, i: f"`columns.{c}[{i}]`"}
+    assert guard.refusal(failures, where["records"]).message == \
+        "`records[1].a` breaks `validation.columns.a.max`: 1 value above 10.0"
+    assert guard.refusal(failures, where["columns"]).message == \
+        "`columns.a[1]` breaks `validation.columns.a.max`: 1 value above 10.0"

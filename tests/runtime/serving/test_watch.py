@@ -45,6 +45,14 @@ def metrics(server: Server) -> str:
     return server.request("GET", "/metrics")[2].decode()
 
 
+REFUSED = "`records[1].length` breaks `validation.columns.length.max`: 1 value above 10"
+
+
+def test_the_readme_shows_the_refusal_as_the_server_words_it() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    assert f'{{"error": "{REFUSED}", "violations":' in readme
+
+
 def test_reject_answers_422_naming_column_rule_and_row(classifier: LoadedModel) -> None:
     guard = InputGuard(RULES, [c["name"] for c in classifier.version.signature], "reject")
     with Server(create_app(classifier, max_batch_size=50, guard=guard)) as server:
@@ -53,8 +61,12 @@ def test_reject_answers_422_naming_column_rule_and_row(classifier: LoadedModel) 
         assert status == 200
         status, body = server.predict({"records": [good, {**ROW, "length": 50.0}]})
         assert status == 422
-        assert body["error"] == "row 1 breaks `validation.columns.length.max`: 1 value above 10"
+        assert body["error"] == REFUSED
         assert [(v["column"], v["rule"], v["row"]) for v in body["violations"]] == [("length", "max", 1)]
+        status, body = server.predict({"columns": {name: [ROW[name], ROW[name], {"length": -5.0}.get(name, ROW[name])]
+                                                   for name in ROW}})
+        assert (status, body["error"]) == (422, "`columns.length[2]` breaks `validation.columns.length.min`: "
+                                                "1 value below 0")
         status, body = server.predict({"records": [{**ROW, "color": "purple"}]})
         assert (status, body["violations"][0]["rule"], body["violations"][0]["value"]) == (422, "allowed", "purple")
         text = metrics(server)
