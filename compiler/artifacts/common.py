@@ -177,7 +177,8 @@ _LAST_STEP_SECRETS: dict[str, tuple[Any, dict[str, tuple[str, str]]]] = {}
 
 def _step_secrets(pipeline: Any) -> dict[str, tuple[str, str]]:
     sections = {name: getattr(pipeline, name) for name in type(pipeline).model_fields
-                if name not in ("serving", "environments", "secrets")}
+                # `targets` holds one secret use, the web UI's read-only URL, which no step reads
+                if name not in ("serving", "environments", "secrets", "targets")}
     found = {}
     for name, where in sorted(_secret_uses(sections, "").items()):
         var = pipeline.secrets[name].env

@@ -102,10 +102,13 @@ def state_claim(ctx: Context) -> str | None:
     return None if shared(ctx) else k8s_name(ctx.spec.name, "state")
 
 
-def pod_spec(ctx: Context, containers: list[dict[str, Any]], *, restart: str | None, state: bool) -> dict[str, Any]:
-    """A pod spec around `containers`: service account (no token mounted), hardening, /tmp and the state claim."""
+def pod_spec(ctx: Context, containers: list[dict[str, Any]], *, restart: str | None, state: bool,
+             account: str | None = None) -> dict[str, Any]:
+    """A pod spec around `containers`: service account (the pipeline's unless `account`; no token mounted),
+    hardening, /tmp and the state claim."""
     target = ctx.spec.pipeline.targets.kubernetes
-    spec: dict[str, Any] = {"serviceAccountName": service_account(ctx), "automountServiceAccountToken": False}
+    spec: dict[str, Any] = {"serviceAccountName": account or service_account(ctx),
+                            "automountServiceAccountToken": False}
     if restart is not None:
         spec["restartPolicy"] = restart
     if target is not None and target.image_pull_secret is not None:

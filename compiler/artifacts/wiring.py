@@ -25,7 +25,7 @@ from mlform.runtime.storage.statedir import HOME_ENV
 
 from .backend import aws_secret, uses_s3
 from .output import Build
-from .pods import aws_role
+from .pods import aws_role, service_account
 
 __all__ = ["WiringFinding", "check_build", "check_folder", "declared_secrets"]
 
@@ -187,9 +187,10 @@ class _Checker:
                 self.fail(doc, f"volume `{volume['name']}` reads Secret `{secret}`, which the spec does not declare")
         account = pod.get("serviceAccountName", "default")
         target = self.ctx.spec.pipeline.targets.kubernetes
-        provided = {"default", target.service_account if target is not None else None}
+        provided = {"default", *((target.service_account, target.ui.service_account) if target is not None else ())}
         if account not in self.names("ServiceAccount") | provided:
-            self.fail(doc, f"service account `{account}` is neither in the folder nor `service_account`")
+            self.fail(doc, f"service account `{account}` is neither in the folder nor `service_account` (or "
+                           "`ui.service_account`)")
         for pull in pod.get("imagePullSecrets", []):
             if pull.get("name") not in secrets:
                 self.fail(doc, f"image pull Secret `{pull.get('name')}` is not declared in the spec")
@@ -240,6 +241,9 @@ class _Checker:
             self._state_mount(doc, box, spec, pod)
 
     def _ui_containers(self, doc: _Doc, pod: dict[str, Any]) -> None:
+        if pod.get("serviceAccountName", "default") == service_account(self.ctx):
+            self.fail(doc, f"the UI runs as the pipeline's service account `{service_account(self.ctx)}`, whose "
+                           "credentials may write the state; give it its own")
         for box in pod.get("containers", []):
             command, folder, _, _ = _args(box)
             if (command, folder) != ("ui", "."):

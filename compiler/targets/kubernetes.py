@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlform.compiler.artifacts.backend import backend_pin
+from mlform.compiler.artifacts.backend import backend_pin, backend_secret
 from mlform.compiler.artifacts.canary import CANARY_SUFFIX, canary_annotations, canary_route, canary_server_args
-from mlform.compiler.artifacts.common import image, k8s_name, labels, secret_env, serving_env, spec_file
+from mlform.compiler.artifacts.common import (
+    image,
+    k8s_name,
+    kubernetes_ref,
+    labels,
+    secret_env,
+    serving_env,
+    spec_file,
+)
 from mlform.compiler.artifacts.pods import aws_role, container, pod_metadata, pod_spec, service_account, state_claim
 from mlform.compiler.artifacts.render import dump_yaml
 from mlform.compiler.ui import PROBE_PATH
+from mlform.runtime.storage.backends.url import BACKEND_ENV
 
 from . import Context
 
@@ -40,9 +49,12 @@ def _selector(ctx: Context, component: str) -> dict[str, str]:
     return {key: value for key, value in labels(ctx, component).items() if key in keep}
 
 
-def _service_account(ctx: Context) -> dict[str, Any]:
-    metadata = _meta(ctx, service_account(ctx), "pipeline")
-    role = aws_role(ctx)
+def _service_account(ctx: Context, name: str = "", component: str = "pipeline",
+                     role: str | None = None) -> dict[str, Any]:
+    """The account the pods run as (`name`, else the pipeline's), bound to no Kubernetes role and mounting no
+    token; with an IAM role (`role`, else `targets.kubernetes.aws_role`) for an `s3` backend."""
+    metadata = _meta(ctx, name or service_account(ctx), component)
+    role = role or aws_role(ctx)
     if role is not None:  # EKS (IRSA) gives the pods this role's credentials in the standard AWS variables
         metadata["annotations"] = {"eks.amazonaws.com/role-arn": role}
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata, "automountServiceAccountToken": False}
@@ -180,15 +192,33 @@ def _ui_set(ctx: Context) -> dict[str, dict[str, Any]]:
     args = ["ui", ".", "--host", "0.0.0.0", "--port", str(port)]
     box = container(ctx, "ui", image(ctx, "train"), args, [], state=False, extra=extra)
     box.pop("resources", None)  # the serving's requests and limits size the model server, not this page server
-    box["env"] = [*box.get("env", []), *backend_pin(ctx)]
-    pod = {"metadata": pod_metadata(ctx, "ui"), "spec": pod_spec(ctx, [box], restart=None, state=False)}
+    box["env"] = _read_only_url(ctx, [*box.get("env", []), *backend_pin(ctx)])
+    # its own account, not the pipeline's: whatever the pipeline's may do (write the state), the UI may not
+    account = target.ui.service_account or k8s_name(ctx.spec.name, "ui")
+    pod = {"metadata": pod_metadata(ctx, "ui"),
+           "spec": pod_spec(ctx, [box], restart=None, state=False, account=account)}
+    docs = {} if target.ui.service_account else {
+        "ui-serviceaccount": _service_account(ctx, account, "ui", target.ui.aws_role)}
     return {
+        **docs,
         "ui-deployment": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(ctx, name, "ui"),
                           "spec": {"replicas": 1, "selector": {"matchLabels": selector}, "template": pod}},
         "ui-service": {"apiVersion": "v1", "kind": "Service", "metadata": _meta(ctx, name, "ui"),
                        "spec": {"type": "ClusterIP", "selector": selector,
                                 "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]}},
     }
+
+
+def _read_only_url(ctx: Context, env: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`env` with the postgres URL's variables read from `targets.kubernetes.ui.state_url` when it is set."""
+    target, found = ctx.spec.pipeline.targets.kubernetes, backend_secret(ctx)
+    assert target is not None
+    if target.ui.state_url is None or found is None:
+        return env
+    secret, key = kubernetes_ref(ctx, target.ui.state_url.secret, "targets.kubernetes.ui.state_url")
+    url = {"secretKeyRef": {"name": secret, "key": key}}
+    return [{"name": item["name"], "valueFrom": url} if item["name"] in (found[0], BACKEND_ENV) else item
+            for item in env]
 
 
 def render(ctx: Context) -> dict[str, str]:

@@ -36,20 +36,26 @@ def watching(doc: dict[str, Any]) -> None:
 
 
 ROLE = "arn:aws:iam::123456789012:role/iris-ci"
+READ_ROLE = "arn:aws:iam::123456789012:role/iris-ui-read"
 
 
 def shared_backends(doc: dict[str, Any]) -> None:
-    """Teams' state: postgres in prod (with the web UI), s3 with AWS keys in dev, s3 with IAM roles (OIDC, IRSA)
-    and pods in staging."""
-    doc["secrets"] = {"state_url": {"env": "IRIS_STATE_URL", "kubernetes": {"secret": "iris-state", "key": "url"}}}
+    """Teams' state: postgres in prod (with the web UI on a read-only database role), s3 with AWS keys in dev, s3
+    with IAM roles (OIDC, IRSA) and pods in staging (with the web UI on a read-only IAM role)."""
+    doc["secrets"] = {"state_url": {"env": "IRIS_STATE_URL", "kubernetes": {"secret": "iris-state", "key": "url"}},
+                      "state_read": {"env": "IRIS_STATE_READ_URL",
+                                     "kubernetes": {"secret": "iris-state-read", "key": "url"}}}
     doc["state"] = {"backend": {"kind": "local"}}
     doc["environments"]["prod"]["state"] = {"backend": {"kind": "postgres", "url": {"secret": "state_url"}}}
-    doc["environments"]["prod"]["targets"]["kubernetes"]["ui"] = {"enabled": True}
+    doc["environments"]["prod"]["targets"]["kubernetes"]["ui"] = {"enabled": True,
+                                                                  "state_url": {"secret": "state_read"}}
     doc["environments"]["dev"]["state"] = {"backend": {"kind": "s3", "bucket": "ml-state", "prefix": "teams/iris"}}
     doc["environments"]["staging"] = {
         "state": {"backend": {"kind": "s3", "bucket": "ml-state"}},
         "targets": {"github_actions": {"aws_role": ROLE, "aws_region": "eu-west-1"},
-                    "kubernetes": {"aws_role": ROLE, "serving": "kserve"}, "airflow": {"operator": "kubernetes"}}}
+                    "kubernetes": {"aws_role": ROLE, "serving": "kserve",
+                                   "ui": {"enabled": True, "aws_role": READ_ROLE}},
+                    "airflow": {"operator": "kubernetes"}}}
 
 
 class Project:

@@ -13,7 +13,7 @@ import yaml
 from mlform.compiler.artifacts.output import compile_specs, write
 from mlform.specs import discover
 
-from .conftest import Project
+from .conftest import READ_ROLE, ROLE, Project, shared_backends
 from .test_shared_backend import Cli, manifest
 
 
@@ -47,7 +47,7 @@ def test_the_ui_pod_runs_mlform_ui_read_only_with_the_backend_credentials(compil
     assert box["image"] == manifest(compiled, "prod", "job")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert box["ports"] == [{"name": "http", "containerPort": 5010, "protocol": "TCP"}]
     assert box["readinessProbe"]["httpGet"] == {"path": "/api", "port": "http"}
-    url = {"secretKeyRef": {"name": "iris-state", "key": "url"}}
+    url = {"secretKeyRef": {"name": "iris-state-read", "key": "url"}}  # `ui.state_url`: a read-only role's
     # every environment the UI lists is read from this one's backend, the only one it has credentials for
     assert box["env"] == [{"name": "IRIS_STATE_URL", "valueFrom": url}, {"name": "MLFORM_BACKEND", "valueFrom": url}]
     assert box["securityContext"]["readOnlyRootFilesystem"] is True
@@ -65,6 +65,62 @@ def test_the_ui_pod_runs_mlform_ui_read_only_with_the_backend_credentials(compil
     listed = yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
     assert {"ui-deployment.yaml", "ui-service.yaml"} <= set(listed)
     assert not (compiled.root / "deploy/team/dev/kubernetes/ui-deployment.yaml").exists()  # not enabled there
+
+
+KINDS_GRANTING = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+
+
+@pytest.mark.parametrize(("env", "role"), [("prod", None), ("staging", READ_ROLE)])
+def test_the_ui_pod_runs_as_its_own_account_that_may_write_nothing(compiled: Project, env: str,
+                                                                   role: str | None) -> None:
+    pod = manifest(compiled, env, "ui-deployment")["spec"]["template"]["spec"]
+    account = manifest(compiled, env, "ui-serviceaccount")
+    assert pod["serviceAccountName"] == account["metadata"]["name"] == "team-ui"
+    assert account["kind"] == "ServiceAccount" and account["automountServiceAccountToken"] is False
+    assert account["metadata"].get("annotations") == ({"eks.amazonaws.com/role-arn": role} if role else None)
+    pipeline = manifest(compiled, env, "job")["spec"]["template"]["spec"]["serviceAccountName"]
+    assert pipeline == manifest(compiled, env, "serviceaccount")["metadata"]["name"] == "team-mlform"
+    if env == "staging":  # the pipeline's account keeps the role that writes the bucket
+        assert manifest(compiled, env, "serviceaccount")["metadata"]["annotations"] == {
+            "eks.amazonaws.com/role-arn": ROLE}
+    folder = compiled.root / f"deploy/team/{env}/kubernetes"
+    kinds = {yaml.safe_load(p.read_text())["kind"] for p in folder.glob("*.yaml")}
+    assert not kinds & KINDS_GRANTING  # no binding gives either account any Kubernetes permission
+    assert "ui-serviceaccount.yaml" in manifest(compiled, env, "kustomization")["resources"]
+
+
+def test_an_existing_ui_account_is_used_and_not_created(project: Project, cli: Cli) -> None:
+    def edit(doc: dict[str, Any]) -> None:
+        shared_backends(doc)
+        doc["environments"]["prod"]["targets"]["kubernetes"]["ui"]["service_account"] = "ui-reader"
+
+    spec = project.spec("iris", edit=edit)
+    assert cli("compile", spec, "--env", "prod", cwd=project.root)[0] == 0
+    checked = cli("compile", spec, "--env", "prod", "--check", cwd=project.root)  # the wiring check included
+    assert (checked[0], checked[2]) == (0, "")
+    folder = project.root / "deploy/iris/prod/kubernetes"
+    ui = yaml.safe_load((folder / "ui-deployment.yaml").read_text())
+    assert ui["spec"]["template"]["spec"]["serviceAccountName"] == "ui-reader"
+    assert not (folder / "ui-serviceaccount.yaml").exists()
+
+
+@pytest.mark.parametrize(("backend", "message"), [
+    ({"kind": "s3", "bucket": "ml-state"},
+     "`state_url` is a `postgres` backend's URL, but `state.backend.kind` is `s3`; for `s3` give the UI a read-only "
+     "role with `aws_role`"),
+])
+def test_a_read_only_url_needs_a_postgres_backend(project: Project, cli: Cli, backend: dict[str, Any],
+                                                  message: str) -> None:
+    def edit(doc: dict[str, Any]) -> None:
+        doc["secrets"] = {"read": {"env": "READ_URL", "kubernetes": {"secret": "read", "key": "url"}}}
+        doc["state"] = {"backend": backend}
+        doc["targets"]["kubernetes"]["ui"] = {"enabled": True, "state_url": {"secret": "read"}}
+
+    spec = project.spec("iris", edit=edit)
+    code, _, err = cli("validate", spec)
+    position, found = err.splitlines()[0].split(": error: ", 1)
+    assert (code, found) == (1, f"targets.kubernetes.ui.state_url: {message}")
+    assert Path(spec).read_text().splitlines()[int(position.rsplit(":", 2)[1]) - 1].strip() == "state_url:"
 
 
 # values YAML would read as other types when unquoted; each must come back as the same string

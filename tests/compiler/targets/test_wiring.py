@@ -102,6 +102,14 @@ def _account(doc: dict[str, Any]) -> None:
     doc["spec"]["template"]["spec"]["serviceAccountName"] = "builder"
 
 
+def _ui_account_gone(doc: dict[str, Any]) -> None:
+    doc["spec"]["template"]["spec"]["serviceAccountName"] = "team-viewer"
+
+
+def _ui_as_pipeline(doc: dict[str, Any]) -> None:
+    doc["spec"]["template"]["spec"]["serviceAccountName"] = "team-mlform"
+
+
 def _ui_probe(doc: dict[str, Any]) -> None:
     _server(doc)["readinessProbe"]["httpGet"]["path"] = "/ready"
 
@@ -142,7 +150,12 @@ MUTATIONS = [
      "container `train` runs step `tune`, which the graph does not have"),
     ("iris", "cronjob", _no_state, "CronJob/iris-monitor", "container `monitor` mounts no `state` volume"),
     ("iris", "deployment", _account, "Deployment/iris",
-     "service account `builder` is neither in the folder nor `service_account`"),
+     "service account `builder` is neither in the folder nor `service_account` (or `ui.service_account`)"),
+    ("team", "ui-deployment", _ui_account_gone, "Deployment/team-ui",
+     "service account `team-viewer` is neither in the folder nor `service_account` (or `ui.service_account`)"),
+    ("team", "ui-deployment", _ui_as_pipeline, "Deployment/team-ui",
+     "the UI runs as the pipeline's service account `team-mlform`, whose credentials may write the state; give it "
+     "its own"),
     ("team", "ui-deployment", _ui_probe, "Deployment/team-ui",
      "container `ui` readinessProbe asks for `/ready`, which the server does not serve (GET routes: `/api`)"),
     ("team", "ui-deployment", _ui_serves, "Deployment/team-ui",
