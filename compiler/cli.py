@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +78,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
         ctx.obj.debug = debug
 
 
+def _print_traceback(exc: Exception) -> None:
+    """Print `exc` with its traceback (for --debug); `traceback` loads only then, off the start-up path."""
+    import traceback
+
+    traceback.print_exception(exc)
+
+
 def _internal(exc: Exception) -> str:
     """One line for an exception mlform did not expect: its type and first line, never a traceback."""
     lines = str(exc).strip().splitlines()
@@ -111,11 +117,11 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(1)
     except MlformError as exc:
         if session.debug:
-            traceback.print_exception(exc)
+            _print_traceback(exc)
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except Exception as exc:  # a bug or an unforeseen library error: one line, the traceback with --debug
         if session.debug:
-            traceback.print_exception(exc)
+            _print_traceback(exc)
         click.echo(_internal(exc), err=True)
         sys.exit(1)

@@ -21,11 +21,12 @@ def _policy(explicit: Path | None) -> tuple[LoadedPolicy | None, list[Diagnostic
     """The policy in force, or the errors of its file."""
     from mlform.compiler.workspace import policy_file
     from mlform.specs import SpecError
-    from mlform.specs.check.policy import load_policy
 
     path = policy_file(explicit, Path.cwd())
     if path is None:
         return None, []
+    from mlform.specs.check.policy import load_policy  # its models build only when there is a policy
+
     try:
         return load_policy(path), []
     except SpecError as exc:
@@ -70,7 +71,6 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
     """
     from mlform.specs import validate_file
     from mlform.specs.check.names import duplicate_names
-    from mlform.specs.check.policy_check import check_policy
     from mlform.specs.loader import read_spec_document
 
     loaded, diagnostics = _policy(policy)
@@ -78,6 +78,8 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
     for path in spec_files(specs):
         resolved, found = validate_file(path, [env] if env else None)
         if loaded is not None:
+            from mlform.specs.check.policy_check import check_policy  # its rules load only with a policy
+
             found = sorted({*found, *check_policy(loaded, resolved)})
         results.append((path, resolved, found))
     # a file with other errors still claims its name

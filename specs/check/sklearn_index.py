@@ -6,7 +6,8 @@ and per version of the code that builds it, so environments with other versions 
 missing file, or one that does not read as a whole index, is rebuilt (importing scikit-learn once) and replaced
 atomically, so concurrent writers each leave a whole file. The
 first line names the format, the code that built it, the version and the SHA-256 of the rest, so a torn or
-edited file, or one an mlform with other checks wrote, is rebuilt.
+edited file, or one an mlform with other checks wrote, is rebuilt. Each estimator's entry is JSON text of its
+own, decoded when first asked for: reading the index parses only the entries a spec names.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import hashlib
 import importlib
 import json
 import os
+from collections.abc import Iterator, Mapping
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -28,7 +30,7 @@ from .constraints import encode
 
 __all__ = ["FORMAT", "build", "cache_file", "index", "installed_version", "load", "task_of"]
 
-FORMAT = 1
+FORMAT = 2
 # the modules whose code shapes the index: another mlform that changes any of them rebuilds it
 _BUILDERS = ("sklearn_index.py", "constraints.py", "params.py")
 
@@ -118,6 +120,25 @@ def _header(version: str, body: bytes) -> dict[str, Any]:
     return {"format": FORMAT, "builder": _builder(), "sklearn": version, "sha256": hashlib.sha256(body).hexdigest()}
 
 
+class _Entries(Mapping[str, Any]):
+    """The estimators of a cached index by import path, each decoded from its JSON text on first use."""
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self._texts = texts
+        self._decoded: dict[str, Any] = {}
+
+    def __getitem__(self, path: str) -> Any:
+        if path not in self._decoded:
+            self._decoded[path] = json.loads(self._texts[path])
+        return self._decoded[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
 def _read(path: Path, version: str) -> dict[str, Any] | None:
     """The index cached at `path` if it is whole (its digest matches) and was built from `version`, else None."""
     try:
@@ -128,7 +149,9 @@ def _read(path: Path, version: str) -> dict[str, Any] | None:
         data = json.loads(body)
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("classes"), dict):
+        return None
+    return {**data, "classes": _Entries(data["classes"])}
 
 
 def load(path: Path, version: str) -> dict[str, Any]:
@@ -137,7 +160,8 @@ def load(path: Path, version: str) -> dict[str, Any]:
     if data is not None:
         return data
     data = build(version)
-    body = json.dumps(data, separators=(",", ":")).encode()
+    texts = {path: json.dumps(entry, separators=(",", ":")) for path, entry in data["classes"].items()}
+    body = json.dumps({**data, "classes": texts}, separators=(",", ":")).encode()
     with contextlib.suppress(OSError):  # a read-only cache folder: use the index without caching it
         write_atomic(path, json.dumps(_header(version, body)).encode() + b"\n" + body, fsync=False)
     return data

@@ -86,6 +86,15 @@ def test_help_imports_nothing_heavy(tmp_path: Path, args: list[str]) -> None:
     assert heavy_imports(tmp_path, args)[1] == ""
 
 
+def test_validate_without_a_policy_loads_no_policy_module(iris_project: Path) -> None:
+    script = ("import sys\nfrom mlform.compiler import cli\ntry:\n    cli.main(['validate', 'mlform.yaml'])\n"
+              "except SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+              "print(sorted(m for m in sys.modules if m.startswith('mlform.specs.check.polic')))\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=iris_project.parent, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert (result.returncode, result.stdout.splitlines()[-1]) == (0, "[]"), result.stderr
+
+
 def test_validate_a_valid_spec_exits_0(iris_project: Path) -> None:
     result = _run(iris_project.parent, "validate", "mlform.yaml")
     assert (result.returncode, result.stdout, result.stderr) == (0, "ok: mlform.yaml (default, dev, prod)\n", "")
