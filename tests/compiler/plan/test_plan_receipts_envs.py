@@ -5,6 +5,7 @@ one; a change to what an environment resolves to, or an overlay breaking a rule,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,3 +85,23 @@ def test_an_overlay_breaking_a_rule_takes_the_full_path_though_nothing_resolves_
     assert (refused.returncode, refused.stdout) == (1, "")
     assert refused.stderr == (f"mlform.yaml:{line}:7: error: environments.prod.metadata.name: `metadata.name` "
                               "cannot be overridden per environment: it names the pipeline everywhere\n")
+
+
+def test_a_plan_that_trains_nothing_imports_no_training_library(other_applied: Path) -> None:
+    changed = _full_path(other_applied, lambda t: t.replace("namespace: ml-prod\n", "namespace: ml-prod-2\n"))
+    assert (changed.exit, changed.heavy) == (2, FULL)  # no scikit-learn, pandas or networkx
+    plans = changed.plans()
+    assert [_changes(plans[env], "step") for env in ("dev", "prod")] == [{}, {}]
+    assert not _changes(plans["dev"], "artifact")
+    assert _changes(plans["prod"], "artifact")["deploy/iris/prod/kubernetes/deployment.yaml"][0] == "update"
+
+
+def test_a_data_file_touched_but_not_changed_keeps_the_fast_path(other_applied: Path) -> None:
+    data = other_applied / "data" / "iris.csv"
+    stat = data.stat()
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    try:
+        touched = plan(other_applied)
+    finally:
+        os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (touched.exit, touched.heavy) == (0, [])
