@@ -41,7 +41,6 @@ from mlform.runtime.storage.statedir import state_dir_for
 from mlform.specs.errors import PlanError
 from mlform.specs.fsutil import file_sha256, write_atomic
 from mlform.specs.graph.libraries import lock_files
-from mlform.specs.read.overlays import BASE, resolved_digest
 
 from .plans import Plan, PlanInputs, alias_notes
 from .specnow import SpecNow
@@ -239,7 +238,7 @@ def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> Cached
                 return None
             envs = [str(name) for name in index["envs"]]
             if index["spec_sha256"] != spec_sha and (
-                    now.environments() != envs or not now.matches(BASE, index["base_sha256"])):
+                    now.environments() != envs or not now.matches(None, index["base_sha256"])):
                 return None
         except _BAD:
             return None
@@ -299,6 +298,8 @@ def _current(cached: Cached, docs: dict[tuple[str, str], Doc], read: set[str]) -
 
 def write_index(spec_file: Path, spec_sha: str | None, checked: Iterable[ResolvedSpec], envs: list[str]) -> None:
     """Record that `spec_file` with `spec_sha` validated in every environment and resolves to `envs`."""
+    from mlform.specs.read.overlays import BASE, resolved_digest
+
     checked = list(checked)
     packages = estimator_packages(checked)
     resolved = spec_file.resolve()
@@ -341,6 +342,7 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
     from mlform.runtime.storage.statedir import StateDir
     from mlform.runtime.storage.store import MARKER
     from mlform.specs.model.data import SqlSource
+    from mlform.specs.read.overlays import resolved_digest
 
     from .planner import make_plan, state_store
 

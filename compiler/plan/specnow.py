@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlform.specs.errors import SpecError
-from mlform.specs.read.overlays import BASE, check_overlays, environment_names, resolve, resolved_digest
-from mlform.specs.read.source import Document, read_document
+
+if TYPE_CHECKING:
+    from mlform.specs.read.source import Document
 
 __all__ = ["SpecNow"]
 
@@ -28,6 +30,9 @@ class SpecNow:
         """The parsed file; None when it cannot be read or parsed, or an overlay breaks a rule (the full path says
         which)."""
         if not self._doc:
+            from mlform.specs.read.overlays import check_overlays  # imports PyYAML: only once the bytes moved
+            from mlform.specs.read.source import read_document
+
             try:
                 doc: Document | None = read_document(self.path, str(self.path))
             except SpecError:
@@ -35,18 +40,22 @@ class SpecNow:
             self._doc.append(doc if doc is not None and not check_overlays(doc) else None)
         return self._doc[0]
 
-    def digest(self, env: str) -> str | None:
-        """`resolved_digest` of environment `env` (the base spec for `BASE`); None when unknown."""
-        doc = self._document()
-        if doc is None or (env not in environment_names(doc) and env != BASE):
-            return None
-        return resolved_digest(resolve(doc, env))
+    def digest(self, env: str | None) -> str | None:
+        """`resolved_digest` of environment `env` (None: the base spec); None when unknown."""
+        from mlform.specs.read.overlays import BASE, environment_names, resolve, resolved_digest
 
-    def matches(self, env: str, recorded: object) -> bool:
-        """Whether environment `env` resolves now to the digest `recorded`."""
+        doc = self._document()
+        if doc is None or (env is not None and env not in environment_names(doc)):
+            return None
+        return resolved_digest(resolve(doc, env or BASE))
+
+    def matches(self, env: str | None, recorded: object) -> bool:
+        """Whether environment `env` (None: the base spec) resolves now to the digest `recorded`."""
         return recorded is not None and recorded == self.digest(env)
 
     def environments(self) -> list[str] | None:
         """The environments the file declares, in file order; None when unknown."""
+        from mlform.specs.read.overlays import environment_names
+
         doc = self._document()
         return environment_names(doc) if doc is not None else None
