@@ -41,18 +41,23 @@ class FilePlans:
 
 def _policy(inputs: PlanInputs) -> LoadedPolicy | None:
     """The policy in force, validated; raise SpecError on a broken policy file."""
+    path = policy_file(inputs.policy, Path.cwd())
+    if path is None:
+        return None
     from mlform.specs.check.policy import load_policy
 
-    path = policy_file(inputs.policy, Path.cwd())
-    return load_policy(path) if path is not None else None
+    return load_policy(path)
 
 
 def _check(policy: LoadedPolicy | None, specs: list[ResolvedSpec], diagnostics: list[Diagnostic]) -> None:
     """Raise SpecError on spec errors or policy violations of severity error; print policy warnings."""
     from mlform.specs import SpecError
-    from mlform.specs.check.policy_check import check_policy
 
-    violations = check_policy(policy, specs) if policy is not None else []
+    violations: list[Diagnostic] = []
+    if policy is not None:
+        from mlform.specs.check.policy_check import check_policy
+
+        violations = check_policy(policy, specs)
     if any(d.severity == "error" for d in [*diagnostics, *violations]):
         raise SpecError([*diagnostics, *violations])
     for warning in violations:

@@ -1,18 +1,21 @@
 """Plan receipts: after `apply`, the evidence that lets `plan` answer an unchanged spec without loading it.
 
 `apply` writes a receipt per spec file and environment into the state folder once a fresh plan after it is a no-op.
-It holds the spec file's sha256, the toolchain (mlform and the digest of its files, its target plugins, the packages
-that shape validation and rendering, the estimators' distributions), the inputs (project root, output root, targets,
-templates and their content digest), the lock files beside the spec, the version of the state document in the
-backend (so an apply from another working copy on a shared backend makes it stale; how to reopen that backend is
-kept without any secret), stamps of every data file the steps read, of every generated file and of each step's
-output marker (each with the digest it must have), the environment's aliases of its model (where they are read from,
-their values then and those its last apply set), the folders whose files the spec could orphan, the policy file in
-force and its digest (a receipt is written only for a spec that satisfies it, warnings included), and the no-op plan
+It holds the spec file's sha256 and that of what its environment resolves to, the toolchain (mlform and the digest
+of its files, its target plugins, the packages that shape validation and rendering, the estimators' distributions),
+the inputs (project root, output root, targets, templates and their content digest), the lock files beside the spec,
+the version of the state document in the backend (so an apply from another working copy on a shared backend makes
+it stale; how to reopen that backend is kept without any secret), stamps of every data file the steps read, of
+every generated file and of each step's output marker (each with the digest it must have), the environment's
+aliases of its model (where they are read from, their values then and those its last apply set), the folders whose
+files the spec could orphan, the policy file in force and its digest (a receipt is written only for a spec that
+satisfies it, warnings included), and the no-op plan
 itself. An index per spec file names the environments a plan without `--env` resolves to, once all of them
 validated.
 
-`plan` checks a receipt with stats, re-hashing only a file whose stat moved, importing nothing heavy; when
+`plan` checks a receipt with stats, re-hashing only a file whose stat moved, importing nothing heavy; a spec file
+whose bytes moved is parsed (not validated) and holds while the environment resolves as recorded, so editing and
+applying one environment leaves another's fast path in place; when
 everything matches, and one `read_many` per backend for all the specs of a command finds their states
 unchanged, it emits the recorded plan; anything else takes the full path. Aliases are compared by value, not by
 their file's bytes: another environment's move, or a retrain by `mlform monitor`, leaves this plan as it was but
@@ -40,6 +43,7 @@ from mlform.specs.fsutil import file_sha256, write_atomic
 from mlform.specs.graph.libraries import lock_files
 
 from .plans import Plan, PlanInputs, alias_notes
+from .specnow import SpecNow
 from .stamps import Stamp, estimator_packages, installed, stamp, toolchain, unchanged
 
 if TYPE_CHECKING:
@@ -51,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RECEIPT_VERSION", "Cached", "cached_plans", "receipt_folder", "record", "still_current", "write_index"]
 
-RECEIPT_VERSION = 3  # 3: aliases by value
+RECEIPT_VERSION = 4  # 3: aliases by value; 4: resolved digests
 _BAD = (KeyError, TypeError, ValueError, AttributeError, IndexError, PlanError)
 
 
@@ -186,10 +190,11 @@ def _complete(path: str, recorded: Stamp | None, seen: int, steps: dict[str, str
             and marker.get("step") == steps.get(fingerprint))
 
 
-def _recorded_plan(receipt: Any, spec: str, spec_sha: str, inputs: dict[str, Any]) -> Plan | None:
+def _recorded_plan(receipt: Any, spec: SpecNow, spec_sha: str, inputs: dict[str, Any]) -> Plan | None:
     """The receipt's plan when everything it recorded locally is unchanged; None otherwise."""
     try:
-        if (receipt["version"] != RECEIPT_VERSION or receipt["spec"] != spec or receipt["spec_sha256"] != spec_sha
+        if (receipt["version"] != RECEIPT_VERSION or receipt["spec"] != str(spec.path)
+                or (receipt["spec_sha256"] != spec_sha and not spec.matches(receipt["env"], receipt["resolved_sha256"]))
                 or receipt["toolchain"] != toolchain() or receipt["inputs"] != inputs
                 or not _packages_match(receipt["packages"])):
             return None
@@ -201,7 +206,7 @@ def _recorded_plan(receipt: Any, spec: str, spec_sha: str, inputs: dict[str, Any
             return None
         if FOLDERS.orphans_in(out, receipt["folders"], generated):
             return None
-        if [str(path) for path in lock_files(Path(spec).parent)] != receipt["lock_files"]:  # one added or removed
+        if [str(path) for path in lock_files(spec.path.parent)] != receipt["lock_files"]:  # one added or removed
             return None
         if not all(unchanged(path, entry, seen, rehash=True) for path, entry in receipt["data"].items()):
             return None
@@ -224,14 +229,17 @@ def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> Cached
     spec_sha = _sha_or_none(resolved)
     if spec_sha is None or (env is not None and not env.replace("-", "").isalnum()):
         return None
+    now = SpecNow(resolved)
     if env is None:
         index = _read(_path(resolved, None))
         try:
             if (index["version"] != RECEIPT_VERSION or index["spec"] != str(resolved)
-                    or index["spec_sha256"] != spec_sha or index["toolchain"] != toolchain()
-                    or not _packages_match(index["packages"])):
+                    or index["toolchain"] != toolchain() or not _packages_match(index["packages"])):
                 return None
             envs = [str(name) for name in index["envs"]]
+            if index["spec_sha256"] != spec_sha and (
+                    now.environments() != envs or not now.matches(None, index["base_sha256"])):
+                return None
         except _BAD:
             return None
     else:
@@ -240,7 +248,7 @@ def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> Cached
     plans, states, aliases = [], [], []
     for name in envs:
         receipt = _read(_path(resolved, name))
-        plan = _recorded_plan(receipt, str(resolved), spec_sha, recorded)
+        plan = _recorded_plan(receipt, now, spec_sha, recorded)
         if plan is None or plan.env != name:
             return None
         plan.spec = str(spec_file)
@@ -290,12 +298,17 @@ def _current(cached: Cached, docs: dict[tuple[str, str], Doc], read: set[str]) -
 
 def write_index(spec_file: Path, spec_sha: str | None, checked: Iterable[ResolvedSpec], envs: list[str]) -> None:
     """Record that `spec_file` with `spec_sha` validated in every environment and resolves to `envs`."""
+    from mlform.specs.read.overlays import BASE, resolved_digest
+
+    checked = list(checked)
     packages = estimator_packages(checked)
     resolved = spec_file.resolve()
+    base = [resolved_digest(spec.document) for spec in checked if spec.env == BASE]
     if spec_sha is None or packages is None or _sha_or_none(resolved) != spec_sha:
         return
     _write(_path(resolved, None), {"spec": str(resolved), "spec_sha256": spec_sha, "envs": envs,
-                                   "toolchain": toolchain(), "packages": packages})
+                                   "base_sha256": base[0] if base else None, "toolchain": toolchain(),
+                                   "packages": packages})
 
 
 def _alias_check(spec: ResolvedSpec, states: StateStore, applied: dict[str, int]) -> dict[str, Any] | None:
@@ -329,6 +342,7 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
     from mlform.runtime.storage.statedir import StateDir
     from mlform.runtime.storage.store import MARKER
     from mlform.specs.model.data import SqlSource
+    from mlform.specs.read.overlays import resolved_digest
 
     from .planner import make_plan, state_store
 
@@ -363,7 +377,8 @@ def record(spec: ResolvedSpec, inputs: PlanInputs, build: Build, expected: Plan,
         data = {str(spec.root / file): entry and [*entry[:3], plan.data[file]] for file, entry in data.items()}
         folders = {folder: sorted([o.spec, o.env] for o in owners) for folder, owners in build.scanned.items()}
         _write(_path(spec.path, spec.env), {
-            "spec": str(spec.path), "env": spec.env, "spec_sha256": spec_sha, "toolchain": toolchain(),
+            "spec": str(spec.path), "env": spec.env, "spec_sha256": spec_sha,
+            "resolved_sha256": resolved_digest(spec.document), "toolchain": toolchain(),
             "packages": packages, "inputs": recorded,
             "state": {"backend": backend_ref(spec), "key": states.key, "version": state_doc.version},
             "aliases": aliases, "lock_files": [str(path) for path in lock_files(spec.path.parent)],

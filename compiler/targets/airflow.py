@@ -122,7 +122,7 @@ def render(ctx: Context) -> dict[str, str]:
     for step in step_ids:
         env_vars, kwargs = operator.step(step)
         tasks.append({"id": step, "env": env_vars, "kwargs": kwargs})
-    edges = sorted((a, b) for a, b in ctx.graph.graph.edges if a in step_ids and b in step_ids)
+    edges = sorted({(a, b) for a, b in ctx.graph.pipeline.edges if a in step_ids and b in step_ids})
     dag_id = f"mlform-{name}-{env}"
     monitor = None
     if pipeline.monitoring is not None:

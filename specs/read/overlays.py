@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import partial
 from typing import Any
 
-from mlform.specs.check.explain import did_you_mean
 from mlform.specs.errors import Diagnostic
 
 from .source import Document, KeyPath, Tables, subpaths
 
-__all__ = ["BASE", "FIXED", "PINNED", "SECTIONS", "check_overlays", "environment_names", "merge", "resolve"]
+__all__ = ["BASE", "FIXED", "PINNED", "SECTIONS", "check_overlays", "environment_names", "merge", "resolve",
+           "resolved_digest"]
 
 BASE = "default"
 # top-level keys an overlay may never set, and why
@@ -64,6 +66,8 @@ def check_overlays(doc: Document) -> list[Diagnostic]:
             if key in FIXED:
                 message = f"`{key}` cannot be overridden per environment: {FIXED[key]}"
             elif key not in SECTIONS:
+                from mlform.specs.check.explain import did_you_mean  # imports pydantic: only for the message
+
                 message = f"unknown section `{key}`{did_you_mean(key, SECTIONS)}"
             elif key not in doc.data and key not in PER_ENVIRONMENT:
                 message = (f"section `{key}` is not in the base spec; "
@@ -127,3 +131,12 @@ def _copy(origin: Tables, source: KeyPath, tables: Tables, target: KeyPath) -> N
     text = origin.plain.get(source)
     if text is not None:
         tables.plain[target] = text
+
+
+def resolved_digest(view: Document) -> str:
+    """sha256 of what an environment resolves to (`resolve`'s result): its data but the overlays, and the names of
+    the environments declared; another environment's overlay, comments and formatting do not change it."""
+    data = {key: value for key, value in view.data.items() if key != "environments"}
+    text = json.dumps({"environments": environment_names(view), "spec": data}, sort_keys=True, default=str,
+                      separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -2,7 +2,7 @@
 to what the plan depends on takes the full path, which shows the change.
 
 The fast path is observed, not timed: each plan runs the real CLI in a fresh process that reports which
-heavy packages (pydantic, scikit-learn, jinja2, networkx) it imported.
+heavy packages (pydantic, scikit-learn, pandas, jinja2, networkx) it imported.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from test_plan_apply import mlform
 
 REPO = Path(__file__).resolve().parents[3]
 ARGS = ("--artifacts-dir", "out", "--detailed-exitcode")
-HEAVY = ("jinja2", "networkx", "pydantic", "sklearn")
-# what the full path loads: the spec models and the artifact renderer, but no scikit-learn (its index answers)
-FULL = ["jinja2", "networkx", "pydantic"]
+HEAVY = ("jinja2", "networkx", "pandas", "pydantic", "sklearn")
+# what the full path loads: the spec models and the artifact renderer, but no scikit-learn (its index answers),
+# pandas, or networkx (the plan draws no graph)
+FULL = ["jinja2", "pydantic"]
 PROBE = f"""\
 import json, sys
 from mlform.compiler.cli import main
