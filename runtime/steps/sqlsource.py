@@ -1,8 +1,9 @@
 """A `sql` source's database: its rows for ingest, and the cheap one-row statistic a plan fingerprints it by.
 
-The default statistic per dialect: SQLite counts a table's rows and takes its largest `rowid` (a query's rows are
-counted); PostgreSQL counts the rows and sums a 64-bit slice of each row's md5, so an edited row is seen too (a
-full scan on the database side, but one row sent back); any other database counts the rows.
+The default statistic per dialect: SQLite counts a table's rows and takes its largest `rowid` (a query's rows,
+and a `WITHOUT ROWID` table's, are counted); PostgreSQL counts the rows and sums a 64-bit slice of each row's
+md5, so an edited row is seen too (a full scan on the database side, but one row sent back); any other database
+counts the rows.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ def source_query(source: SqlSource, dialect: sa.Dialect) -> str:
     return f"SELECT * FROM {dialect.identifier_preparer.quote(source.table or '')}"
 
 
-def default_statistic(source: SqlSource, dialect: sa.Dialect) -> str:
-    """The dialect's cheap statistic over the source (see the module's docstring)."""
-    if dialect.name == "sqlite" and source.table:
+def default_statistic(source: SqlSource, dialect: sa.Dialect, rowid: bool = True) -> str:
+    """The dialect's cheap statistic over the source (see the module's docstring); `rowid` False for a SQLite
+    table without one (`WITHOUT ROWID`)."""
+    if dialect.name == "sqlite" and source.table and rowid:
         table = dialect.identifier_preparer.quote(source.table)
         return f"SELECT count(*) AS count, max(rowid) AS max_rowid FROM {table}"
     checksum = f", {_ROW_CHECKSUM} AS checksum" if dialect.name == "postgresql" else ""
@@ -82,7 +84,13 @@ def sql_statistic(name: str, source: SqlSource, pipeline: Pipeline) -> str:
 
     def measure(conn: sa.Connection) -> str:
         statistic = source.statistic or default_statistic(source, conn.dialect)
-        result = conn.execute(sa.text(statistic))
+        try:
+            result = conn.execute(sa.text(statistic))
+        except sa.exc.OperationalError as exc:
+            if source.statistic or "no such column: rowid" not in str(exc.orig):
+                raise
+            statistic = default_statistic(source, conn.dialect, rowid=False)
+            result = conn.execute(sa.text(statistic))
         rows = result.fetchmany(2)
         if len(rows) != 1:
             key = "statistic" if source.statistic else "fingerprint"

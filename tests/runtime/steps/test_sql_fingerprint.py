@@ -166,6 +166,15 @@ def test_a_failing_statistic_names_the_database_by_its_secret_only(project: Path
                           "(environment variable `WAREHOUSE_URL`): OperationalError: no such column: nope\n")
 
 
+def test_a_sqlite_table_without_rowid_is_counted(project: Path) -> None:
+    _execute(project.parent / "warehouse.db", "CREATE TABLE tags (tag TEXT PRIMARY KEY) WITHOUT ROWID",
+             "INSERT INTO tags VALUES ('a'), ('b')", "CREATE VIEW big AS SELECT * FROM flowers WHERE petal_width > 2")
+    pipeline = load_spec(project).pipeline
+    measured = [sql_statistic("train", SqlSource(type="sql", url={"secret": "warehouse"}, table=table), pipeline)
+                for table in ("tags", "big")]
+    assert [digest.partition(" ")[2] for digest in measured] == ['[["count",2]]', '[["count",23],["max_rowid",null]]']
+
+
 @pytest.mark.parametrize(("dialect", "table", "query", "statistic"), [
     ("sqlite", "my table", None, 'SELECT count(*) AS count, max(rowid) AS max_rowid FROM "my table"'),
     ("sqlite", None, "SELECT a FROM t;  ", "SELECT count(*) AS count FROM (SELECT a FROM t) AS q"),
