@@ -11,6 +11,7 @@ from mlform.runtime.registry.journal import Journal
 from mlform.specs import ResolvedSpec
 from mlform.specs.errors import PlanError
 from mlform.specs.fsutil import write_atomic
+from mlform.specs.graph.statistic import statistic_change
 from mlform.specs.model.lifecycle import PRODUCTION
 
 from .planner import build_for, make_plan, state_store
@@ -40,8 +41,11 @@ def check_saved_plan(saved: Plan, fresh: Plan) -> None:
     if saved.spec_digest != fresh.spec_digest:
         raise PlanError(f"the spec {where} changed since the plan was made; run `mlform plan` again")
     for file, digest in sorted(saved.data.items()):
-        if fresh.data.get(file) != digest:
-            raise PlanError(f"data file `{file}` changed since the plan was made; run `mlform plan` again")
+        current = fresh.data.get(file)
+        if current != digest:
+            what = statistic_change(digest, current) if current else None
+            raise PlanError(f"data {f'`{file}` {what}' if what else f'file `{file}` changed'} since the plan was "
+                            "made; run `mlform plan` again")
     pinned = {(c.address, c.before, c.after) for c in saved.changes
               if c.kind == "alias" and c.address.endswith(f"@{PRODUCTION}")}
     moved = sorted(pinned - {(c.address, c.before, c.after) for c in fresh.changes})

@@ -65,8 +65,8 @@ class Context:
         return git_state(self.spec.root, (self.state.root, registry) if registry is not None else (self.state.root,))
 
     def graph(self, stat: StatCache, query: bool = True) -> PipelineGraph:
-        """The spec's step graph: files digested through `stat`, `sql` sources fetched (once, for their ingest)
-        unless `query` is False (then their steps' fingerprints are `unknown()`)."""
+        """The spec's step graph: files digested through `stat`, `sql` sources measured by their statistic (or
+        fetched once, for their ingest) unless `query` is False (then their steps' fingerprints are `unknown()`)."""
         return derive_graph(self.spec, self.data_digest(stat.digest, query))
 
     def is_query(self, path: Path) -> bool:
@@ -77,7 +77,8 @@ class Context:
         return isinstance(source, SqlSource) or (isinstance(source, PythonSource) and source.path is None)
 
     def data_digest(self, file_digest: Callable[[Path], str], query: bool = True) -> Callable[[Path], str]:
-        """A digest function: files through `file_digest`; `sql:<name>` by fetching the source once (with `query`)."""
+        """A digest function: files through `file_digest`; `sql:<name>` (with `query`) by its statistic query, or
+        by fetching the source once (`fingerprint: result`, and `python` sources that read no file)."""
         from mlform.runtime.steps.ingest import read_source
 
         def digest(path: Path) -> str:
@@ -86,12 +87,16 @@ class Context:
             if not query:
                 return UNQUERIED
             name = path.name.removeprefix(QUERY_PREFIX)
-            if name not in self.fetched:
-                try:
-                    source = self.spec.pipeline.data.sources[name]
+            source = self.spec.pipeline.data.sources[name]
+            try:
+                if isinstance(source, SqlSource) and source.fingerprint == "statistic":
+                    from mlform.runtime.steps.sqlsource import sql_statistic
+
+                    return sql_statistic(name, source, self.spec.pipeline)
+                if name not in self.fetched:
                     self.fetched[name] = read_source(name, source, self.spec.pipeline, self.spec.root)
-                except MlformError as exc:
-                    raise StepError(f"ingest.{name}", str(exc)) from None
+            except MlformError as exc:
+                raise StepError(f"ingest.{name}", str(exc)) from None
             return frame_digest(self.fetched[name])
 
         return digest

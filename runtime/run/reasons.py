@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlform.specs.graph.statistic import statistic_change
+
 if TYPE_CHECKING:
     from mlform.specs.graph.pipeline import PipelineGraph
 
@@ -123,7 +125,7 @@ def _changed(current: Snapshot, previous: Snapshot) -> list[str]:
         elif old is None:
             reasons.append(f"data `{file}` is new")
         elif old != digest:
-            reasons.append(f"data `{file}` changed")
+            reasons.append(f"data `{file}` {statistic_change(old, digest) or 'changed'}")
     for file, digest in current.code.items():
         old = previous.code.get(file)
         if digest == "missing":

@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlform.runtime.secretref import read_secret
 from mlform.specs.check.usercode import location_files
 from mlform.specs.errors import StepPartError
-from mlform.specs.model.data import CsvSource, ParquetSource, PythonSource, Source, SqliteSource, SqlSource
+from mlform.specs.model.data import CsvSource, ParquetSource, PythonSource, Source, SqliteSource
 from mlform.specs.model.pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -87,26 +86,6 @@ def _read_sqlite(source: SqliteSource, root: Path, where: str) -> pd.DataFrame:
         raise IngestError(f"`{where}`: cannot read SQLite file `{source.path}`: {exc}") from None
 
 
-def _read_sql(source: SqlSource, pipeline: Pipeline) -> pd.DataFrame:
-    import pandas as pd
-    import sqlalchemy as sa
-
-    secret = read_secret(pipeline, source.url.secret)
-    where = f"database of secret `{secret.name}` (environment variable `{secret.variable}`)"
-    try:
-        engine = sa.create_engine(secret.value)
-        try:
-            with engine.connect() as conn:
-                statement = (sa.text(source.query) if source.query
-                             else sa.select(sa.text("*")).select_from(sa.table(source.table or "")))
-                return pd.read_sql(statement, conn)
-        finally:
-            engine.dispose()
-    except Exception as exc:  # any driver error: its text is redacted before it is shown
-        detail = " ".join(str(getattr(exc, "orig", None) or exc).split("(Background on this error")[0].split())
-        raise IngestError(secret.redact(f"cannot read the {where}: {type(exc).__name__}: {detail}")) from None
-
-
 def _takes_two(fn: object) -> bool:
     """Whether a loader takes `(file_path, file_format)` rather than `(file_path)`, as older recipes' did."""
     import inspect
@@ -171,4 +150,6 @@ def _read_any(name: str, source: Source, pipeline: Pipeline, root: Path) -> pd.D
         return _read_sqlite(source, root, where)
     if isinstance(source, PythonSource):
         return _read_python(name, source, root)
-    return _read_sql(source, pipeline)
+    from .sqlsource import read_sql
+
+    return read_sql(source, pipeline)

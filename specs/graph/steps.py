@@ -1,7 +1,7 @@
 """The steps a resolved spec implies: IDs, dependencies, the config slice each depends on, files read.
 
 A `sql` source has no file: its ingest step reads the pseudo-file `sql:<name>` in the spec's folder, whose
-digest the runtime takes from the query's result.
+digest the runtime takes from a cheap statistic query (or the query's whole result).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     for name, source in data.sources.items():
         path = getattr(source, "path", None)
         code: tuple[Path, ...] = ()
-        query = spec.root / f"{QUERY_PREFIX}{name}"  # a pseudo-file whose digest is the fetched result's
+        query = spec.root / f"{QUERY_PREFIX}{name}"  # a pseudo-file digested by querying
         if isinstance(source, SqlSource):
             reads: tuple[Path, ...] = (query,)
         elif source.type == "python":
@@ -98,7 +98,10 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
             assert path is not None  # every file source has a path
             reads = (spec.root / path,)
         pii = {"pii": _dump(data.pii)} if data.pii else {}  # what ingest drops or hashes is part of its output
-        steps.append(Step(f"ingest.{name}", "ingest", (), {"source": _dump(source), "name": name, **pii}, reads, code))
+        dumped = _dump(source)
+        for how in ("fingerprint", "statistic"):  # how a change is noticed, not what is read
+            dumped.pop(how, None)
+        steps.append(Step(f"ingest.{name}", "ingest", (), {"source": dumped, "name": name, **pii}, reads, code))
     steps.append(Step(f"validate.{train_source}", "validate", (f"ingest.{train_source}",),
                       {"validation": _dump(p.validation), **columns}))
     steps.append(Step("split", "split", (f"validate.{train_source}",), {"split": _dump(data.split), **columns},

