@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 # strict editable installs expose only the files present at install time: reinstall when the file set changes
 FILESET := $(shell { cat pyproject.toml; find compiler runtime specs templates -type f \( -name '*.py' -o -name '*.j2' -o -name '*.css' -o -name '*.js' \) | LC_ALL=C sort; } | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(FILESET)
+# the commands the tests start run as installed ones do: with bytecode caches, not recompiled by each process
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install demo lint test test-fast bench mutate clean
 
