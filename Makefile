@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# one data file per process (the CLI subprocesses and servers measure too), combined after the run
+COVERAGE := COVERAGE_FILE=$(CURDIR)/.coverage $(BIN)/coverage
 # strict editable installs expose only the files present at install time: reinstall when the file set changes
 FILESET := $(shell { cat pyproject.toml; find compiler runtime specs templates -type f \( -name '*.py' -o -name '*.j2' -o -name '*.css' -o -name '*.js' \) | LC_ALL=C sort; } | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(FILESET)
@@ -32,8 +34,14 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# the full run measures branch coverage and fails under the floor (`fail_under` in pyproject.toml)
 test: lint
-	$(BIN)/python -m pytest
+	$(COVERAGE) erase
+	$(COVERAGE) run -m pytest
+	$(COVERAGE) combine -q
+	$(COVERAGE) html -q
+	@echo "branch coverage of mlform (per file: build/coverage/index.html, or \`$(BIN)/coverage report -m\`):"
+	$(COVERAGE) report --format=total
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not integration"
@@ -46,4 +54,4 @@ mutate: install
 	$(BIN)/python benchmarks/mutate.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .hypothesis benchmarks/.venvs examples/*/.mlform
+	rm -rf $(VENV) build dist .coverage .coverage.* .pytest_cache .hypothesis benchmarks/.venvs examples/*/.mlform
