@@ -2,13 +2,15 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# one data file per process (the CLI subprocesses and servers measure too), combined after the run
+COVERAGE := COVERAGE_FILE=$(CURDIR)/.coverage $(BIN)/coverage
 # strict editable installs expose only the files present at install time: reinstall when the file set changes
 FILESET := $(shell { cat pyproject.toml; find compiler runtime specs templates -type f \( -name '*.py' -o -name '*.j2' -o -name '*.css' -o -name '*.js' \) | LC_ALL=C sort; } | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(FILESET)
 # the commands the tests start run as installed ones do: with bytecode caches, not recompiled by each process
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install demo lint test test-fast bench mutate clean
+.PHONY: install demo lint test test-fast test-fresh bench mutate clean
 
 install: $(STAMP)
 
@@ -34,11 +36,21 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# the full run measures branch coverage and fails under the floor (`fail_under` in pyproject.toml)
 test: lint
-	$(BIN)/python -m pytest
+	$(COVERAGE) erase
+	$(COVERAGE) run -m pytest
+	$(COVERAGE) combine -q
+	$(COVERAGE) html -q --fail-under=0
+	@echo "branch coverage of mlform (per file: build/coverage/index.html, or \`$(BIN)/coverage report -m\`):"
+	$(COVERAGE) report --format=total
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not integration"
+
+# the quick subset in a Debian container with only Python 3, make and git (installs from the package index)
+test-fresh: install
+	$(BIN)/python -m pytest -m fresh
 
 bench: install
 	$(BIN)/python benchmarks/run.py
@@ -48,4 +60,4 @@ mutate: install
 	$(BIN)/python benchmarks/mutate.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .hypothesis benchmarks/.venvs examples/*/.mlform
+	rm -rf $(VENV) build dist .coverage .coverage.* .pytest_cache .hypothesis benchmarks/.venvs examples/*/.mlform

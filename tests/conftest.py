@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from tools import postgres_server, s3_server
+from tools import docker_engine, postgres_server, s3_server
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -67,3 +67,15 @@ def s3_endpoint() -> Iterator[s3_server.Endpoint]:
     endpoint = s3_server.start()
     yield endpoint
     endpoint.stop()
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[docker_engine.Engine]:
+    """A private Docker engine for the session (one per session: it holds the engine's lock); skips, saying why,
+    where none can start."""
+    reason = docker_engine.unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    started = docker_engine.start()
+    yield started
+    started.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,12 +199,16 @@ def data_columns(m: Mapping, source: dict[str, Any]) -> list[str] | None:
 
     root = m.recipe.root.resolve()  # the loader runs in the recipe's folder: a relative root would not resolve
     first = PythonSource.model_validate({**source, "path": os.path.relpath(files[0].resolve(), root)})
+    writes_bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # importing the loader must not leave `__pycache__` in the recipe's folder
     try:  # the recipe's own steps/ (the copy in `out` is written only on success)
         frame = read_source("train", first, None, root)  # type: ignore[arg-type]
     except MlformError as exc:
         key = "loader_method" if source["function"].startswith("steps.") else "location"
         m.error(("steps", "ingest", key), str(exc).replace("data.sources.train.function: ", ""))
         return None
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
     return [str(c) for c in frame.columns]
 
 

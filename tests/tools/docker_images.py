@@ -2,6 +2,8 @@
 
 - `mlform-test-base:bookworm-<key>`: Debian made once with debootstrap (Python, pip, venv, the host's extra
   CA certificates so pip can verify a re-signing proxy) and kept in the private engine across sessions.
+- `mlform-test-fresh:<key>`: that base plus make and git, what a fresh machine needs to run `make test-fast`
+  from a clone.
 - `mlform-test-python:<key>`: that base plus a wheelhouse holding a wheel of the working tree and every
   dependency it needs, and an `/etc/pip.conf` that installs only from it. The generated Dockerfiles stay
   as users get them (`pip install mlform==<version>`); pip in them finds mlform here instead of PyPI, and
@@ -31,7 +33,8 @@ from .docker_engine import ROOT, unmount_under
 if TYPE_CHECKING:
     from docker import DockerClient
 
-__all__ = ["LABEL", "base_image", "debian_mirror", "prune", "python_image", "retire", "source_key"]
+__all__ = ["LABEL", "base_image", "debian_mirror", "fresh_image", "prune", "python_image", "retire",
+           "source_key"]
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = "bookworm"
@@ -120,6 +123,23 @@ def base_image(client: DockerClient) -> str:
         unmount_under(rootfs)
         shutil.rmtree(rootfs, ignore_errors=True)
         archive.unlink(missing_ok=True)
+    return tag
+
+
+def fresh_image(client: DockerClient) -> str:
+    """The tag of the base image plus Debian's make and git; built when missing."""
+    base = base_image(client)
+    tag = f"mlform-test-fresh:{base.partition(':')[2]}"
+    if _exists(client, tag):
+        return tag
+    with tempfile.TemporaryDirectory(prefix="mlform-test-fresh-") as context:
+        (Path(context) / "Dockerfile").write_text("\n".join([
+            f"FROM {base}",
+            "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends make git "
+            "&& rm -rf /var/lib/apt/lists/*",
+        ]) + "\n")
+        client.images.build(path=context, tag=tag, network_mode="host", rm=True, forcerm=True,
+                            use_config_proxy=False)
     return tag
 
 

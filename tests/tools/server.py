@@ -25,9 +25,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def get(port: int, path: str, body: dict[str, object] | None = None) -> tuple[int, dict[str, object]]:
+def get(port: int, path: str, body: dict[str, object] | None = None, *,
+        host: str = "127.0.0.1") -> tuple[int, dict[str, object]]:
     """GET `path`, or POST `body` as JSON to it; the status and the decoded JSON answer."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn = http.client.HTTPConnection(host, port, timeout=10)
     try:
         if body is None:
             conn.request("GET", path)
@@ -40,9 +41,10 @@ def get(port: int, path: str, body: dict[str, object] | None = None) -> tuple[in
 
 
 @contextmanager
-def serving(args: list[str], *, cwd: Path | None = None, logs: list[str] | None = None) -> Iterator[int]:
-    """`mlform serve ARGS` until `/ready` answers 200: its port; on exit, a graceful shutdown is asserted (and the
-    server's output lines appended to `logs` when given)."""
+def serving(args: list[str], *, cwd: Path | None = None, logs: list[str] | None = None,
+            host: str = "127.0.0.1") -> Iterator[int]:
+    """`mlform serve ARGS` until `/ready` answers 200 on `host` (the address ARGS make it listen on): its port; on
+    exit, a graceful shutdown is asserted (and the server's output lines appended to `logs` when given)."""
     port = free_port()
     proc = subprocess.Popen([MLFORM, "serve", *args, "--port", str(port)], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -52,7 +54,7 @@ def serving(args: list[str], *, cwd: Path | None = None, logs: list[str] | None 
             assert proc.poll() is None, proc.communicate()[1]
             assert time.monotonic() < deadline, "server did not become ready"
             try:
-                if get(port, "/ready")[0] == 200:
+                if get(port, "/ready", host=host)[0] == 200:
                     break
             except OSError:
                 time.sleep(0.1)
@@ -65,4 +67,4 @@ def serving(args: list[str], *, cwd: Path | None = None, logs: list[str] | None 
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how the process ended
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "Application shutdown complete" in err or "Stopping parent process" in err
-    assert f"on http://127.0.0.1:{port}" in err
+    assert f"on http://{host}:{port}" in err

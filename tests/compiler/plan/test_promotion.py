@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from test_plan_apply import mlform, tree
+from tools.sklearn_reference import forest_metrics
 
 from mlform.runtime.registry.models import Registry
 
@@ -52,6 +53,12 @@ def promotion(plan: dict) -> dict:
     return change
 
 
+def scores(root: Path, n_estimators: int) -> tuple[str, str]:
+    """Accuracy and macro F1 of the dev forest with `n_estimators` trees, from scikit-learn alone, as plan prints."""
+    accuracy, f1_macro = forest_metrics(root / "mlform.yaml", n_estimators=n_estimators)
+    return f"{accuracy:.4g}", f"{f1_macro:.4g}"
+
+
 def apply(root: Path) -> str:
     result = mlform(root, "apply", ".", "--env", "dev", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -61,14 +68,16 @@ def apply(root: Path) -> str:
 def test_pin_promote_and_roll_back_through_plan_and_apply(project: Path) -> None:
     apply(project)
     pin(project, 1)
+    accuracy, f1_macro = scores(project, 20)  # dev's `model.params`
     first = plan_json(project)
     change = promotion(first)
     assert (change["action"], change["before"], change["after"]) == ("create", None, "v1")
     assert change["reason"] == "none -> v1: pinned by `registry.production`"
     assert change["evidence"][1:] == [
-        "git: none (not a git work tree)", "metric accuracy: 0.9333", "metric f1_macro: 0.9333",
+        "git: none (not a git work tree)", f"metric accuracy: {accuracy}", f"metric f1_macro: {f1_macro}",
         "gates when registered: passed (2 checked)",
-        "gate `evaluation.gates.accuracy` passed: 0.9333", "gate `evaluation.gates.f1_macro` passed: 0.9333",
+        f"gate `evaluation.gates.accuracy` passed: {accuracy}",
+        f"gate `evaluation.gates.f1_macro` passed: {f1_macro}",
         "champion check when registered: no champion at alias `production`: the challenger wins by default",
         "drift of its training data vs `live`: ok: 0 of 4 features drifted (share 0.00, `max_drifted_share` 0.5): "
         "none"]
@@ -108,7 +117,7 @@ def test_pin_promote_and_roll_back_through_plan_and_apply(project: Path) -> None
 
 @pytest.mark.parametrize(("damage", "message"), [
     ("gate", "refusing to promote `iris-classifier` version 2 to `production` (`registry.production`): "
-             "when registered, gate `evaluation.gates.accuracy` failed: 0.9333 < min 0.99"),
+             "when registered, gate `evaluation.gates.accuracy` failed: {accuracy} < min 0.99"),
     ("checksum", "refusing to promote `iris-classifier` version 1 to `production` (`registry.production`): "
                  "model `iris-classifier` version 1: model.pkl has sha256 {actual}..., registered {registered}...; "
                  "refusing a tampered or corrupt model"),
@@ -119,6 +128,9 @@ def test_plan_and_apply_refuse_a_bad_version_and_change_nothing(project: Path, d
     apply(project)
     version = 1
     if damage == "gate":  # version 2 fails its gate when registered; relaxing the gate later does not help
+        accuracy = forest_metrics(project / "mlform.yaml", n_estimators=20)[0]
+        assert accuracy < 0.99  # else the raised gate below would pass
+        message = message.format(accuracy=f"{accuracy:.4g}")
         edit(project, "accuracy: {min: 0.9}", "accuracy: {min: 0.99}")
         assert "NOT promoted to `staging`" in mlform(project, "apply", ".", "--env", "dev", "--yes").stdout
         edit(project, "accuracy: {min: 0.99}", "accuracy: {min: 0.9}")

@@ -47,17 +47,6 @@ FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
 @pytest.fixture(scope="session")
-def engine() -> Iterator[docker_engine.Engine]:
-    """A private Docker engine for the session; skips, saying why, where none can start."""
-    reason = docker_engine.unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    started = docker_engine.start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="session")
 def base_image(engine: docker_engine.Engine) -> str:
     """The test Python image whose pip installs this working tree's mlform; older generations pruned."""
     tag = docker_images.python_image(engine.client)

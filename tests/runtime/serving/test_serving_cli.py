@@ -41,6 +41,16 @@ def test_serve_loads_from_the_registry_and_answers(registered: tuple[Path, Rando
                         "model": {"name": "iris-classifier", "version": 1}}
 
 
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
+def test_host_is_the_only_address_the_server_listens_on(registered: tuple[Path, RandomForestClassifier],
+                                                        extra: list[str]) -> None:
+    spec, _ = registered
+    with serving([str(spec), "--host", "127.0.0.2", *extra], host="127.0.0.2") as port:
+        assert get(port, "/health", host="127.0.0.2")[0] == 200
+        with pytest.raises(ConnectionRefusedError):
+            get(port, "/health")  # 127.0.0.1, the default address: nothing listens there
+
+
 @pytest.mark.parametrize(("args", "with_spec", "message"), [
     ([], False, "Error: give SPEC or `--model NAME@ALIAS`"),
     (["--model", "nope"], False,
