@@ -219,7 +219,20 @@ def _show_run(found: dict[str, Any]) -> None:
             click.echo(f"  {key} = {value}")
 
 
-@click.group()
+class _Models(click.Group):
+    """`mlform models`: a subcommand name that is a top-level command (`promote`, `card`) points there."""
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        root = ctx.find_root()
+        name = args[0] if args else ""
+        if self.get_command(ctx, name) is None and isinstance(root.command, click.Group) \
+                and root.command.get_command(root, name) is not None:
+            raise click.UsageError(f"No such command '{name}'; `{name}` is a top-level command: `mlform {name}`.", ctx)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_Models)
 def models() -> None:
     """List registered models and their aliases; print the library pins of a version."""
 

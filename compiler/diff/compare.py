@@ -23,7 +23,7 @@ from mlform.specs.read.overlays import environment_names
 from mlform.specs.read.source import read_document
 
 from .artifactdiff import ArtifactDiff, compare_artifact
-from .gitrefs import Side, materialize
+from .gitrefs import Side, is_ref, materialize
 from .structdiff import ADDED, CHANGED, HEADER_ONLY, REMOVED, UNCHANGED
 
 __all__ = ["FORMAT_VERSION", "Diff", "DiffError", "PipelineDiff", "diff_sides"]
@@ -154,7 +154,9 @@ def diff_sides(root: Path, base: Side, head: Side, selection: Sequence[str] = ()
             materialize(root, at, selection, dest)
         missing = [p for p in selection if not any((dest / p).exists() for _, dest in sides)]
         if missing:
-            raise DiffError(f"no spec found at `{missing[0]}` in {base.label} or {head.label}")
+            hint = (f"; `{missing[0]}` is a git ref: compare refs with `--base {missing[0]}` and `--head REF`"
+                    if is_ref(root, missing[0]) else "")
+            raise DiffError(f"no spec found at `{missing[0]}` in {base.label} or {head.label}{hint}")
         before, after = (_side(at, selection, env, dest) for at, dest in sides)
     if not before and not after:
         wanted = f" declaring environment `{env}`" if env else ""

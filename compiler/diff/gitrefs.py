@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from mlform.specs.errors import PlanError
 from mlform.specs.loader import SPEC_FILENAMES
 
-__all__ = ["DEFAULT_BASES", "GitError", "Side", "default_base", "materialize", "repo_root", "side"]
+__all__ = ["DEFAULT_BASES", "GitError", "Side", "default_base", "is_ref", "materialize", "repo_root", "side"]
 
 # `--base` when none is given: the first that names a commit. `GITHUB_BASE_REF` (set in pull-request runs
 # of GitHub Actions) puts `origin/<that branch>` first.
@@ -68,6 +68,11 @@ def repo_root(start: Path) -> Path:
 def _commit(root: Path, ref: str) -> str | None:
     done = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
     return done.stdout.decode().strip() if done.returncode == 0 else None
+
+
+def is_ref(root: Path, name: str) -> bool:
+    """True when `name` names a commit in the repository at `root`."""
+    return _commit(root, name) is not None
 
 
 def side(root: Path, ref: str | None) -> Side:

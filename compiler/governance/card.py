@@ -63,7 +63,13 @@ def for_spec(spec: ResolvedSpec, registry_dir: Path | None = None) -> Subject:
     chosen = next((v for v in versions if spec.pipeline.registry.promote_to in v.aliases), None)
     if chosen is None and not versions:
         registry.resolve(name, spec.pipeline.registry.promote_to, spec.env)  # raises, naming the models it holds
-    return Subject(chosen or versions[-1], registry, spec)
+    if chosen is not None:
+        return Subject(chosen, registry, spec)
+    latest, alias = versions[-1], spec.pipeline.registry.promote_to
+    # say so: the card is titled with this environment, but the version may come from another
+    note = (f"environment `{spec.env}` pins no version (`registry.production`) and none is at `{alias}` there: "
+            f"this is the latest version, trained in `{latest.lineage.get('env', 'unknown')}`")
+    return Subject(latest, registry, spec, (note,))
 
 
 def for_model(target: str, env: str | None = None, registry_dir: Path | None = None) -> Subject:

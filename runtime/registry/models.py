@@ -63,7 +63,7 @@ class ModelVersion:
     version: int
     sha256: str
     path: Path
-    signature: list[dict[str, str]]
+    signature: list[dict[str, Any]]
     metrics: dict[str, float]
     lineage: dict[str, Any]
     aliases: list[str] = field(default_factory=list)
@@ -227,7 +227,7 @@ class Registry:
             save_model(model, path)
             yield path
 
-    def register(self, name: str, model: Any, signature: list[dict[str, str]], metrics: dict[str, float],
+    def register(self, name: str, model: Any, signature: list[dict[str, Any]], metrics: dict[str, float],
                  lineage: dict[str, Any], evaluation: dict[str, Any] | None = None, *,
                  model_file: Path | None = None) -> Registration:
         """Store `model` as the next version of `name`: its number claimed by writing `meta.json` if absent.

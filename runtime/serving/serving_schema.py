@@ -85,6 +85,9 @@ class Column:
             return np.array(values, dtype=np.float64)
         if self.kind == "integer":
             return np.array(values, dtype=np.int64)
+        if self.nullable:
+            # a null read from CSV or Parquet is NaN, which imputers and encoders treat as missing (None is a category)
+            values = [np.nan if v is None else v for v in values]
         if self.dtype == "category":
             return pd.Categorical(values)
         return np.array(values, dtype=bool if self.kind == "boolean" and not self.nullable else object)

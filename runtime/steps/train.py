@@ -91,6 +91,9 @@ def fit_pipeline(model: ModelSpec, X: pd.DataFrame, y: pd.Series, root: Path) ->
     return pipeline.fit(X, y)
 
 
-def signature_of(X: pd.DataFrame) -> list[dict[str, str]]:
-    """The model's input signature: each feature column's name and dtype."""
-    return [{"name": str(name), "dtype": str(dtype)} for name, dtype in X.dtypes.items()]
+def signature_of(X: pd.DataFrame) -> list[dict[str, Any]]:
+    """The model's input signature: each feature column's name, dtype, and `nullable` when it held nulls."""
+    # a column the pipeline was fitted with nulls in (e.g. before an imputer) must take null at serving time too
+    nulls = X.isna().any()
+    return [{"name": str(name), "dtype": str(dtype), **({"nullable": True} if nulls[name] else {})}
+            for name, dtype in X.dtypes.items()]

@@ -51,6 +51,19 @@ def environment_names(doc: Document) -> list[str]:
     return list(envs) if isinstance(envs, dict) else []
 
 
+def _section_hint(base: dict[str, Any], env: str, key: str) -> str:
+    """A close section name, else the base section holding `key` (`tuning` is in `model`), else the sections."""
+    from mlform.specs.check.explain import did_you_mean  # imports pydantic: only for the message
+
+    close = did_you_mean(key, SECTIONS)
+    if close:
+        return close
+    owner = next((s for s in SECTIONS if isinstance(base.get(s), dict) and key in base[s]), None)
+    if owner is not None:
+        return f"; did you mean `environments.{env}.{owner}.{key}`?"
+    return "; expected one of " + ", ".join(f"`{s}`" for s in SECTIONS)
+
+
 def check_overlays(doc: Document) -> list[Diagnostic]:
     """Overlays may only change sections the base defines, and never the fixed keys."""
     found: list[Diagnostic] = []
@@ -66,9 +79,7 @@ def check_overlays(doc: Document) -> list[Diagnostic]:
             if key in FIXED:
                 message = f"`{key}` cannot be overridden per environment: {FIXED[key]}"
             elif key not in SECTIONS:
-                from mlform.specs.check.explain import did_you_mean  # imports pydantic: only for the message
-
-                message = f"unknown section `{key}`{did_you_mean(key, SECTIONS)}"
+                message = f"unknown section `{key}`{_section_hint(doc.data, env, key)}"
             elif key not in doc.data and key not in PER_ENVIRONMENT:
                 message = (f"section `{key}` is not in the base spec; "
                            "environment overlays only change sections the base defines")

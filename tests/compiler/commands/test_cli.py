@@ -186,6 +186,9 @@ def test_bad_input_is_reported_without_a_traceback(tmp_path: Path, content: byte
                                                "'json', 'github'."),
         (["graph", "."], "Error: no `mlform.yaml` found in ."),
         (["nonsense"], "Error: No such command 'nonsense'."),
+        (["models", "promote", "."], "Error: No such command 'promote'; `promote` is a top-level command: "
+                                     "`mlform promote`."),
+        (["models", "nonsense"], "Error: No such command 'nonsense'."),
     ],
 )
 def test_usage_errors_exit_1_without_a_traceback(tmp_path: Path, args: list[str], message: str) -> None:

@@ -326,6 +326,9 @@ def test_selections_that_match_nothing_are_errors(repo: Repo, run: Run) -> None:
     code, _, err = run("docs")
     main_commit = repo.git("rev-parse", "--short=10", "main").strip()
     assert (code, err) == (1, f"error: no spec found at `docs` in `main` ({main_commit}) or the working tree\n")
+    code, _, err = run("HEAD", "docs")  # a ref given where spec paths go
+    assert (code, err) == (1, f"error: no spec found at `HEAD` in `main` ({main_commit}) or the working tree; "
+                              "`HEAD` is a git ref: compare refs with `--base HEAD` and `--head REF`\n")
     code, _, err = run("--env", "qa")
     assert (code, err) == (1, "error: nothing to compare: no spec declaring environment `qa` found in "
                               f"`main` ({main_commit}) or the working tree\n")

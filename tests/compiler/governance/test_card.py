@@ -141,6 +141,15 @@ def test_model_ref_card_finds_its_spec_through_the_lineage(applied: Path, mlform
     assert staging["lineage"]["applied"][0]["env"] == "prod"
 
 
+def test_a_spec_card_of_an_environment_without_its_own_version_says_it_is_the_latest(applied: Path,
+                                                                                      mlform: Any) -> None:
+    card = _json(mlform(applied, "card", ".", "--format", "json"))
+    assert card["model"]["version"] == 3
+    assert card["notes"] == ["environment `default` pins no version (`registry.production`) and none is at `staging` "
+                             "there: this is the latest version, trained in `prod`"]
+    assert _json(mlform(applied, "card", ".", "--env", "prod", "--format", "json"))["notes"] == []
+
+
 def test_a_version_without_a_recorded_verdict_gets_its_gates_recomputed(applied: Path, mlform: Any,
                                                                         tmp_path: Path) -> None:
     registry = tmp_path / "registry"

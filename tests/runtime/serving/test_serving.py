@@ -321,6 +321,28 @@ def test_nullable_signature_columns_take_null(tmp_path: Path) -> None:
             422, {"error": "`records[0].b` is null; column `b` needs a value"})
 
 
+def test_columns_trained_with_nulls_take_null(tmp_path: Path) -> None:
+    from sklearn.impute import SimpleImputer
+
+    X = pd.DataFrame({"age": [1.0, np.nan, 3.0, 4.0], "size": [1.0, 2.0, 3.0, 4.0],
+                      "kind": ["a", None, "b", "a"]})
+    assert signature_of(X) == [{"name": "age", "dtype": "float64", "nullable": True},
+                               {"name": "size", "dtype": "float64"},
+                               {"name": "kind", "dtype": X["kind"].dtype.name, "nullable": True}]
+    imputers = ColumnTransformer([("num", SimpleImputer(strategy="median"), ["age", "size"]),
+                                  ("cat", Pipeline([("fill", SimpleImputer(strategy="most_frequent")),
+                                                    ("onehot", OneHotEncoder())]), ["kind"])])
+    model = Pipeline([("pre", imputers), ("lr", LinearRegression())]).fit(X, X["size"])
+    loaded = register(tmp_path, "imputed", model, X)
+    with Server(create_app(loaded, max_batch_size=5)) as running:
+        status, body = running.predict({"records": [{"age": None, "size": 2.0, "kind": None}]})
+        assert status == 200, body
+        expected = model.predict(pd.DataFrame({"age": [np.nan], "size": [2.0], "kind": [np.nan]}))
+        assert body["predictions"] == pytest.approx(expected.tolist())
+        assert running.predict({"records": [{"age": 1.0, "size": None, "kind": "a"}]}) == (
+            422, {"error": "`records[0].size` is null; column `size` needs a value"})
+
+
 @pytest.mark.parametrize(("size", "rows"), [(0, 1), (1, 0)])
 def test_limits_must_be_positive(classifier: LoadedModel, size: int, rows: int) -> None:
     with pytest.raises(ValueError, match=r"^`max_batch_size` and `max_body_bytes` must be at least 1$"):

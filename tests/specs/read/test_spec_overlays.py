@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -103,6 +104,18 @@ def test_overlay_checks_report_each_problem_once_with_its_key() -> None:
         "environment overlays only change sections the base defines",
         "spec.yaml:6:5: error: environments.dev.modle: unknown section `modle`; did you mean `model`?",
     ]
+
+
+@pytest.mark.parametrize(("key", "message"), [
+    ("params", "unknown section `params`; did you mean `environments.dev.model.params`?"),
+    ("tuning", "unknown section `tuning`; expected one of `metadata`, `data`, `validation`, `model`, "
+                   "`evaluation`, `registry`, `tracking`, `serving`, `monitoring`, `targets`, `runtime`, `state`, "
+                   "`governance`"),
+])
+def test_an_unknown_overlay_section_says_what_was_meant(key: str, message: str) -> None:
+    text = f"model: {{params: {{C: 1}}}}\nenvironments:\n  dev:\n    {key}: {{}}\n"
+    diagnostics = check_overlays(parse_document(text.encode(), "spec.yaml"))
+    assert [str(d) for d in diagnostics] == [f"spec.yaml:4:5: error: environments.dev.{key}: {message}"]
 
 
 _KEYS = st.sampled_from(["a", "b", "c", "d"])
