@@ -40,7 +40,8 @@ ROLE = "arn:aws:iam::123456789012:role/iris-ci"
 
 def shared_backends(doc: dict[str, Any]) -> None:
     """Teams' state: postgres in prod (with the web UI), s3 with AWS keys in dev, s3 with IAM roles (OIDC, IRSA)
-    and pods in staging."""
+    and pods in staging; the server logs sampled requests to it."""
+    doc["serving"]["log"] = {"sample": 0.1, "sink": "backend"}
     doc["secrets"] = {"state_url": {"env": "IRIS_STATE_URL", "kubernetes": {"secret": "iris-state", "key": "url"}}}
     doc["state"] = {"backend": {"kind": "local"}}
     doc["environments"]["prod"]["state"] = {"backend": {"kind": "postgres", "url": {"secret": "state_url"}}}
