@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,13 @@ import pytest
 
 from mlform.compiler.commands.run import load_resolved, open_registry
 from mlform.compiler.commands.serve import served_ref
+from mlform.runtime.monitoring.servinglog import read_backend_log
 from mlform.runtime.serving.app import create_app
-from mlform.runtime.serving.logsink import BackendSink, batch_time, log_prefix
+from mlform.runtime.serving.logsink import BackendSink, batch_key, batch_time, log_prefix
 from mlform.runtime.serving.requestlog import RequestLog
 from mlform.runtime.serving.watch import watch_config, watch_parts
 from mlform.runtime.storage.backends.url import open_backend
+from tests.runtime.monitoring.test_serving_log import log_line
 from tests.runtime.serving.test_serving import Server
 from tests.runtime.serving.test_watch import counter, metrics
 from tests.runtime.storage.backends.conftest import postgres_url, s3_url  # noqa: F401 - fixtures of each kind
@@ -130,6 +133,19 @@ def test_batches_are_immutable_objects_without_pii_in_time_order(tmp_path: Path)
     rows = [json.loads(line) for key in keys for line in backend.read(key).data.splitlines()]  # type: ignore[union-attr]
     assert [(r["features"], r["prediction"]) for r in rows] == [({"a": 0.0}, 0), ({"a": 1.0}, 1), ({"a": 2.0}, 2)]
     assert b"example.com" not in b"".join(backend.read(k).data for k in keys)  # type: ignore[union-attr]
+
+
+def test_the_monitor_reads_batches_in_time_order_and_skips_those_before_its_window(tmp_path: Path) -> None:
+    backend = open_backend(str(tmp_path / "state"))
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    for hours, x in [(1, 3.0), (30, 2.0), (100, 1.0), (2, 4.0)]:  # written out of order
+        when = now - timedelta(hours=hours)
+        backend.write(batch_key(PREFIX, when), log_line(when - timedelta(seconds=1), {"x": x}).encode())
+    backend.write(f"{PREFIX}notes.txt", b"{torn")
+    log = read_backend_log(backend, PREFIX, "iris-classifier", 1, timedelta(days=2), now=now)
+    assert log.frame["x"].tolist() == [2.0, 4.0, 3.0]
+    assert (log.files, log.skipped, log.filtered) == (4, 1, 0)  # the 100-hour-old batch is not even read
+    assert read_backend_log(backend, PREFIX, "iris-classifier", 1, None).frame["x"].tolist() == [1.0, 2.0, 4.0, 3.0]
 
 
 def _sha(url: str) -> str:
