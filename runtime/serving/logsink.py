@@ -1,7 +1,7 @@
 """The serving log in the state backend (`serving.log.sink: backend`): one immutable object per flushed batch.
 
-S3 has no append, and the server pods are not the monitoring pod, so each batch the writer thread flushes is
-stored once under `serving-log/<model>/<env>/<UTC time>-<pid>-<random>.jsonl`: keys sort in time order, and a
+S3 has no append, and the server pods are not the monitoring pod, so each batch the writer thread flushes (rows
+gathered for `LINGER_SECONDS`) is stored once under `serving-log/<model>/<env>/<UTC time>-<pid>-<random>.jsonl`: keys sort in time order, and a
 batch's key time is after every row in it, so a monitoring window skips older batches without reading them.
 The backend is reopened from a reference that holds no secret (the variable its URL is read from).
 """
@@ -19,9 +19,10 @@ from mlform.specs.graph.statistic import statistic_digest
 if TYPE_CHECKING:
     from mlform.runtime.storage.backends.base import Backend
 
-__all__ = ["ROOT", "BackendSink", "batch_key", "batch_time", "log_prefix", "log_statistic"]
+__all__ = ["LINGER_SECONDS", "ROOT", "BackendSink", "batch_key", "batch_time", "log_prefix", "log_statistic"]
 
 ROOT = "serving-log"
+LINGER_SECONDS = 5.0  # rows gathered per object: a few objects a minute per worker, not one per request
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
 
 
@@ -53,6 +54,8 @@ def log_statistic(backend: Backend, prefix: str) -> str:
 
 class BackendSink:
     """Store each batch as a new object of the state backend `ref` (from `backend_ref`) names."""
+
+    linger = LINGER_SECONDS
 
     def __init__(self, ref: Mapping[str, Any], prefix: str) -> None:
         self.ref, self.prefix = dict(ref), prefix

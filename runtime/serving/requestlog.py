@@ -15,6 +15,7 @@ import os
 import queue
 import random
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +38,9 @@ def log_file(folder: Path, when: datetime, pid: int | None = None) -> Path:
 
 
 class BatchSink(Protocol):
-    """Where the writer thread puts each batch of JSON Lines."""
+    """Where the writer thread puts each batch of JSON Lines, gathering rows for `linger` seconds first."""
+
+    linger: float
 
     def prepare(self) -> None:
         """Get ready before the first batch (called on the thread that starts the log)."""
@@ -51,6 +54,8 @@ class BatchSink(Protocol):
 
 class FolderSink:
     """Append batches to the day's `<YYYYMMDD>-<pid>.jsonl` of a folder."""
+
+    linger = 0.0  # appending is cheap: write what is there
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -135,9 +140,11 @@ class RequestLog:
             batch, stop = [], first is _STOP
             if not stop:
                 batch.append(first)
+            deadline = time.monotonic() + self.sink.linger
             while not stop:
+                wait = deadline - time.monotonic()
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 stop = item is _STOP

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,6 +134,19 @@ def test_batches_are_immutable_objects_without_pii_in_time_order(tmp_path: Path)
     rows = [json.loads(line) for key in keys for line in backend.read(key).data.splitlines()]  # type: ignore[union-attr]
     assert [(r["features"], r["prediction"]) for r in rows] == [({"a": 0.0}, 0), ({"a": 1.0}, 1), ({"a": 2.0}, 2)]
     assert b"example.com" not in b"".join(backend.read(k).data for k in keys)  # type: ignore[union-attr]
+
+
+def test_rows_sampled_within_the_linger_share_one_object(tmp_path: Path) -> None:
+    url = str(tmp_path / "state")
+    log = RequestLog(BackendSink({"variable": None, "url": url, "sha256": _sha(url)}, PREFIX), sample=1.0,
+                     buffer_rows=100, model="m", version=1, columns=["a"])
+    log.start()
+    for i in range(5):
+        log.offer({"a": [float(i)]}, [i])
+        time.sleep(0.2)  # past the folder sink's flush: a request each, but well within the linger
+    log.close()
+    (key,) = open_backend(url).keys(PREFIX)
+    assert len(open_backend(url).read(key).data.splitlines()) == 5 == log.written  # type: ignore[union-attr]
 
 
 def test_the_monitor_reads_batches_in_time_order_and_skips_those_before_its_window(tmp_path: Path) -> None:
