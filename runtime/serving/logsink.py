@@ -1,9 +1,10 @@
 """The serving log in the state backend (`serving.log.sink: backend`): one immutable object per flushed batch.
 
-S3 has no append, and the server pods are not the monitoring pod, so each batch the writer thread flushes (rows
-gathered for `LINGER_SECONDS`) is stored once under `serving-log/<model>/<env>/<UTC time>-<pid>-<random>.jsonl`: keys sort in time order, and a
-batch's key time is after every row in it, so a monitoring window skips older batches without reading them.
-The backend is reopened from a reference that holds no secret (the variable its URL is read from).
+S3 has no append, and the server pods are not the monitoring pod, so each batch the writer thread flushes
+(rows gathered for `LINGER_SECONDS`) is stored once under `serving-log/<model>/<env>/<UTC time>-<pid>-<random>.jsonl`:
+keys sort in time order, and a batch's key time is after every row in it, so a monitoring window skips older
+batches without reading them. The backend is reopened from a reference that holds no secret (the variable its URL
+is read from).
 """
 
 from __future__ import annotations
