@@ -75,7 +75,8 @@ def serve(spec: Path | None, env: str | None, model_ref: str | None, host: str, 
     `--env dev` serves what dev's aliases name, whatever other environments did. The version is pinned at
     start, so every worker serves the same one. With SPEC, rows may carry its `data.id_columns`: never given
     to the model, they come back as `ids` beside the predictions. SPEC's `serving.validate_inputs` checks requests
-    against its `validation.columns` rules and `serving.log` writes sampled rows as JSON Lines.
+    against its `validation.columns` rules and `serving.log` writes sampled rows as JSON Lines (to a folder,
+    or to the state backend with `sink: backend`).
     """
     import uvicorn
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from mlform.specs.check.monitoring_check import serving_log_path
-from mlform.specs.errors import StepError
+from mlform.specs.check.monitoring_check import serving_log_path, serving_log_sink
+from mlform.specs.errors import MlformError, StepError
 from mlform.specs.model.monitoring_checks import SERVING_LOG, parse_duration
 
-from .servinglog import read_serving_log
+from .servinglog import ServingLog, read_backend_log, read_serving_log
 
 if TYPE_CHECKING:
     from mlform.runtime.run.context import Job
@@ -25,15 +26,30 @@ def current_frame(job: Job, model: str, version: int | None) -> tuple[pd.DataFra
     assert monitoring is not None  # the step exists only when monitoring is declared
     if monitoring.current != SERVING_LOG:
         return job.frame(monitoring.current), None
-    folder = serving_log_path(monitoring, spec.pipeline.serving)
-    assert folder is not None  # checked when the spec is validated
     read = monitoring.serving_log
     window = parse_duration(read.window) if read is not None and read.window else None
     only = version if read is None or read.version == "served" else None
     if only is None and (read is None or read.version == "served"):
         raise StepError("monitor", f"`current: {SERVING_LOG}` reads the served version's rows, but no version of "
                                    f"`{model}` is served (set `monitoring.serving_log.version: all` to read every row)")
-    log = read_serving_log(spec.root / folder, model, only, window)
+    log, where = _read(job, model, only, window)
     if log.frame.empty:
-        raise StepError("monitor", f"the serving log `{folder}` has no rows to monitor: {log.describe()}")
-    return log.frame, f"serving log `{folder}`: {log.describe()}"
+        raise StepError("monitor", f"the serving log {where} has no rows to monitor: {log.describe()}")
+    return log.frame, f"serving log {where}: {log.describe()}"
+
+
+def _read(job: Job, model: str, version: int | None, window: timedelta | None) -> tuple[ServingLog, str]:
+    """The serving log's rows from its folder or the state backend, and where that is, for messages."""
+    spec = job.spec
+    if serving_log_sink(spec.pipeline.monitoring, spec.pipeline.serving):
+        from mlform.runtime.serving.logsink import log_prefix
+        from mlform.runtime.storage.backends.url import backend_for
+
+        prefix = log_prefix(spec.pipeline.registry.model_name, spec.env)
+        try:
+            return read_backend_log(backend_for(spec), prefix, model, version, window), f"`{prefix}` of the backend"
+        except MlformError as exc:
+            raise StepError("monitor", f"cannot read the serving log `{prefix}`: {exc}") from None
+    folder = serving_log_path(spec.pipeline.monitoring, spec.pipeline.serving)
+    assert folder is not None  # checked when the spec is validated
+    return read_serving_log(spec.root / folder, model, version, window), f"`{folder}`"

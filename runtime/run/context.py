@@ -17,7 +17,7 @@ from mlform.runtime.storage.store import Output
 from mlform.specs.errors import MlformError, StepError
 from mlform.specs.graph.fingerprint import UNQUERIED, StatCache
 from mlform.specs.graph.pipeline import PipelineGraph, derive_graph
-from mlform.specs.graph.steps import QUERY_PREFIX, Step
+from mlform.specs.graph.steps import QUERY_PREFIX, SINK_LOG, Step
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.model.data import PythonSource, SqlSource
 
@@ -70,7 +70,10 @@ class Context:
         return derive_graph(self.spec, self.data_digest(stat.digest, query))
 
     def is_query(self, path: Path) -> bool:
-        """True for the pseudo-file of a `sql` source (or a `python` one that reads no file)."""
+        """True for the pseudo-file of a `sql` source (or a `python` one that reads no file), or of the serving log
+        in the state backend."""
+        if path == self.spec.root / SINK_LOG:
+            return True
         if path.parent != self.spec.root or not path.name.startswith(QUERY_PREFIX):
             return False
         source = self.spec.pipeline.data.sources.get(path.name.removeprefix(QUERY_PREFIX))
@@ -82,6 +85,8 @@ class Context:
         from mlform.runtime.steps.ingest import read_source
 
         def digest(path: Path) -> str:
+            if path == self.spec.root / SINK_LOG:
+                return self.sink_log_digest() if query else UNQUERIED
             if not self.is_query(path):
                 return file_digest(path)
             if not query:
@@ -100,6 +105,17 @@ class Context:
             return frame_digest(self.fetched[name])
 
         return digest
+
+    def sink_log_digest(self) -> str:
+        """The serving log in the state backend, by its number of batches and latest key."""
+        from mlform.runtime.serving.logsink import log_prefix, log_statistic
+        from mlform.runtime.storage.backends.url import backend_for
+
+        try:
+            prefix = log_prefix(self.spec.pipeline.registry.model_name, self.spec.env)
+            return log_statistic(backend_for(self.spec), prefix)
+        except MlformError as exc:
+            raise StepError("monitor", str(exc)) from None
 
     def frame(self, path: Path) -> pd.DataFrame:
         """The Parquet frame at `path`, read once per run."""

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .guard import InputGuard
+from .logsink import BackendSink, log_prefix
 from .requestlog import RequestLog
 
 if TYPE_CHECKING:
@@ -24,9 +25,16 @@ def watch_config(resolved: ResolvedSpec | None, spec_dir: Path) -> dict[str, Any
     pii = getattr(getattr(pipeline.data, "pii", None), "columns", None) or []
     config: dict[str, Any] = {"validate_inputs": serving.validate_inputs,
                               "validation": pipeline.validation.model_dump(mode="json"), "pii": list(pii)}
-    if serving.log is not None:
-        config["log"] = {"path": str(spec_dir / serving.log.path), "sample": serving.log.sample,
-                         "buffer_rows": serving.log.buffer_rows}
+    log = serving.log
+    if log is not None:
+        config["log"] = {"sample": log.sample, "buffer_rows": log.buffer_rows}
+        if log.path is not None:
+            config["log"]["path"] = str(spec_dir / log.path)
+        else:  # how to reopen the backend, holding no secret: workers get this through their environment
+            from mlform.runtime.storage.backends.url import backend_ref
+
+            config["log"]["sink"] = {"backend": backend_ref(resolved),
+                                     "prefix": log_prefix(pipeline.registry.model_name, resolved.env)}
     return config
 
 
@@ -41,7 +49,9 @@ def watch_parts(config: dict[str, Any], loaded: Any) -> tuple[InputGuard | None,
     log = None
     if "log" in config:
         settings = config["log"]
-        log = RequestLog(Path(settings["path"]), sample=settings["sample"], buffer_rows=settings["buffer_rows"],
+        sink = settings.get("sink")
+        target = BackendSink(sink["backend"], sink["prefix"]) if sink else Path(settings["path"])
+        log = RequestLog(target, sample=settings["sample"], buffer_rows=settings["buffer_rows"],
                          model=str(loaded.version.name), version=int(loaded.version.version), columns=columns,
                          exclude=config.get("pii", []))
     return guard, log

@@ -9,7 +9,7 @@ from mlform.specs.model.monitoring_checks import SERVING_LOG
 from .explain import did_you_mean
 from .finding import Finding, Sections
 
-__all__ = ["serving_log_path", "watch_findings"]
+__all__ = ["serving_log_path", "serving_log_sink", "watch_findings"]
 
 
 def serving_log_path(monitoring: object, serving: object) -> str | None:
@@ -19,6 +19,15 @@ def serving_log_path(monitoring: object, serving: object) -> str | None:
         return str(read.path)
     path = getattr(getattr(serving, "log", None), "path", None)
     return str(path) if path else None
+
+
+def serving_log_sink(monitoring: object, serving: object) -> bool:
+    """Whether the serving log is read from the state backend: `serving.log.sink` and no
+    `monitoring.serving_log.path`."""
+    read = getattr(monitoring, "serving_log", None)
+    if read is not None and read.path is not None:
+        return False
+    return getattr(getattr(serving, "log", None), "sink", None) == "backend"
 
 
 def watch_findings(s: Sections) -> Iterator[Finding]:
@@ -31,10 +40,11 @@ def watch_findings(s: Sections) -> Iterator[Finding]:
             yield Finding(("data", "sources", SERVING_LOG),
                           f"`{SERVING_LOG}` is reserved for the serving log (`monitoring.current: {SERVING_LOG}`); "
                           "rename this source", on_key=True)
-        if serving_log_path(mon, s.get("serving")) is None:
+        serving = s.get("serving")
+        if serving_log_path(mon, serving) is None and not serving_log_sink(mon, serving):
             yield Finding(("monitoring", "current"),
                           f"`current: {SERVING_LOG}` needs the log folder: set `monitoring.serving_log.path` "
-                          "(or `serving.log.path`)")
+                          "(or `serving.log.path`, or `serving.log.sink: backend`)")
     elif mon.serving_log is not None:
         yield Finding(("monitoring", "serving_log"),
                       f"`serving_log` is read only when `current` is `{SERVING_LOG}` (it is `{mon.current}`)",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlform.specs.check.monitoring_check import serving_log_path
+from mlform.specs.check.monitoring_check import serving_log_path, serving_log_sink
 from mlform.specs.check.usercode import code_files, location_files
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.model.data import SqlSource
@@ -19,9 +19,10 @@ from mlform.specs.model.monitoring_checks import SERVING_LOG
 
 from .libraries import TRAINING_LIBRARIES, lock_files
 
-__all__ = ["QUERY_PREFIX", "STEP_KINDS", "Step", "serving_log_files", "spec_steps"]
+__all__ = ["QUERY_PREFIX", "SINK_LOG", "STEP_KINDS", "Step", "serving_log_files", "spec_steps"]
 
 QUERY_PREFIX = "sql:"
+SINK_LOG = "serving_log:backend"  # the pseudo-file of a serving log in the state backend, digested by a listing
 STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "promote", "serve", "monitor", "score")
 
 
@@ -71,10 +72,12 @@ def _evaluated(ev: Evaluation) -> list[str]:
 
 def serving_log_files(spec: ResolvedSpec) -> tuple[Path, ...] | None:
     """The `*.jsonl` files the monitor reads when `monitoring.current` is `serving_log` (else None); with none
-    yet, a pseudo-file whose digest is `missing`."""
+    yet, a pseudo-file whose digest is `missing`; in the state backend, the pseudo-file `SINK_LOG`."""
     monitoring = spec.pipeline.monitoring
     if monitoring is None or monitoring.current != SERVING_LOG:
         return None
+    if serving_log_sink(monitoring, spec.pipeline.serving):
+        return (spec.root / SINK_LOG,)
     folder = spec.root / (serving_log_path(monitoring, spec.pipeline.serving) or ".")
     return tuple(sorted(folder.glob("*.jsonl"))) or (folder / "*.jsonl",)
 

@@ -30,12 +30,25 @@ class ServingLog(SpecModel):
 
     sample: Annotated[float, Field(gt=0, le=1)] = Field(
         0.1, description="Share of scored rows written, from 0 (exclusive) to 1; `0.1` logs one row in ten.")
-    path: NonEmptyStr = Field(
-        description="Folder the server writes `<YYYYMMDD>-<pid>.jsonl` files to, relative to the spec's folder "
-                    "unless absolute; columns of `data.pii.columns` are never written.")
+    path: NonEmptyStr | None = Field(
+        None, description="Folder the server writes `<YYYYMMDD>-<pid>.jsonl` files to, relative to the spec's "
+                          "folder unless absolute; columns of `data.pii.columns` are never written. Give this or "
+                          "`sink`.")
+    sink: Literal["backend"] | None = Field(
+        None, description="`backend`: write each flushed batch as one immutable object to the state backend "
+                          "(`serving-log/<model>/<env>/` under the state folder, the s3 prefix or the postgres "
+                          "documents), where `monitoring.current: serving_log` reads it from any pod; with the "
+                          "backend's own credentials. Give this or `path`.")
     buffer_rows: Annotated[int, Field(ge=1)] = Field(
         10_000, description="Rows waiting to be written at most; rows beyond are dropped and counted in "
                             "`/metrics` (`mlform_serving_log_dropped_total`).")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ServingLog:
+        if (self.path is None) == (self.sink is None):
+            given = "both" if self.path is not None else "neither"
+            raise ValueError(f"give exactly one of `path` (a folder) and `sink: backend`, not {given}")
+        return self
 
 
 class Canary(SpecModel):

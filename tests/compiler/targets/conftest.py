@@ -41,7 +41,9 @@ READ_ROLE = "arn:aws:iam::123456789012:role/iris-ui-read"
 
 def shared_backends(doc: dict[str, Any]) -> None:
     """Teams' state: postgres in prod (with the web UI on a read-only database role), s3 with AWS keys in dev, s3
-    with IAM roles (OIDC, IRSA) and pods in staging (with the web UI on a read-only IAM role)."""
+    with IAM roles (OIDC, IRSA) and pods in staging (with the web UI on a read-only IAM role); the server logs sampled
+    requests to it."""
+    doc["serving"]["log"] = {"sample": 0.1, "sink": "backend"}
     doc["secrets"] = {"state_url": {"env": "IRIS_STATE_URL", "kubernetes": {"secret": "iris-state", "key": "url"}},
                       "state_read": {"env": "IRIS_STATE_READ_URL",
                                      "kubernetes": {"secret": "iris-state-read", "key": "url"}}}

@@ -108,6 +108,20 @@ def test_the_server_loads_the_served_version_from_the_shared_registry(compiled: 
     assert "'mlform[postgres]==0.1.0'" in serve and "/opt/mlform-spec/" not in serve  # no registry in the image
 
 
+@pytest.mark.parametrize(("env", "credentials"), [
+    ("prod", {"env": [{"name": "IRIS_STATE_URL",
+                       "valueFrom": {"secretKeyRef": {"name": "iris-state", "key": "url"}}}]}),
+    ("dev", {"envFrom": [{"secretRef": {"name": "team-aws"}}]}),
+])
+def test_servers_logging_to_the_backend_get_its_credentials(compiled: Project, env: str,
+                                                            credentials: dict[str, Any]) -> None:
+    spec = yaml.safe_load((compiled.root / "models/team/mlform.yaml").read_text())
+    assert spec["serving"]["log"] == {"sample": 0.1, "sink": "backend"}
+    (server,) = manifest(compiled, env, "deployment")["spec"]["template"]["spec"]["containers"]
+    assert {key: server.get(key) for key in credentials} == credentials
+    assert server["args"][:2] == ["serve", "mlform.yaml"]  # the spec whose `serving.log` it reads
+
+
 @pytest.mark.parametrize(("env", "secrets"), [
     ("prod", {"IRIS_STATE_URL": "${{ secrets.IRIS_STATE_URL }}"}),
     ("dev", {"AWS_ACCESS_KEY_ID": "${{ secrets.AWS_ACCESS_KEY_ID }}",
