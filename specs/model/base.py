@@ -87,7 +87,7 @@ _DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9
 class SpecModel(BaseModel):
     """Base of every spec section: strict types, unknown keys rejected, immutable."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
     # Settings added after a spec format shipped: left out of dumps while at their default, so the resolved
     # spec, its digest and every artifact stay the same for specs that do not use them.
     omit_when_default: ClassVar[frozenset[str]] = frozenset()
