@@ -12,8 +12,8 @@ from pathlib import Path
 
 from mlform.specs.errors import StateError
 
-__all__ = ["FileStamp", "LockHeldError", "file_sha256", "file_stamp", "locked", "racy", "stat_stamp", "write_atomic",
-           "write_atomic_with"]
+__all__ = ["FileStamp", "LockHeldError", "file_sha256", "file_stamp", "locked", "racy", "stat_stamp", "user_cache_dir",
+           "write_atomic", "write_atomic_with"]
 
 FileStamp = tuple[int, int, int]
 # mtimes this close to the time they were seen may still change without changing (a coarse file system clock)
@@ -33,6 +33,11 @@ def _mode_for(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def user_cache_dir() -> Path:
+    """mlform's folder in the user's cache: `$XDG_CACHE_HOME/mlform/`, else `~/.cache/mlform/`."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "mlform"
 
 
 def write_atomic_with(path: Path, write: Callable[[Path], object], *, fsync: bool = True) -> None:

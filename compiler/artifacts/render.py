@@ -21,6 +21,7 @@ import yaml
 
 from mlform.specs.errors import RenderError
 
+from .bytecode import template_cache
 from .yamlemit import OTHER_READERS_TYPED, emit
 
 __all__ = ["TEMPLATE_PACKAGE", "Templates", "dump_yaml", "environment", "mdspans", "mdtext", "pyrepr", "pyyaml_dump",
@@ -138,7 +139,8 @@ def environment(override: Path | None = None) -> jinja2.Environment:
         loaders.insert(0, jinja2.FileSystemLoader(str(override), encoding="utf-8"))
     autoescape = jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False)
     env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                             autoescape=autoescape, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+                             autoescape=autoescape, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                             bytecode_cache=template_cache(Path(__file__)))
     env.filters.update(tojson=tojson, pyrepr=pyrepr, shquote=shquote, yaml=dump_yaml, md=mdtext,
                        mdspans=mdspans)
     return env

@@ -17,14 +17,13 @@ import functools
 import hashlib
 import importlib
 import json
-import os
 from collections.abc import Iterator, Mapping
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
-from mlform.specs.fsutil import write_atomic
+from mlform.specs.fsutil import user_cache_dir, write_atomic
 
 from .constraints import encode
 
@@ -46,8 +45,7 @@ def _builder() -> str:
 
 def cache_file(version: str) -> Path:
     """Where the index of scikit-learn `version` is cached: `$XDG_CACHE_HOME/mlform/`, else `~/.cache/mlform/`."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mlform" / f"sklearn-index-{version}-{_builder()}.json"
+    return user_cache_dir() / f"sklearn-index-{version}-{_builder()}.json"
 
 
 def installed_version() -> str | None:
