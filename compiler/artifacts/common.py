@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import enum
+import functools
 import hashlib
 import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import Any
+from pathlib import PurePath, PurePosixPath
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -147,7 +149,7 @@ def _secret_uses(value: object, path: str) -> dict[str, str]:
     if isinstance(value, SecretUse):
         return {value.secret: path}
     if isinstance(value, BaseModel):
-        items: Iterable[tuple[object, object]] = ((name, getattr(value, name)) for name in type(value).model_fields)
+        items: Iterable[tuple[object, object]] = ((name, getattr(value, name)) for name in _secret_fields(type(value)))
     elif isinstance(value, dict):
         items = value.items()
     elif isinstance(value, (list, tuple)):
@@ -159,6 +161,34 @@ def _secret_uses(value: object, path: str) -> dict[str, str]:
         for name, where in _secret_uses(item, f"{path}.{key}" if path else str(key)).items():
             found.setdefault(name, where)
     return found
+
+
+_NO_SECRETS = (str, int, float, bool, bytes, type(None), enum.Enum, PurePath)
+
+
+@functools.cache
+def _secret_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of `model` whose annotations let them hold a `SecretUse`: the walk skips the others."""
+    return tuple(name for name, info in model.model_fields.items() if _may_hold_secret(info.annotation, {model}))
+
+
+def _may_hold_secret(annotation: Any, seen: set[type]) -> bool:
+    """Whether a value of `annotation` may hold a `SecretUse`; True for whatever it cannot tell (`Any`, aliases)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _may_hold_secret(get_args(annotation)[0], seen)
+    if origin is Literal:
+        return False
+    if origin is not None:
+        return any(_may_hold_secret(arg, seen) for arg in get_args(annotation)) or not get_args(annotation)
+    if not isinstance(annotation, type):
+        return True
+    if issubclass(annotation, SecretUse):
+        return True
+    if issubclass(annotation, BaseModel):  # a model met again on this path adds nothing the first meeting missed
+        return annotation not in seen and any(_may_hold_secret(info.annotation, seen | {annotation})
+                                              for info in annotation.model_fields.values())
+    return not issubclass(annotation, _NO_SECRETS)
 
 
 def step_secrets(ctx: Context) -> dict[str, tuple[str, str]]:

@@ -150,19 +150,20 @@ def render_graphs(graphs: Iterable[StepGraph], out: Path | None, targets: Sequen
     renderer = Templates(templates)
     version = package_version("mlform")
     build = Build(out_dir)
+    out_path, templates_path = _posix(out_dir, root), _posix(templates.resolve(), root) if templates else None
     for graph in graphs:
         spec = graph.spec
         spec_path = _posix(spec.path, root)
-        layout = Layout(spec_path, _posix(spec.root, root), _posix(out_dir, root),
-                        _posix(templates.resolve(), root) if templates else None)
+        layout = Layout(spec_path, _posix(spec.root, root), out_path, templates_path)
         ctx = Context(spec, graph, layout, renderer, version)
         owner = Owner(spec_path, spec.env, f"sha256:{spec.digest}", version)
+        provenance = header(ctx)
         for name, target in chosen.items():
             folder = target.directory(ctx)
             build.scanned.setdefault(folder, set()).add(owner)
             build.contexts[folder] = (name, ctx)
             for file, text in target.render(ctx).items():
-                _add(build, f"{folder}/{file}", header(ctx) + text, owner)
+                _add(build, f"{folder}/{file}", provenance + text, owner)
     _refuse_foreign(build, root)
     return build
 
@@ -170,7 +171,13 @@ def render_graphs(graphs: Iterable[StepGraph], out: Path | None, targets: Sequen
 def _refuse_foreign(build: Build, root: Path) -> None:
     """Raise RenderError when a file the build would write was generated from another spec that still exists."""
     foreign = []
+    folders: dict[str, bool] = {}  # a folder not there yet holds no file: no open per file of a fresh compile
     for relative, owner in sorted(build.owners.items()):
+        folder = relative.rpartition("/")[0]
+        if folder not in folders:
+            folders[folder] = (build.out / folder).is_dir()
+        if not folders[folder]:
+            continue
         found = read_owner(build.out / relative)
         if found is not None and found.spec != owner.spec and (root / found.spec).is_file():
             foreign.append((relative, found.spec, owner.spec))

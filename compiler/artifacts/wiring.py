@@ -270,22 +270,42 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when
 
 def check_folder(files: Mapping[str, str], ctx: Context) -> list[WiringFinding]:
     """Findings for one environment's Kubernetes files (path -> YAML text) rendered from `ctx`."""
+    return _check_texts(files, ctx, {})
+
+
+def _check_texts(files: Mapping[str, str], ctx: Context, known: Mapping[str, Any]) -> list[WiringFinding]:
+    """`check_folder`, taking the object in `known` as what a file's text reads as instead of parsing it."""
     docs = [_Doc(path, body) for path, text in sorted(files.items()) if path.endswith((".yaml", ".yml"))
-            for body in yaml.load_all(text, Loader=_LOADER) if isinstance(body, dict)]
+            for body in ([known[path]] if path in known else yaml.load_all(text, Loader=_LOADER))
+            if isinstance(body, dict)]
     return _Checker(docs, ctx).run()
 
 
+def _folder_of(relative: str, folders: Mapping[str, Any]) -> str | None:
+    """The folder of `folders` that holds the file at `relative`, at any depth."""
+    parent = relative
+    while "/" in parent:
+        parent = parent.rsplit("/", 1)[0]
+        if parent in folders:
+            return parent
+    return None
+
 
 def check_build(build: Build) -> list[WiringFinding]:
-    """Findings for every Kubernetes folder of `build`, reading each file as it is on disk (else as rendered)."""
-    findings = []
-    for folder, (target, ctx) in sorted(build.contexts.items()):
-        if target != "kubernetes":
+    """Findings for every Kubernetes folder of `build`, reading each file as it is on disk (else as rendered).
+
+    A file whose text on disk is the rendered one is checked as the object it was dumped from, unparsed.
+    """
+    folders = {folder: ctx for folder, (target, ctx) in build.contexts.items() if target == "kubernetes"}
+    grouped: dict[str, dict[str, str]] = {folder: {} for folder in folders}
+    known: dict[str, Any] = {}
+    for relative, text in build.files.items():
+        folder = _folder_of(relative, folders)
+        if folder is None:
             continue
-        files = {}
-        for relative, text in build.files.items():
-            if relative.startswith(f"{folder}/"):
-                path = build.out / relative
-                files[relative] = path.read_text(encoding="utf-8") if path.is_file() else text
-        findings.extend(check_folder(files, ctx))
-    return findings
+        path = build.out / relative
+        found = path.read_text(encoding="utf-8") if path.is_file() else text
+        grouped[folder][relative] = found
+        if found == text and relative in folders[folder].dumped:
+            known[relative] = folders[folder].dumped[relative]
+    return [finding for folder in sorted(folders) for finding in _check_texts(grouped[folder], folders[folder], known)]

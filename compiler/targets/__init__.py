@@ -11,10 +11,10 @@ model, the kinds of its files) as a `TargetSettings` registered under the same n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlform.specs.errors import RenderError
 
@@ -51,6 +51,8 @@ class Context:
     layout: Layout
     templates: Templates
     version: str
+    # path relative to the output root -> the object a target dumped as that YAML file, so checks need not parse it
+    dumped: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def rooted(self, relative: str) -> str:
         """`relative` (to the output root) as a path relative to the project root."""

@@ -245,8 +245,9 @@ def render(ctx: Context) -> dict[str, str]:
                 docs.update(_canary_set(ctx))
     if target.ui.enabled:
         docs.update(_ui_set(ctx))
-    files = {f"{stem}.yaml": dump_yaml(doc) for stem, doc in docs.items()}
-    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                     "namespace": target.namespace, "resources": list(files)}
-    files["kustomization.yaml"] = dump_yaml(kustomization)
-    return files
+    named = {f"{stem}.yaml": doc for stem, doc in docs.items()}
+    named["kustomization.yaml"] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                                   "namespace": target.namespace, "resources": list(named)}
+    folder = directory(ctx)
+    ctx.dumped.update((f"{folder}/{name}", doc) for name, doc in named.items())
+    return {name: dump_yaml(doc) for name, doc in named.items()}

@@ -282,3 +282,27 @@ def test_a_cron_job_monitoring_a_spec_without_monitoring_is_found(project: Proje
     found = check_folder({**files, f"{folder}/cronjob.yaml": cron}, quiet.contexts[folder][1])
     assert [(f.obj, f.message) for f in found] == [
         ("CronJob/iris-monitor", "container `monitor` monitors, but the graph has no `monitor` step")]
+
+
+def test_each_dumped_object_reads_back_from_its_rendered_file(build: Any) -> None:
+    """`check_build` checks a current file as the object it was dumped from: it must be what the file reads as."""
+    folders = {folder for folder, (target, _) in build.contexts.items() if target == "kubernetes"}
+    paths = [path for path in build.files if path.rsplit("/", 1)[0] in folders]
+    assert len(paths) >= 9 * 6
+    for path in paths:
+        ctx = build.contexts[path.rsplit("/", 1)[0]][1]
+        assert list(yaml.load_all(build.files[path], Loader=yaml.SafeLoader)) == [ctx.dumped[path]], path
+
+
+def test_a_file_broken_on_disk_is_found_though_its_rendering_is_wired(project: Project) -> None:
+    from mlform.compiler.artifacts.output import compile_specs, write
+    from mlform.compiler.artifacts.wiring import check_build
+
+    spec = project.spec("iris")
+    build = compile_specs([spec], "prod", None, ["kubernetes"], cwd=project.root)
+    write(build)
+    service = project.root / "deploy/iris/prod/kubernetes/service.yaml"
+    service.write_text(service.read_text().replace("targetPort: http", "targetPort: htp"))
+    assert [str(f) for f in check_build(build)] == [
+        "deploy/iris/prod/kubernetes/service.yaml: Service/iris: targetPort `htp` is no container port of the "
+        "pods it selects"]
