@@ -5,7 +5,7 @@ Each MODULE (default: every entry of TARGETS) is mutated one change at a time: a
 `!=`, `<` and `>=`, `in` and `not in`, ...), `and` and `or` swapped, a `not` dropped, `True` and `False` swapped,
 `+` and `-` swapped, an integer constant off by one, a returned value dropped to `None`, a call statement removed.
 The module's tests run against each mutant (`pytest -x` with the fast tests); a mutant is killed when they fail or
-time out. The file is restored after every mutant, even on Ctrl-C. By default a random sample of `--max` mutants per
+time out. The file is restored after every mutant, even on Ctrl-C or SIGTERM. By default a random sample of `--max` mutants per
 module (fixed `--seed`) is tried, so the kill rate is an estimate; `--all` tries every mutant. Each module's result
 goes to benchmarks/mutation.json and the generated table of benchmarks/MUTATION.md is rewritten from it, so runs of
 single modules add up; the text around that table is kept.
@@ -18,6 +18,7 @@ import argparse
 import ast
 import json
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -220,6 +221,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED, help="Seed of the sample.")
     parser.add_argument("--all", action="store_true", help="Try every mutant (slow).")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the mutated file is restored
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for module in args.modules:
         results[module] = run_module(module, TARGETS[module], None if args.all else args.max, args.seed)
