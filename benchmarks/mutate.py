@@ -5,10 +5,10 @@ Each MODULE (default: every entry of TARGETS) is mutated one change at a time: a
 `!=`, `<` and `>=`, `in` and `not in`, ...), `and` and `or` swapped, a `not` dropped, `True` and `False` swapped,
 `+` and `-` swapped, an integer constant off by one, a returned value dropped to `None`, a call statement removed.
 The module's tests run against each mutant (`pytest -x` with the fast tests); a mutant is killed when they fail or
-time out. The file is restored after every mutant, even on Ctrl-C or SIGTERM. By default a random sample of `--max` mutants per
-module (fixed `--seed`) is tried, so the kill rate is an estimate; `--all` tries every mutant. Each module's result
-goes to benchmarks/mutation.json and the generated table of benchmarks/MUTATION.md is rewritten from it, so runs of
-single modules add up; the text around that table is kept.
+time out. The file is restored after every mutant, even on Ctrl-C or SIGTERM. By default a random sample of `--max`
+mutants per module (fixed `--seed`) is tried, so the kill rate is an estimate; `--all` tries every mutant. Each
+module's result goes to benchmarks/mutation.json and the generated table of benchmarks/MUTATION.md is rewritten
+from it, so runs of single modules add up; the text around that table is kept.
 Slow (one test run per mutant): not part of `make test`.
 """
 
