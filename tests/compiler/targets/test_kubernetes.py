@@ -135,3 +135,18 @@ def test_the_monitoring_cronjob_reads_the_secrets_of_its_checks(compiled: Projec
     [pod] = pod_specs(yaml.safe_load(cronjob.read_text()))
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert env["MONITOR_WEBHOOK"]["valueFrom"] == {"secretKeyRef": {"name": "monitor-hook", "key": "url"}}
+
+
+@pytest.mark.parametrize(("name", "cronjob"), [
+    # 52 characters fit: the controller's 11-character Job suffix keeps the Job name within 63
+    ("card-payment-fraud-scoring-model-for-eu-shop", "card-payment-fraud-scoring-model-for-eu-shop-monitor"),
+    ("card-payment-fraud-scoring-model-for-eu-shops", "card-payment-fraud-scoring-model-for-2bf35d-monitor"),
+])
+def test_a_cronjob_name_leaves_room_for_the_job_suffix(project: Project, name: str, cronjob: str) -> None:
+    from mlform.compiler.artifacts.output import compile_specs
+    from mlform.specs import discover
+
+    project.spec(name)
+    build = compile_specs(discover([project.root / "models"]), "prod", None, ["kubernetes"], cwd=project.root)
+    doc = yaml.safe_load(build.files[f"deploy/{name}/prod/kubernetes/cronjob.yaml"])
+    assert doc["metadata"]["name"] == cronjob
