@@ -64,6 +64,10 @@ def test_the_plan_file_round_trips_and_names_actions_in_words() -> None:
     assert [c["action"] for c in data["changes"]] == ["create", "delete", "run", "noop", "update"]
     assert data["summary"] == "Plan: 1 to add, 1 to change, 1 to destroy; 1 steps to run."
     assert list(data) == sorted(data) and text.endswith("}\n")
+    assert text.startswith('{\n  "changes": [\n    {\n      "action": "create",\n      "address": ')
+    assert data["changes"][0] == {"action": "create", "address": "deploy/iris/dev/k8s.yaml", "after": A,
+                                  "before": None, "diff": "", "evidence": [], "header_only": False,
+                                  "kind": "artifact", "reason": "new file"}
     assert Plan.from_json(text) == plan
 
 
