@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import random
 import signal
@@ -25,6 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "benchmarks" / "MUTATION.md"
@@ -179,26 +181,55 @@ def run_module(module: str, tests: list[str], limit: int | None, seed: int) -> d
             path.write_text(mutate(original, mutant.index))
             alive = not killed(tests, timeout)
             if alive:
-                survivors.append({"line": mutant.line, "what": mutant.what,
+                survivors.append({"index": mutant.index, "line": mutant.line, "what": mutant.what,
                                   "code": source_lines[mutant.line - 1].strip()})
             print(f"{module}:{mutant.line}: {mutant.what}: {'survived' if alive else 'killed'}", flush=True)
     finally:
         path.write_text(original)
     return {"total": len(every), "sampled": len(found), "seed": seed if len(found) < len(every) else None,
-            "killed": len(found) - len(survivors), "survivors": survivors}
+            "killed": len(found) - len(survivors), "survivors": survivors, "source": _digest(original)}
+
+
+def _digest(text: str) -> str:
+    """Which version of a module the mutants were made from."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def recheck(module: str, tests: list[str], row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with its survivors tried again against the tests as they are now (a killed mutant stays killed: tests
+    were only added); the module must be the version they were made from."""
+    path = ROOT / module
+    original = path.read_text()
+    if row.get("source", _digest(original)) != _digest(original):
+        raise SystemExit(f"{module} changed since its mutants were sampled: run it again without --recheck")
+    survivors = []
+    try:
+        for survivor in row["survivors"]:
+            index = survivor.get("index", next(m.index for m in mutants(original)
+                                               if (m.line, m.what) == (survivor["line"], survivor["what"])))
+            path.write_text(mutate(original, index))
+            alive = not killed(tests, 600)
+            survivors += [survivor] if alive else []
+            print(f"{module}:{survivor['line']}: {survivor['what']}: {'survived' if alive else 'killed'}", flush=True)
+    finally:
+        path.write_text(original)
+    return {**row, "killed": row["sampled"] - len(survivors), "survivors": survivors,
+            "before": row.get("before", row["killed"])}
 
 
 def report(results: dict[str, dict[str, object]]) -> str:
     """The generated part of MUTATION.md: one row per module, then the survivors."""
-    lines = [BEGIN, "", "| module | tests | mutants tried / total | seed | killed | kill rate |",
-             "|---|---|---|---|---|---|"]
+    lines = [BEGIN, "", "| module | tests | mutants tried / total | seed | killed before / after new tests | "
+             "kill rate before / after |", "|---|---|---|---|---|---|"]
     notes = []
     for module in sorted(results):
         row = results[module]
         tried, done, survivors = int(str(row["sampled"])), int(str(row["killed"])), row["survivors"]
         tests = ", ".join(f"`{Path(t).name}`" for t in TARGETS.get(module, []))
         seed = "all" if row["seed"] is None else str(row["seed"])
-        lines.append(f"| `{module}` | {tests} | {tried} / {row['total']} | {seed} | {done} | {done / tried:.0%} |")
+        before = int(str(row.get("before", done)))
+        lines.append(f"| `{module}` | {tests} | {tried} / {row['total']} | {seed} | {before} / {done} | "
+                     f"{before / tried:.0%} / {done / tried:.0%} |")
         assert isinstance(survivors, list)
         notes += [f"- `{module}:{s['line']}` {s['what']}: `{s['code']}`" for s in survivors]
     lines += ["", "Surviving mutants:", "", *(notes or ["- none"]), "", END]
@@ -221,11 +252,17 @@ def main() -> None:
     parser.add_argument("--max", type=int, default=SAMPLE, help="At most this many mutants per module (sampled).")
     parser.add_argument("--seed", type=int, default=SEED, help="Seed of the sample.")
     parser.add_argument("--all", action="store_true", help="Try every mutant (slow).")
+    parser.add_argument("--recheck", action="store_true",
+                        help="Try only the recorded survivors again, after tests were added; keeps the kill rate "
+                             "before as `before`.")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so the mutated file is restored
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for module in args.modules:
-        results[module] = run_module(module, TARGETS[module], None if args.all else args.max, args.seed)
+        if args.recheck:
+            results[module] = recheck(module, TARGETS[module], results[module])
+        else:
+            results[module] = run_module(module, TARGETS[module], None if args.all else args.max, args.seed)
         write_report(results)
     print(REPORT.read_text())
 
