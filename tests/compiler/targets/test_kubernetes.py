@@ -150,3 +150,46 @@ def test_a_cronjob_name_leaves_room_for_the_job_suffix(project: Project, name: s
     build = compile_specs(discover([project.root / "models"]), "prod", None, ["kubernetes"], cwd=project.root)
     doc = yaml.safe_load(build.files[f"deploy/{name}/prod/kubernetes/cronjob.yaml"])
     assert doc["metadata"]["name"] == cronjob
+
+
+def _kserve(doc: dict[str, Any]) -> None:
+    doc["targets"]["kubernetes"]["serving"] = "kserve"
+
+
+@pytest.mark.parametrize(("env", "scaling"), [
+    ("dev", {"minReplicas": 1, "maxReplicas": 1}),
+    ("prod", {"minReplicas": 2, "maxReplicas": 6, "scaleMetric": "cpu", "scaleTarget": 70}),
+])
+def test_the_kserve_predictor_scales_as_the_spec_says_and_runs_the_server(project: Project, env: str,
+                                                                          scaling: dict[str, Any]) -> None:
+    from mlform.compiler.artifacts.output import compile_specs
+    from mlform.specs import discover
+
+    project.spec("iris", edit=_kserve)
+    build = compile_specs(discover([project.root / "models"]), env, None, ["kubernetes"], cwd=project.root)
+    manifest = yaml.safe_load(build.files[f"deploy/iris/{env}/kubernetes/inferenceservice.yaml"])
+    predictor = manifest["spec"]["predictor"]
+    scale_keys = ("minReplicas", "maxReplicas", "scaleMetric", "scaleTarget")
+    assert {k: v for k, v in predictor.items() if k in scale_keys} == scaling
+    [server] = predictor["containers"]
+    assert server["name"] == "kserve-container"
+    assert server["args"][:4] == ["serve", "mlform.yaml", "--env", env]  # the image holds the spec folder
+    assert predictor["securityContext"]["runAsNonRoot"] is True
+
+
+def test_a_spec_without_the_kubernetes_target_renders_no_manifests(project: Project) -> None:
+    from mlform.compiler.artifacts.output import compile_specs
+    from mlform.specs import discover
+
+    def without(doc: dict[str, Any]) -> None:
+        del doc["targets"]["kubernetes"]
+        for overlay in doc["environments"].values():
+            overlay.get("targets", {}).pop("kubernetes", None)
+
+    project.spec("iris", edit=without)
+    build = compile_specs(discover([project.root / "models"]), "prod", None, ["kubernetes", "docker"],
+                          cwd=project.root)
+    assert sorted(build.files) == ["deploy/iris/prod/docker/Dockerfile.serve",
+                                   "deploy/iris/prod/docker/Dockerfile.serve.dockerignore",
+                                   "deploy/iris/prod/docker/Dockerfile.train",
+                                   "deploy/iris/prod/docker/Dockerfile.train.dockerignore"]
