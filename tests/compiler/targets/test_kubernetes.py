@@ -175,6 +175,8 @@ def test_the_kserve_predictor_scales_as_the_spec_says_and_runs_the_server(projec
     assert server["name"] == "kserve-container"
     assert server["args"][:4] == ["serve", "mlform.yaml", "--env", env]  # the image holds the spec folder
     assert predictor["securityContext"]["runAsNonRoot"] is True
+    # the ReadWriteOnce state claim is the training pods'; the image carries what the server reads
+    assert predictor["volumes"] == [{"name": "tmp", "emptyDir": {}}]
 
 
 def test_a_spec_without_the_kubernetes_target_renders_no_manifests(project: Project) -> None:
