@@ -274,3 +274,35 @@ def test_each_completed_step_is_recorded_in_state_at_once(tmp_path: Path) -> Non
     assert final.steps == {"train": entry, "ingest": {"fingerprint": "fi", "outputs": {}}}
     assert console.lines == ["start train: code changed", "finish train: ran", "finish train: cached",
                              "finish evaluate: failed", "finish ingest: cached"]
+
+
+def test_a_long_diff_is_cut_at_200_lines() -> None:
+    before = "\n".join(f"{i}" for i in range(150))
+    after = "\n".join(f"{i}!" for i in range(150))
+    lines = planner._diff(before, after, "f").splitlines()
+    assert len(lines) == 201 and lines[-1] == "... 103 more lines"  # 3 header lines, 150 removed, 150 added
+
+
+def test_the_first_plan_of_a_spec_creates_every_file_runs_every_step_and_adds_its_alias(iris_project: Path) -> None:
+    from mlform.compiler.graph.stepgraph import view
+    from mlform.compiler.plan.planner import build_for, make_plan
+    from mlform.compiler.plan.plans import PlanInputs
+    from mlform.runtime.run.preview import current_graph
+    from mlform.specs import load_spec
+
+    (iris_project.parent / ".git").mkdir()
+    spec = load_spec(iris_project, "dev")
+    inputs = PlanInputs(targets=("kubernetes",))
+    plan = make_plan(spec, inputs)
+    assert (plan.spec, plan.env, plan.spec_digest, plan.lineage, plan.serial) == (spec.display, "dev", spec.digest,
+                                                                                  None, None)
+    assert (plan.problems, plan.notes) == ([], [])
+    expected = build_for(spec, inputs, current_graph(spec)).files
+    assert [(c.address, c.action, c.after, c.reason) for c in plan.of("artifact")] == [
+        (address, Action.CREATE, digest_text(text), "new file") for address, text in sorted(expected.items())]
+    steps = plan.of("step")
+    assert sorted(c.address for c in steps) == sorted(view(spec, current_graph(spec)).steps)
+    assert {c.action for c in steps} == {Action.RUN}
+    assert plan.of("alias") == [Change("alias", "iris-classifier@staging", Action.CREATE, None, "new version",
+                                       "none -> the new version, if it passes its gates")]
+    assert not (iris_project.parent / "deploy").exists()  # a plan writes nothing
