@@ -292,7 +292,7 @@ def test_the_first_plan_of_a_spec_creates_every_file_runs_every_step_and_adds_it
 
     (iris_project.parent / ".git").mkdir()
     spec = load_spec(iris_project, "dev")
-    inputs = PlanInputs(targets=("kubernetes",))
+    inputs = PlanInputs(out=iris_project.parent, targets=("kubernetes",))
     plan = make_plan(spec, inputs)
     assert (plan.spec, plan.env, plan.spec_digest, plan.lineage, plan.serial) == (spec.display, "dev", spec.digest,
                                                                                   None, None)
@@ -306,3 +306,29 @@ def test_the_first_plan_of_a_spec_creates_every_file_runs_every_step_and_adds_it
     assert plan.of("alias") == [Change("alias", "iris-classifier@staging", Action.CREATE, None, "new version",
                                        "none -> the new version, if it passes its gates")]
     assert not (iris_project.parent / "deploy").exists()  # a plan writes nothing
+
+
+def test_apply_of_a_saved_plan_writes_its_files_runs_its_steps_and_records_them(iris_project: Path) -> None:
+    from mlform.compiler.plan.apply import apply_plan
+    from mlform.compiler.plan.planner import make_plan, state_store
+    from mlform.compiler.plan.plans import PlanInputs
+    from mlform.specs import load_spec
+
+    (iris_project.parent / ".git").mkdir()
+    spec = load_spec(iris_project, "dev")
+    inputs = PlanInputs(out=iris_project.parent, targets=("kubernetes",))
+    saved = make_plan(spec, inputs)
+    stale = replace(saved, serial=7)
+    with pytest.raises(PlanError, match=r"^saved plan is stale: "):
+        apply_plan(spec, inputs, stale, _Console())
+    assert state_store(spec).read() is None  # refused before anything is written
+    applied, state, notes = apply_plan(spec, inputs, saved, _Console())
+    assert (applied, notes) == (saved, [])
+    files = {c.address: c.after for c in saved.of("artifact")}
+    assert state.artifacts == files
+    assert {a: digest_text((iris_project.parent / a).read_text()) for a in files} == files
+    assert {k: v["fingerprint"] for k, v in state.steps.items()} == {c.address: c.after for c in saved.of("step")}
+    assert state.aliases == {"iris-classifier@staging": 1}
+    assert state_store(spec).read() == state
+    again = make_plan(spec, inputs)
+    assert (again.has_changes, again.lineage, again.serial) == (False, state.lineage, state.serial)
