@@ -95,8 +95,11 @@ def test_every_pod_is_hardened(compiled: Project) -> None:
 def test_servers_probe_health_and_readiness(compiled: Project) -> None:
     doc = yaml.safe_load((compiled.root / "deploy/iris/prod/kubernetes/deployment.yaml").read_text())
     box = doc["spec"]["template"]["spec"]["containers"][0]
-    assert box["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
-    assert box["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    health, ready = {"path": "/health", "port": "http"}, {"path": "/ready", "port": "http"}
+    # up to five minutes to load the model before liveness counts; then three missed checks restart the pod
+    assert box["startupProbe"] == {"httpGet": health, "periodSeconds": 5, "failureThreshold": 60}
+    assert box["livenessProbe"] == {"httpGet": health, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
+    assert box["readinessProbe"] == {"httpGet": ready, "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 3}
     assert box["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"},
                                 "limits": {"cpu": "1", "memory": "512Mi"}}
     assert "replicas" not in doc["spec"]  # the autoscaler owns the count in prod
