@@ -44,7 +44,7 @@ TARGETS: dict[str, list[str]] = {  # module -> the fast tests that cover it
     "compiler/targets/github_actions.py": [f"{_TARGETS}test_github_actions.py",
                                            f"{_TARGETS}test_github_actions_run.py"],
     "compiler/targets/kubernetes.py": [f"{_TARGETS}test_kubernetes.py", f"{_TARGETS}test_canary.py",
-                                       f"{_TARGETS}test_wiring.py"],
+                                       f"{_TARGETS}test_kubernetes_ui.py", f"{_TARGETS}test_wiring.py"],
     "compiler/commands/serve.py": ["tests/runtime/serving/test_serving_cli.py"],
     "runtime/serving/app.py": ["tests/runtime/serving/test_serving.py"],
     "compiler/plan/plans.py": ["tests/compiler/plan/test_plan_core.py"],
