@@ -332,3 +332,19 @@ def test_apply_of_a_saved_plan_writes_its_files_runs_its_steps_and_records_them(
     assert state_store(spec).read() == state
     again = make_plan(spec, inputs)
     assert (again.has_changes, again.lineage, again.serial) == (False, state.lineage, state.serial)
+
+
+def test_a_file_that_differs_only_in_its_header_says_so_unless_it_was_hand_edited(tmp_path: Path) -> None:
+    from mlform.compiler.artifacts.output import HEADER_MARK
+
+    def generated(version: str) -> str:
+        return (f"# {HEADER_MARK}\n# mlform {version}\n# spec: \"models/iris.yaml\"\n# env: dev\n"
+                "# spec digest: sha256:abc\nkind: Service\n")
+
+    (tmp_path / "svc.yaml").write_text(generated("0.0.9"))
+    build = Build(tmp_path, {"svc.yaml": generated("0.1.0")})
+    [change] = artifact_changes(build, State("l", artifacts={"svc.yaml": digest_text(generated("0.0.9"))}))
+    assert (change.action, change.header_only) == (Action.UPDATE, True)
+    assert change.reason == "differs only in the provenance header (`mlform`)"
+    [edited] = artifact_changes(build, State("l", artifacts={"svc.yaml": digest_text("something else")}))
+    assert (edited.header_only, edited.reason) == (True, "hand-edited since the last apply")
