@@ -87,7 +87,8 @@ def test_the_report_keeps_the_text_around_its_table(mutator: ModuleType, tmp_pat
     text = report.read_text()
     assert text.startswith("# Title\n\nbefore\n\n<!-- mutate.py: begin -->\n")
     assert text.endswith("<!-- mutate.py: end -->\n\nafter\n")
-    assert ("| `compiler/targets/docker.py` | `test_docker_build_pins.py`, `test_compile.py`, `test_hostile.py` "
+    assert ("| `compiler/targets/docker.py` | `test_docker_render.py`, `test_docker_build_pins.py`, `test_compile.py`, "
+            "`test_hostile.py` "
             "| 40 / 90 | 1 | 35 / 35 | 88% / 88% |") \
         in text
     assert "- `compiler/targets/docker.py:7` drop call `log(...)`: `log(a)`" in text
