@@ -55,9 +55,11 @@ test-fresh: install
 bench: install
 	$(BIN)/python benchmarks/run.py
 
-# slow (a test run per mutant): not part of `make test`
+# slow (a test run per mutant): not part of `make test`. A fixed-seed sample of mutants per module by default;
+# `make mutate MUTATE=--all` tries every mutant, `MUTATE="--max 60 --seed 2"` another sample
+MUTATE ?=
 mutate: install
-	$(BIN)/python benchmarks/mutate.py
+	nice -n 10 $(BIN)/python benchmarks/mutate.py $(MUTATE)
 
 clean:
 	rm -rf $(VENV) build dist .coverage .coverage.* .pytest_cache .hypothesis benchmarks/.venvs examples/*/.mlform

@@ -96,8 +96,11 @@ def test_every_pod_is_hardened(compiled: Project) -> None:
 def test_servers_probe_health_and_readiness(compiled: Project) -> None:
     doc = yaml.safe_load((compiled.root / "deploy/iris/prod/kubernetes/deployment.yaml").read_text())
     box = doc["spec"]["template"]["spec"]["containers"][0]
-    assert box["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
-    assert box["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    health, ready = {"path": "/health", "port": "http"}, {"path": "/ready", "port": "http"}
+    # up to five minutes to load the model before liveness counts; then three missed checks restart the pod
+    assert box["startupProbe"] == {"httpGet": health, "periodSeconds": 5, "failureThreshold": 60}
+    assert box["livenessProbe"] == {"httpGet": health, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
+    assert box["readinessProbe"] == {"httpGet": ready, "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 3}
     assert box["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"},
                                 "limits": {"cpu": "1", "memory": "512Mi"}}
     assert "replicas" not in doc["spec"]  # the autoscaler owns the count in prod
@@ -136,3 +139,63 @@ def test_the_monitoring_cronjob_reads_the_secrets_of_its_checks(compiled: Projec
     [pod] = pod_specs(yaml.safe_load(cronjob.read_text()))
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert env["MONITOR_WEBHOOK"]["valueFrom"] == {"secretKeyRef": {"name": "monitor-hook", "key": "url"}}
+
+
+@pytest.mark.parametrize(("name", "cronjob"), [
+    # 52 characters fit: the controller's 11-character Job suffix keeps the Job name within 63
+    ("card-payment-fraud-scoring-model-for-eu-shop", "card-payment-fraud-scoring-model-for-eu-shop-monitor"),
+    ("card-payment-fraud-scoring-model-for-eu-shops", "card-payment-fraud-scoring-model-for-2bf35d-monitor"),
+])
+def test_a_cronjob_name_leaves_room_for_the_job_suffix(project: Project, name: str, cronjob: str) -> None:
+    from mlform.compiler.artifacts.output import compile_specs
+    from mlform.specs import discover
+
+    project.spec(name)
+    build = compile_specs(discover([project.root / "models"]), "prod", None, ["kubernetes"], cwd=project.root)
+    doc = yaml.safe_load(build.files[f"deploy/{name}/prod/kubernetes/cronjob.yaml"])
+    assert doc["metadata"]["name"] == cronjob
+
+
+def _kserve(doc: dict[str, Any]) -> None:
+    doc["targets"]["kubernetes"]["serving"] = "kserve"
+
+
+@pytest.mark.parametrize(("env", "scaling"), [
+    ("dev", {"minReplicas": 1, "maxReplicas": 1}),
+    ("prod", {"minReplicas": 2, "maxReplicas": 6, "scaleMetric": "cpu", "scaleTarget": 70}),
+])
+def test_the_kserve_predictor_scales_as_the_spec_says_and_runs_the_server(project: Project, env: str,
+                                                                          scaling: dict[str, Any]) -> None:
+    from mlform.compiler.artifacts.output import compile_specs
+    from mlform.specs import discover
+
+    project.spec("iris", edit=_kserve)
+    build = compile_specs(discover([project.root / "models"]), env, None, ["kubernetes"], cwd=project.root)
+    manifest = yaml.safe_load(build.files[f"deploy/iris/{env}/kubernetes/inferenceservice.yaml"])
+    predictor = manifest["spec"]["predictor"]
+    scale_keys = ("minReplicas", "maxReplicas", "scaleMetric", "scaleTarget")
+    assert {k: v for k, v in predictor.items() if k in scale_keys} == scaling
+    [server] = predictor["containers"]
+    assert server["name"] == "kserve-container"
+    assert server["args"][:4] == ["serve", "mlform.yaml", "--env", env]  # the image holds the spec folder
+    assert predictor["securityContext"]["runAsNonRoot"] is True
+    # the ReadWriteOnce state claim is the training pods'; the image carries what the server reads
+    assert predictor["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+
+
+def test_a_spec_without_the_kubernetes_target_renders_no_manifests(project: Project) -> None:
+    from mlform.compiler.artifacts.output import compile_specs
+    from mlform.specs import discover
+
+    def without(doc: dict[str, Any]) -> None:
+        del doc["targets"]["kubernetes"]
+        for overlay in doc["environments"].values():
+            overlay.get("targets", {}).pop("kubernetes", None)
+
+    project.spec("iris", edit=without)
+    build = compile_specs(discover([project.root / "models"]), "prod", None, ["kubernetes", "docker"],
+                          cwd=project.root)
+    assert sorted(build.files) == ["deploy/iris/prod/docker/Dockerfile.serve",
+                                   "deploy/iris/prod/docker/Dockerfile.serve.dockerignore",
+                                   "deploy/iris/prod/docker/Dockerfile.train",
+                                   "deploy/iris/prod/docker/Dockerfile.train.dockerignore"]

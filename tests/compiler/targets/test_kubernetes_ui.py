@@ -46,7 +46,9 @@ def test_the_ui_pod_runs_mlform_ui_read_only_with_the_backend_credentials(compil
     assert box["args"] == ["ui", ".", "--host", "0.0.0.0", "--port", "5010"]
     assert box["image"] == manifest(compiled, "prod", "job")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert box["ports"] == [{"name": "http", "containerPort": 5010, "protocol": "TCP"}]
-    assert box["readinessProbe"]["httpGet"] == {"path": "/api", "port": "http"}
+    probe = {"path": "/api", "port": "http"}
+    assert box["readinessProbe"] == {"httpGet": probe, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
+    assert box["livenessProbe"] == {"httpGet": probe, "periodSeconds": 20, "timeoutSeconds": 5, "failureThreshold": 3}
     url = {"secretKeyRef": {"name": "iris-state-read", "key": "url"}}  # `ui.state_url`: a read-only role's
     # every environment the UI lists is read from this one's backend, the only one it has credentials for
     assert box["env"] == [{"name": "IRIS_STATE_URL", "valueFrom": url}, {"name": "MLFORM_BACKEND", "valueFrom": url}]

@@ -516,3 +516,33 @@ def test_concurrent_requests_keep_their_own_ids(classifier: LoadedModel) -> None
     for i, (status, answer) in enumerate(answers):
         assert status == 200
         assert answer["ids"] == [{"order_id": f"o-{i}-{j}", "shop": i} for j in range(i + 1)]
+
+
+def test_a_refused_request_in_a_batch_of_two_does_not_fail_the_other(classifier: LoadedModel) -> None:
+    app = create_app(classifier, max_batch_size=MAX_ROWS)
+    bodies = [{"records": [ROW]}, {"records": [{**ROW, "color": "purple"}]}]
+
+    async def both_at_once() -> list[tuple[int, Any]]:
+        return await asyncio.gather(*(asgi_predict(app, body) for body in bodies))
+
+    (ok, one), (refused, error) = asyncio.run(both_at_once())
+    assert (ok, one["predictions"]) == (200, classifier.model.predict(pd.DataFrame([ROW])).tolist())
+    assert refused == 422 and error["error"].startswith("the model refused the input: ")
+
+
+def test_an_app_run_without_lifespan_events_is_ready(classifier: LoadedModel) -> None:
+    app = create_app(classifier, max_batch_size=1)
+    sent: list[dict[str, Any]] = []
+
+    async def ready() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(dict(message))
+
+        await app({"type": "http", "path": "/ready", "method": "GET", "headers": []}, receive, send)
+
+    asyncio.run(ready())
+    assert (sent[0]["status"], json.loads(sent[1]["body"])) == (200, {"status": "ready",
+                                                                       "model": {"name": "toy", "version": 1}})

@@ -120,3 +120,13 @@ def test_large_columns_are_checked_in_parallel_slices_with_the_same_result(
     monkeypatch.setattr(validation, "PARALLEL_ROWS", 2)
     monkeypatch.setattr(validation.os, "cpu_count", lambda: 3)
     assert failures(rules) == expected
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(["a", None, "c", None], dtype=object),  # Python objects: counted by pandas, never summed
+    pd.Series([True, None, False, None], dtype=object),
+    pd.Series([1.5, None, np.nan, 2.0], dtype="Float64"),  # nullable floats: not a numpy dtype
+])
+def test_nulls_are_counted_in_columns_of_every_kind(values: pd.Series) -> None:
+    assert failures({"columns": {"v": {"nullable": False}}}, pd.DataFrame({"v": values})) == [
+        (2, "`validation.columns.v.nullable`: 2 null values (`nullable: false`)", [None, None])]

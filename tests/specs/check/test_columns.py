@@ -117,3 +117,55 @@ def test_a_missing_training_file_is_an_error_only_when_data_is_required(tmp_path
             load_spec(path, require_data=True)
     else:
         assert load_spec(path).name == "demo"
+
+
+def test_without_a_close_name_the_first_ten_columns_are_listed_and_the_rest_counted(tmp_path: Path) -> None:
+    wide = ",".join([*(f"c{i:02}" for i in range(1, 12)), "alpha", "beta"])
+    (tmp_path / "train.csv").write_text(wide + "\n")
+    (tmp_path / "live.csv").write_text("alpha,beta\n")
+
+    found = _validate(tmp_path, "{type: csv, path: train.csv}")
+
+    listed = ", ".join(f"`c{i:02}`" for i in range(1, 11))
+    assert found == [f"10:11: error: data.target: column `y` is not in train.csv (it has {listed} and 3 more)"]
+
+
+def test_ten_columns_are_listed_without_a_count(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text(",".join([*(f"c{i:02}" for i in range(1, 9)), "alpha", "beta"]) + "\n")
+    (tmp_path / "live.csv").write_text("alpha,beta\n")
+
+    found = _validate(tmp_path, "{type: csv, path: train.csv}")
+
+    listed = ", ".join([*(f"`c{i:02}`" for i in range(1, 9)), "`alpha`", "`beta`"])
+    assert found == [f"10:11: error: data.target: column `y` is not in train.csv (it has {listed})"]
+
+
+def test_id_columns_time_column_and_ruled_columns_are_looked_up_where_they_are_named(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text("alpha,beta,y\n")
+    (tmp_path / "live.csv").write_text("alpha,beta\n")
+    path = tmp_path / "mlform.yaml"
+    spec = SPEC.replace("{SOURCE}", "{type: csv, path: train.csv}").replace(
+        "  features: [alpha, beta]\n",
+        "  features: [alpha, beta]\n  id_columns: [row_id]\n  split: {method: time, time_column: ts}\n")
+    path.write_text(spec + "validation:\n  columns:\n    row_id: {nullable: false}\n    gamma: {nullable: false}\n")
+
+    found = [str(d).removeprefix(f"{path}:") for d in validate_file(path)[1]]
+
+    has = "(it has `alpha`, `beta`, `y`)"
+    assert found == [f"12:16: error: data.id_columns.0: column `row_id` is not in train.csv {has}",
+                     f"13:38: error: data.split.time_column: column `ts` is not in train.csv {has}",
+                     f"25:5: error: validation.columns.row_id: column `row_id` is not in train.csv {has}",
+                     "26:5: error: validation.columns.gamma: `gamma` is not a feature, the target, an id column or "
+                     "the time column"]
+
+
+def test_a_monitored_source_needs_the_target_only_when_performance_is_watched(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text("alpha,beta,y\n")
+    (tmp_path / "live.csv").write_text("alpha,beta\n")
+    path = tmp_path / "mlform.yaml"
+    path.write_text(SPEC.replace("{SOURCE}", "{type: csv, path: train.csv}")
+                    .replace("  current: live\n", "  current: live\n  performance: {accuracy: {min: 0.5}}\n"))
+
+    found = [str(d).removeprefix(f"{path}:") for d in validate_file(path)[1]]
+
+    assert found == ["18:12: error: monitoring.current: column `y` is not in live.csv (it has `alpha`, `beta`)"]
