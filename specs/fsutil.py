@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,12 +14,13 @@ from pathlib import Path
 from mlform.specs.errors import StateError
 
 __all__ = ["FileStamp", "LockHeldError", "file_sha256", "file_stamp", "locked", "racy", "stat_stamp", "user_cache_dir",
-           "write_atomic", "write_atomic_with"]
+           "write_atomic", "write_atomic_with", "write_changed"]
 
 FileStamp = tuple[int, int, int]
 # mtimes this close to the time they were seen may still change without changing (a coarse file system clock)
 _RACY_NS = 50_000_000
 _RACY_COARSE_NS = 2_000_000_000
+_NEW = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
 
 
 class LockHeldError(StateError):
@@ -79,6 +81,55 @@ def write_atomic(path: Path, data: bytes | str, *, fsync: bool = True) -> None:
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
+
+
+def write_changed(path: str, data: bytes) -> bool:
+    """Atomically replace `path` with `data` unless it holds those bytes already (no fsync); True if written.
+
+    For files reproducible from their sources: a crash leaves the old file or the new one and at most a
+    `.<name>.<random>.tmp` beside it. A new file gets 0o666 less the umask, a rewritten one keeps its mode.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        mode = None
+    else:
+        if st.st_size == len(data):
+            with open(path, "rb") as handle:
+                if handle.read() == data:
+                    return False
+        mode = st.st_mode & 0o7777
+    folder, name = os.path.split(path)
+    fd, tmp = _create_beside(folder, name)
+    try:
+        try:
+            if mode is not None:
+                os.fchmod(fd, mode)
+            payload = memoryview(data)
+            while payload:
+                payload = payload[os.write(fd, payload):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def _create_beside(folder: str, name: str) -> tuple[int, str]:
+    """A new, empty temp file in `folder` (created if needed) with mode 0o666 less the umask, as `open` gives."""
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, _NEW, 0o666), tmp
+        except FileNotFoundError:
+            os.makedirs(folder or ".", exist_ok=True)
+            return os.open(tmp, _NEW, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temp file name for {name} in {folder}")
 
 
 def stat_stamp(st: os.stat_result) -> FileStamp:

@@ -22,18 +22,25 @@ from pathlib import Path
 
 from mlform.compiler.graph.stepgraph import StepGraph, build_graph
 from mlform.compiler.targets import Context, Layout, Target, load_targets
-from mlform.compiler.workspace import HEADER_MARK, project_root, read_header
+from mlform.compiler.workspace import HEADER_MARK, parse_header, project_root, read_header
 from mlform.specs import BASE, ResolvedSpec, SpecError, load_spec, validate_file
 from mlform.specs.check.explain import did_you_mean
 from mlform.specs.check.names import duplicate_names
 from mlform.specs.errors import RenderError
-from mlform.specs.fsutil import write_atomic
+from mlform.specs.fsutil import write_changed
 
 from .render import Templates
 
-__all__ = ["HEADER_MARK", "Build", "Finding", "check", "compile_specs", "project_root", "render_graphs",
+__all__ = ["HEADER_MARK", "Build", "Finding", "Seen", "check", "compile_specs", "project_root", "render_graphs",
            "resolve_specs", "write"]
 
+
+@dataclass
+class Seen:
+    """What the disk held of a build's files when read: those equal to their rendering, the bytes of the others."""
+
+    current: set[str] = field(default_factory=set)
+    differing: dict[str, bytes] = field(default_factory=dict)  # a file in neither is missing
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class Build:
     owners: dict[str, Owner] = field(default_factory=dict)
     scanned: dict[str, set[Owner]] = field(default_factory=dict)
     contexts: dict[str, tuple[str, Context]] = field(default_factory=dict)  # folder -> (target, what it rendered)
+    seen: Seen = field(default_factory=Seen)  # the disk as the foreign-file check read it
 
     def orphans(self) -> list[str]:
         """Files in the scanned folders that a compile of the same spec and env wrote but no longer writes."""
@@ -91,10 +99,12 @@ def header(ctx: Context) -> str:
 
 def read_owner(path: Path) -> Owner | None:
     """The owner a generated file's header names, or None for a file mlform did not write."""
-    header = read_header(path)
-    if header is None:
-        return None
-    return Owner(header["spec"], header["env"], header.get("spec digest", ""), header["version"])
+    return _owner(read_header(path))
+
+
+def _owner(header: dict[str, str] | None) -> Owner | None:
+    return None if header is None else Owner(header["spec"], header["env"], header.get("spec digest", ""),
+                                             header["version"])
 
 
 def resolve_specs(path: Path, env: str | None) -> list[ResolvedSpec]:
@@ -168,17 +178,34 @@ def render_graphs(graphs: Iterable[StepGraph], out: Path | None, targets: Sequen
     return build
 
 
-def _refuse_foreign(build: Build, root: Path) -> None:
-    """Raise RenderError when a file the build would write was generated from another spec that still exists."""
-    foreign = []
+def look(build: Build) -> Seen:
+    """Read each file of `build` on disk once: which equal their rendering, and the bytes of the others."""
+    seen = Seen()
     folders: dict[str, bool] = {}  # a folder not there yet holds no file: no open per file of a fresh compile
-    for relative, owner in sorted(build.owners.items()):
+    for relative, text in build.files.items():
         folder = relative.rpartition("/")[0]
         if folder not in folders:
-            folders[folder] = (build.out / folder).is_dir()
+            folders[folder] = os.path.isdir(os.path.join(build.out, folder))
         if not folders[folder]:
             continue
-        found = read_owner(build.out / relative)
+        try:
+            with open(os.path.join(build.out, relative), "rb") as handle:
+                data = handle.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            continue
+        if data == text.encode():
+            seen.current.add(relative)
+        else:
+            seen.differing[relative] = data
+    return seen
+
+
+def _refuse_foreign(build: Build, root: Path) -> None:
+    """Raise RenderError when a file the build would write was generated from another spec that still exists."""
+    build.seen = look(build)
+    foreign = []
+    for relative, data in sorted(build.seen.differing.items()):
+        owner, found = build.owners[relative], _owner(parse_header(data))
         if found is not None and found.spec != owner.spec and (root / found.spec).is_file():
             foreign.append((relative, found.spec, owner.spec))
     if foreign:
@@ -203,28 +230,32 @@ def _add(build: Build, relative: str, text: str, owner: Owner) -> None:
 def write(build: Build) -> tuple[list[str], list[str]]:
     """Write changed files atomically and delete orphaned ones; return (written, deleted)."""
     orphans = build.orphans()
-    written = []
-    for relative, text in sorted(build.files.items()):
-        path = build.out / relative
-        if not path.is_file() or path.read_bytes() != text.encode():
-            write_atomic(path, text, fsync=False)  # reproducible from the spec: atomic, but no fsync per file
-            written.append(relative)
+    out = os.fspath(build.out)
+    # reproducible from the spec: atomic, but no fsync per file
+    written = [relative for relative, text in sorted(build.files.items())
+               if write_changed(os.path.join(out, relative), text.encode())]
     for relative in orphans:
         (build.out / relative).unlink()
     return written, orphans
 
 
-def check(build: Build) -> list[Finding]:
-    """Every file that is missing, stale (its spec changed), hand-edited or orphaned; writes nothing."""
+def check(build: Build, seen: Seen | None = None) -> list[Finding]:
+    """Every file that is missing, stale (its spec changed), hand-edited or orphaned; writes nothing.
+
+    `seen` is what the disk held (default: read it now).
+    """
+    seen = look(build) if seen is None else seen
     findings = []
-    for relative, text in sorted(build.files.items()):
-        path = build.out / relative
-        if not path.is_file():
+    for relative in sorted(build.files):
+        if relative in seen.current:
+            continue
+        data = seen.differing.get(relative)
+        if data is None:
             findings.append(Finding("missing", relative))
-        elif path.read_bytes() != text.encode():
-            owner, found = build.owners[relative], read_owner(path)
-            same_source = found == owner and (found.digest, found.version) == (owner.digest, owner.version)
-            edited = found is None or same_source
-            findings.append(Finding("hand-edited" if edited else "stale", relative))
+            continue
+        owner, found = build.owners[relative], _owner(parse_header(data))
+        same_source = found == owner and (found.digest, found.version) == (owner.digest, owner.version)
+        edited = found is None or same_source
+        findings.append(Finding("hand-edited" if edited else "stale", relative))
     findings.extend(Finding("orphaned", relative) for relative in build.orphans())
     return findings

@@ -24,7 +24,7 @@ from mlform.runtime.serving.app import ROUTES
 from mlform.runtime.storage.statedir import HOME_ENV
 
 from .backend import aws_secret, uses_s3
-from .output import Build
+from .output import Build, Seen
 from .pods import aws_role, service_account
 
 __all__ = ["WiringFinding", "check_build", "check_folder", "declared_secrets"]
@@ -291,10 +291,11 @@ def _folder_of(relative: str, folders: Mapping[str, Any]) -> str | None:
     return None
 
 
-def check_build(build: Build) -> list[WiringFinding]:
+def check_build(build: Build, seen: Seen | None = None) -> list[WiringFinding]:
     """Findings for every Kubernetes folder of `build`, reading each file as it is on disk (else as rendered).
 
     A file whose text on disk is the rendered one is checked as the object it was dumped from, unparsed.
+    `seen` is what the disk held, read before (default: read each file now).
     """
     folders = {folder: ctx for folder, (target, ctx) in build.contexts.items() if target == "kubernetes"}
     grouped: dict[str, dict[str, str]] = {folder: {} for folder in folders}
@@ -303,9 +304,17 @@ def check_build(build: Build) -> list[WiringFinding]:
         folder = _folder_of(relative, folders)
         if folder is None:
             continue
-        path = build.out / relative
-        found = path.read_text(encoding="utf-8") if path.is_file() else text
-        grouped[folder][relative] = found
-        if found == text and relative in folders[folder].dumped:
+        found = _on_disk(build, relative, seen)
+        grouped[folder][relative] = text if found is None else found
+        if (found is None or found == text) and relative in folders[folder].dumped:
             known[relative] = folders[folder].dumped[relative]
     return [finding for folder in sorted(folders) for finding in _check_texts(grouped[folder], folders[folder], known)]
+
+
+def _on_disk(build: Build, relative: str, seen: Seen | None) -> str | None:
+    """The text of a generated file on disk; None when it is missing or its text is the rendered one."""
+    if seen is None:
+        path = build.out / relative
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    data = seen.differing.get(relative)
+    return None if data is None else data.decode("utf-8")

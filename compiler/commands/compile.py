@@ -46,13 +46,13 @@ def compile_(specs: tuple[Path, ...], env: str | None, out: Path | None, targets
     if check:
         from mlform.compiler.artifacts.wiring import check_build
 
-        findings = output.check(build)
+        findings = output.check(build, build.seen)
         for finding in findings:
             click.echo(f"{finding.kind}: {shown(finding.path)}", err=True)
         if findings:
             click.echo(f"{len(findings)} of {len(build.files)} generated files are not current; "
                        "run `mlform compile` and commit the result.", err=True)
-        broken = check_build(build)
+        broken = check_build(build, build.seen)
         for wiring in broken:
             click.echo(f"wiring: {shown(wiring.path)}: {wiring.obj}: {wiring.message}", err=True)
         if broken:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlform.specs.errors import StateError
-from mlform.specs.fsutil import LockHeldError, file_stamp, locked, write_atomic, write_atomic_with
+from mlform.specs.fsutil import LockHeldError, file_stamp, locked, write_atomic, write_atomic_with, write_changed
 
 SOURCE = Path(__file__).resolve().parents[2]
 FOLDERS = ("compiler", "runtime", "specs")
@@ -56,6 +56,42 @@ def test_write_atomic_keeps_mode_and_changes_stamp(tmp_path: Path) -> None:
     assert target.read_text() == "{ }"
     assert before is not None and file_stamp(target) != before  # a rename brings a new inode and size
     assert file_stamp(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_write_changed_gives_a_new_file_the_mode_open_gives(tmp_path: Path, umask: int, mode: int) -> None:
+    old = os.umask(umask)
+    try:
+        assert write_changed(str(tmp_path / "new" / "deeper" / "out.yaml"), b"a: 1\n") is True
+        (tmp_path / "plain.yaml").write_bytes(b"a: 1\n")
+    finally:
+        os.umask(old)
+    made = tmp_path / "new" / "deeper" / "out.yaml"
+    assert (made.read_bytes(), made.stat().st_mode & 0o7777) == (b"a: 1\n", mode)
+    assert (tmp_path / "plain.yaml").stat().st_mode & 0o7777 == mode
+    assert sorted(p.name for p in made.parent.iterdir()) == ["out.yaml"]
+
+
+@pytest.mark.parametrize("before", [b"a: 1\n", b"a: 2\n", b"a: 10\n", b""],
+                         ids=["same", "same size", "longer", "empty"])
+def test_write_changed_writes_only_other_bytes_and_keeps_the_mode(tmp_path: Path, before: bytes) -> None:
+    target = tmp_path / "out.yaml"
+    target.write_bytes(before)
+    target.chmod(0o751)
+    inode = target.stat().st_ino
+    changed = before != b"a: 1\n"
+    assert write_changed(str(target), b"a: 1\n") is changed
+    assert (target.read_bytes(), target.stat().st_mode & 0o7777) == (b"a: 1\n", 0o751)
+    assert (target.stat().st_ino == inode) is not changed  # replaced by a rename, never rewritten in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.yaml"]
+
+
+def test_write_changed_leaves_no_temp_file_when_the_rename_fails(tmp_path: Path) -> None:
+    (tmp_path / "out.yaml").mkdir()
+    with pytest.raises(IsADirectoryError):
+        write_changed(str(tmp_path / "out.yaml"), b"a: 1\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.yaml"]
+    assert (tmp_path / "out.yaml").is_dir()
 
 
 def test_locked_without_wait_names_the_lock_and_is_a_state_error(tmp_path: Path) -> None:

@@ -143,6 +143,45 @@ def test_compile_deletes_only_its_own_orphans(project: Project, cli) -> None:
     assert mine.read_text() == "kept: true\n"
 
 
+def test_a_recompile_rewrites_only_changed_files_and_keeps_modes(project: Project, cli) -> None:
+    spec = project.spec()
+    old = os.umask(0o027)
+    try:
+        assert cli("compile", spec, "--env", "prod", cwd=project.root)[0] == 0
+    finally:
+        os.umask(old)
+    root = project.root
+    assert {(root / p).stat().st_mode & 0o7777 for p in IRIS_PROD} == {0o640}
+    edited, same_size = root / "deploy/iris/prod/docker/Dockerfile.train", root / "deploy/iris/prod/kubernetes/job.yaml"
+    edited.write_text(edited.read_text() + "# a hand edit\n")
+    same_size.write_text(same_size.read_text().replace("kind: Job", "kind: Jab"))
+    edited.chmod(0o755)
+    same_size.chmod(0o600)
+    inodes = {p: (root / p).stat().st_ino for p in IRIS_PROD}
+    code, out, _ = cli("compile", spec, "--env", "prod", cwd=project.root)
+    assert (code, out.splitlines()[-1]) == (0, f"2 written, 0 deleted, {len(IRIS_PROD) - 2} unchanged")
+    assert {p for p in IRIS_PROD if (root / p).stat().st_ino != inodes[p]} == {
+        "deploy/iris/prod/docker/Dockerfile.train", "deploy/iris/prod/kubernetes/job.yaml"}
+    assert (edited.stat().st_mode & 0o7777, same_size.stat().st_mode & 0o7777) == (0o755, 0o600)
+    assert "# a hand edit" not in edited.read_text() and "kind: Jab" not in same_size.read_text()
+
+
+def test_a_temp_file_left_by_a_crash_is_orphaned_when_whole_and_ignored_when_torn(project: Project, cli) -> None:
+    spec = project.spec()
+    cli("compile", spec, "--env", "prod", cwd=project.root)
+    folder = project.root / "deploy/iris/prod/kubernetes"
+    whole, torn = folder / ".service.yaml.0a1b2c3d.tmp", folder / ".job.yaml.4e5f6a7b.tmp"
+    whole.write_bytes((folder / "service.yaml").read_bytes())
+    torn.write_bytes((folder / "job.yaml").read_bytes()[:40])
+    code, _, err = cli("compile", spec, "--env", "prod", "--check", cwd=project.root)
+    assert (code, err.splitlines()[0]) == (1, "orphaned: deploy/iris/prod/kubernetes/.service.yaml.0a1b2c3d.tmp")
+    code, out, _ = cli("compile", spec, "--env", "prod", cwd=project.root)
+    assert (code, out.splitlines()) == (0, ["deleted deploy/iris/prod/kubernetes/.service.yaml.0a1b2c3d.tmp",
+                                           f"0 written, 1 deleted, {len(IRIS_PROD)} unchanged"])
+    assert not whole.exists() and torn.exists()
+    assert cli("compile", spec, "--env", "prod", "--check", cwd=project.root)[0] == 0
+
+
 def test_a_failed_render_writes_nothing(project: Project, cli, tmp_path: Path) -> None:
     spec = project.spec()
     override = tmp_path / "templates" / "airflow"
