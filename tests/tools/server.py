@@ -42,11 +42,12 @@ def get(port: int, path: str, body: dict[str, object] | None = None, *,
 
 @contextmanager
 def serving(args: list[str], *, cwd: Path | None = None, logs: list[str] | None = None,
-            host: str = "127.0.0.1") -> Iterator[int]:
-    """`mlform serve ARGS` until `/ready` answers 200 on `host` (the address ARGS make it listen on): its port; on
-    exit, a graceful shutdown is asserted (and the server's output lines appended to `logs` when given)."""
-    port = free_port()
-    proc = subprocess.Popen([MLFORM, "serve", *args, "--port", str(port)], cwd=cwd, stdout=subprocess.PIPE,
+            host: str = "127.0.0.1", port: int | None = None) -> Iterator[int]:
+    """`mlform serve ARGS` until `/ready` answers 200 on `host` (the address ARGS make it listen on): its port (a
+    free one given as `--port`, or `port`, which ARGS choose without it); on exit, a graceful shutdown is asserted
+    (and the server's output lines appended to `logs` when given)."""
+    flag = [] if port is not None else ["--port", str(port := free_port())]
+    proc = subprocess.Popen([MLFORM, "serve", *args, *flag], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -10,8 +11,10 @@ from typing import Any
 import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier
-from tools.server import get, serving
+from tools.server import free_port, get, serving
 
+from mlform.compiler.commands.run import load_resolved
+from mlform.compiler.commands.serve import served_ref
 from mlform.runtime.registry.models import Registry
 from mlform.runtime.steps.train import signature_of
 
@@ -34,11 +37,14 @@ def test_serve_loads_from_the_registry_and_answers(registered: tuple[Path, Rando
                                                   extra: list[str]) -> None:
     spec, model = registered
     row = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
-    with serving([str(spec), *extra]) as port:
+    logs: list[str] = []
+    with serving([str(spec), *extra], logs=logs) as port:
         status, body = get(port, "/predict", {"records": [row]})
         assert status == 200
         assert body == {"predictions": model.predict(pd.DataFrame([row])).tolist(),
                         "model": {"name": "iris-classifier", "version": 1}}
+    workers = "2 workers" if extra else "1 worker"
+    assert logs[0] == f"serving `iris-classifier` version 1 on http://127.0.0.1:{port} with {workers}"
 
 
 @pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
@@ -142,3 +148,56 @@ def test_access_log_logs_each_request_only_when_asked(registered: tuple[Path, Ra
         assert get(port, "/health")[0] == 200
     requests = [line for line in logs if '"GET /health HTTP/1.1" 200' in line]
     assert bool(requests) is logged, logs
+
+
+@pytest.mark.parametrize(("registry", "ref"), [({}, "staging"), ({"production": 2}, 2)])
+def test_a_spec_serves_its_pinned_version_else_its_promotion_alias(iris_project: Path, edit_spec: Callable[..., None],
+                                                                   registry: dict[str, int], ref: int | str) -> None:
+    edit_spec(iris_project, lambda d: d["registry"].update(registry))
+    assert served_ref(load_resolved(iris_project, None)) == ("iris-classifier", ref)
+
+
+def _second_version(spec: Path) -> RandomForestClassifier:
+    """Register version 2 of `iris-classifier`, aliased `staging` in `dev` only; return its model."""
+    frame = pd.read_csv(spec.parent / "data" / "iris.csv")
+    model = RandomForestClassifier(n_estimators=3, max_depth=1, random_state=1).fit(frame[FEATURES], frame["species"])
+    registry = Registry(spec.parent / ".mlform" / "registry")
+    version = registry.register("iris-classifier", model, signature_of(frame[FEATURES]), {}, {}).version
+    registry.set_alias("iris-classifier", "staging", version.version, env="dev")
+    return model
+
+
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
+def test_without_a_spec_the_current_folder_serves_the_alias_of_env(registered: tuple[Path, RandomForestClassifier],
+                                                                  extra: list[str]) -> None:
+    spec, _ = registered
+    model = _second_version(spec)
+    rows = [ROW, {"sepal_length": 5.0, "sepal_width": 3.4, "petal_length": 1.5, "petal_width": 0.2}]
+    logs: list[str] = []
+    with serving(["--model", "iris-classifier@staging", "--env", "dev", *extra], cwd=spec.parent, logs=logs) as port:
+        status, body = get(port, "/predict", {"records": rows})
+        assert (status, body) == (200, {"predictions": model.predict(pd.DataFrame(rows)).tolist(),
+                                        "model": {"name": "iris-classifier", "version": 2}})
+        assert get(port, "/predict", {"records": [ROW] * 1000})[0] == 200
+        assert get(port, "/predict", {"records": [ROW] * 1001}) == (
+            413, {"error": "`records` has 1001 rows; the limit (`max_batch_size`) is 1000"})
+    assert logs[0].startswith("serving `iris-classifier` version 2 on ")
+
+
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
+def test_the_specs_port_and_batch_limit_apply_without_flags(registered: tuple[Path, RandomForestClassifier],
+                                                            edit_spec: Callable[..., None], extra: list[str]) -> None:
+    spec, _ = registered
+    port = free_port()
+    edit_spec(spec, lambda d: d["serving"].update(port=port, max_batch_size=2))
+    with serving([str(spec), *extra], port=port):
+        assert get(port, "/predict", {"records": [ROW] * 2})[0] == 200
+        assert get(port, "/predict", {"records": [ROW] * 3}) == (
+            413, {"error": "`records` has 3 rows; the limit (`max_batch_size`) is 2"})
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/health")
+            response = conn.getresponse()
+            assert (response.status, response.getheader("server")) == (200, None)  # no server banner
+        finally:
+            conn.close()
