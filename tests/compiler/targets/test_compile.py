@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -234,3 +235,12 @@ def test_paths_in_the_files_are_relative_to_the_project_root(project: Project, o
     apply = yaml.safe_load(build.files[".github/workflows/mlform-iris-prod-apply.yml"])
     built = [s["with"]["file"] for s in apply["jobs"]["apply"]["steps"] if s["name"].startswith("Build and push")]
     assert built == [f"{rooted}/Dockerfile.train", f"{rooted}/Dockerfile.serve"]
+
+
+def test_what_a_target_dumped_is_a_cache_outside_the_contexts_identity(project: Project) -> None:
+    build = compile_specs([project.spec()], "prod", None, ["kubernetes"], cwd=project.root)
+    [(_, ctx)] = build.contexts.values()
+    assert ctx.dumped  # the kubernetes target keeps the objects it dumped
+    other = dataclasses.replace(ctx, dumped={})
+    assert other == ctx
+    assert repr(other) == repr(ctx)

@@ -326,3 +326,15 @@ def test_pull_requests_watch_no_data_outside_the_project(project: Project, cli) 
     assert paths["pull_request"]["paths"] == [
         "models/iris/mlform.yaml", "models/iris/data/iris.csv", "gen/deploy/iris/dev/**",
         "gen/.github/workflows/mlform-iris-dev-*.yml"]
+
+
+def test_a_shared_backend_pins_the_served_models_libraries_before_the_build(compiled: Project) -> None:
+    names = list(_steps(compiled, "team-prod-apply"))
+    assert names[names.index("Log in to the registry"):] == [
+        "Log in to the registry", "Pin the served model's training libraries", "Build and push the train image",
+        "Build and push the serve image"]
+    assert _steps(compiled, "team-prod-apply")["Pin the served model's training libraries"] == {
+        "name": "Pin the served model's training libraries",
+        "env": {"IRIS_STATE_URL": "${{ secrets.IRIS_STATE_URL }}"},
+        "run": 'mlform models pins "$MLFORM_SPEC" --env "$MLFORM_ENV" > models/team/mlform-pins-prod.txt\n'}
+    assert "Pin the served model's training libraries" not in _steps(compiled, "iris-prod-apply")
