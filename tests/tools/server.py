@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -68,4 +69,6 @@ def serving(args: list[str], *, cwd: Path | None = None, logs: list[str] | None 
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how the process ended
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "Application shutdown complete" in err or "Stopping parent process" in err
-    assert f"on http://{host}:{port}" in err
+    # mlform's own start-up line, on stderr (uvicorn's "Uvicorn running on ..." line is there too)
+    assert re.search(rf"^serving `[^`]+` version \d+ on http://{re.escape(host)}:{port} with \d+ workers?$", err,
+                     flags=re.MULTILINE), err
