@@ -37,8 +37,8 @@ _TARGETS = "tests/compiler/targets/"
 TARGETS: dict[str, list[str]] = {  # module -> the fast tests that cover it
     "compiler/artifacts/wiring.py": [f"{_TARGETS}test_wiring.py"],
     "compiler/targets/__init__.py": [f"{_TARGETS}test_toy_target.py", f"{_TARGETS}test_compile.py"],
-    "compiler/targets/airflow.py": [f"{_TARGETS}test_compile.py", f"{_TARGETS}test_hostile.py",
-                                    f"{_TARGETS}test_render.py"],
+    "compiler/targets/airflow.py": [f"{_TARGETS}test_airflow_render.py", f"{_TARGETS}test_compile.py",
+                                    f"{_TARGETS}test_hostile.py", f"{_TARGETS}test_render.py"],
     "compiler/targets/docker.py": [f"{_TARGETS}test_docker_render.py", f"{_TARGETS}test_docker_build_pins.py",
                                    f"{_TARGETS}test_compile.py", f"{_TARGETS}test_hostile.py"],
     "compiler/targets/github_actions.py": [f"{_TARGETS}test_github_actions.py",

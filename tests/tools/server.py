@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -42,11 +43,12 @@ def get(port: int, path: str, body: dict[str, object] | None = None, *,
 
 @contextmanager
 def serving(args: list[str], *, cwd: Path | None = None, logs: list[str] | None = None,
-            host: str = "127.0.0.1") -> Iterator[int]:
-    """`mlform serve ARGS` until `/ready` answers 200 on `host` (the address ARGS make it listen on): its port; on
-    exit, a graceful shutdown is asserted (and the server's output lines appended to `logs` when given)."""
-    port = free_port()
-    proc = subprocess.Popen([MLFORM, "serve", *args, "--port", str(port)], cwd=cwd, stdout=subprocess.PIPE,
+            host: str = "127.0.0.1", port: int | None = None) -> Iterator[int]:
+    """`mlform serve ARGS` until `/ready` answers 200 on `host` (the address ARGS make it listen on): its port (a
+    free one given as `--port`, or `port`, which ARGS choose without it); on exit, a graceful shutdown is asserted
+    (and the server's output lines appended to `logs` when given)."""
+    flag = [] if port is not None else ["--port", str(port := free_port())]
+    proc = subprocess.Popen([MLFORM, "serve", *args, *flag], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -67,4 +69,6 @@ def serving(args: list[str], *, cwd: Path | None = None, logs: list[str] | None 
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how the process ended
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "Application shutdown complete" in err or "Stopping parent process" in err
-    assert f"on http://{host}:{port}" in err
+    # mlform's own start-up line, on stderr (uvicorn's "Uvicorn running on ..." line is there too)
+    assert re.search(rf"^serving `[^`]+` version \d+ on http://{re.escape(host)}:{port} with \d+ workers?$", err,
+                     flags=re.MULTILINE), err

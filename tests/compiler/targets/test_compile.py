@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlform.compiler.artifacts.output import HEADER_MARK
+from mlform.compiler.artifacts.output import HEADER_MARK, compile_specs
 from mlform.compiler.targets import load_targets
 
 from .conftest import Project, full_featured
@@ -281,3 +282,25 @@ def test_pod_tasks_need_the_kubernetes_target(project: Project, cli) -> None:
     code, _, err = cli("compile", spec, "--env", "prod", "--target", "airflow", cwd=project.root)
     assert (code, err) == (1, "error: `targets.airflow.operator: kubernetes` runs pods: "
                               "set `targets.kubernetes` (namespace, account)\n")
+
+
+@pytest.mark.parametrize(("out", "rooted"), [(None, "deploy/iris/prod/docker"),
+                                             ("build", "build/deploy/iris/prod/docker"),
+                                             ("build/gen", "build/gen/deploy/iris/prod/docker")])
+def test_paths_in_the_files_are_relative_to_the_project_root(project: Project, out: str | None,
+                                                             rooted: str) -> None:
+    spec = project.spec()
+    build = compile_specs([spec], "prod", None if out is None else project.root / out, ["docker", "github-actions"],
+                          cwd=project.root)
+    apply = yaml.safe_load(build.files[".github/workflows/mlform-iris-prod-apply.yml"])
+    built = [s["with"]["file"] for s in apply["jobs"]["apply"]["steps"] if s["name"].startswith("Build and push")]
+    assert built == [f"{rooted}/Dockerfile.train", f"{rooted}/Dockerfile.serve"]
+
+
+def test_what_a_target_dumped_is_a_cache_outside_the_contexts_identity(project: Project) -> None:
+    build = compile_specs([project.spec()], "prod", None, ["kubernetes"], cwd=project.root)
+    [(_, ctx)] = build.contexts.values()
+    assert ctx.dumped  # the kubernetes target keeps the objects it dumped
+    other = dataclasses.replace(ctx, dumped={})
+    assert other == ctx
+    assert repr(other) == repr(ctx)

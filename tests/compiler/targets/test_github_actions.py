@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from tools import LINT, actionlint, run
 
 from mlform.compiler.targets.github_actions import ACTIONS
 
-from .conftest import Project
+from .conftest import EXAMPLES, Project
 
 # GitHub-hosted runner labels newer than the label list inside the actionlint build the tests run
 NEWER_RUNNER_LABELS = {"ubuntu-24.04"}
@@ -185,3 +186,155 @@ def test_monitoring_by_pull_request_gets_write_access_in_that_job_only(compiled:
     for kind in ("apply", "pr"):
         other = yaml.safe_load((flows / f"mlform-watch-prod-{kind}.yml").read_text())
         assert all(j["permissions"].get("contents") == "read" for j in other["jobs"].values())
+
+
+def _workflow(project: Project, name: str) -> dict[str, Any]:
+    return yaml.safe_load((project.root / ".github/workflows" / f"mlform-{name}.yml").read_text())
+
+
+def _steps(project: Project, name: str) -> dict[str, dict[str, Any]]:
+    [job] = _workflow(project, name)["jobs"].values()
+    return {step["name"]: step for step in job["steps"]}
+
+
+def test_only_pull_requests_check_out_the_history_diff_compiles_from(compiled: Project) -> None:
+    for name, checkout in [("iris-prod-pr", {"persist-credentials": False, "fetch-depth": 0}),
+                           ("iris-prod-apply", {"persist-credentials": False}),
+                           ("iris-prod-monitor", {"persist-credentials": False})]:
+        assert _steps(compiled, name)["Check out"]["with"] == checkout, name
+
+
+def test_the_pull_request_job_runs_its_steps_in_order(compiled: Project) -> None:
+    doc = _workflow(compiled, "iris-prod-pr")
+    assert doc["name"] == "mlform iris (prod): pull request"
+    assert doc["concurrency"] == {"group": "mlform-pr-iris-prod-${{ github.event.pull_request.number }}",
+                                  "cancel-in-progress": True}
+    job = doc["jobs"]["check"]
+    assert (job["runs-on"], job["permissions"], job["timeout-minutes"]) == (
+        "ubuntu-24.04", {"contents": "read", "pull-requests": "write"}, 60)
+    assert job["env"] == {"MLFORM_SPEC": "models/iris/mlform.yaml", "MLFORM_ENV": "prod"}
+    assert [s["name"] for s in job["steps"]] == [
+        "Check out", "Set up Python", "Install mlform", "Validate", "Fit the pipeline on a sample",
+        "Check generated files are current", "Plan", "Readiness", "Model card of a promotion", "Diff",
+        "Comment the plan"]
+    steps = {s["name"]: s for s in job["steps"]}
+    assert steps["Set up Python"]["with"] == {"python-version": "3.11"}
+    assert steps["Check generated files are current"] == {
+        "name": "Check generated files are current", "env": {"MLFORM_OUT": "."},
+        "run": 'mlform compile "$MLFORM_SPEC" --env "$MLFORM_ENV" --out "$MLFORM_OUT" --check\n'}
+    assert steps["Diff"] == {"name": "Diff", "run": 'mlform diff "$MLFORM_SPEC" --env "$MLFORM_ENV"\n'}
+    assert steps["Comment the plan"]["env"] == {"MLFORM_PLAN_ID": "iris/prod"}
+
+
+AWS_SECRETS = {"AWS_ACCESS_KEY_ID": "${{ secrets.AWS_ACCESS_KEY_ID }}",
+               "AWS_SECRET_ACCESS_KEY": "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
+               "AWS_ENDPOINT_URL": "${{ secrets.AWS_ENDPOINT_URL }}"}
+
+
+@pytest.mark.parametrize(("name", "env"), [
+    ("iris-prod", None),  # a local backend: nothing to reach
+    ("team-prod", {"IRIS_STATE_URL": "${{ secrets.IRIS_STATE_URL }}"}),
+    ("team-dev", {**AWS_SECRETS, "AWS_REGION": "us-east-1"}),
+    ("team-staging", None),  # the OIDC role gives the AWS variables
+])
+def test_read_only_steps_get_the_shared_backends_credentials_only(compiled: Project, name: str,
+                                                                  env: dict[str, str] | None) -> None:
+    steps = _steps(compiled, f"{name}-pr")
+    for step in ("Plan", "Model card of a promotion", "Diff"):
+        assert steps[step].get("env") == env, step
+    for step in ("Validate", "Readiness"):
+        assert "env" not in steps[step]
+
+
+@pytest.mark.parametrize(("name", "permissions", "aws"), [
+    ("team-staging-pr", {"contents": "read", "pull-requests": "write", "id-token": "write"},
+     {"role-to-assume": "arn:aws:iam::123456789012:role/iris-ci", "aws-region": "eu-west-1"}),
+    ("team-staging-apply", {"contents": "read", "packages": "write", "id-token": "write"},
+     {"role-to-assume": "arn:aws:iam::123456789012:role/iris-ci", "aws-region": "eu-west-1"}),
+    ("team-dev-pr", {"contents": "read", "pull-requests": "write"}, None),
+    ("iris-prod-pr", {"contents": "read", "pull-requests": "write"}, None),
+])
+def test_an_aws_role_is_assumed_by_oidc_after_the_install(compiled: Project, name: str,
+                                                         permissions: dict[str, str],
+                                                         aws: dict[str, str] | None) -> None:
+    [job] = _workflow(compiled, name)["jobs"].values()
+    assert job["permissions"] == permissions
+    names = [s["name"] for s in job["steps"]]
+    if aws is None:
+        assert "Configure AWS credentials" not in names
+        return
+    assert names[:4] == ["Check out", "Set up Python", "Install mlform", "Configure AWS credentials"]
+    assert job["steps"][3]["with"] == aws
+
+
+@pytest.mark.parametrize(("name", "run", "env"), [
+    ("iris-prod", 'mlform apply "$MLFORM_SPEC" --env "$MLFORM_ENV" --yes\n', None),
+    ("team-prod", 'mlform apply "$MLFORM_SPEC" --env "$MLFORM_ENV" --yes --lock-timeout 10m\n',
+     {"IRIS_STATE_URL": "${{ secrets.IRIS_STATE_URL }}"}),
+    ("team-dev", 'mlform apply "$MLFORM_SPEC" --env "$MLFORM_ENV" --yes --lock-timeout 10m\n',
+     {**AWS_SECRETS, "AWS_REGION": "us-east-1"}),
+    ("full-prod", 'mlform apply "$MLFORM_SPEC" --env "$MLFORM_ENV" --yes\n',
+     {"MLFLOW_TRACKING_URI": "${{ secrets.MLFLOW_TRACKING_URI }}"}),
+])
+def test_apply_queues_on_a_shared_lock_and_reads_the_secrets_it_needs(compiled: Project, name: str, run: str,
+                                                                      env: dict[str, str] | None) -> None:
+    apply = _steps(compiled, f"{name}-apply")["Apply"]
+    assert (apply["run"], apply.get("env")) == (run, env)
+
+
+def test_the_apply_workflow_runs_on_pushes_and_by_hand(compiled: Project) -> None:
+    doc = _workflow(compiled, "iris-dev-apply")
+    assert doc["name"] == "mlform iris (dev): apply"
+    assert doc["run-name"] == "mlform iris (dev): apply (${{ inputs.reason || github.event_name }})"
+    assert doc["on"]["workflow_dispatch"] == {"inputs": {"reason": {
+        "description": "Why the pipeline is applied again", "type": "string", "required": False,
+        "default": "manual"}}}
+    assert "environment" in doc["jobs"]["apply"] and doc["jobs"]["apply"]["environment"] == "dev"
+
+
+def test_images_are_built_after_logging_in_to_their_registry(compiled: Project) -> None:
+    steps = _steps(compiled, "iris-prod-apply")
+    assert steps["Log in to the registry"]["with"] == {
+        "registry": "ghcr.io", "username": "${{ github.actor }}", "password": "${{ secrets.GITHUB_TOKEN }}"}
+    built = steps["Build and push the train image"]["with"]
+    assert re.fullmatch(r"ghcr\.io/example/iris:train-prod-[0-9a-f]{12}", built.pop("tags"))
+    assert built == {"context": "models/iris", "file": "deploy/iris/prod/docker/Dockerfile.train", "push": True}
+
+
+def test_alerting_monitors_fail_on_a_breach_at_the_schedule(compiled: Project) -> None:
+    doc = _workflow(compiled, "iris-dev-monitor")
+    assert doc["name"] == "mlform iris (dev): monitor"
+    assert doc["on"] == {"schedule": [{"cron": "0 6 * * *"}], "workflow_dispatch": {}}
+    assert doc["concurrency"] == {"group": "mlform-monitor-iris-dev", "cancel-in-progress": False}
+    job = doc["jobs"]["monitor"]
+    assert [s["name"] for s in job["steps"]][3:] == ["Monitor drift and performance", "Fail on breach"]
+    monitor, alert = job["steps"][3:]
+    assert monitor["id"] == "monitor" and "env" not in monitor
+    assert monitor["run"].startswith('set +e\nmlform monitor "$MLFORM_SPEC" --env "$MLFORM_ENV"\nstatus=$?\n')
+    assert alert == {"name": "Fail on breach", "if": "steps.monitor.outputs.breach == 'true'",
+                     "run": 'echo "::error title=mlform monitor::drift or performance breach; see the log of the '
+                            'previous step"\nexit 1\n'}
+
+
+def test_pull_requests_watch_no_data_outside_the_project(project: Project, cli) -> None:
+    shutil.copy(EXAMPLES / "iris" / "data" / "live.csv", project.root.parent / "shared.csv")
+    spec = project.spec(edit=lambda d: d["data"]["sources"]["live"].update(path="../../../shared.csv"))
+    code, out, err = cli("compile", spec, "--env", "dev", "--target", "github-actions", "--out", "gen",
+                         cwd=project.root)
+    assert code == 0, out + err
+    paths = yaml.safe_load((project.root / "gen/.github/workflows/mlform-iris-dev-pr.yml").read_text())["on"]
+    assert paths["pull_request"]["paths"] == [
+        "models/iris/mlform.yaml", "models/iris/data/iris.csv", "gen/deploy/iris/dev/**",
+        "gen/.github/workflows/mlform-iris-dev-*.yml"]
+
+
+def test_a_shared_backend_pins_the_served_models_libraries_before_the_build(compiled: Project) -> None:
+    names = list(_steps(compiled, "team-prod-apply"))
+    assert names[names.index("Log in to the registry"):] == [
+        "Log in to the registry", "Pin the served model's training libraries", "Build and push the train image",
+        "Build and push the serve image"]
+    assert _steps(compiled, "team-prod-apply")["Pin the served model's training libraries"] == {
+        "name": "Pin the served model's training libraries",
+        "env": {"IRIS_STATE_URL": "${{ secrets.IRIS_STATE_URL }}"},
+        "run": 'mlform models pins "$MLFORM_SPEC" --env "$MLFORM_ENV" > models/team/mlform-pins-prod.txt\n'}
+    assert "Pin the served model's training libraries" not in _steps(compiled, "iris-prod-apply")

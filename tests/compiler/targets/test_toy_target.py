@@ -158,3 +158,21 @@ def test_a_declaration_that_is_not_one_names_its_plugin(plugin: Path, tmp_path: 
     done = _mlform("validate", spec, site=plugin, cwd=spec.parent)
     assert (done.returncode, done.stderr) == (
         1, "error: target `toy` (toy_target:ToySettings) is not a `TargetSettings` declaration\n")
+
+
+@pytest.mark.parametrize(("module", "entry_points", "message"), [
+    (TOY_MODULE.replace("def directory(ctx):", "def folder(ctx):"), ENTRY_POINTS,
+     "error: target `toy` (toy_target) defines no `render(ctx)` and `directory(ctx)`\n"),
+    (TOY_MODULE.replace("def render(ctx):", "def draw(ctx):"), ENTRY_POINTS,
+     "error: target `toy` (toy_target) defines no `render(ctx)` and `directory(ctx)`\n"),
+    (TOY_MODULE, ENTRY_POINTS.replace("toy = toy_target\n", "toy = toy_target\nspare = toy_target\n", 1),
+     "error: target `spare` (toy_target) declares no settings in the `mlform.target_settings` entry points\n"),
+])
+def test_a_target_module_that_is_not_one_names_its_plugin(plugin: Path, tmp_path: Path, module: str,
+                                                          entry_points: str, message: str) -> None:
+    (plugin / "toy_target.py").write_text(module)
+    (plugin / "toy_target-0.1.dist-info" / "entry_points.txt").write_text(entry_points)
+    spec = _project(tmp_path, "hi")
+    done = _mlform("compile", spec, "--target", "toy", site=plugin, cwd=spec.parent)
+    assert (done.returncode, done.stderr) == (1, message)
+    assert not (spec.parent / "deploy").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import http.client
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -10,12 +12,15 @@ from typing import Any
 import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier
-from tools.server import get, serving
+from tools.server import free_port, get, serving
 
+from mlform.compiler.commands.run import load_resolved
+from mlform.compiler.commands.serve import CONFIG_ENV, app_from_env, served_ref
 from mlform.runtime.registry.models import Registry
 from mlform.runtime.steps.train import signature_of
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+ROW = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
 
 
 @pytest.fixture
@@ -29,16 +34,79 @@ def registered(iris_project: Path) -> tuple[Path, RandomForestClassifier]:
     return iris_project, model
 
 
+def _second_version(spec: Path) -> RandomForestClassifier:
+    """Register version 2 of `iris-classifier`, aliased `staging` in `dev` only; return its model."""
+    frame = pd.read_csv(spec.parent / "data" / "iris.csv")
+    model = RandomForestClassifier(n_estimators=3, max_depth=1, random_state=1).fit(frame[FEATURES], frame["species"])
+    registry = Registry(spec.parent / ".mlform" / "registry")
+    version = registry.register("iris-classifier", model, signature_of(frame[FEATURES]), {}, {}).version
+    registry.set_alias("iris-classifier", "staging", version.version, env="dev")
+    return model
+
+
+@pytest.mark.parametrize(("registry", "ref"), [({}, "staging"), ({"production": 2}, 2)])
+def test_a_spec_serves_its_pinned_version_else_its_promotion_alias(iris_project: Path, edit_spec: Callable[..., None],
+                                                                   registry: dict[str, int], ref: int | str) -> None:
+    edit_spec(iris_project, lambda d: d["registry"].update(registry))
+    assert served_ref(load_resolved(iris_project, None)) == ("iris-classifier", ref)
+
+
+def test_a_worker_builds_the_app_the_parent_configured(registered: tuple[Path, RandomForestClassifier],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, _ = registered
+    _second_version(spec)
+    monkeypatch.chdir(spec.parent)  # without a spec, the registry is the current folder's
+    config = {"spec": None, "env": "dev", "alias_env": "dev", "model": "iris-classifier", "version": 2,
+              "max_batch_size": 7, "max_body_bytes": 999, "id_columns": [], "watch": {}}
+    monkeypatch.setenv(CONFIG_ENV, json.dumps(config))
+    gc.unfreeze()
+    try:
+        app = app_from_env()
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert (app.model_json, app.max_batch_size, app.max_body_bytes) == (
+        {"name": "iris-classifier", "version": 2}, 7, 999)
+    assert frozen > 0  # the loaded model is out of the collector's way
+
+
+def test_the_help_names_the_default_port(mlform: Callable[..., Any]) -> None:
+    result = mlform("serve", "--help")
+    assert result.code == 0
+    assert "(default: the spec's `serving.port`, else 8080)" in " ".join(result.out.split())
+
+
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
+def test_without_a_spec_the_current_folder_serves_the_alias_of_env(registered: tuple[Path, RandomForestClassifier],
+                                                                  extra: list[str]) -> None:
+    spec, _ = registered
+    model = _second_version(spec)
+    rows = [ROW, {"sepal_length": 5.0, "sepal_width": 3.4, "petal_length": 1.5, "petal_width": 0.2}]
+    logs: list[str] = []
+    with serving(["--model", "iris-classifier@staging", "--env", "dev", *extra], cwd=spec.parent, logs=logs) as port:
+        status, body = get(port, "/predict", {"records": rows})
+        assert (status, body) == (200, {"predictions": model.predict(pd.DataFrame(rows)).tolist(),
+                                        "model": {"name": "iris-classifier", "version": 2}})
+        assert get(port, "/predict", {"records": [ROW] * 1000})[0] == 200
+        assert get(port, "/predict", {"records": [ROW] * 1001}) == (
+            413, {"error": "`records` has 1001 rows; the limit (`max_batch_size`) is 1000"})
+    assert logs[0].startswith("serving `iris-classifier` version 2 on ")
+
+
 @pytest.mark.parametrize("extra", [[], ["--workers", "2", "--model", "iris-classifier@1"]])
 def test_serve_loads_from_the_registry_and_answers(registered: tuple[Path, RandomForestClassifier],
                                                   extra: list[str]) -> None:
     spec, model = registered
     row = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
-    with serving([str(spec), *extra]) as port:
+    logs: list[str] = []
+    with serving([str(spec), *extra], logs=logs) as port:
         status, body = get(port, "/predict", {"records": [row]})
         assert status == 200
         assert body == {"predictions": model.predict(pd.DataFrame([row])).tolist(),
                         "model": {"name": "iris-classifier", "version": 1}}
+    workers = "2 workers" if extra else "1 worker"
+    assert logs[0] == f"serving `iris-classifier` version 1 on http://127.0.0.1:{port} with {workers}"
+    assert any(line.startswith("INFO:     Started parent process [") for line in logs) is bool(extra)
 
 
 @pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
@@ -113,7 +181,6 @@ def test_predict_explain_adds_contributions_that_add_up(registered: tuple[Path, 
     picked = [list(model.classes_).index(p) for p in scored["prediction"]]
     totals = [sum(e["contributions"].values()) + e["base"] for e in explained]
     assert totals == pytest.approx([proba[i][k] for i, k in enumerate(picked)])
-ROW = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
 
 
 def _body_bytes(records: int) -> int:
@@ -142,3 +209,22 @@ def test_access_log_logs_each_request_only_when_asked(registered: tuple[Path, Ra
         assert get(port, "/health")[0] == 200
     requests = [line for line in logs if '"GET /health HTTP/1.1" 200' in line]
     assert bool(requests) is logged, logs
+
+
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
+def test_the_specs_port_and_batch_limit_apply_without_flags(registered: tuple[Path, RandomForestClassifier],
+                                                            edit_spec: Callable[..., None], extra: list[str]) -> None:
+    spec, _ = registered
+    port = free_port()
+    edit_spec(spec, lambda d: d["serving"].update(port=port, max_batch_size=2))
+    with serving([str(spec), *extra], port=port):
+        assert get(port, "/predict", {"records": [ROW] * 2})[0] == 200
+        assert get(port, "/predict", {"records": [ROW] * 3}) == (
+            413, {"error": "`records` has 3 rows; the limit (`max_batch_size`) is 2"})
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/health")
+            response = conn.getresponse()
+            assert (response.status, response.getheader("server")) == (200, None)  # no server banner
+        finally:
+            conn.close()
