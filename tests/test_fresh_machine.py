@@ -48,7 +48,7 @@ def test_a_fresh_debian_machine_passes_make_test_fast(engine: docker_engine.Engi
     PIP_CACHE.mkdir(parents=True, exist_ok=True)
     container = engine.client.containers.create(
         image, ["sh", "-c", SCRIPT], working_dir="/src", network_mode="host",
-        volumes={str(PIP_CACHE): {"bind": "/root/.cache/pip", "mode": "rw"}})
+        environment={"PIP_CACHE_DIR": "/pip-cache"}, volumes={str(PIP_CACHE): {"bind": "/pip-cache", "mode": "rw"}})
     try:
         assert container.put_archive("/", archive(clone_files()))
         container.start()
