@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
-
-from mlform.compiler.cli import COMMANDS
-
-
-def _commands() -> Iterator[tuple[str, click.Command]]:
-    for name, (target, _) in sorted(COMMANDS.items()):
-        module, _, attr = target.partition(":")
-        command = getattr(importlib.import_module(module), attr)
-        if isinstance(command, click.Group):
-            for sub_name, sub in sorted(command.commands.items()):
-                yield f"{name} {sub_name}", sub
-        else:
-            yield name, command
+from tools.cli_tree import commands
 
 
 def _options(command: click.Command) -> dict[str, click.Option]:
     return {opt: p for p in command.params if isinstance(p, click.Option) for opt in p.opts}
 
 
-_AUDITED = list(_commands())
+_AUDITED = [(" ".join(path), command) for path, command in commands()]
 
 
 @pytest.mark.parametrize(("name", "command"), _AUDITED, ids=[name for name, _ in _AUDITED])
