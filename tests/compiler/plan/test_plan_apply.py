@@ -76,6 +76,32 @@ def test_apply_then_plan_is_a_no_op_and_a_change_names_its_reason(project: Path)
     assert [(a["address"], a["before"]) for a in aliases] == [("iris-classifier@staging", "v1")]
 
 
+def _compiled(project: Path, *target: str) -> set[str]:
+    """The files `compile --env dev` writes for `target` (all targets when none), relative to the project root."""
+    out = project / "expected-build"
+    compiled = mlform(project, "compile", ".", "--env", "dev", "--out", out.name, *target)
+    assert compiled.returncode == 0, compiled.stderr
+    files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    shutil.rmtree(out)
+    return files
+
+
+def test_target_limits_plan_and_apply_to_the_files_of_those_targets(project: Path) -> None:
+    docker, every = _compiled(project, "--target", "docker"), _compiled(project)
+    assert docker and docker < every  # the other targets write files of their own
+    planned = mlform(project, "plan", ".", "--env", "dev", "--target", "docker", "--format", "json")
+    assert planned.returncode == 0, planned.stderr
+    changes = json.loads(planned.stdout)["plans"][0]["changes"]
+    assert {c["address"] for c in changes if c["kind"] == "artifact"} == docker
+    before = tree(project)
+    applied = mlform(project, "apply", ".", "--env", "dev", "--target", "docker", "--yes")
+    assert applied.returncode == 0, applied.stderr
+    written = {name for name in set(tree(project)) - set(before) if not name.startswith(".mlform/")}
+    assert written == docker
+    state = json.loads((project / ".mlform" / "state" / "iris.dev.json").read_text())
+    assert set(state["artifacts"]) == docker
+
+
 def _edit_spec(project: Path) -> None:
     spec = project / "mlform.yaml"
     spec.write_text(spec.read_text().replace("n_estimators: 20", "n_estimators: 25"))
