@@ -244,6 +244,19 @@ def test_runs_and_models_commands(core_project: Path, mlform) -> None:
     assert (missing.code, missing.err) == (1, "error: run `nope` is not a tracked run\n")
 
 
+def test_runs_list_limit_keeps_the_newest_runs(core_project: Path, mlform) -> None:
+    for _ in range(3):
+        assert mlform("run", core_project, "--step", "ingest.train", "--force").code == 0
+    every = json.loads(mlform("runs", "list", core_project, "--format", "json").out)
+    assert len({row["id"] for row in every}) == 3
+    newest_first = sorted(every, key=lambda row: row["started"], reverse=True)
+    limited = mlform("runs", "list", core_project, "--limit", "2", "--format", "json")
+    assert limited.code == 0, limited.err
+    assert json.loads(limited.out) == newest_first[:2]
+    table = mlform("runs", "list", core_project, "--limit", "1").out.splitlines()
+    assert [line.split()[0] for line in table[1:]] == [newest_first[0]["id"]]
+
+
 def test_lineage_records_spec_digest_data_and_commit(core_project: Path, mlform) -> None:
     assert mlform("run", core_project).code == 0
     version = Registry(core_project.parent / ".mlform" / "registry").resolve("iris-classifier", 1)
