@@ -158,3 +158,26 @@ def test_a_recipe_folder_given_relative_to_the_working_folder_imports(
     specs, diagnostics = validate_file(tmp_path / "recipe" / "mlform.yaml")
     assert [d for d in diagnostics if d.severity == "error"] == []
     assert specs[0].pipeline.data.sources["train"].type == "python"
+
+
+def test_profile_chooses_the_profile_file_and_force_replaces_an_earlier_import(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_recipe(tmp_path / "recipe", "regression")
+    local = (root / "profiles" / "local.yaml").read_text()
+    assert "RMSE_THRESHOLD: 80" in local
+    (root / "profiles" / "ci.yaml").write_text(local.replace("RMSE_THRESHOLD: 80", "RMSE_THRESHOLD: 42"))
+    spec = root / "mlform.yaml"
+
+    assert _mlform(capsys, "import", "mlflow-recipe", str(root))[0] == 0  # the default profile: local
+    first = spec.read_text()
+    assert '"rmse": {"max": 80}' in first and "(profile `local`)" in first
+
+    refused = _mlform(capsys, "import", "mlflow-recipe", str(root), "--profile", "ci")
+    assert refused[0] == 1 and "pass --force to replace" in refused[2]
+    assert spec.read_text() == first
+
+    code, out, err = _mlform(capsys, "import", "mlflow-recipe", str(root), "--profile", "ci", "--force")
+    assert code == 0, err
+    assert f"wrote {spec}" in out.splitlines()
+    replaced = spec.read_text()
+    assert '"rmse": {"max": 42}' in replaced and '"max": 80' not in replaced and "(profile `ci`)" in replaced
