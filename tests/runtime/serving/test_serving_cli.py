@@ -200,7 +200,8 @@ def test_max_body_bytes_is_the_limit_the_server_enforces(registered: tuple[Path,
     assert (status, body) == (413, {"error": f"the body is larger than the limit of {limit} bytes"})
 
 
-@pytest.mark.parametrize(("flag", "logged"), [([], False), (["--access-log"], True)])
+@pytest.mark.parametrize(("flag", "logged"), [([], False), (["--access-log"], True),
+                                              (["--access-log", "--no-access-log"], False)])
 def test_access_log_logs_each_request_only_when_asked(registered: tuple[Path, RandomForestClassifier],
                                                       flag: list[str], logged: bool) -> None:
     spec, _ = registered
