@@ -312,3 +312,32 @@ def test_an_unreachable_engine_fails_clearly(project: Project, tmp_path: Path) -
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith(f"error: cannot reach the Docker engine (unix://{tmp_path}/absent.sock)")
     assert "Traceback" not in done.stderr
+
+
+def test_templates_no_cache_and_quiet_change_what_is_built_and_shown(engine: docker_engine.Engine, shell_less: str,
+                                                                     project: Project, tmp_path: Path) -> None:
+    # the built-in template's RUN steps fail on a shell-less base: only the replacement, which has none, can build
+    spec = project.spec("templated", edit=lambda doc: doc["targets"]["docker"].update(image="mlform-e2e/templated",
+                                                                                     base_image=shell_less))
+    override = tmp_path / "templates" / "docker"
+    override.mkdir(parents=True)
+    (override / "Dockerfile.train.j2").write_text(f"FROM {shell_less}\nLABEL org.mlform.test=templated\n")
+    args = (spec, "--env", "dev", "--kind", "train", "--network", "none", "--templates", override.parent)
+    first = mlform_build(*args, cwd=project.root)
+    assert first.returncode == 0, first.stderr[-4000:]
+    tag = first.stdout.split()[1]
+    try:
+        assert engine.client.images.get(tag).labels == {"org.mlform.test": "templated"}
+        again = mlform_build(*args, cwd=project.root)
+        assert again.returncode == 0 and " ---> Using cache" in again.stderr.splitlines(), again.stderr
+        rebuilt = mlform_build(*args, "--no-cache", cwd=project.root)
+        assert rebuilt.returncode == 0, rebuilt.stderr[-4000:]
+        assert " ---> Using cache" not in rebuilt.stderr.splitlines()
+        assert any(line.startswith(" ---> ") for line in rebuilt.stderr.splitlines())  # what --quiet leaves out
+        quiet = mlform_build(*args, "--no-cache", "--quiet", cwd=project.root)
+        assert quiet.returncode == 0, quiet.stderr[-4000:]
+        shown = quiet.stderr.splitlines()
+        assert shown[0].startswith(f"building {tag} (templated, dev, train) from ")
+        assert shown[1:] == [f"Step 1/2 : FROM {shell_less}", "Step 2/2 : LABEL org.mlform.test=templated"]
+    finally:
+        engine.client.images.remove(tag, force=True)
