@@ -11,7 +11,18 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-__all__ = ["forest_metrics", "forest_scores"]
+__all__ = ["forest_metrics", "forest_scores", "split_rows"]
+
+
+def split_rows(spec: Path, data: str = "data/iris.csv") -> tuple[np.ndarray, np.ndarray]:
+    """The training and test row positions of the spec's seeded split of `data`, in file order."""
+    doc = yaml.safe_load(spec.read_text())
+    frame = pd.read_csv(spec.parent / data)
+    split = doc["data"]["split"]
+    stratify = frame[doc["data"]["target"]] if split["method"] == "stratified" else None
+    train, test = train_test_split(np.arange(len(frame)), test_size=split["test_size"], random_state=split["seed"],
+                                   shuffle=True, stratify=stratify)
+    return np.sort(train), np.sort(test)  # rows in file order, as the runtime fits them
 
 
 def forest_metrics(spec: Path, data: str = "data/iris.csv", **params: object) -> tuple[float, float]:
@@ -20,11 +31,7 @@ def forest_metrics(spec: Path, data: str = "data/iris.csv", **params: object) ->
     doc = yaml.safe_load(spec.read_text())
     frame = pd.read_csv(spec.parent / data)
     X, y = frame[doc["data"]["features"]], frame[doc["data"]["target"]]
-    split = doc["data"]["split"]
-    stratify = y if split["method"] == "stratified" else None
-    train, test = train_test_split(np.arange(len(frame)), test_size=split["test_size"], random_state=split["seed"],
-                                   shuffle=True, stratify=stratify)
-    train, test = np.sort(train), np.sort(test)  # rows in file order, as the runtime fits them
+    train, test = split_rows(spec, data)
     model = RandomForestClassifier(**{**doc["model"]["params"], **params}).fit(X.iloc[train], y.iloc[train])
     predicted = model.predict(X.iloc[test])
     return float(accuracy_score(y.iloc[test], predicted)), float(f1_score(y.iloc[test], predicted, average="macro"))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from mlform.compiler.cli import main
 from mlform.compiler.diff.gitrefs import default_base
@@ -101,7 +102,20 @@ def _shown(data: dict[str, Any], name: str, env: str) -> dict[str, str]:
     return {a["path"]: a["status"] for a in _pipeline(data, name, env)["artifacts"] if a["status"] != "header-only"}
 
 
+def _compiled_files(repo: Repo, spec: str, env: str) -> int:
+    """How many files `mlform compile` writes for `spec` in `env`: every artifact the diff of that pipeline holds."""
+    out = repo.root / f"compiled-{env}"  # inside the project, as bash Airflow tasks require; removed below
+    done = subprocess.run([MLFORM, "compile", spec, "--env", env, "--out", str(out)], cwd=repo.root,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    files = sum(1 for p in out.rglob("*") if p.is_file())
+    shutil.rmtree(out)
+    return files
+
+
 def test_working_tree_changes_show_as_field_changes(repo: Repo, run: Run) -> None:
+    files = {env: _compiled_files(repo, IRIS, env) for env in ("dev", "prod")}
+    fraud_envs = len(yaml.safe_load((repo.root / FRAUD).read_text())["environments"])
     repo.edit(IRIS, "      replicas: 2\n      autoscaling: {min_replicas: 2,",
               "      replicas: 3\n      autoscaling: {min_replicas: 3,")
     repo.edit(IRIS, "        n_estimators: 20", "        n_estimators: 30")
@@ -121,11 +135,12 @@ def test_working_tree_changes_show_as_field_changes(repo: Repo, run: Run) -> Non
         ("changed", "ConfigMap/ml-dev/iris-spec", 'data["mlform.yaml"].model.params.n_estimators', 20, 30)]
     # every other file changes only in its header (and the image tags and names made from the digest)
     header_only = [a for a in _pipeline(data, "iris", "prod")["artifacts"] if a["status"] == "header-only"]
-    assert len(header_only) == 16
+    assert len(header_only) == files["prod"] - 2
     assert {c["path"] for a in header_only for c in a["changes"]} == {"spec-digest"}
     assert {p["status"] for p in data["pipelines"] if p["name"] == "fraud-detection"} == {"unchanged"}
-    assert data["counts"] == {"pipelines": {"added": 0, "changed": 2, "removed": 0, "unchanged": 3},
-                              "artifacts": {"added": 0, "changed": 3, "removed": 0, "header-only": 32}}
+    assert data["counts"] == {
+        "pipelines": {"added": 0, "changed": 2, "removed": 0, "unchanged": fraud_envs},
+        "artifacts": {"added": 0, "changed": 3, "removed": 0, "header-only": files["prod"] - 2 + files["dev"] - 1}}
 
     code, out, _ = run("--env", "prod")
     main_commit = repo.git("rev-parse", "--short=10", "main").strip()
@@ -133,7 +148,7 @@ def test_working_tree_changes_show_as_field_changes(repo: Repo, run: Run) -> Non
     assert out == (
         f"mlform diff: `main` ({main_commit}) -> the working tree\n"
         "Pipelines: 0 added, 1 changed, 0 removed, 1 unchanged. "
-        "Artifacts: 0 added, 2 changed, 0 removed, 16 header-only.\n"
+        f"Artifacts: 0 added, 2 changed, 0 removed, {files['prod'] - 2} header-only.\n"
         "\n"
         f"~ iris (prod)  {IRIS}\n"
         f"  ~ {prod_k8s}/configmap.yaml\n"
@@ -143,11 +158,12 @@ def test_working_tree_changes_show_as_field_changes(repo: Repo, run: Run) -> Non
         f"  ~ {prod_k8s}/horizontalpodautoscaler.yaml\n"
         "      HorizontalPodAutoscaler/ml-prod/iris:\n"
         "        ~ spec.minReplicas: 2 -> 3\n"
-        "  (16 more artifacts differ only in the provenance header)\n"
+        f"  ({files['prod'] - 2} more artifacts differ only in the provenance header)\n"
     )
 
 
 def test_markdown_fits_a_pull_request_comment(repo: Repo, run: Run) -> None:
+    header_only = _compiled_files(repo, IRIS, "prod") - 2  # all but the two files the edit changes
     repo.edit(IRIS, "      replicas: 2\n      autoscaling: {min_replicas: 2,",
               "      replicas: 3\n      autoscaling: {min_replicas: 3,")
     code, out, _ = run("--env", "prod", "--format", "markdown")
@@ -155,13 +171,13 @@ def test_markdown_fits_a_pull_request_comment(repo: Repo, run: Run) -> None:
     lines = out.splitlines()
     assert lines[0].startswith("### mlform diff: `main` (") and lines[0].endswith(") → the working tree")
     assert "**Pipelines: 0 added, 1 changed, 0 removed, 1 unchanged. " \
-           "Artifacts: 0 added, 2 changed, 0 removed, 16 header-only.**" in lines
-    assert f"| `~` | iris (prod) | `{IRIS}` | 2 changed, 16 header-only |" in lines
+           f"Artifacts: 0 added, 2 changed, 0 removed, {header_only} header-only.**" in lines
+    assert f"| `~` | iris (prod) | `{IRIS}` | 2 changed, {header_only} header-only |" in lines
     hpa = "<details><summary><code>~ deploy/iris/prod/kubernetes/horizontalpodautoscaler.yaml</code> (1 change)"
     start = lines.index(hpa + "</summary>")
     assert lines[start:start + 8] == [hpa + "</summary>", "", "```diff", "  HorizontalPodAutoscaler/ml-prod/iris:",
                                       "~   spec.minReplicas: 2 -> 3", "```", "", "</details>"]
-    assert "<details><summary>16 artifacts differ only in the provenance header</summary>" in lines
+    assert f"<details><summary>{header_only} artifacts differ only in the provenance header</summary>" in lines
     assert "- `deploy/iris/prod/docker/Dockerfile.train`" in lines
 
 
@@ -170,6 +186,7 @@ def test_two_commits_an_added_environment_and_a_deleted_spec(repo: Repo, run: Ru
                                        "        namespace: ml-staging\n")
     shutil.rmtree(repo.root / "models" / "fraud-detection")
     repo.commit("staging for iris, no fraud detection")
+    staging_files = _compiled_files(repo, IRIS, "staging")
     (repo.root / IRIS).write_text("not: [a, valid spec")  # the working tree is not read when head is a ref
 
     data = _json(run, "--base", "HEAD~1", "--head", "HEAD")
@@ -181,7 +198,7 @@ def test_two_commits_an_added_environment_and_a_deleted_spec(repo: Repo, run: Ru
     staging = _pipeline(data, "iris", "staging")
     assert staging["spec"] == {"before": None, "after": IRIS}
     assert {a["status"] for a in staging["artifacts"]} == {"added"}
-    assert len(staging["artifacts"]) == 17
+    assert len(staging["artifacts"]) == staging_files
     assert _changes(data, "iris", "staging", "deploy/iris/staging/kubernetes/deployment.yaml") == [
         ("added", "Deployment/ml-staging/iris", "", None, None)]
     assert _changes(data, "iris", "staging", ".github/workflows/mlform-iris-staging-pr.yml") == [

@@ -34,14 +34,20 @@ def tree(root: Path) -> dict[str, bytes]:
             if p.is_file() and ".git" not in p.relative_to(root).parts}
 
 
-def first_plan_summary(project: Path) -> str:
-    """The summary a first plan of dev must print, counted from other commands: every file `compile` writes and
-    the spec's `registry.promote_to` alias to add, every step of `graph` to run."""
+def compiled_files(project: Path) -> int:
+    """How many files `mlform compile` writes for dev (into a folder of its own, removed after)."""
     out = project / "expected-build"
     compiled = mlform(project, "compile", ".", "--env", "dev", "--out", out.name)
     assert compiled.returncode == 0, compiled.stderr
     files = sum(1 for p in out.rglob("*") if p.is_file())
     shutil.rmtree(out)
+    return files
+
+
+def first_plan_summary(project: Path) -> str:
+    """The summary a first plan of dev must print, counted from other commands: every file `compile` writes and
+    the spec's `registry.promote_to` alias to add, every step of `graph` to run."""
+    files = compiled_files(project)
     steps = len(json.loads(mlform(project, "graph", ".", "--env", "dev", "--format", "json").stdout)["steps"])
     return f"Plan: {files + 1} to add, 0 to change, 0 to destroy; {steps} steps to run."
 

@@ -79,6 +79,16 @@ class Project:
         path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
         return path
 
+    def declared(self, target: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(name, environment, spec document) of every environment of every spec whose YAML has `target`: what the
+        specs ask for, read without mlform."""
+        found = []
+        for path in sorted((self.root / "models").glob("*/mlform.yaml")):
+            doc = yaml.safe_load(path.read_text())
+            if target in doc["targets"]:
+                found += [(doc["metadata"]["name"], env, doc) for env in doc["environments"]]
+        return found
+
     def files(self, under: str = ".") -> dict[str, bytes]:
         """Every generated file under `under` (relative to the root), by relative path."""
         base = self.root / under

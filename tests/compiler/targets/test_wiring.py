@@ -22,12 +22,13 @@ def build(compiled: Project) -> Any:
     return compile_specs(discover([compiled.root / "models"]), None, None, cwd=compiled.root)
 
 
-def test_every_example_and_environment_is_wired(build: Any) -> None:
+def test_every_example_and_environment_is_wired(build: Any, compiled: Project) -> None:
     from mlform.compiler.artifacts.wiring import check_build
 
     folders = {folder for folder, (target, _) in build.contexts.items() if target == "kubernetes"}
-    envs = {(ctx.spec.name, ctx.spec.env) for target, ctx in build.contexts.values() if target == "kubernetes"}
-    assert len(folders) == len(envs) >= 9  # iris, full and team in three envs, and fraud-detection
+    declared = {(name, env) for name, env, _ in compiled.declared("kubernetes")}
+    assert folders == {f"deploy/{name}/{env}/kubernetes" for name, env in declared}
+    assert len(declared) >= 9  # iris, full, team and watch in their environments, and fraud-detection's
     assert [str(f) for f in check_build(build)] == []
 
 

@@ -3,6 +3,7 @@ model files downloaded once and checked on every load."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -13,7 +14,6 @@ from sklearn.dummy import DummyClassifier
 from mlform.runtime.registry.models import MODEL_FILE, Registry, RegistryError
 from mlform.runtime.storage.backends.local import LocalBackend
 from mlform.runtime.storage.backends.url import open_backend
-from mlform.specs.fsutil import file_sha256
 from tests.tools.elsewhere import Elsewhere
 
 SIGNATURE = [{"name": "x", "dtype": "float64"}]
@@ -34,7 +34,7 @@ def test_the_local_kind_keeps_todays_files(tmp_path: Path) -> None:
                      "registry/m/versions/2/meta.json", "registry/m/versions/2/model.pkl"]
     meta = json.loads((tmp_path / "registry/m/versions/2/meta.json").read_text())
     assert (meta["name"], meta["version"]) == ("m", 2)
-    assert "sha256:" + meta["sha256"] == file_sha256(tmp_path / "registry/m/versions/2/model.pkl")
+    assert meta["sha256"] == hashlib.sha256((tmp_path / "registry/m/versions/2/model.pkl").read_bytes()).hexdigest()
     assert json.loads((tmp_path / "registry/m/aliases.json").read_text()) == {
         "format": 2, "environments": {"dev": {"staging": 2}}}
     assert registry.root == tmp_path / "registry"

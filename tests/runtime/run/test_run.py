@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from tools.sklearn_reference import forest_scores
 
@@ -28,6 +29,13 @@ def outcomes(out: str) -> dict[str, tuple[str, str]]:
         if len(parts) >= 3 and parts[0][:1].isalpha() and parts[2].endswith("s") and not line.startswith(" "):
             found[parts[0]] = (parts[1], parts[3] if len(parts) > 3 else "")
     return found
+
+
+def values_above(spec: Path, column: str, limit: float) -> tuple[int, int, float]:
+    """How many values of `column` in the training CSV exceed `limit`, and the first such row and value (pandas)."""
+    frame = pd.read_csv(spec.parent / "data" / "iris.csv")
+    above = frame[frame[column] > limit]
+    return len(above), int(above.index[0]), float(above[column].iloc[0])
 
 
 def test_full_run_then_rerun_is_all_cached(core_project: Path, mlform) -> None:
@@ -136,7 +144,8 @@ def test_validation_failure_stops_dependants_and_exits_1(core_project: Path, mlf
     assert all(seen[s][0] == "blocked" for s in ["split", "train", "evaluate", "register", "serve"])
     assert seen["ingest.live"][0] == "ran"
     assert "error: step `validate.train` failed: 1 validation rule failed" in result.err
-    assert "`validation.columns.sepal_length.max`: 118 values above 5 (e.g. row 0 = 5.1" in result.err
+    count, row, value = values_above(core_project, "sepal_length", 5)
+    assert f"`validation.columns.sepal_length.max`: {count} values above 5 (e.g. row {row} = {value}" in result.err
     assert "Traceback" not in result.err
 
 
@@ -145,7 +154,8 @@ def test_validation_warn_continues(core_project: Path, mlform, edit_spec) -> Non
     edit_spec(core_project, lambda d: d["validation"]["columns"]["sepal_length"].update(max=5))
     result = mlform("run", core_project)
     assert result.code == 0, result.err
-    assert "warning: `validation.columns.sepal_length.max`: 118 values above 5" in result.out
+    count, _, _ = values_above(core_project, "sepal_length", 5)
+    assert f"warning: `validation.columns.sepal_length.max`: {count} values above 5" in result.out
 
 
 def test_failing_gate_registers_without_promotion(core_project: Path, mlform, edit_spec) -> None:
