@@ -18,14 +18,16 @@ from typing import Any
 
 import jinja2
 import yaml
+from markupsafe import Markup
 
+from mlform.runtime.htmlpage import code_text
 from mlform.specs.errors import RenderError
 
 from .bytecode import template_cache
 from .yamlemit import OTHER_READERS_TYPED, emit
 
-__all__ = ["TEMPLATE_PACKAGE", "Templates", "dump_yaml", "environment", "mdspans", "mdtext", "pyrepr", "pyyaml_dump",
-           "shquote", "tojson"]
+__all__ = ["TEMPLATE_PACKAGE", "Templates", "dump_yaml", "environment", "htmlspans", "mdspans", "mdtext", "pyrepr",
+           "pyyaml_dump", "shquote", "tojson"]
 
 TEMPLATE_PACKAGE = "mlform.templates"
 _LITERALS = (str, int, float, bool, type(None))
@@ -120,6 +122,11 @@ def mdspans(value: Any) -> str:
     return "".join([*parts, _md_escaped(text[last:])])
 
 
+def htmlspans(value: Any) -> Markup:
+    """A message as HTML for an autoescaping template: its `code` spans as `<code>`, every character escaped."""
+    return Markup(code_text(str(value)))
+
+
 class _PackageLoader(jinja2.BaseLoader):
     """Templates shipped as package data, read through importlib.resources (works from wheels and zips)."""
 
@@ -142,7 +149,7 @@ def environment(override: Path | None = None) -> jinja2.Environment:
                              autoescape=autoescape, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              bytecode_cache=template_cache(Path(__file__)))
     env.filters.update(tojson=tojson, pyrepr=pyrepr, shquote=shquote, yaml=dump_yaml, md=mdtext,
-                       mdspans=mdspans)
+                       mdspans=mdspans, htmlspans=htmlspans)
     return env
 
 

@@ -19,7 +19,7 @@ from .common import env_option, spec_files, specs_argument
 def graph(specs: tuple[Path, ...], env: str | None, fmt: str) -> None:
     """Show the step graph of SPECS with the fingerprints a run would use now (Mermaid renders in GitHub Markdown).
 
-    A step resting on a `sql` source shows no fingerprint: `graph` runs no query.
+    `graph` runs no query: a step resting on a `sql` source shows that source and how `plan` measures it instead.
     """
     from mlform.compiler.graph.graphviews import graph_data, render_graph
     from mlform.compiler.graph.stepgraph import view

@@ -13,18 +13,32 @@ __all__ = ["FORMATS", "graph_data", "render_graph"]
 FORMATS = ("text", "mermaid", "dot", "json")
 
 
-def _fingerprints(g: StepGraph) -> dict[str, str | None]:
-    """Each step's fingerprint; None where it rests on a `sql` source that was not queried."""
-    unknown = g.pipeline.unknown()
-    return {step_id: None if step_id in unknown else fingerprint for step_id, fingerprint in g.fingerprints.items()}
+def _measured_by(g: StepGraph, pseudo: str) -> str:
+    """How a plan measures the pseudo-file `pseudo`: a `sql` source by its `fingerprint` mode, a `python` source
+    that reads no file by its result, the serving log in the state backend by listing its batches."""
+    from mlform.specs.graph.steps import QUERY_PREFIX, SINK_LOG
+
+    if pseudo == SINK_LOG:
+        return "listing"
+    source = g.spec.pipeline.data.sources[pseudo.removeprefix(QUERY_PREFIX)]
+    return getattr(source, "fingerprint", "result")
+
+
+def _unqueried(g: StepGraph) -> dict[str, list[dict[str, str]]]:
+    """Per step, the data its fingerprint rests on that `graph` does not query (`plan` does), and how it is measured."""
+    rests = g.pipeline.unqueried()
+    return {step_id: [{"data": path.name, "by": _measured_by(g, path.name)} for path in rests.get(step_id, ())]
+            for step_id in g.steps}
 
 
 def _text(g: StepGraph) -> str:
     lines = [f"{g.spec.name} ({g.spec.env}): {len(g.steps)} steps"]
-    fingerprints = _fingerprints(g)
+    unqueried = _unqueried(g)
     for step_id in g.steps:
         needs = ", ".join(g.steps[step_id].needs) or "-"
-        lines.append(f"  {step_id:<20} needs {needs:<40} {(fingerprints[step_id] or 'unknown')[:12]}")
+        shown = "; ".join(f"{u['data']} (fingerprint: {u['by']})" for u in unqueried[step_id])
+        shown = f"{shown}, queried by plan" if shown else g.fingerprints[step_id][:12]
+        lines.append(f"  {step_id:<20} needs {needs:<40} {shown}")
     return "\n".join(lines)
 
 
@@ -47,15 +61,17 @@ def _dot(g: StepGraph) -> str:
 
 
 def graph_data(g: StepGraph) -> dict[str, object]:
-    """The graph as JSON-ready data; a fingerprint resting on an unqueried `sql` source is null."""
-    fingerprints = _fingerprints(g)
+    """The graph as JSON-ready data; a fingerprint resting on data `graph` does not query is null, and `unqueried`
+    names that data and how `plan` measures it."""
+    unqueried = _unqueried(g)
     return {
         "name": g.spec.name,
         "env": g.spec.env,
         "spec": g.spec.display,
         "spec_digest": g.spec.digest,
         "steps": [
-            {"id": s, "kind": step.kind, "needs": list(step.needs), "fingerprint": fingerprints[s]}
+            {"id": s, "kind": step.kind, "needs": list(step.needs),
+             "fingerprint": None if unqueried[s] else g.fingerprints[s], "unqueried": unqueried[s]}
             for s, step in g.steps.items()
         ],
         "edges": [list(edge) for edge in sorted(g.graph.edges)],

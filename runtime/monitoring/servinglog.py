@@ -21,7 +21,7 @@ from mlform.runtime.serving.logsink import batch_time
 if TYPE_CHECKING:
     from mlform.runtime.storage.backends.base import Backend
 
-__all__ = ["PREDICTION", "ServingLog", "read_backend_log", "read_serving_log"]
+__all__ = ["PREDICTION", "ServingLog", "prune_backend_log", "read_backend_log", "read_serving_log"]
 
 PREDICTION = "__prediction__"  # the logged prediction, kept beside the features
 
@@ -113,3 +113,13 @@ def read_backend_log(backend: Backend, prefix: str, model: str, version: int | N
             rows += found
             skipped, filtered = skipped + bad, filtered + other
     return ServingLog(pd.DataFrame(rows), len(wanted), skipped, filtered, "batch(es)")
+
+
+def prune_backend_log(backend: Backend, prefix: str, retention: timedelta, now: datetime | None = None) -> int:
+    """Delete the batches under `prefix` flushed more than `retention` before `now`; how many were deleted. Keys
+    this module did not name are kept."""
+    since = (now or datetime.now(UTC)) - retention
+    old = [key for key in backend.keys(prefix) if (stamp := batch_time(key)) is not None and stamp < since]
+    for key in old:
+        backend.delete(key)
+    return len(old)

@@ -66,7 +66,7 @@ class Context:
 
     def graph(self, stat: StatCache, query: bool = True) -> PipelineGraph:
         """The spec's step graph: files digested through `stat`, `sql` sources measured by their statistic (or
-        fetched once, for their ingest) unless `query` is False (then their steps' fingerprints are `unknown()`)."""
+        fetched once, for their ingest) unless `query` is False (then their steps' fingerprints are `unqueried()`)."""
         return derive_graph(self.spec, self.data_digest(stat.digest, query))
 
     def is_query(self, path: Path) -> bool:

@@ -140,8 +140,9 @@ class Column:
         if self._nulls is None:
             if self.numeric and isinstance(self.series.dtype, np.dtype):
                 values = self.numbers
-                self._nulls = 0 if values.dtype.kind in "iu" or not np.isnan(np.add.reduce(values)) else int(
-                    np.count_nonzero(np.isnan(values)))
+                with np.errstate(invalid="ignore"):  # inf + -inf is NaN too: then the count tells
+                    summed = values.dtype.kind in "iu" or not np.isnan(np.add.reduce(values))
+                self._nulls = 0 if summed else int(np.count_nonzero(np.isnan(values)))
             elif hasattr(self.series.array, "__arrow_array__") and not isinstance(self.series.dtype, np.dtype):
                 self._nulls = int(self.arrow.null_count)
             else:

@@ -61,12 +61,16 @@ class PipelineGraph:
                     heapq.heappush(ready, after)
         return order
 
-    def unknown(self) -> set[str]:
-        """Steps whose fingerprint rests on a `sql` source that was not queried: they have no true fingerprint."""
-        found: set[str] = set()
+    def unqueried(self) -> dict[str, tuple[Path, ...]]:
+        """Each step whose fingerprint rests on a pseudo-file that was not queried (a `sql` source, the serving log in
+        the state backend), with those pseudo-files (its own reads and its upstream steps'), sorted: such a step has
+        no true fingerprint."""
+        found: dict[str, tuple[Path, ...]] = {}
         for step_id, step in self.steps.items():
-            if any(self.data[path] == UNQUERIED for path in step.reads) or found.intersection(step.needs):
-                found.add(step_id)
+            rests = {path for path in step.reads if self.data[path] == UNQUERIED}
+            rests.update(path for need in step.needs for path in found.get(need, ()))
+            if rests:
+                found[step_id] = tuple(sorted(rests))
         return found
 
     def upstream(self, roots: Iterable[str]) -> set[str]:

@@ -39,6 +39,9 @@ class ServingLog(SpecModel):
                           "(`serving-log/<model>/<env>/` under the state folder, the s3 prefix or the postgres "
                           "documents), where `monitoring.current: serving_log` reads it from any pod; with the "
                           "backend's own credentials. Give this or `path`.")
+    retention_days: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="With `sink: backend`: days a batch is kept; `mlform monitor` deletes older batches of the "
+                          "model and environment after it reads the log. Default: kept for ever.")
     buffer_rows: Annotated[int, Field(ge=1)] = Field(
         10_000, description="Rows waiting to be written at most; rows beyond are dropped and counted in "
                             "`/metrics` (`mlform_serving_log_dropped_total`).")
@@ -48,6 +51,8 @@ class ServingLog(SpecModel):
         if (self.path is None) == (self.sink is None):
             given = "both" if self.path is not None else "neither"
             raise ValueError(f"give exactly one of `path` (a folder) and `sink: backend`, not {given}")
+        if self.retention_days is not None and self.sink is None:
+            raise ValueError("`retention_days` applies to `sink: backend`; files under `path` are yours to rotate")
         return self
 
 

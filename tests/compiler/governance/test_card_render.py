@@ -81,6 +81,39 @@ def test_markdown_messages_render_their_code_spans_and_escape_the_rest(message: 
     assert f"| {cell} | evaluation.slices.s | ❌ fail |" in card.splitlines()
 
 
+@pytest.mark.parametrize(("message", "cell"), [
+    ("model beats baseline `DummyClassifier` on `accuracy`: 0.93",
+     "model beats baseline <code>DummyClassifier</code> on <code>accuracy</code>: 0.93"),
+    # inside a code span and out of it, every HTML character is escaped: no user text reaches the page as markup
+    ("slice `<img src=x onerror=alert(1)>` & \"q\" 'a' <b>x</b>",
+     "slice <code>&lt;img src=x onerror=alert(1)&gt;</code> &amp; &quot;q&quot; &#x27;a&#x27; &lt;b&gt;x&lt;/b&gt;"),
+    # backticks pair left to right, as in the Markdown card; one left over stays a backtick
+    ("odd ` tick `a`", "odd <code> tick </code>a`"),
+    ("`` and `x`", "`<code> and </code>x`"),
+])
+def test_html_messages_render_their_code_spans_as_code_and_escape_everything(message: str, cell: str) -> None:
+    card = render_card(_card(evaluation=_check(message)), "html")
+    assert (f'<tr><td>{cell}</td><td><code>evaluation.slices.s</code></td><td><span class="tag bad">fail</span>'
+            "</td></tr>") in card.splitlines()
+
+
+def test_every_message_of_the_html_card_shows_its_code_spans_as_code() -> None:
+    message, shown = "see `a<b>` & more", "see <code>a&lt;b&gt;</code> &amp; more"
+    failure = {"rule": "max", "column": "x", "failed": 2, "message": message}
+    latest = {"breached": True, "time": None, "env": "dev", "drifted": [], "features": [], "drifted_share": 0.0,
+              "max_drifted_share": 0.5, "reasons": [message]}
+    card = _card(evaluation={"champion": {"metric": "accuracy", "alias": "staging", "passed": True, "message": message},
+                             **_check(message)},
+                 validation={"available": True, "ok": False, "rules": 3, "rows": 10, "failures": [failure]},
+                 drift={"latest": latest}, lineage={"audit_note": message}, notes=[message])
+    html = render_card(card, "html")
+    places = ["champion", "review check", "validation failure", "drift reason", "audit note", "note"]
+    assert html.count(shown) == len(places)
+    assert "`" not in html
+    none_yet = render_card(_card(drift={"note": message}), "html")
+    assert f"No drift status: {shown}." in none_yet
+
+
 def _row(label: str, status: str = "passed", gated: bool = False) -> dict[str, Any]:
     if status == "too_small":
         return {"slice": label, "rows": 3, "status": status, "metrics": {}, "gates": []}

@@ -168,6 +168,60 @@ def test_json_rendering_carries_the_whole_graph(minimal_graph: StepGraph) -> Non
     assert data == graph_data(minimal_graph)
     assert (data["name"], data["env"], data["spec_digest"]) == ("demo", "default", minimal_graph.spec.digest)
     assert data["steps"][0] == {"id": "ingest.train", "kind": "ingest", "needs": [],
-                                "fingerprint": minimal_graph.fingerprints["ingest.train"]}
+                                "fingerprint": minimal_graph.fingerprints["ingest.train"], "unqueried": []}
     assert data["edges"] == [list(edge) for edge in sorted(minimal_graph.graph.edges)]
     assert set(FORMATS) == {"text", "mermaid", "dot", "json"}
+
+
+
+def _query_project(root: Path, live: str, current: str = "live", log: str = "") -> Path:
+    """The minimal spec with a `live` source given as flow YAML, monitoring `current`, its files in `root`."""
+    (root / "train.csv").write_text("a,y\n1,0\n2,1\n")
+    spec = root / "mlform.yaml"
+    sources = f"{{train: {{type: csv, path: train.csv}}, live: {live}}}\n  train_source: train"
+    spec.write_text(MINIMAL.replace("{train: {type: csv, path: train.csv}}", sources)
+                    + "secrets: {wh: {env: WAREHOUSE_URL}}\n"
+                    + f"serving: {{mode: online{log}}}\n"
+                    + f"monitoring: {{schedule: '@daily', reference: train, current: {current}, "
+                      "drift: {method: psi}}\n")
+    return spec
+
+
+def _shown(run_mlform: Any, spec: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    """`mlform graph`'s last text column and JSON step per step ID."""
+    text = run_mlform("graph", spec)
+    assert text.code == 0, text.err
+    rows = {line.split()[0]: line[70:] for line in text.out.splitlines()[1:]}
+    steps = {s["id"]: s for s in json.loads(run_mlform("graph", spec, "--format", "json").out)["steps"]}
+    return rows, steps
+
+
+SQL = "{type: sql, url: {secret: wh}, table: recent"
+
+
+@pytest.mark.parametrize(("live", "mode"), [
+    (SQL + "}", "statistic"),
+    (SQL + ", statistic: 'SELECT count(*) FROM recent'}", "statistic"),
+    (SQL + ", fingerprint: result}", "result"),
+])
+def test_graph_names_the_sql_source_a_step_rests_on_and_how_plan_measures_it(
+        tmp_path: Path, run_mlform: Any, live: str, mode: str) -> None:
+    spec = _query_project(tmp_path, live)
+    rows, steps = _shown(run_mlform, spec)
+    resting = ("ingest.live", "monitor")
+    assert {s: rows[s] for s in resting} == dict.fromkeys(resting, f"sql:live (fingerprint: {mode}), queried by plan")
+    assert {s: (steps[s]["fingerprint"], steps[s]["unqueried"]) for s in resting} == dict.fromkeys(
+        resting, (None, [{"data": "sql:live", "by": mode}]))
+    known = build_graph(load_spec(spec), StatCache()).fingerprints
+    assert {s: (rows[s], steps[s]["fingerprint"], steps[s]["unqueried"]) for s in steps if s not in resting} == {
+        s: (known[s][:12], known[s], []) for s in known if s not in resting}
+
+
+def test_graph_names_the_serving_log_in_the_backend_the_monitor_rests_on(tmp_path: Path, run_mlform: Any) -> None:
+    log = ", log: {sample: 1.0, sink: backend}"
+    spec = _query_project(tmp_path, "{type: csv, path: train.csv}", "serving_log", log)
+    rows, steps = _shown(run_mlform, spec)
+    assert rows["monitor"] == "serving_log:backend (fingerprint: listing), queried by plan"
+    assert (steps["monitor"]["fingerprint"], steps["monitor"]["unqueried"]) == (
+        None, [{"data": "serving_log:backend", "by": "listing"}])
+    assert [s for s in steps if steps[s]["fingerprint"] is None] == ["monitor"]

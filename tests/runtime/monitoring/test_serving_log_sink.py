@@ -16,7 +16,7 @@ import pytest
 
 from mlform.compiler.commands.run import load_resolved, open_registry
 from mlform.compiler.commands.serve import served_ref
-from mlform.runtime.monitoring.servinglog import read_backend_log
+from mlform.runtime.monitoring.servinglog import prune_backend_log, read_backend_log
 from mlform.runtime.serving.app import create_app
 from mlform.runtime.serving.logsink import BackendSink, batch_key, batch_time, log_prefix
 from mlform.runtime.serving.requestlog import RequestLog
@@ -160,6 +160,41 @@ def test_the_monitor_reads_batches_in_time_order_and_skips_those_before_its_wind
     assert log.frame["x"].tolist() == [2.0, 4.0, 3.0]
     assert (log.files, log.skipped, log.filtered) == (4, 1, 0)  # the 100-hour-old batch is not even read
     assert read_backend_log(backend, PREFIX, "iris-classifier", 1, None).frame["x"].tolist() == [1.0, 2.0, 4.0, 3.0]
+
+
+def test_retention_deletes_only_the_batches_older_than_it(tmp_path: Path) -> None:
+    backend = open_backend(str(tmp_path / "state"))
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    for days in (10, 3.01, 2.99, 0):
+        backend.write(batch_key(PREFIX, now - timedelta(days=days)), b"")
+    backend.write(f"{PREFIX}notes.txt", b"not a batch")  # a key the sink did not name is never deleted
+    kept = [key for key in backend.keys(PREFIX) if (stamp := batch_time(key)) is None or stamp >= now - timedelta(3)]
+    assert prune_backend_log(backend, PREFIX, timedelta(days=3), now=now) == 2
+    assert backend.keys(PREFIX) == kept and len(kept) == 3
+    assert prune_backend_log(backend, PREFIX, timedelta(days=3), now=now) == 0
+
+
+def test_the_monitor_deletes_batches_past_the_retention_after_reading(
+        mlform: Cli, edit_spec: Edit, iris_project: Path, tmp_path: Path) -> None:
+    def retain(doc: dict[str, Any]) -> None:
+        _sinking({"kind": "local", "path": str(tmp_path / "shared")})(doc)
+        doc["serving"]["log"]["retention_days"] = 3
+        doc["monitoring"]["serving_log"] = {"window": "7d", "version": "all"}
+
+    edit_spec(iris_project, retain)
+    mlform("apply", ".", "--yes", cwd=iris_project.parent)  # registers a version; its monitor has no rows yet
+    backend = open_backend(str(tmp_path / "shared"))
+    rows = pd.read_csv(iris_project.parent / "data" / "iris.csv")[FEATURES].head(10).to_dict("records")
+    now = datetime.now(UTC)
+    for days in (10, 5, 1, 0):  # the 10-day-old batch is outside the 7-day window: deleted without being read
+        when = now - timedelta(days=days, minutes=1)
+        backend.write(batch_key(PREFIX, when), "".join(log_line(when, row) for row in rows).encode())
+    recent = backend.keys(PREFIX)[2:]
+    ran = mlform("monitor", ".", cwd=iris_project.parent)
+    assert ran.code == 3, ran.out + ran.err  # ten setosa rows, logged three times, drift: a breach, beside the point
+    assert (f"serving log `{PREFIX}` of the backend: 30 logged rows from 3 batch(es); 0 outside the window or of "
+            "another model or version, 0 malformed; 2 batch(es) older than 3 days deleted") in ran.out
+    assert backend.keys(PREFIX) == recent
 
 
 def _sha(url: str) -> str:

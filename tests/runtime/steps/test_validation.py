@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -130,3 +131,15 @@ def test_large_columns_are_checked_in_parallel_slices_with_the_same_result(
 def test_nulls_are_counted_in_columns_of_every_kind(values: pd.Series) -> None:
     assert failures({"columns": {"v": {"nullable": False}}}, pd.DataFrame({"v": values})) == [
         (2, "`validation.columns.v.nullable`: 2 null values (`nullable: false`)", [None, None])]
+
+
+def test_infinities_of_both_signs_are_out_of_bounds_not_null_and_warn_nothing() -> None:
+    data = pd.DataFrame({"v": [1.0, np.inf, 3.0, -np.inf, np.nan]}, index=[10, 20, 30, 40, 50])
+    rules = Validation.model_validate({"columns": {"v": {"nullable": False, "min": 0, "max": 5}}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inf + -inf is NaN: the null count must not print numpy's warning
+        report = validate_frame(data, rules)
+    assert [(f.failed, f.message, f.samples) for f in report.failures] == [
+        (1, "`validation.columns.v.nullable`: 1 null value (`nullable: false`)", [{"row": 50, "value": None}]),
+        (1, "`validation.columns.v.min`: 1 value below 0", [{"row": 40, "value": -np.inf}]),
+        (1, "`validation.columns.v.max`: 1 value above 5", [{"row": 20, "value": np.inf}])]
