@@ -1,0 +1,102 @@
+"""A step that cannot do what the spec asks, run as a user runs it: the exact one-line error, exit 1, no traceback,
+no version registered and no temp file left."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+
+def _refused(mlform: Callable[..., Any], root: Path) -> str:
+    """Run the spec in `root`, which must fail; its last line of stderr, once nothing was left half-done."""
+    result = mlform("run", ".", cwd=root)
+    assert result.code == 1, result
+    assert "Traceback" not in result.out + result.err
+    assert not (root / ".mlform/registry").exists()
+    assert not (root / ".mlform/state").exists()
+    assert list(root.rglob("*.tmp")) == []
+    return str(result.err.strip().splitlines()[-1])
+
+
+def test_a_failing_sqlite_query_names_the_source(core_project: Path, mlform, edit_spec) -> None:
+    root = core_project.parent
+    with sqlite3.connect(root / "iris.db") as conn:
+        pd.read_csv(root / "data/iris.csv").to_sql("flowers", conn, index=False)
+    edit_spec(core_project, lambda d: d["data"]["sources"].update(
+        train={"type": "sqlite", "path": "iris.db", "query": "SELECT * FROM flower"}))
+
+    assert _refused(mlform, root) == (
+        "error: step `ingest.train` failed: `data.sources.train.path`: cannot read SQLite file `iris.db`: "
+        "Execution failed on sql 'SELECT * FROM flower': no such table: flower")
+
+
+def test_a_stratified_split_with_fewer_test_rows_than_classes(core_project: Path, mlform, edit_spec) -> None:
+    # 150 rows, test_size 0.01: 2 test rows for 3 species
+    edit_spec(core_project, lambda d: d["data"]["split"].update(test_size=0.01))
+
+    assert _refused(mlform, core_project.parent) == (
+        "error: step `split` failed: `data.split`: The test_size = 2 should be greater or equal to the number of "
+        "classes = 3")
+
+
+def test_a_split_filter_returning_too_few_booleans(core_project: Path, mlform, edit_spec) -> None:
+    root = core_project.parent
+    (root / "steps").mkdir()
+    (root / "steps/split.py").write_text("def keep(rows):\n    return [True] * 3\n")
+    edit_spec(core_project, lambda d: d["data"]["split"].update(filter="steps.split:keep"))
+
+    # 150 rows less the 30 test rows
+    assert _refused(mlform, root) == (
+        "error: step `split` failed: `data.split.filter: steps.split:keep` must return one boolean per row (120), "
+        "got bool of shape (3,)")
+
+
+def test_an_estimator_whose_constructor_refuses_its_params(core_project: Path, mlform, edit_spec,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    root = core_project.parent
+    (root / "house_models.py").write_text(
+        "from sklearn.ensemble import RandomForestClassifier\n\n\n"
+        "class Forest(RandomForestClassifier):\n"
+        "    def __init__(self, n_estimators=100, max_depth=None, random_state=None):\n"
+        "        if max_depth is not None and max_depth > 3:\n"
+        "            raise ValueError('max_depth above 3 overfits this data')\n"
+        "        super().__init__(n_estimators=n_estimators, max_depth=max_depth, random_state=random_state)\n")
+    monkeypatch.syspath_prepend(str(root))  # an installed package of the team's estimators
+    edit_spec(core_project, lambda d: d["model"].update(estimator="house_models.Forest"))  # iris sets max_depth 5
+
+    assert _refused(mlform, root) == ("error: step `train` failed: `model.estimator`: cannot build "
+                                      "`house_models.Forest`: max_depth above 3 overfits this data")
+
+
+def test_a_preprocessing_function_returning_no_transformer(core_project: Path, mlform, edit_spec) -> None:
+    root = core_project.parent
+    (root / "steps").mkdir()
+    (root / "steps/model.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n\n\n"
+        "def prep():\n    return {'scale': True}\n\n\n"
+        "def est(**params):\n    return LogisticRegression(**params)\n")
+    edit_spec(core_project, lambda d: d.update(model={
+        "estimator_function": "steps.model:est", "preprocessing_function": "steps.model:prep",
+        "task": "classification", "params": {"max_iter": 500}}))
+
+    assert _refused(mlform, root) == (
+        "error: step `train` failed: `model.preprocessing_function: steps.model:prep` returned dict, not a "
+        "transformer with `fit` and `transform`")
+
+
+@pytest.mark.filterwarnings("ignore:Liblinear failed to converge")
+def test_a_tuning_candidate_that_cannot_be_fitted(core_project: Path, mlform, edit_spec) -> None:
+    # LinearSVC refuses penalty l1 with loss hinge when it fits, not when it is built
+    edit_spec(core_project, lambda d: d.update(model={
+        "estimator": "sklearn.svm.LinearSVC", "params": {"penalty": "l1", "dual": False},
+        "tuning": {"method": "grid", "cv": 3, "params": {"loss": ["squared_hinge", "hinge"]}}}))
+
+    assert _refused(mlform, core_project.parent) == (
+        "error: step `train` failed: `model.tuning`: the candidate loss='hinge' cannot be fitted: Unsupported set "
+        "of arguments: The combination of penalty='l1' and loss='hinge' is not supported, Parameters: "
+        "penalty='l1', loss='hinge', dual=False")
