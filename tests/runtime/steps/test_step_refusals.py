@@ -100,3 +100,23 @@ def test_a_tuning_candidate_that_cannot_be_fitted(core_project: Path, mlform, ed
         "error: step `train` failed: `model.tuning`: the candidate loss='hinge' cannot be fitted: Unsupported set "
         "of arguments: The combination of penalty='l1' and loss='hinge' is not supported, Parameters: "
         "penalty='l1', loss='hinge', dual=False")
+
+
+def test_a_pinned_version_missing_from_the_registry_is_not_promoted(core_project: Path, mlform, edit_spec) -> None:
+    root = core_project.parent
+    edit_spec(core_project, lambda d: d["environments"]["prod"].pop("monitoring"))  # as the base has none
+    assert mlform("run", ".", "--env", "prod", cwd=root).code == 0  # registers version 1
+    aliases = root / ".mlform/registry/iris-classifier/aliases.json"
+    before = aliases.read_bytes()
+    edit_spec(core_project, lambda d: d["environments"]["prod"].update(registry={"production": 7}))
+
+    result = mlform("run", ".", "--env", "prod", cwd=root)
+
+    assert (result.code, result.err.strip().splitlines()[-1]) == (1, (
+        "error: step `promote` failed: refusing to promote `iris-classifier` version 7 to `production` "
+        f"(`registry.production`): version 7 is not in the registry at {root.resolve()}/.mlform/registry "
+        "(versions 1..1)"))
+    assert "Traceback" not in result.out + result.err
+    assert aliases.read_bytes() == before
+    assert sorted(p.name for p in (root / ".mlform/registry/iris-classifier/versions").iterdir()) == ["1"]
+    assert list(root.rglob("*.tmp")) == []
