@@ -7,6 +7,7 @@ time; and the state commands (`state list`, `force-unlock`) run as a user runs t
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -67,6 +68,20 @@ def test_a_corrupt_tracking_database_stops_the_run_before_it_registers(applied: 
         1, f"error: cannot open tracking database {database}: file is not a database")
     assert versions(applied) == ["1"]
     assert database.read_bytes() == b"not a database, " * 64
+
+
+def test_a_tracking_database_missing_a_table_stops_the_run_before_it_registers(applied: Path,
+                                                                              mlform: Callable[..., Any]) -> None:
+    database = applied / ".mlform/tracking.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("DROP TABLE steps")
+    state = (applied / ".mlform/state/iris.dev.json").read_bytes()
+    result = mlform("run", ".", "--env", "dev", "--force", cwd=applied)
+    assert (result.code, last_line(result.err)) == (
+        1, f"error: cannot write to tracking database {database}: no such table: steps")
+    assert "Traceback" not in result.out + result.err
+    assert versions(applied) == ["1"]
+    assert (applied / ".mlform/state/iris.dev.json").read_bytes() == state
 
 
 def test_training_data_gone_at_run_time_fails_its_step_and_blocks_the_rest(
