@@ -120,3 +120,45 @@ def test_a_pinned_version_missing_from_the_registry_is_not_promoted(core_project
     assert aliases.read_bytes() == before
     assert sorted(p.name for p in (root / ".mlform/registry/iris-classifier/versions").iterdir()) == ["1"]
     assert list(root.rglob("*.tmp")) == []
+
+
+def _add_column(root: Path, name: str, values: Callable[[int], Any]) -> None:
+    """Add a column to the training data, its value of row `i` given by `values(i)`."""
+    data = root / "data/iris.csv"
+    frame = pd.read_csv(data)
+    frame[name] = [values(i) for i in range(len(frame))]
+    frame.to_csv(data, index=False)
+
+
+def test_a_slice_filter_comparing_numbers_with_text(core_project: Path, mlform, edit_spec) -> None:
+    edit_spec(core_project, lambda d: d["evaluation"].update(slices={"long": {"filter": "sepal_length > 'a'"}}))
+
+    assert _refused(mlform, core_project.parent) == (
+        "error: step `evaluate` failed: `evaluation.slices.long.filter`: cannot compare: Invalid comparison between "
+        "dtype=float64 and str")
+
+
+def test_a_slice_column_with_more_distinct_test_values_than_are_scored(core_project: Path, mlform,
+                                                                       edit_spec) -> None:
+    root = core_project.parent
+    _add_column(root, "uid", lambda i: i)
+
+    def by_uid(doc: dict[str, Any]) -> None:
+        doc["data"]["split"]["test_size"] = 0.8  # 120 test rows, each its own `uid`
+        doc["evaluation"]["slices"] = {"by_uid": {"column": "uid"}}
+
+    edit_spec(core_project, by_uid)
+
+    assert _refused(mlform, root) == (
+        "error: step `evaluate` failed: `evaluation.slices.by_uid.column`: column `uid` has 120 distinct values in "
+        "the test rows (at most 100 are scored one by one); slice it with a `filter` instead")
+
+
+def test_staleness_windows_beyond_the_rows_with_a_time(core_project: Path, mlform, edit_spec) -> None:
+    root = core_project.parent
+    _add_column(root, "ts", lambda i: float(i) if i < 40 else None)  # 40 rows with a time
+    edit_spec(core_project, lambda d: d["evaluation"].update(
+        staleness={"time_column": "ts", "windows": 25, "max_decay": {"accuracy": 0.05}}))
+
+    assert _refused(mlform, root) == ("error: step `evaluate` failed: `evaluation.staleness.windows`: 40 rows with "
+                                      "a time cannot make 25 windows")
