@@ -50,6 +50,18 @@ def test_a_corrupt_state_file_is_named_and_left_alone(applied: Path, mlform: Cal
     assert state.read_text() == "{broken"
 
 
+@pytest.mark.parametrize("command", [["plan", ".", "--env", "dev"], ["state", "show", ".", "--env", "dev"]])
+def test_an_unreadable_state_file_is_named(applied: Path, mlform: Callable[..., Any], command: list[str]) -> None:
+    state = applied / ".mlform/state/iris.dev.json"
+    state.unlink()
+    state.mkdir()  # in the file's place: reading it fails with an OSError other than "no such file"
+    result = mlform(*command, cwd=applied)
+    assert (result.code, last_line(result.err)) == (
+        1, f"error: cannot read state/iris.dev.json in {applied}/.mlform: Is a directory")
+    assert "Traceback" not in result.out + result.err
+    assert state.is_dir() and not any(state.iterdir())
+
+
 def test_a_corrupt_run_record_is_named(applied: Path, mlform: Callable[..., Any]) -> None:
     [record] = (applied / ".mlform/records").glob("iris.dev.*.json")
     record.write_text("not json")
