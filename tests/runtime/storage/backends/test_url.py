@@ -63,6 +63,12 @@ def test_a_missing_client_says_which_extra_to_install(url: str, client: str, kin
      "`artifacts=postgresql://ml:***@db/x` in s3://state/team?artifacts=postgresql://ml:***@db/x: expected a folder "
      "or s3://bucket/prefix"),
     ("s3:///team", "s3 backend s3:///team: no bucket: expected s3://bucket/prefix"),
+    # libpq cannot parse these, before any connection; the first it echoes whole, password and all
+    ("postgresql://ml:pw@[::1/state", 'postgres backend postgresql://ml:***@[::1/state: cannot read the URL: end of '
+     'string reached when looking for matching "]" in IPv6 host address in URI: "postgresql://ml:***@[::1/state"'),
+    ("postgresql://ml:pw@db.example/state?colour=red",
+     'postgres backend postgresql://ml:***@db.example/state?colour=red: cannot read the URL: invalid URI query '
+     'parameter: "colour"'),
 ])
 def test_bad_remote_urls_are_named(url: str, message: str) -> None:
     with pytest.raises(BackendError) as caught:
