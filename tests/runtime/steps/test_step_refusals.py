@@ -162,3 +162,18 @@ def test_staleness_windows_beyond_the_rows_with_a_time(core_project: Path, mlfor
 
     assert _refused(mlform, root) == ("error: step `evaluate` failed: `evaluation.staleness.windows`: 40 rows with "
                                       "a time cannot make 25 windows")
+
+
+def test_a_user_module_raising_while_it_is_imported(core_project: Path, mlform, edit_spec) -> None:
+    root = core_project.parent
+    (root / "steps").mkdir()
+    (root / "steps/model.py").write_text(
+        "import math\n\nLIMIT = math.sqrt(-1)\n\n\n"
+        "def est(**params):\n    from sklearn.linear_model import LogisticRegression\n"
+        "    return LogisticRegression(**params)\n")
+    edit_spec(core_project, lambda d: d.update(model={
+        "estimator_function": "steps.model:est", "task": "classification", "params": {"max_iter": 500}}))
+
+    assert _refused(mlform, root) == (
+        "error: step `train` failed: `model.estimator_function: steps.model:est`: cannot import `steps.model`: "
+        "ValueError: math domain error (at steps/model.py:3)")
