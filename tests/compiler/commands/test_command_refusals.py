@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -55,5 +56,19 @@ def test_a_refused_command_names_why_and_writes_nothing(workspace: Path, run_mlf
     result = run_mlform(*args, cwd=workspace)
 
     assert (result.code, result.err.splitlines()[-1]) == (1, message.format(root=workspace.resolve()))
+    assert "Traceback" not in result.out + result.err
+    assert _tree(workspace) == before
+
+
+def test_diff_of_a_spec_outside_the_repository(workspace: Path, run_mlform) -> None:
+    repo = workspace / "iris"
+    git = ["git", "-C", str(repo), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "init"], check=True)
+    before = _tree(workspace)
+
+    result = run_mlform("diff", "../two/a", cwd=repo)
+
+    assert (result.code, result.err.splitlines()[-1]) == (1, "Error: `../two/a` is outside the git repository")
     assert "Traceback" not in result.out + result.err
     assert _tree(workspace) == before
