@@ -17,6 +17,10 @@ def workspace(iris_project: Path) -> Path:
         shutil.copytree(iris_project.parent, root / "two" / name)
     second = root / "two/b/mlform.yaml"
     second.write_text(second.read_text().replace("\n  name: iris\n", "\n  name: iris-b\n", 1))
+    shutil.copytree(iris_project.parent, root / "broken")  # a regression metric on a classifier, and a `state`
+    broken = root / "broken/mlform.yaml"
+    broken.write_text(broken.read_text().replace("metrics: [accuracy, f1_macro]", "metrics: [accuracy, f1_macro, rmse]")
+                      + "state:\n  backend: {kind: local}\n")
     (root / "empty").mkdir()
     (root / "notes.txt").write_text("not a plan\n")
     (root / "other.json").write_text('{"plans": []}\n')
@@ -45,6 +49,8 @@ NOT_A_PLAN = ("a saved plan is what `mlform plan --out FILE` writes. `mlform app
     (["reproduce", "two", "iris-classifier@1"], "Error: reproduce needs one spec file; two holds 2"),
     (["apply", "notes.txt"], f"error: `notes.txt` is not a saved plan; {NOT_A_PLAN}"),
     (["apply", "other.json"], f"error: `other.json` is not a saved plan: it has no `format_version`; {NOT_A_PLAN}"),
+    (["readiness", "broken"], "{rmse}"),
+    (["runs", "list", "broken"], "{rmse}"),  # its `state` section names the backend: the spec must validate
     (["build", "iris", "--tag", "Bad Tag"], "Error: Invalid value for --tag: `Bad Tag` is not a valid image reference"),
     (["build", "iris", "--env", "dev", "--tag", "iris:1"],  # dev's training and serving images
      "Error: --tag needs exactly one image to build, not 2: give --env and --kind train or serve"),
@@ -55,9 +61,19 @@ def test_a_refused_command_names_why_and_writes_nothing(workspace: Path, run_mlf
 
     result = run_mlform(*args, cwd=workspace)
 
-    assert (result.code, result.err.splitlines()[-1]) == (1, message.format(root=workspace.resolve()))
+    assert (result.code, result.err.splitlines()[-1]) == (1, message.format(root=workspace.resolve(),
+                                                                            rmse=_rmse_error(workspace)))
     assert "Traceback" not in result.out + result.err
     assert _tree(workspace) == before
+
+
+def _rmse_error(root: Path) -> str:
+    """The diagnostic of `broken/mlform.yaml`, located by finding `rmse` in its text."""
+    lines = (root / "broken/mlform.yaml").read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "rmse" in text)
+    col = lines[line - 1].index("rmse") + 1
+    return (f"broken/mlform.yaml:{line}:{col}: error: evaluation.metrics.2: metric `rmse` is for regression, but "
+            "this model does classification")
 
 
 def test_diff_of_a_spec_outside_the_repository(workspace: Path, run_mlform) -> None:
