@@ -177,3 +177,40 @@ def test_a_user_module_raising_while_it_is_imported(core_project: Path, mlform, 
     assert _refused(mlform, root) == (
         "error: step `train` failed: `model.estimator_function: steps.model:est`: cannot import `steps.model`: "
         "ValueError: math domain error (at steps/model.py:3)")
+
+
+def _estimator_function(doc: dict[str, Any]) -> None:
+    doc["model"] = {"estimator_function": "steps.user:make", "task": "classification"}
+
+
+def _custom_metric(doc: dict[str, Any]) -> None:
+    doc["evaluation"]["custom_metrics"] = [{"name": "label", "function": "steps.user:make", "greater_is_better": True}]
+    doc["evaluation"]["metrics"].append("label")
+
+
+def _loader(doc: dict[str, Any]) -> None:
+    doc["data"]["sources"]["train"] = {"type": "python", "function": "steps.user:make"}
+
+
+@pytest.mark.parametrize(("code", "change", "message"), [
+    ("def make(**params):\n    return 'forest'\n", _estimator_function,
+     "step `train` failed: `model.estimator_function: steps.user:make` returned str, not an estimator with `fit` and "
+     "`predict`"),
+    ("from sklearn.linear_model import Ridge\n\n\ndef make(**params):\n    return Ridge()\n", _estimator_function,
+     "step `train` failed: `model.estimator_function: steps.user:make` returned a regression estimator (`Ridge`), "
+     "but `model.task` is classification"),
+    ("def make(y_true, y_pred):\n    return 'good'\n", _custom_metric,
+     "step `evaluate` failed: `evaluation.metrics: [accuracy, f1_macro, label]`: scoring raised ValueError: "
+     "`evaluation.custom_metrics.label.function: steps.user:make` returned str, not a number"),
+    ("def make():\n    return [[1, 2]]\n", _loader,
+     "step `ingest.train` failed: `data.sources.train.function: steps.user:make` returned list, not a pandas "
+     "DataFrame"),
+], ids=["estimator-not-one", "estimator-of-another-task", "metric-not-a-number", "loader-not-a-frame"])
+def test_a_user_function_returning_the_wrong_thing(core_project: Path, mlform, edit_spec, code: str,
+                                                   change: Callable[[dict[str, Any]], None], message: str) -> None:
+    root = core_project.parent
+    (root / "steps").mkdir()
+    (root / "steps/user.py").write_text(code)
+    edit_spec(core_project, change)
+
+    assert _refused(mlform, root) == f"error: {message}"
