@@ -96,6 +96,21 @@ def test_a_tracking_database_missing_a_table_stops_the_run_before_it_registers(a
     assert (applied / ".mlform/state/iris.dev.json").read_bytes() == state
 
 
+def test_a_tracking_database_of_a_newer_schema_is_refused_and_left_alone(applied: Path,
+                                                                        mlform: Callable[..., Any]) -> None:
+    database = applied / ".mlform/tracking.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("PRAGMA user_version=9")  # as a later mlform would leave it
+    before = database.read_bytes()
+    for command in (["run", ".", "--env", "dev", "--force"], ["runs", "list", "."]):
+        result = mlform(*command, cwd=applied)
+        assert (result.code, last_line(result.err)) == (
+            1, f"error: tracking database {database} has schema 9; this mlform reads 2")
+        assert "Traceback" not in result.out + result.err
+    assert versions(applied) == ["1"]
+    assert database.read_bytes() == before
+
+
 def test_training_data_gone_at_run_time_fails_its_step_and_blocks_the_rest(
         iris_project: Path, mlform: Callable[..., Any]) -> None:
     root = iris_project.parent
