@@ -214,3 +214,38 @@ def test_a_user_function_returning_the_wrong_thing(core_project: Path, mlform, e
     edit_spec(core_project, change)
 
     assert _refused(mlform, root) == f"error: {message}"
+
+
+def test_a_baseline_whose_constructor_refuses_its_params(core_project: Path, mlform, edit_spec,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    root = core_project.parent
+    (root / "house_baselines.py").write_text(
+        "from sklearn.dummy import DummyClassifier\n\n\n"
+        "class Prior(DummyClassifier):\n"
+        "    def __init__(self, strategy='prior'):\n"
+        "        if strategy != 'prior':\n"
+        "            raise ValueError('only the prior is a fair baseline here')\n"
+        "        super().__init__(strategy=strategy)\n")
+    monkeypatch.syspath_prepend(str(root))  # an installed package of the team's baselines
+    edit_spec(core_project, lambda d: d["evaluation"].update(
+        baseline={"estimator": "house_baselines.Prior", "params": {"strategy": "uniform"}}))
+
+    assert _refused(mlform, root) == ("error: step `evaluate` failed: `evaluation.baseline`: cannot build "
+                                      "`house_baselines.Prior`: only the prior is a fair baseline here")
+
+
+def test_tuning_on_a_metric_every_candidate_scores_nan(core_project: Path, mlform, edit_spec) -> None:
+    root = core_project.parent
+    (root / "steps").mkdir()
+    (root / "steps/metrics.py").write_text("def undefined(y_true, y_pred):\n    return float('nan')\n")
+
+    def tune_on_undefined(doc: dict[str, Any]) -> None:
+        doc["evaluation"]["custom_metrics"] = [
+            {"name": "undefined", "function": "steps.metrics:undefined", "greater_is_better": True}]
+        doc["evaluation"]["metrics"].append("undefined")
+        doc["model"]["tuning"] = {"method": "grid", "cv": 2, "metric": "undefined", "params": {"max_depth": [2, 3]}}
+
+    edit_spec(core_project, tune_on_undefined)
+
+    assert _refused(mlform, root) == ("error: step `train` failed: `model.tuning`: every candidate scored NaN on "
+                                      "`undefined`")
