@@ -110,4 +110,5 @@ def test_a_damaged_run_document_is_named_by_runs_list(iris_project: Path, s3_url
     assert (result.code, result.err) == (
         1, f"error: cannot read tracked run {key} in {backend.describe()}: {cause}\n")
     assert "Traceback" not in result.out
-    assert backend.read(key).data == data  # type: ignore[union-attr]
+    left = backend.read(key)
+    assert left is not None and left.data == data
