@@ -76,11 +76,17 @@ def test_bad_remote_urls_are_named(url: str, message: str) -> None:
     assert str(caught.value) == message
 
 
+@pytest.mark.parametrize(("secret", "cause"), [
+    ({"env": "STATE_DB_URL"}, "is read from environment variable `STATE_DB_URL`, which is not set"),
+    ({"kubernetes": {"secret": "state", "key": "url"}},
+     "has no `env` variable to read locally (it is only a Kubernetes secret)"),
+], ids=["unset", "kubernetes-only"])
 @pytest.mark.parametrize("command", [["run", "."], ["plan", ".", "--env", "dev"], ["state", "list", "."]])
-def test_a_backend_url_secret_that_is_not_set_stops_the_command_before_it_writes(
-        iris_project: Path, mlform, edit_spec, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
+def test_a_backend_url_secret_that_cannot_be_read_stops_the_command_before_it_writes(
+        iris_project: Path, mlform, edit_spec, monkeypatch: pytest.MonkeyPatch, command: list[str],
+        secret: dict[str, object], cause: str) -> None:
     monkeypatch.delenv("STATE_DB_URL", raising=False)
-    edit_spec(iris_project, lambda d: d.update(secrets={"state_db": {"env": "STATE_DB_URL"}},
+    edit_spec(iris_project, lambda d: d.update(secrets={"state_db": secret},
                                                state={"backend": {"kind": "postgres", "url": {"secret": "state_db"}}}))
     root = iris_project.parent
     before = sorted(root.rglob("*"))
@@ -88,7 +94,6 @@ def test_a_backend_url_secret_that_is_not_set_stops_the_command_before_it_writes
     result = mlform(*command, cwd=root)
 
     assert (result.code, result.err.strip().splitlines()[-1]) == (
-        1, "error: `state.backend.url`: secret `state_db` is read from environment variable `STATE_DB_URL`, which is "
-           "not set")
+        1, f"error: `state.backend.url`: secret `state_db` {cause}")
     assert "Traceback" not in result.out + result.err
     assert sorted(root.rglob("*")) == before
