@@ -11,7 +11,8 @@ import pytest
 
 @pytest.fixture
 def workspace(iris_project: Path) -> Path:
-    """A folder holding `iris/` (one spec), `two/` (two specs), `empty/` (none) and two files that are no plan."""
+    """A folder holding `iris/` (one spec), `two/` (two specs), `broken/` (an invalid one), `empty/` (none), two
+    files that are no plan and a plan of a later format."""
     root = iris_project.parent.parent
     for name in ("a", "b"):
         shutil.copytree(iris_project.parent, root / "two" / name)
@@ -24,6 +25,7 @@ def workspace(iris_project: Path) -> Path:
     (root / "empty").mkdir()
     (root / "notes.txt").write_text("not a plan\n")
     (root / "other.json").write_text('{"plans": []}\n')
+    (root / "later.plan").write_text('{"format_version": 9, "inputs": {}, "plans": []}\n')  # a later mlform's
     return root
 
 
@@ -51,6 +53,9 @@ NOT_A_PLAN = ("a saved plan is what `mlform plan --out FILE` writes. `mlform app
     (["apply", "other.json"], f"error: `other.json` is not a saved plan: it has no `format_version`; {NOT_A_PLAN}"),
     (["readiness", "broken"], "{rmse}"),
     (["runs", "list", "broken"], "{rmse}"),  # its `state` section names the backend: the spec must validate
+    (["apply", "later.plan"], "error: `later.plan` has `format_version` 9; this mlform applies 1"),
+    (["reproduce", "iris", "iris-classifier@1", "extra"], "Error: expected [SPEC] MODEL@VERSION; got 3 arguments"),
+    (["reproduce", "nowhere", "iris-classifier@1"], "Error: Invalid value for 'SPEC': `nowhere` does not exist"),
     (["build", "iris", "--tag", "Bad Tag"], "Error: Invalid value for --tag: `Bad Tag` is not a valid image reference"),
     (["build", "iris", "--env", "dev", "--tag", "iris:1"],  # dev's training and serving images
      "Error: --tag needs exactly one image to build, not 2: give --env and --kind train or serve"),
