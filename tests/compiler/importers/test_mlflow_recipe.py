@@ -158,3 +158,14 @@ def test_a_recipe_folder_given_relative_to_the_working_folder_imports(
     specs, diagnostics = validate_file(tmp_path / "recipe" / "mlform.yaml")
     assert [d for d in diagnostics if d.severity == "error"] == []
     assert specs[0].pipeline.data.sources["train"].type == "python"
+
+
+def test_an_existing_spec_is_not_replaced_without_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_recipe(tmp_path / "recipe", "regression")
+    (root / "mlform.yaml").write_text("# the team's own spec\n")
+    before = {name: (root / name).read_bytes() for name in _files(root)}
+
+    code, _, err = _mlform(capsys, "import", "mlflow-recipe", str(root))
+
+    assert (code, err) == (1, f"Error: `{root / 'mlform.yaml'}` already exists; pass --force to replace\n")
+    assert {name: (root / name).read_bytes() for name in _files(root)} == before
