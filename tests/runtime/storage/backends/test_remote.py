@@ -235,3 +235,11 @@ def test_postgres_tables_are_created_once_when_many_processes_start_together(pos
     assert len(versions) == 8
     for backend in opened:
         backend.close()
+
+
+def test_postgres_without_a_schema_to_create_tables_in_says_so(postgres_url: str) -> None:
+    url = f"{postgres_url}?options=-csearch_path%3Dnowhere"  # a search_path naming no schema that exists
+    message, _ = refusal(url)
+    shown = re.sub(r":[^:@/]*@", ":***@", url, count=1)
+    assert message == (f"postgres backend {shown}: no schema to create tables in: check the connection's "
+                       "search_path")
