@@ -49,3 +49,17 @@ def test_a_run_stops_at_a_damaged_aliases_file_before_it_registers(registered: P
     assert aliases.read_bytes() == b"{broken"
     assert sorted(p.name for p in (registered / MODEL / "versions").iterdir()) == ["1"]
     assert list(registered.rglob("*.tmp")) == []
+
+
+def test_a_model_file_that_cannot_be_read_is_refused_by_predict(registered: Path, mlform, tmp_path: Path) -> None:
+    model = registered / MODEL / "versions/1/model.pkl"
+    model.unlink()
+    model.mkdir()  # in the file's place: reading it fails with an OSError
+    out = tmp_path / "scored.csv"
+
+    result = mlform("predict", ".", "--model", "iris-classifier@1", "--input", "data/live.csv", "--output", out,
+                    cwd=registered)
+
+    assert (result.code, result.err) == (1, "error: model `iris-classifier` version 1: cannot read model.pkl: Is a "
+                                            "directory\n")
+    assert not out.exists() and list(tmp_path.glob("*.tmp")) == []
