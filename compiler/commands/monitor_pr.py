@@ -42,7 +42,10 @@ def _run(args: list[str], cwd: Path) -> str:
 
     done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise StepError("monitor", f"`{' '.join(args[:3])}` failed: {done.stderr.strip() or done.stdout.strip()}")
+        # the command without its `-c NAME=VALUE` settings, and the tool's complaint on one line
+        shown = [arg for i, arg in enumerate(args) if arg != "-c" and (i == 0 or args[i - 1] != "-c")]
+        said = " ".join((done.stderr.strip() or done.stdout.strip()).split())
+        raise StepError("monitor", f"`{' '.join(shown[:3])}` failed: {said}")
     return done.stdout.strip()
 
 

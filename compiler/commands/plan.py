@@ -98,7 +98,7 @@ def _read_planfile(path: Path) -> tuple[PlanInputs, list[Any]]:
         raise _not_a_plan(path, f"it has no `{missing[0]}`")
     version, raw_inputs, raw_plans = payload["format_version"], payload["inputs"], payload["plans"]
     if version != PLANFILE_FORMAT:
-        raise PlanError(f"{path} has format_version {version}; this mlform applies {PLANFILE_FORMAT}")
+        raise PlanError(f"`{path}` has `format_version` {version}; this mlform applies {PLANFILE_FORMAT}")
     targets = raw_inputs.get("targets")
     inputs = PlanInputs(Path(raw_inputs["artifacts_dir"]) if raw_inputs.get("artifacts_dir") else None,
                         tuple(targets) if targets else None,

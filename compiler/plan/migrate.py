@@ -118,24 +118,30 @@ def _runs(backend: Backend) -> Iterator[tuple[str, bytes]]:
         yield key, doc.data
 
 
+def _run_id(data: bytes, key: str, source: Backend) -> str:
+    """The ID of the run in the document `data`, read from `key` of `source`."""
+    return str(doc_to_run(data, f"{key} in {source.describe()}")["id"])
+
+
 def _copy_runs(source: Backend, target: Backend, done: Migration) -> None:
     there = dict(_runs(target))
     for key, data in _runs(source):
         if key in there:
             if there[key] != data:
-                done.conflicts.append(f"{key}: run `{doc_to_run(data)['id']}` differs in {target.describe()}")
+                done.conflicts.append(f"{key}: run `{_run_id(data, key, source)}` differs in {target.describe()}")
             else:
                 done.count("runs", copied=False)
             continue
         if isinstance(target, LocalBackend):
-            save_run(StateDir(target.root).tracking_db, doc_to_run(data))
+            save_run(StateDir(target.root).tracking_db, doc_to_run(data, f"{key} in {source.describe()}"))
         else:
             target.write(key, data, expect=ABSENT)
         done.count("runs", copied=True)
     copied = dict(_runs(target))
     for key, data in _runs(source):
         if copied.get(key) != data and not any(c.startswith(key) for c in done.conflicts):
-            raise StateError(f"run `{doc_to_run(data)['id']}` reads back from {target.describe()} with other content")
+            raise StateError(f"run `{_run_id(data, key, source)}` reads back from {target.describe()} with other "
+                             "content")
 
 
 def migrate(source: Backend, target: Backend) -> Migration:

@@ -30,8 +30,9 @@ def current_frame(job: Job, model: str, version: int | None) -> tuple[pd.DataFra
     window = parse_duration(read.window) if read is not None and read.window else None
     only = version if read is None or read.version == "served" else None
     if only is None and (read is None or read.version == "served"):
-        raise StepError("monitor", f"`current: {SERVING_LOG}` reads the served version's rows, but no version of "
-                                   f"`{model}` is served (set `monitoring.serving_log.version: all` to read every row)")
+        raise StepError("monitor", f"`monitoring.current: {SERVING_LOG}` reads the served version's rows, but no "
+                                   f"version of `{model}` is served (set `monitoring.serving_log.version: all` to "
+                                   "read every row)")
     log, where, pruned = _read(job, model, only, window)
     if log.frame.empty:
         raise StepError("monitor", f"the serving log {where} has no rows to monitor: {log.describe()}{pruned}")

@@ -81,8 +81,8 @@ def _performance(spec: ResolvedSpec, current: pd.DataFrame,
         table = metric_table(spec.pipeline.evaluation.custom_metrics)
         return compute_metrics(names, model, labelled[data.features], labelled[data.target], table, spec.root,
                                spec.pipeline.evaluation.positive_class), None
-    except ValueError as exc:
-        raise StepError("monitor", str(exc)) from None
+    except ValueError as exc:  # the served model refusing the current rows, or a metric refusing its input
+        raise StepError("monitor", f"`monitoring.performance`: {exc}") from None
 
 
 def _drift_reason(drift: DriftReport) -> str:

@@ -67,7 +67,8 @@ def nonfinite_check(max_share: float, model: Any, features: pd.DataFrame) -> Che
     try:
         predictions = np.asarray(model.predict(features))
     except ValueError as exc:
-        raise StepError("monitor", f"the served model cannot predict the current data: {exc}") from None
+        raise StepError("monitor", f"`monitoring.max_nonfinite_share`: the served model cannot predict the current "
+                                   f"data: {exc}") from None
     numeric = predictions.dtype.kind in "fc"
     bad = int(np.count_nonzero(~np.isfinite(predictions))) if numeric else 0
     share = bad / predictions.size if predictions.size else 0.0
@@ -94,7 +95,7 @@ def offline_gap_check(spec: ResolvedSpec, gap: OfflineGap, current: pd.DataFrame
         live = compute_metrics([metric], model, labelled[data.features], labelled[data.target], table, spec.root,
                                spec.pipeline.evaluation.positive_class)[metric]
     except ValueError as exc:
-        raise StepError("monitor", str(exc)) from None
+        raise StepError("monitor", f"`monitoring.offline_gap`: {exc}") from None
     drop = registered - live if table[metric].greater_is_better else live - registered
     figures = {"metric": metric, "live": live, "registered": registered, "drop": drop, "max_drop": gap.max_drop}
     breached = bool(np.isnan(live)) or drop > gap.max_drop

@@ -164,11 +164,8 @@ class Job:
         return self.ctx.spec
 
     def output(self, step_id: str) -> Output:
-        """The completed output of upstream step `step_id`."""
-        output = self.outputs.get(step_id)
-        if output is None:
-            raise StepError(self.step.id, f"upstream step `{step_id}` has no output")
-        return output
+        """The completed output of upstream step `step_id` (a step runs only once its upstream steps completed)."""
+        return self.outputs[step_id]
 
     def frame(self, source: str) -> pd.DataFrame:
         """The ingested rows of source `source`."""

@@ -75,7 +75,8 @@ class DocumentTracker(Tracker):
 
     def _read(self, keys: Sequence[str]) -> list[dict[str, Any]]:
         """The runs in `keys`, fetched in one round trip, newest first."""
-        runs = [doc_to_run(doc.data) for doc in self.backend.read_many(keys).values()]
+        runs = [doc_to_run(doc.data, f"{key} in {self.backend.describe()}")
+                for key, doc in self.backend.read_many(keys).items()]
         return sorted(runs, key=lambda run: run["started"], reverse=True)
 
     def runs(self, limit: int = 20, spec_name: str | None = None) -> list[dict[str, Any]]:

@@ -30,15 +30,15 @@ def run_to_doc(run: dict[str, Any]) -> bytes:
     return json.dumps({"format": RUNDOC_FORMAT, **run}, sort_keys=True, default=str).encode()
 
 
-def doc_to_run(data: bytes) -> dict[str, Any]:
-    """The `Tracker.run` dict in a run document; StateError when it is not one this mlform reads."""
+def doc_to_run(data: bytes, where: str) -> dict[str, Any]:
+    """The `Tracker.run` dict in a run document (`where` names it); StateError when it is not one this mlform reads."""
     try:
         run = json.loads(data)
-        if run.pop("format") != RUNDOC_FORMAT or not all(field in run for field in RUN_FIELDS):
-            raise ValueError("not a run document of format 1")
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise StateError(f"cannot read a tracked run: {exc}") from None
-    return dict(run)
+    except ValueError as exc:
+        raise StateError(f"cannot read tracked run {where}: {exc}") from None
+    if not isinstance(run, dict) or run.pop("format", None) != RUNDOC_FORMAT or not all(f in run for f in RUN_FIELDS):
+        raise StateError(f"cannot read tracked run {where}: not a run document of format {RUNDOC_FORMAT}")
+    return run
 
 
 def runs_in_db(db: Path) -> Iterator[dict[str, Any]]:

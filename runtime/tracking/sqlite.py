@@ -43,6 +43,7 @@ class SqliteTracker(Tracker):
     """Tracking store in `db`; each method is one transaction."""
 
     def __init__(self, db: Path) -> None:
+        self.db = db
         db.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.conn = sqlite3.connect(db, timeout=30, isolation_level=None)
@@ -81,7 +82,7 @@ class SqliteTracker(Tracker):
         except sqlite3.Error as exc:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
-            raise StateError(f"cannot write to the tracking database: {exc}") from None
+            raise StateError(f"cannot write to tracking database {self.db}: {exc}") from None
 
     def start_run(self, run_id: str, spec_name: str, env: str, spec_path: str, spec_digest: str,
                   params: Mapping[str, Any], git: GitState | None = None) -> None:

@@ -25,6 +25,7 @@ from psycopg.types.json import Jsonb
 from mlform.specs.fsutil import write_atomic_with
 
 from .base import ABSENT, ANY, Backend, BackendError, ConflictError, Doc, Expect, LockHeldError, LockInfo, check_key
+from .url import redact
 
 __all__ = ["PostgresBackend"]
 
@@ -108,7 +109,7 @@ class PostgresBackend(Backend):
 
     def _failure(self, action: str, exc: psycopg.Error) -> BackendError:
         """The BackendError for a driver error: one line, the password (should the driver echo it) masked."""
-        detail = _one_line(exc)
+        detail = redact(_one_line(exc))  # a URL it cannot parse is echoed whole, before its password is known
         if self._secret:
             detail = detail.replace(self._secret, "***")
         return BackendError(f"postgres backend {self.shown}: cannot {action}: {detail}")

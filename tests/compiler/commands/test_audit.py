@@ -201,6 +201,7 @@ TAMPERING: list[tuple[str, Callable[[list[str]], list[str]], str]] = [
      f"entry seq 3 (line 2): prev mismatch: it does not follow seq 1; {REMOVED}"),
     ("insert", lambda ls: [ls[0], ls[0], *ls[1:]],
      f"entry seq 1 (line 2): prev mismatch: it does not follow seq 1; {REMOVED}"),
+    ("not-json", lambda ls: [ls[0], "{not json", *ls[1:]], "entry seq 2 (line 2): not a JSON object"),
 ]
 
 
@@ -238,6 +239,17 @@ def test_a_torn_last_line_is_reported_and_blocks_appends(logged: Path, tail: Cal
     with pytest.raises(AuditError, match=re.escape(expected)):
         append_entry(LocalBackend(logged / ".mlform"), fake_entry(4))
     assert log.read_bytes() == torn
+
+
+def test_an_unreadable_log_is_named(logged: Path) -> None:
+    log = log_of(logged)
+    log.unlink()
+    log.mkdir()  # in the file's place: reading it fails with an OSError other than "no such file"
+    for args in (("audit", "--verify"), ("audit",)):
+        result = mlform(logged, *args)
+        assert (result.returncode, result.stdout, result.stderr) == (
+            1, "", f"error: cannot read audit log {log}: Is a directory\n")
+    assert log.is_dir() and not any(log.iterdir())
 
 
 def test_a_broken_log_refuses_the_apply_before_it_starts(tmp_path: Path) -> None:

@@ -181,3 +181,14 @@ def test_profile_chooses_the_profile_file_and_force_replaces_an_earlier_import(
     assert f"wrote {spec}" in out.splitlines()
     replaced = spec.read_text()
     assert '"rmse": {"max": 42}' in replaced and '"max": 80' not in replaced and "(profile `ci`)" in replaced
+
+
+def test_an_existing_spec_is_not_replaced_without_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_recipe(tmp_path / "recipe", "regression")
+    (root / "mlform.yaml").write_text("# the team's own spec\n")
+    before = {name: (root / name).read_bytes() for name in _files(root)}
+
+    code, _, err = _mlform(capsys, "import", "mlflow-recipe", str(root))
+
+    assert (code, err) == (1, f"Error: `{root / 'mlform.yaml'}` already exists; pass --force to replace\n")
+    assert {name: (root / name).read_bytes() for name in _files(root)} == before

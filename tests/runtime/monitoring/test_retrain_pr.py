@@ -120,6 +120,36 @@ def test_open_pr_pushes_the_branch_and_calls_gh_pr_create(mlform: Cli, edit_spec
     assert args[7] == "Retrain iris (default): monitoring breach" and args[8] == "--body-file"
 
 
+@pytest.mark.parametrize(("remote", "message"), [
+    (False, "`git push origin` failed: fatal: 'origin' does not appear to be a git repository fatal: Could not read "
+            "from remote repository. Please make sure you have the correct access rights and the repository exists."),
+    (True, "`gh pr create` failed: HTTP 401: Bad credentials (https://api.github.com/graphql)"),
+], ids=["no-remote", "gh-refuses"])
+def test_open_pr_names_the_command_that_failed(mlform: Cli, edit_spec: Edit, repo: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch, remote: bool, message: str) -> None:
+    if remote:
+        subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "remote.git")], check=True)
+        git(repo, "remote", "add", "origin", str(tmp_path / "remote.git"))
+    spec = repo / "mlform.yaml"
+    edit_spec(spec, lambda d: d["monitoring"].update(on_breach="pull_request"))
+    git(repo, "commit", "-q", "-am", "monitor by pull request")
+    drift(repo / "data" / "live.csv")
+    # a GitHub CLI without valid credentials: what `gh` says then, and its exit code
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text("#!/bin/sh\necho 'HTTP 401: Bad credentials (https://api.github.com/graphql)' >&2\n"
+                                "exit 1\n")
+    (bin_dir / "gh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    status = git(repo, "status", "--porcelain")
+
+    result = mlform("monitor", str(spec), "--open-pr", "--out", str(tmp_path / "out"))
+
+    assert (result.code, result.err.strip().splitlines()[-1]) == (1, f"error: step `monitor` failed: {message}")
+    assert "Traceback" not in result.out + result.err
+    assert git(repo, "status", "--porcelain") == status  # the working copy is as it was: the change is on its branch
+
+
 def test_outside_a_git_working_copy_the_breach_is_reported_without_a_pull_request(
         mlform: Cli, edit_spec: Edit, iris_project: Path) -> None:
     edit_spec(iris_project, lambda d: d["monitoring"].update(on_breach="pull_request"))

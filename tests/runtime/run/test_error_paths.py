@@ -7,6 +7,7 @@ time; and the state commands (`state list`, `force-unlock`) run as a user runs t
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -49,6 +50,18 @@ def test_a_corrupt_state_file_is_named_and_left_alone(applied: Path, mlform: Cal
     assert state.read_text() == "{broken"
 
 
+@pytest.mark.parametrize("command", [["plan", ".", "--env", "dev"], ["state", "show", ".", "--env", "dev"]])
+def test_an_unreadable_state_file_is_named(applied: Path, mlform: Callable[..., Any], command: list[str]) -> None:
+    state = applied / ".mlform/state/iris.dev.json"
+    state.unlink()
+    state.mkdir()  # in the file's place: reading it fails with an OSError other than "no such file"
+    result = mlform(*command, cwd=applied)
+    assert (result.code, last_line(result.err)) == (
+        1, f"error: cannot read state/iris.dev.json in {applied}/.mlform: Is a directory")
+    assert "Traceback" not in result.out + result.err
+    assert state.is_dir() and not any(state.iterdir())
+
+
 def test_a_corrupt_run_record_is_named(applied: Path, mlform: Callable[..., Any]) -> None:
     [record] = (applied / ".mlform/records").glob("iris.dev.*.json")
     record.write_text("not json")
@@ -67,6 +80,35 @@ def test_a_corrupt_tracking_database_stops_the_run_before_it_registers(applied: 
         1, f"error: cannot open tracking database {database}: file is not a database")
     assert versions(applied) == ["1"]
     assert database.read_bytes() == b"not a database, " * 64
+
+
+def test_a_tracking_database_missing_a_table_stops_the_run_before_it_registers(applied: Path,
+                                                                              mlform: Callable[..., Any]) -> None:
+    database = applied / ".mlform/tracking.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("DROP TABLE steps")
+    state = (applied / ".mlform/state/iris.dev.json").read_bytes()
+    result = mlform("run", ".", "--env", "dev", "--force", cwd=applied)
+    assert (result.code, last_line(result.err)) == (
+        1, f"error: cannot write to tracking database {database}: no such table: steps")
+    assert "Traceback" not in result.out + result.err
+    assert versions(applied) == ["1"]
+    assert (applied / ".mlform/state/iris.dev.json").read_bytes() == state
+
+
+def test_a_tracking_database_of_a_newer_schema_is_refused_and_left_alone(applied: Path,
+                                                                        mlform: Callable[..., Any]) -> None:
+    database = applied / ".mlform/tracking.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("PRAGMA user_version=9")  # as a later mlform would leave it
+    before = database.read_bytes()
+    for command in (["run", ".", "--env", "dev", "--force"], ["runs", "list", "."]):
+        result = mlform(*command, cwd=applied)
+        assert (result.code, last_line(result.err)) == (
+            1, f"error: tracking database {database} has schema 9; this mlform reads 2")
+        assert "Traceback" not in result.out + result.err
+    assert versions(applied) == ["1"]
+    assert database.read_bytes() == before
 
 
 def test_training_data_gone_at_run_time_fails_its_step_and_blocks_the_rest(

@@ -149,6 +149,7 @@ BAD_BODIES = [
     ({"columns": {"length": [1.0, 2.0], "count": [1], "color": ["red"], "flag": [True]}}, 422,
      "the arrays in `columns` differ in length (1, 2)"),
     ({"columns": {"length": [1.0], "count": [1], "color": ["red"]}}, 422, "`columns` is missing column `flag`"),
+    ({"columns": [[1.0, 1, "red", True]]}, 422, "`columns` must be an object of arrays"),
     ({"columns": {"length": 1.0, "count": [1], "color": ["red"], "flag": [True]}}, 422,
      "`columns.length` must be an array, not a number"),
     ({"columns": {"length": [1.0], "count": [1], "color": [3], "flag": [True]}}, 422,

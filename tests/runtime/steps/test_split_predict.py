@@ -83,16 +83,22 @@ def test_predict_streams_chunks_and_matches_the_model(trained: Path, mlform, tmp
      "error: `--output out.json`: unknown file type; use .csv or .parquet\n"),
     (["--model", "iris-classifier@1", "--input", "short.csv"],
      "error: input lacks column `petal_width` of the signature of `iris-classifier` version 1\n"),
+    (["--model", "iris-classifier@1", "--input", "nothing.csv"], "error: `--input nothing.csv`: no such file\n"),
+    (["--model", "iris-classifier@1", "--input", "text.csv"],
+     "error: input column `petal_width` has dtype `{text}` and does not convert to the signature's `float64`\n"),
 ])
 def test_predict_errors(trained: Path, mlform, tmp_path: Path, monkeypatch, args: list[str], message: str) -> None:
     monkeypatch.chdir(tmp_path)
     pd.read_csv(trained.parent / "data" / "live.csv").drop(columns=["petal_width"]).to_csv("short.csv", index=False)
+    pd.read_csv(trained.parent / "data" / "live.csv").assign(petal_width="wide").to_csv("text.csv", index=False)
     defaults = {"--input": str(trained.parent / "data" / "live.csv"), "--output": "out.csv"}
     given = dict(zip(args[::2], args[1::2], strict=True))
     argv = [x for key, value in {**defaults, **given}.items() for x in (key, value)]
     result = mlform("predict", *argv, trained)
-    assert (result.code, result.err) == (1, message)
+    text = pd.read_csv("text.csv")["petal_width"].dtype  # pandas' name for a column of text: `object` or `str`
+    assert (result.code, result.err) == (1, message.format(text=text))
     assert not (tmp_path / "out.csv").exists()
+    assert list(tmp_path.glob("*.tmp")) == []
 
 
 def test_parse_model_ref() -> None:

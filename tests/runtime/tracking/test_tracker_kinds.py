@@ -61,7 +61,7 @@ def test_each_run_is_one_document_under_runs(tmp_path: Path) -> None:
                                      run_key("wine", "20260101T000001-bbbbbb")]
     doc = backend.read(run_key("iris", "20260101T000000-aaaaaa"))
     assert doc is not None
-    run = doc_to_run(doc.data)
+    run = doc_to_run(doc.data, "here")
     assert [(s["step"], s["status"]) for s in run["steps"]] == [("train", "ran"), ("monitor", "ran")]
     assert (run["params"], run["git_dirty"], run["metrics"]) == ({"model.depth": "3"}, True,
                                                                [{"step": "train", "key": "accuracy", "value": 0.9}])
@@ -87,3 +87,28 @@ def test_the_backend_kind_chooses_the_tracker(tmp_path: Path) -> None:
     opened.close()
     assert (tmp_path / "state" / "tracking.db").is_file()
     assert isinstance(open_tracker(Elsewhere(local), create=False), DocumentTracker)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("data", "cause"), [
+    (b"{broken", "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+    (b"[1, 2]", "not a run document of format 1"),
+    (b'{"format": 7, "id": "20260101T000000-aaaaaa"}', "not a run document of format 1"),
+], ids=["not-json", "not-an-object", "another-format"])
+def test_a_damaged_run_document_is_named_by_runs_list(iris_project: Path, s3_url: str, mlform,
+                                                      monkeypatch: pytest.MonkeyPatch, data: bytes,
+                                                      cause: str) -> None:
+    from mlform.runtime.storage.backends.url import open_backend
+
+    backend = open_backend(s3_url)
+    key = run_key("iris", "20260101T000000-aaaaaa")
+    backend.write(key, data)
+    monkeypatch.setenv("MLFORM_BACKEND", s3_url)
+
+    result = mlform("runs", "list", iris_project.parent)
+
+    assert (result.code, result.err) == (
+        1, f"error: cannot read tracked run {key} in {backend.describe()}: {cause}\n")
+    assert "Traceback" not in result.out
+    left = backend.read(key)
+    assert left is not None and left.data == data

@@ -235,3 +235,31 @@ def test_postgres_tables_are_created_once_when_many_processes_start_together(pos
     assert len(versions) == 8
     for backend in opened:
         backend.close()
+
+
+def test_postgres_without_a_schema_to_create_tables_in_says_so(postgres_url: str) -> None:
+    url = f"{postgres_url}?options=-csearch_path%3Dnowhere"  # a search_path naming no schema that exists
+    message, _ = refusal(url)
+    shown = re.sub(r":[^:@/]*@", ":***@", url, count=1)
+    assert message == (f"postgres backend {shown}: no schema to create tables in: check the connection's "
+                       "search_path")
+
+
+@pytest.mark.parametrize("command", [["apply", ".", "--env", "dev", "--yes"],
+                                     ["force-unlock", "abc", ".", "--env", "dev"]])
+def test_s3_a_lock_object_that_is_no_holder_record_is_named(s3_url: str, iris_project: Path, mlform,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            command: list[str]) -> None:
+    backend = open_backend(s3_url)
+    backend.write("state/iris.dev.lock", b"not a holder record")
+    monkeypatch.setenv("MLFORM_BACKEND", s3_url)
+    (iris_project.parent / ".git").mkdir()  # `apply` writes the generated files here, not in the enclosing checkout
+
+    result = mlform(*command, cwd=iris_project.parent)
+
+    assert (result.code, result.err.strip().splitlines()[-1]) == (
+        1, f"error: the lock object of state/iris.dev in {s3_url} is not a holder record")
+    assert "Traceback" not in result.out + result.err
+    lock = backend.read("state/iris.dev.lock")
+    assert lock is not None and lock.data == b"not a holder record"
+    assert [key for key in backend.keys("") if not key.startswith("audit/")] == []  # a failed apply is audited

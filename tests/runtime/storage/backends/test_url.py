@@ -63,8 +63,37 @@ def test_a_missing_client_says_which_extra_to_install(url: str, client: str, kin
      "`artifacts=postgresql://ml:***@db/x` in s3://state/team?artifacts=postgresql://ml:***@db/x: expected a folder "
      "or s3://bucket/prefix"),
     ("s3:///team", "s3 backend s3:///team: no bucket: expected s3://bucket/prefix"),
+    # libpq cannot parse these, before any connection; the first it echoes whole, password and all
+    ("postgresql://ml:pw@[::1/state", 'postgres backend postgresql://ml:***@[::1/state: cannot read the URL: end of '
+     'string reached when looking for matching "]" in IPv6 host address in URI: "postgresql://ml:***@[::1/state"'),
+    ("postgresql://ml:pw@db.example/state?colour=red",
+     'postgres backend postgresql://ml:***@db.example/state?colour=red: cannot read the URL: invalid URI query '
+     'parameter: "colour"'),
 ])
 def test_bad_remote_urls_are_named(url: str, message: str) -> None:
     with pytest.raises(BackendError) as caught:
         open_backend(url)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("secret", "cause"), [
+    ({"env": "STATE_DB_URL"}, "is read from environment variable `STATE_DB_URL`, which is not set"),
+    ({"kubernetes": {"secret": "state", "key": "url"}},
+     "has no `env` variable to read locally (it is only a Kubernetes secret)"),
+], ids=["unset", "kubernetes-only"])
+@pytest.mark.parametrize("command", [["run", "."], ["plan", ".", "--env", "dev"], ["state", "list", "."]])
+def test_a_backend_url_secret_that_cannot_be_read_stops_the_command_before_it_writes(
+        iris_project: Path, mlform, edit_spec, monkeypatch: pytest.MonkeyPatch, command: list[str],
+        secret: dict[str, object], cause: str) -> None:
+    monkeypatch.delenv("STATE_DB_URL", raising=False)
+    edit_spec(iris_project, lambda d: d.update(secrets={"state_db": secret},
+                                               state={"backend": {"kind": "postgres", "url": {"secret": "state_db"}}}))
+    root = iris_project.parent
+    before = sorted(root.rglob("*"))
+
+    result = mlform(*command, cwd=root)
+
+    assert (result.code, result.err.strip().splitlines()[-1]) == (
+        1, f"error: `state.backend.url`: secret `state_db` {cause}")
+    assert "Traceback" not in result.out + result.err
+    assert sorted(root.rglob("*")) == before
