@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
-from mlform.specs.model.monitoring_checks import SERVING_LOG
+from mlform.specs.model.monitoring_checks import SERVING_LOG, parse_duration
 
 from .explain import did_you_mean
 from .finding import Finding, Sections
@@ -30,6 +31,18 @@ def serving_log_sink(monitoring: object, serving: object) -> bool:
     return getattr(getattr(serving, "log", None), "sink", None) == "backend"
 
 
+def _retention_findings(monitoring: object, serving: object) -> Iterator[Finding]:
+    """A retention shorter than the monitor's window would delete batches a later monitor run still reads."""
+    retention = getattr(getattr(serving, "log", None), "retention_days", None)
+    window = getattr(getattr(monitoring, "serving_log", None), "window", None)
+    if retention is None or window is None or not serving_log_sink(monitoring, serving):
+        return
+    if parse_duration(window) > timedelta(days=retention):
+        yield Finding(("serving", "log", "retention_days"),
+                      f"{retention} day(s) is shorter than `monitoring.serving_log.window` ({window}): the monitor "
+                      "would delete batches that later runs still read; keep batches at least as long as the window")
+
+
 def watch_findings(s: Sections) -> Iterator[Finding]:
     """Findings for `monitoring.current: serving_log`, `monitoring.serving_log` and `monitoring.offline_gap`."""
     mon = s["monitoring"]
@@ -45,6 +58,7 @@ def watch_findings(s: Sections) -> Iterator[Finding]:
             yield Finding(("monitoring", "current"),
                           f"`current: {SERVING_LOG}` needs the log folder: set `monitoring.serving_log.path` "
                           "(or `serving.log.path`, or `serving.log.sink: backend`)")
+        yield from _retention_findings(mon, serving)
     elif mon.serving_log is not None:
         yield Finding(("monitoring", "serving_log"),
                       f"`serving_log` is read only when `current` is `{SERVING_LOG}` (it is `{mon.current}`)",

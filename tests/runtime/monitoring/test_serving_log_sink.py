@@ -179,20 +179,20 @@ def test_the_monitor_deletes_batches_past_the_retention_after_reading(
     def retain(doc: dict[str, Any]) -> None:
         _sinking({"kind": "local", "path": str(tmp_path / "shared")})(doc)
         doc["serving"]["log"]["retention_days"] = 3
-        doc["monitoring"]["serving_log"] = {"window": "7d", "version": "all"}
+        doc["monitoring"]["serving_log"] = {"window": "3d", "version": "all"}
 
     edit_spec(iris_project, retain)
     mlform("apply", ".", "--yes", cwd=iris_project.parent)  # registers a version; its monitor has no rows yet
     backend = open_backend(str(tmp_path / "shared"))
     rows = pd.read_csv(iris_project.parent / "data" / "iris.csv")[FEATURES].head(10).to_dict("records")
     now = datetime.now(UTC)
-    for days in (10, 5, 1, 0):  # the 10-day-old batch is outside the 7-day window: deleted without being read
+    for days in (10, 5, 1, 0):  # the two older ones are outside the 3-day window: deleted without being read
         when = now - timedelta(days=days, minutes=1)
         backend.write(batch_key(PREFIX, when), "".join(log_line(when, row) for row in rows).encode())
     recent = backend.keys(PREFIX)[2:]
     ran = mlform("monitor", ".", cwd=iris_project.parent)
-    assert ran.code == 3, ran.out + ran.err  # ten setosa rows, logged three times, drift: a breach, beside the point
-    assert (f"serving log `{PREFIX}` of the backend: 30 logged rows from 3 batch(es); 0 outside the window or of "
+    assert ran.code == 3, ran.out + ran.err  # ten setosa rows, logged twice, drift: a breach, beside the point
+    assert (f"serving log `{PREFIX}` of the backend: 20 logged rows from 2 batch(es); 0 outside the window or of "
             "another model or version, 0 malformed; 2 batch(es) older than 3 days deleted") in ran.out
     assert backend.keys(PREFIX) == recent
 
