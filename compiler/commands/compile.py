@@ -40,8 +40,10 @@ def compile_(specs: tuple[Path, ...], env: str | None, out: Path | None, targets
 
     build = output.compile_specs(spec_files(specs), env, out, _targets(targets), templates)
 
+    shown_out = os.path.relpath(build.out)  # once: a relpath per file cost more than writing it
+
     def shown(relative: str) -> str:
-        return os.path.relpath(build.out / relative)
+        return os.path.normpath(os.path.join(shown_out, relative))
 
     if check:
         from mlform.compiler.artifacts.wiring import check_build
