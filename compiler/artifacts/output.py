@@ -30,6 +30,7 @@ from mlform.specs.check.explain import did_you_mean
 from mlform.specs.check.names import duplicate_names
 from mlform.specs.errors import RenderError
 from mlform.specs.fsutil import write_changed
+from mlform.specs.graph.fingerprint import StatCache
 
 from .render import Templates
 
@@ -70,12 +71,13 @@ class Build:
         """Files in the scanned folders that a compile of the same spec and env wrote but no longer writes."""
         found = []
         for folder, owners in sorted(self.scanned.items()):
-            path = self.out / folder
-            if not path.is_dir():
+            try:
+                entries = sorted(os.scandir(os.path.join(self.out, folder)), key=lambda entry: entry.name)
+            except (FileNotFoundError, NotADirectoryError):
                 continue
-            for entry in sorted(path.iterdir()):
+            for entry in entries:  # a file the build writes is no orphan: no stat, no open
                 relative = f"{folder}/{entry.name}"
-                if entry.is_file() and relative not in self.files and read_owner(entry) in owners:
+                if relative not in self.files and entry.is_file() and read_owner(entry.path) in owners:
                     found.append(relative)
         return found
 
@@ -149,8 +151,9 @@ def _graphs(paths: Iterable[Path], env: str | None) -> Iterator[StepGraph]:
     clashes = duplicate_names(spec.document for spec in specs)
     if clashes:
         raise SpecError(clashes)
+    cache = StatCache()  # in memory: each data file digested once, not once per environment
     for spec in specs:
-        yield build_graph(spec)
+        yield build_graph(spec, cache)
 
 
 @contextlib.contextmanager
@@ -245,12 +248,16 @@ def _add(build: Build, relative: str, text: str, owner: Owner) -> None:
 
 
 def write(build: Build) -> tuple[list[str], list[str]]:
-    """Write changed files atomically and delete orphaned ones; return (written, deleted)."""
+    """Write changed files atomically and delete orphaned ones; return (written, deleted).
+
+    A file `build.seen` found equal to its rendering (read as the build ended) is not read again.
+    """
     orphans = build.orphans()
     out = os.fspath(build.out)
+    current = build.seen.current
     # reproducible from the spec: atomic, but no fsync per file
     written = [relative for relative, text in sorted(build.files.items())
-               if write_changed(os.path.join(out, relative), text.encode())]
+               if relative not in current and write_changed(os.path.join(out, relative), text.encode())]
     for relative in orphans:
         (build.out / relative).unlink()
     return written, orphans
