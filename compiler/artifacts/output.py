@@ -101,7 +101,7 @@ def header(ctx: Context) -> str:
     ]) + "\n"
 
 
-def read_owner(path: Path) -> Owner | None:
+def read_owner(path: str | Path) -> Owner | None:
     """The owner a generated file's header names, or None for a file mlform did not write."""
     return _owner(read_header(path))
 

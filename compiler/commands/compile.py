@@ -55,6 +55,7 @@ def _shown(build: Build) -> Callable[[str], str]:
 
 
 def _check(build: Build) -> None:
+    """`--check`: list what is not current and each broken reference; exit 1 if any."""
     from mlform.compiler.artifacts import output
     from mlform.compiler.artifacts.wiring import check_build
 
@@ -76,6 +77,7 @@ def _check(build: Build) -> None:
 
 
 def _write(build: Build) -> None:
+    """Write the changed files, delete the orphans, and say which."""
     from mlform.compiler.artifacts import output
 
     shown = _shown(build)
