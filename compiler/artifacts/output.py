@@ -13,6 +13,8 @@ changed) from a hand-edited one, and how a later compile finds the files it no l
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,11 +30,12 @@ from mlform.specs.check.explain import did_you_mean
 from mlform.specs.check.names import duplicate_names
 from mlform.specs.errors import RenderError
 from mlform.specs.fsutil import write_changed
+from mlform.specs.graph.fingerprint import StatCache
 
 from .render import Templates
 
-__all__ = ["HEADER_MARK", "Build", "Finding", "Seen", "check", "compile_specs", "project_root", "render_graphs",
-           "resolve_specs", "write"]
+__all__ = ["HEADER_MARK", "Build", "Finding", "Seen", "check", "collector_paused", "compile_specs", "project_root",
+           "render_graphs", "resolve_specs", "write"]
 
 
 @dataclass
@@ -68,12 +71,13 @@ class Build:
         """Files in the scanned folders that a compile of the same spec and env wrote but no longer writes."""
         found = []
         for folder, owners in sorted(self.scanned.items()):
-            path = self.out / folder
-            if not path.is_dir():
+            try:
+                entries = sorted(os.scandir(os.path.join(self.out, folder)), key=lambda entry: entry.name)
+            except (FileNotFoundError, NotADirectoryError):
                 continue
-            for entry in sorted(path.iterdir()):
+            for entry in entries:  # a file the build writes is no orphan: no stat, no open
                 relative = f"{folder}/{entry.name}"
-                if entry.is_file() and relative not in self.files and read_owner(entry) in owners:
+                if relative not in self.files and entry.is_file() and read_owner(entry.path) in owners:
                     found.append(relative)
         return found
 
@@ -97,7 +101,7 @@ def header(ctx: Context) -> str:
     ]) + "\n"
 
 
-def read_owner(path: Path) -> Owner | None:
+def read_owner(path: str | Path) -> Owner | None:
     """The owner a generated file's header names, or None for a file mlform did not write."""
     return _owner(read_header(path))
 
@@ -147,10 +151,26 @@ def _graphs(paths: Iterable[Path], env: str | None) -> Iterator[StepGraph]:
     clashes = duplicate_names(spec.document for spec in specs)
     if clashes:
         raise SpecError(clashes)
+    cache = StatCache()  # in memory: each data file digested once, not once per environment
     for spec in specs:
-        yield build_graph(spec)
+        yield build_graph(spec, cache)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the body runs, and restore it after."""
+    # a compile keeps what it makes to the end and frees few cycles; collecting its ever larger heap took a fifth
+    # of its CPU time (1,000 specs: about 2 of 10 seconds)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@collector_paused()
 def render_graphs(graphs: Iterable[StepGraph], out: Path | None, targets: Sequence[str] | None = None,
                   templates: Path | None = None, cwd: Path | None = None) -> Build:
     """Render every selected target of each graph's spec into one Build."""
@@ -228,12 +248,16 @@ def _add(build: Build, relative: str, text: str, owner: Owner) -> None:
 
 
 def write(build: Build) -> tuple[list[str], list[str]]:
-    """Write changed files atomically and delete orphaned ones; return (written, deleted)."""
+    """Write changed files atomically and delete orphaned ones; return (written, deleted).
+
+    A file `build.seen` found equal to its rendering (read as the build ended) is not read again.
+    """
     orphans = build.orphans()
     out = os.fspath(build.out)
+    current = build.seen.current
     # reproducible from the spec: atomic, but no fsync per file
     written = [relative for relative, text in sorted(build.files.items())
-               if write_changed(os.path.join(out, relative), text.encode())]
+               if relative not in current and write_changed(os.path.join(out, relative), text.encode())]
     for relative in orphans:
         (build.out / relative).unlink()
     return written, orphans

@@ -20,7 +20,7 @@ import yaml
 
 from mlform.compiler.targets import Context
 from mlform.compiler.ui import PROBE_PATH
-from mlform.runtime.serving.app import ROUTES
+from mlform.runtime.serving.httperror import ROUTES
 from mlform.runtime.storage.statedir import HOME_ENV
 
 from .backend import aws_secret, uses_s3

@@ -141,9 +141,9 @@ def _key(value: str) -> str | None:
 @functools.lru_cache(maxsize=1 << 12)
 def _block_style(value: str) -> bool:
     """Whether `dump_yaml`'s representer asks for a literal block (its `_block_safe`)."""
-    if value.startswith(" "):
-        return False
-    return all(line == line.rstrip(" \t") and line.isprintable() for line in value.split("\n"))
+    # every line printable (so no tab) and none ending in a space: one pass over the text, not one per line
+    return (not value.startswith(" ") and not value.endswith(" ") and " \n" not in value
+            and value.replace("\n", "").isprintable())
 
 
 def _node(parts: list[str], seen: set[int], value: Any, indent: int, in_mapping: bool) -> None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .common import env_option, spec_files, specs_argument
+
+if TYPE_CHECKING:
+    from mlform.compiler.artifacts.output import Build
 
 
 def _targets(value: str | None) -> list[str] | None:
@@ -38,29 +43,44 @@ def compile_(specs: tuple[Path, ...], env: str | None, out: Path | None, targets
     """
     from mlform.compiler.artifacts import output
 
-    build = output.compile_specs(spec_files(specs), env, out, _targets(targets), templates)
+    with output.collector_paused():  # render, check and write: the build lives to the end
+        build = output.compile_specs(spec_files(specs), env, out, _targets(targets), templates)
+        (_check if check else _write)(build)
 
-    def shown(relative: str) -> str:
-        return os.path.relpath(build.out / relative)
 
-    if check:
-        from mlform.compiler.artifacts.wiring import check_build
+def _shown(build: Build) -> Callable[[str], str]:
+    """How a file of `build` is printed: relative to the working directory."""
+    shown_out = os.path.relpath(build.out)  # once: a relpath per file cost more than writing the file
+    return lambda relative: os.path.normpath(os.path.join(shown_out, relative))
 
-        findings = output.check(build, build.seen)
-        for finding in findings:
-            click.echo(f"{finding.kind}: {shown(finding.path)}", err=True)
-        if findings:
-            click.echo(f"{len(findings)} of {len(build.files)} generated files are not current; "
-                       "run `mlform compile` and commit the result.", err=True)
-        broken = check_build(build, build.seen)
-        for wiring in broken:
-            click.echo(f"wiring: {shown(wiring.path)}: {wiring.obj}: {wiring.message}", err=True)
-        if broken:
-            click.echo(f"{len(broken)} broken references between generated Kubernetes objects.", err=True)
-        if findings or broken:
-            raise SystemExit(1)
-        click.echo(f"ok: {len(build.files)} generated files are current")
-        return
+
+def _check(build: Build) -> None:
+    """`--check`: list what is not current and each broken reference; exit 1 if any."""
+    from mlform.compiler.artifacts import output
+    from mlform.compiler.artifacts.wiring import check_build
+
+    shown = _shown(build)
+    findings = output.check(build, build.seen)
+    for finding in findings:
+        click.echo(f"{finding.kind}: {shown(finding.path)}", err=True)
+    if findings:
+        click.echo(f"{len(findings)} of {len(build.files)} generated files are not current; "
+                   "run `mlform compile` and commit the result.", err=True)
+    broken = check_build(build, build.seen)
+    for wiring in broken:
+        click.echo(f"wiring: {shown(wiring.path)}: {wiring.obj}: {wiring.message}", err=True)
+    if broken:
+        click.echo(f"{len(broken)} broken references between generated Kubernetes objects.", err=True)
+    if findings or broken:
+        raise SystemExit(1)
+    click.echo(f"ok: {len(build.files)} generated files are current")
+
+
+def _write(build: Build) -> None:
+    """Write the changed files, delete the orphans, and say which."""
+    from mlform.compiler.artifacts import output
+
+    shown = _shown(build)
     written, deleted = output.write(build)
     for relative in written:
         click.echo(f"wrote {shown(relative)}")

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .explain import explain_rows
 from .guard import InputGuard, counter_lines, nonfinite_rows
-from .httperror import HttpError
+from .httperror import ROUTES, HttpError
 from .requestlog import RequestLog
 from .serving_schema import Signature, Where, openapi_document
 
@@ -35,7 +35,6 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "LATENCY_BUCKETS", "HttpError", "ServingApp
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-ROUTES = {"/predict": "POST", "/health": "GET", "/ready": "GET", "/metrics": "GET", "/openapi.json": "GET"}
 _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 # what the model may raise about its input: the client's fault (422), not the server's

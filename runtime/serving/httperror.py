@@ -1,4 +1,4 @@
-"""The error of a request a server refuses, light enough for the web UI to share: no pandas, no numpy."""
+"""The routes a server answers and the error of a request it refuses, light enough to share: no pandas, no numpy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from typing import Any
 
 from mlform.specs.errors import StepPartError
 
-__all__ = ["HttpError"]
+__all__ = ["ROUTES", "HttpError"]
+
+ROUTES = {"/predict": "POST", "/health": "GET", "/ready": "GET", "/metrics": "GET", "/openapi.json": "GET"}
 
 
 class HttpError(StepPartError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import shutil
 import subprocess
@@ -130,6 +131,20 @@ def test_check_lists_missing_stale_hand_edited_and_orphaned_files(project: Proje
     edited.write_text(edited.read_text() + "# a hand edit\n")
     code, _, err = cli("compile", spec, "--env", "prod", "--check", cwd=project.root)
     assert (code, err.splitlines()[0]) == (1, "hand-edited: deploy/iris/prod/docker/Dockerfile.train")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_compile_leaves_the_garbage_collector_as_it_found_it(project: Project, cli, enabled: bool) -> None:
+    spec = project.spec()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert cli("compile", spec, "--env", "prod", cwd=project.root)[0] == 0
+        assert gc.isenabled() is enabled
+        (project.root / "deploy/iris/prod/kubernetes/service.yaml").unlink()
+        assert cli("compile", spec, "--env", "prod", "--check", cwd=project.root)[0] == 1  # leaves by SystemExit
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
 
 
 def test_compile_deletes_only_its_own_orphans(project: Project, cli) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -307,3 +309,10 @@ def test_a_file_broken_on_disk_is_found_though_its_rendering_is_wired(project: P
     assert [str(f) for f in check_build(build)] == [
         "deploy/iris/prod/kubernetes/service.yaml: Service/iris: targetPort `htp` is no container port of the "
         "pods it selects"]
+
+
+def test_the_wiring_check_imports_no_pandas() -> None:
+    code = ("import sys, mlform.compiler.artifacts.wiring; "
+            "print(sorted(m for m in ('pandas', 'numpy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
