@@ -17,10 +17,12 @@ validated.
 whose bytes moved is parsed (not validated) and holds while the environment resolves as recorded, so editing and
 applying one environment leaves another's fast path in place; when
 everything matches, and one `read_many` per backend for all the specs of a command finds their states
-unchanged, it emits the recorded plan; anything else takes the full path. Aliases are compared by value, not by
-their file's bytes: another environment's move, or a retrain by `mlform monitor`, leaves this plan as it was but
-for its notes, which are made again from the aliases now; only a pinned `production` that moved takes the full
-path (apply moves it back). Specs with `sql` sources get no receipt: their data is known only by querying.
+unchanged, it emits the recorded plan; anything else takes the full path, which validates the spec file and still
+answers each environment whose receipt holds from it (only the others are planned). Aliases are compared by
+value, not by their file's bytes: another environment's move, or a retrain by `mlform monitor`, leaves this plan
+as it was but for its notes, which are made again from the aliases now; only a pinned `production` that moved
+takes the full path (apply moves it back). Specs with `sql` sources get no receipt: their data is known only by
+querying.
 """
 
 from __future__ import annotations
