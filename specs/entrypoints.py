@@ -11,7 +11,9 @@ __all__ = ["entry_points"]
 
 @cache
 def _installed() -> metadata.EntryPoints:
-    return metadata.entry_points()
+    found = metadata.entry_points()  # Python 3.11: every group in a mapping, group -> its entry points
+    return found if isinstance(found, metadata.EntryPoints) else metadata.EntryPoints(
+        entry for group in found.values() for entry in group)
 
 
 def entry_points(group: str) -> metadata.EntryPoints:
