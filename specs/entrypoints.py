@@ -13,7 +13,7 @@ __all__ = ["entry_points"]
 def _installed() -> metadata.EntryPoints:
     found = metadata.entry_points()  # Python 3.11: every group in a mapping, group -> its entry points
     return found if isinstance(found, metadata.EntryPoints) else metadata.EntryPoints(
-        entry for group in found.values() for entry in group)
+        entry for group in found.groups for entry in found.select(group=group))
 
 
 def entry_points(group: str) -> metadata.EntryPoints:
