@@ -25,7 +25,7 @@ from mlform.specs.model.target_settings import FILE, artifact_kind
 from .dagmodel import dag_objects
 from .structdiff import ADDED, CHANGED, HEADER_ONLY, REMOVED, Change, compare, compare_objects
 
-__all__ = ["DIGEST", "READERS", "ArtifactDiff", "compare_artifact", "kind_of"]
+__all__ = ["DIGEST", "READERS", "ArtifactDiff", "compare_artifact", "header_only", "kind_of"]
 
 DIGEST = "<spec-digest>"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML has it: 10x faster
@@ -159,9 +159,19 @@ def compare_artifact(path: str, before: str | None, after: str | None) -> Artifa
         kind, (objects,) = _parsed(kind_of(path), [_split(text or "")[1]])
         sides = ({}, objects) if before is None else (objects, {})
         return ArtifactDiff(path, kind, status, tuple(c for c in compare_objects(*sides) if c.object))
-    (old_header, old_body), (new_header, new_body) = _split(before), _split(after)
-    if old_body == new_body:
-        return ArtifactDiff(path, kind_of(path), HEADER_ONLY, tuple(compare("header", old_header, new_header)))
+    only = header_only(path, before, after)
+    if only is not None:
+        return only
+    old_body, new_body = _split(before)[1], _split(after)[1]
     kind, (old, new) = _parsed(kind_of(path), [old_body, new_body])
     changes = compare_objects(old, new) or [Change(CHANGED, "", "text", old_body, new_body)]
     return ArtifactDiff(path, kind, CHANGED, tuple(changes))
+
+
+def header_only(path: str, before: str, after: str) -> ArtifactDiff | None:
+    """The differences of two versions of the file at `path` when they differ in the provenance header alone;
+    None otherwise (no body is parsed)."""
+    (old_header, old_body), (new_header, new_body) = _split(before), _split(after)
+    if before == after or old_body != new_body:
+        return None
+    return ArtifactDiff(path, kind_of(path), HEADER_ONLY, tuple(compare("header", old_header, new_header)))

@@ -10,8 +10,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from mlform.compiler.artifacts.output import Build, render_graphs
-from mlform.compiler.diff.artifactdiff import compare_artifact
-from mlform.compiler.diff.structdiff import HEADER_ONLY
+from mlform.compiler.diff.artifactdiff import header_only
 from mlform.compiler.workspace import FOLDERS
 from mlform.specs import ResolvedSpec
 
@@ -78,13 +77,12 @@ def artifact_changes(build: Build, state: State | None) -> list[Change]:
             continue
         edited = recorded.get(relative) not in (None, before)  # not what the last apply wrote
         reason = "hand-edited since the last apply" if edited else "spec or mlform changed"
-        compared = compare_artifact(relative, current, text)
-        header_only = compared is not None and compared.status == HEADER_ONLY
-        if compared is not None and header_only and not edited:
+        compared = header_only(relative, current, text)  # a body that changed needs no structural comparison
+        if compared is not None and not edited:
             fields = ", ".join(f"`{c.path.removeprefix('header.')}`" for c in compared.changes)
             reason = f"differs only in the provenance header ({fields})"
         changes.append(Change("artifact", relative, Action.UPDATE, before, after, reason,
-                              _diff(current, text, relative), header_only=header_only))
+                              _diff(current, text, relative), header_only=compared is not None))
     for relative in _orphans(build):
         before = digest_text((build.out / relative).read_text(encoding="utf-8", errors="replace"))
         changes.append(Change("artifact", relative, Action.DELETE, before, None, "no longer generated"))

@@ -1,4 +1,5 @@
-"""The plans of a command's spec files: each answered from its receipts when nothing changed, else made in full."""
+"""The plans of a command's spec files: each answered from its receipts when nothing changed, else loaded and
+validated in full, and each environment whose receipt still holds answered from it, the others made in full."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class FilePlans:
     specs: list[ResolvedSpec] = field(default_factory=list)  # one per plan; empty when answered from receipts
     checked: list[ResolvedSpec] = field(default_factory=list)  # every environment validated, the base spec too
     sha256: str | None = None  # of the spec file's bytes as loaded
+    held: dict[str, Plan] = field(default_factory=dict)  # environment -> its plan from a receipt that still holds
 
 
 def _policy(inputs: PlanInputs) -> LoadedPolicy | None:
@@ -91,23 +93,34 @@ def plan_files(paths: Sequence[Path], env: str | None, inputs: PlanInputs) -> li
     from mlform.specs.check.names import duplicate_names
 
     found = {path: cached_plans(path, env, inputs) for path in paths}
-    hits = {path: cached for path, cached in found.items() if cached is not None}
+    hits = {path: cached for path, cached in found.items() if cached is not None and cached.plans}
     current = dict(zip(hits, still_current(list(hits.values())), strict=True))
     files = []
     policy: list[LoadedPolicy | None] = []  # the policy in force, once loaded
     for path in paths:
         cached = hits.get(path) if current.get(path) else None
-        if cached is None and not policy:
+        if cached is not None and not cached.missed:
+            files.append(FilePlans(path, cached.plans))
+            continue
+        if not policy:
             policy.append(_policy(inputs))
-        files.append(FilePlans(path, cached.plans) if cached is not None else _load(path, env, policy[0]))
+        files.append(_load(path, env, policy[0]))
+        files[-1].held = {p.env: p for p in cached.plans} if cached is not None else {}
     loaded = [f for f in files if f.specs]
     clashes = duplicate_names(spec.document for f in loaded for spec in f.checked)
     if clashes:
         raise SpecError(clashes)
-    planned = iter(_plan_all([spec for f in loaded for spec in f.specs], inputs))
+    planned = iter(_plan_all([spec for f in loaded for spec in f.specs if spec.env not in f.held], inputs))
     for file in loaded:
-        file.plans = [next(planned) for _ in file.specs]
+        file.plans = [_held(file.held[spec.env], spec) if spec.env in file.held else next(planned)
+                      for spec in file.specs]
     return files
+
+
+def _held(plan: Plan, spec: ResolvedSpec) -> Plan:
+    """A plan from a receipt that holds, named as the full path names the spec it was loaded from."""
+    plan.spec = spec.display
+    return plan
 
 
 _WORK: list[tuple[ResolvedSpec, PlanInputs]] = []  # what forked workers plan, by index

@@ -17,10 +17,12 @@ validated.
 whose bytes moved is parsed (not validated) and holds while the environment resolves as recorded, so editing and
 applying one environment leaves another's fast path in place; when
 everything matches, and one `read_many` per backend for all the specs of a command finds their states
-unchanged, it emits the recorded plan; anything else takes the full path. Aliases are compared by value, not by
-their file's bytes: another environment's move, or a retrain by `mlform monitor`, leaves this plan as it was but
-for its notes, which are made again from the aliases now; only a pinned `production` that moved takes the full
-path (apply moves it back). Specs with `sql` sources get no receipt: their data is known only by querying.
+unchanged, it emits the recorded plan; anything else takes the full path, which validates the spec file and still
+answers each environment whose receipt holds from it (only the others are planned). Aliases are compared by
+value, not by their file's bytes: another environment's move, or a retrain by `mlform monitor`, leaves this plan
+as it was but for its notes, which are made again from the aliases now; only a pinned `production` that moved
+takes the full path (apply moves it back). Specs with `sql` sources get no receipt: their data is known only by
+querying.
 """
 
 from __future__ import annotations
@@ -138,11 +140,13 @@ def _sha_or_none(path: str | Path) -> str | None:
 
 @dataclass(frozen=True)
 class Cached:
-    """Plans from receipts, valid while each state document named is still at the version recorded."""
+    """Plans from receipts, valid while each state document named is still at the version recorded; `missed` names
+    the environments whose receipt does not hold (planned in full, beside these)."""
 
     plans: list[Plan]
     states: list[dict[str, Any]]  # {"backend": backend_ref, "key", "version"}
     aliases: list[dict[str, Any]]  # per plan: {"file" or None (then "key" in its state's backend), "env", ...}
+    missed: tuple[str, ...] = ()
 
 
 def _doc_aliases(raw: bytes | None, env: str) -> dict[str, int] | None:
@@ -223,8 +227,8 @@ def _recorded_plan(receipt: Any, spec: SpecNow, spec_sha: str, inputs: dict[str,
 
 
 def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> Cached | None:
-    """The plans of `spec_file` (all its environments, or `env`) from its receipts, or None to plan in full;
-    `still_current` says whether the backend's states still match them."""
+    """The plans of `spec_file` (all its environments, or `env`) from the receipts that hold, the others `missed`;
+    None when its environments are unknown. `still_current` says whether the backend's states still match them."""
     resolved = spec_file.resolve()
     spec_sha = _sha_or_none(resolved)
     if spec_sha is None or (env is not None and not env.replace("-", "").isalnum()):
@@ -245,17 +249,18 @@ def cached_plans(spec_file: Path, env: str | None, inputs: PlanInputs) -> Cached
     else:
         envs = [env]
     recorded = {**_inputs(inputs, Path.cwd()), **_policy(inputs, Path.cwd())}
-    plans, states, aliases = [], [], []
+    plans, states, aliases, missed = [], [], [], []
     for name in envs:
         receipt = _read(_path(resolved, name))
         plan = _recorded_plan(receipt, now, spec_sha, recorded)
         if plan is None or plan.env != name:
-            return None
+            missed.append(name)
+            continue
         plan.spec = str(spec_file)
         plans.append(plan)
         states.append(receipt["state"])
         aliases.append(receipt["aliases"])
-    return Cached(plans, states, aliases)
+    return Cached(plans, states, aliases, tuple(missed))
 
 
 def still_current(found: Sequence[Cached]) -> list[bool]:

@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlform.specs.entrypoints import entry_points
 from mlform.specs.fsutil import file_sha256, racy, stat_stamp
 from mlform.specs.graph.libraries import TRAINING_LIBRARIES
 from mlform.specs.graph.libraries import installed_version as installed
@@ -85,7 +86,7 @@ def toolchain() -> dict[str, Any]:
     from mlform.compiler.targets import ENTRY_POINT_GROUP
 
     targets = sorted(f"{e.name}={e.value} ({e.dist.name if e.dist else '?'} {e.dist.version if e.dist else '?'})"
-                     for e in metadata.entry_points(group=ENTRY_POINT_GROUP))
+                     for e in entry_points(group=ENTRY_POINT_GROUP))
     return {"mlform": installed("mlform"), "code": _code_digest(), "targets": targets,
             "packages": {name: installed(name) for name in PLAN_PACKAGES}}
 

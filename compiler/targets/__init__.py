@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mlform.specs.entrypoints import entry_points
 from mlform.specs.errors import RenderError
 
 if TYPE_CHECKING:

@@ -6,6 +6,8 @@ digest the runtime takes from a cheap statistic query (or the query's whole resu
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,13 +42,25 @@ class Step:
     libraries: tuple[str, ...] = ()  # distributions whose installed versions it depends on
 
 
-def _dump(model: Any) -> Any:
-    return model.model_dump(mode="json", by_alias=True) if model is not None else None
+def _dump(spec: ResolvedSpec, *path: str) -> Any:
+    """The JSON dump of the section at `path` (field names, then keys of a mapping), a copy sliced from the whole
+    spec's dump: dumping a section on its own builds its serializer again (a schema per model)."""
+    section: Any = spec.pipeline
+    dumped: Any = spec.config
+    for key in path:
+        name = key if isinstance(section, Mapping) else type(section).model_fields[key].alias or key
+        section = section[key] if isinstance(section, Mapping) else getattr(section, key)
+        if section is None:
+            return None
+        if not isinstance(dumped, dict) or name not in dumped:  # left out of the dump (e.g. at its default)
+            return section.model_dump(mode="json", by_alias=True)
+        dumped = dumped[name]
+    return copy.deepcopy(dumped)
 
 
-def _train_config(model: Any) -> Any:
+def _train_config(spec: ResolvedSpec) -> Any:
     """The model section as training sees it: preprocessing examples are tests, not inputs."""
-    dumped = _dump(model)
+    dumped = _dump(spec, "model")
     for step in dumped.get("preprocessing", []):
         step.pop("examples", None)
     return dumped
@@ -100,25 +114,25 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
         else:
             assert path is not None  # every file source has a path
             reads = (spec.root / path,)
-        pii = {"pii": _dump(data.pii)} if data.pii else {}  # what ingest drops or hashes is part of its output
-        dumped = _dump(source)
+        pii = {"pii": _dump(spec, "data", "pii")} if data.pii else {}  # what ingest drops or hashes: its output
+        dumped = _dump(spec, "data", "sources", name)
         for how in ("fingerprint", "statistic"):  # how a change is noticed, not what is read
             dumped.pop(how, None)
         steps.append(Step(f"ingest.{name}", "ingest", (), {"source": dumped, "name": name, **pii}, reads, code))
     steps.append(Step(f"validate.{train_source}", "validate", (f"ingest.{train_source}",),
-                      {"validation": _dump(p.validation), **columns}))
-    steps.append(Step("split", "split", (f"validate.{train_source}",), {"split": _dump(data.split), **columns},
-                      code=_code(spec, data.split.filter)))
+                      {"validation": _dump(spec, "validation"), **columns}))
+    steps.append(Step("split", "split", (f"validate.{train_source}",),
+                      {"split": _dump(spec, "data", "split"), **columns}, code=_code(spec, data.split.filter)))
     tuned = [p.model.tuning.metric or p.evaluation.metrics[0]] if p.model.tuning else []
     marker = p.monitoring.retrain_marker if p.monitoring is not None else None
     retrain = {"retrain_marker": marker} if marker is not None else {}  # absent: fingerprints stay as they were
-    steps.append(Step("train", "train", ("split",), {"model": _train_config(p.model), **columns, **retrain},
+    steps.append(Step("train", "train", ("split",), {"model": _train_config(spec), **columns, **retrain},
                       code=tuple(sorted({*_code(spec, p.model.estimator_function, p.model.preprocessing_function),
                                          *_metric_code(spec, tuned), *lock_files(spec.root)})),
                       libraries=TRAINING_LIBRARIES))
-    steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(p.evaluation), **columns},
+    steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(spec, "evaluation"), **columns},
                       code=_metric_code(spec, _evaluated(p.evaluation))))
-    registry = _dump(p.registry)
+    registry = _dump(spec, "registry")
     pinned = registry.pop("production")  # moving the pin must not register a new version
     # aliases are per environment: each environment registers and promotes its own version
     steps.append(Step("register", "register", ("evaluate",), {"registry": registry, "environment": spec.env}))
@@ -127,14 +141,14 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
         served = "promote"
         steps.append(Step("promote", "promote", ("register",),
                           {"model_name": p.registry.model_name, "production": pinned,
-                           "gates": _dump(p.evaluation)["gates"], "environment": spec.env}))
+                           "gates": _dump(spec, "evaluation")["gates"], "environment": spec.env}))
     if p.serving is not None:
-        steps.append(Step("serve", "serve", (served,), {"serving": _dump(p.serving)}))
+        steps.append(Step("serve", "serve", (served,), {"serving": _dump(spec, "serving")}))
     if p.monitoring is not None:
         reference = p.monitoring.reference or train_source
         current, logs = f"ingest.{p.monitoring.current}", serving_log_files(spec)
         needs = tuple(dict.fromkeys((served, f"ingest.{reference}", *(() if logs is not None else (current,)))))
-        steps.append(Step("monitor", "monitor", needs, {"monitoring": _dump(p.monitoring), **columns}, logs or (),
+        steps.append(Step("monitor", "monitor", needs, {"monitoring": _dump(spec, "monitoring"), **columns}, logs or (),
                           code=_metric_code(spec, list(p.monitoring.performance))))
     if p.scoring is not None:
         steps.append(_score_step(spec))
@@ -151,6 +165,6 @@ def _score_step(spec: ResolvedSpec) -> Step:
     # `production` moves in `promote`, `promote_to` in `register`; a version number never moves
     mover = () if isinstance(model, int) else ("promote",) if model == "production" else ("register",)
     needs = (*mover, f"ingest.{scoring.source}")
-    config = {"scoring": _dump(scoring), "model_name": p.registry.model_name, "model": model,
+    config = {"scoring": _dump(spec, "scoring"), "model_name": p.registry.model_name, "model": model,
               "features": list(p.data.features), "id_columns": list(p.data.id_columns), "environment": spec.env}
     return Step("score", "score", needs, config)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, create_model
 
+from mlform.specs.entrypoints import entry_points
 from mlform.specs.errors import PluginError
 from mlform.specs.model.base import SpecModel
 
