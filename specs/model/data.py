@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
-from .base import FunctionRef, Identifier, NonEmptyStr, SecretUse, SpecModel
+from .base import FunctionRef, GrownSpecModel, Identifier, NonEmptyStr, SecretUse, SpecModel, empty_list
 from .privacy import ColumnMeta, Pii
 
 __all__ = [
@@ -73,7 +73,7 @@ class SqliteSource(_QuerySource):
     path: NonEmptyStr = Field(description="SQLite database file, relative to the spec file, e.g. `data/warehouse.db`.")
 
 
-class SqlSource(_QuerySource):
+class SqlSource(_QuerySource, GrownSpecModel):
     """A table or query in any SQLAlchemy database; the URL is a secret reference."""
 
     omit_when_default = frozenset({"fingerprint", "statistic"})
@@ -122,7 +122,7 @@ class PythonSource(SpecModel):
 Source = Annotated[CsvSource | ParquetSource | SqliteSource | SqlSource | PythonSource, Field(discriminator="type")]
 
 
-class Split(SpecModel):
+class Split(GrownSpecModel):
     """How rows divide into train and test sets."""
 
     omit_when_default = frozenset({"filter"})
@@ -150,7 +150,7 @@ class Split(SpecModel):
         return self
 
 
-class Data(SpecModel):
+class Data(GrownSpecModel):
     """Sources, the training source, target and features, and the split."""
 
     omit_when_default = frozenset({"columns_meta", "pii"})
@@ -163,7 +163,8 @@ class Data(SpecModel):
     features: Annotated[list[NonEmptyStr], Field(min_length=1)] = Field(
         description="Input columns of the model, in order; the target and id columns may not be among them.")
     id_columns: list[NonEmptyStr] = Field(
-        default_factory=list, description="Identifier columns kept for joins and reports, never used as features.")
+        default_factory=empty_list,
+        description="Identifier columns kept for joins and reports, never used as features.")
     split: Split = Field(default_factory=Split, description="Train/test split; a seeded random 80/20 split by default.")
     columns_meta: dict[NonEmptyStr, ColumnMeta] = Field(
         default_factory=dict, description="Per column of the data: `owner`, `pii`, `status`, `description`.")

@@ -11,6 +11,7 @@ from .base import (
     ENV_VAR,
     Cron,
     FunctionRef,
+    GrownSpecModel,
     Identifier,
     ImportPath,
     Name,
@@ -18,6 +19,7 @@ from .base import (
     Quantity,
     SecretUse,
     SpecModel,
+    empty_list,
 )
 from .drift_methods import DEFAULT_DRIFT_METHOD, DriftMethod, drift_method_help
 from .examples import TransformerExample
@@ -52,7 +54,7 @@ Number = StrictInt | StrictFloat
 Alias = Annotated[str, Field(pattern=ALIAS, max_length=63)]
 
 
-class Transformer(SpecModel):
+class Transformer(GrownSpecModel):
     """One preprocessing step: a transformer by import path, applied to some columns."""
 
     omit_when_default = frozenset({"examples"})
@@ -63,10 +65,10 @@ class Transformer(SpecModel):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Constructor arguments, e.g. `{handle_unknown: ignore}`; checked by name.")
     examples: list[TransformerExample] = Field(
-        default_factory=list, description="Input rows and the output `mlform validate` expects the step to give.")
+        default_factory=empty_list, description="Input rows and the output `mlform validate` expects the step to give.")
 
 
-class ModelSpec(SpecModel):
+class ModelSpec(GrownSpecModel):
     """The estimator by import path, its params and optional preprocessing; all become one sklearn Pipeline."""
 
     omit_when_default = frozenset({"estimator", "estimator_function", "preprocessing_function", "tuning",
@@ -85,7 +87,8 @@ class ModelSpec(SpecModel):
     task: Task | None = Field(
         default=None, description="`classification` or `regression`; inferred from the estimator when omitted.")
     preprocessing: list[Transformer] = Field(
-        default_factory=list, description="Transformers applied to feature columns before the estimator, in order.")
+        default_factory=empty_list,
+        description="Transformers applied to feature columns before the estimator, in order.")
     preprocessing_function: FunctionRef | None = Field(
         default=None,
         description="A user function returning an unfitted transformer (or None, no transformation) applied to all "
@@ -135,7 +138,7 @@ class CustomMetric(SpecModel):
     greater_is_better: bool = Field(description="Whether a higher value is better; decides gates and champions.")
 
 
-class Evaluation(SpecModel):
+class Evaluation(GrownSpecModel):
     """Metrics to compute, gates they must pass, and the optional champion comparison."""
 
     omit_when_default = frozenset({"custom_metrics", "positive_class", "baseline", "slices", "fairness", "staleness",
@@ -149,7 +152,8 @@ class Evaluation(SpecModel):
     champion: Champion | None = Field(
         None, description="Compare with the registered champion; the new version is promoted only if it wins.")
     custom_metrics: list[CustomMetric] = Field(
-        default_factory=list, description="User metrics by function; list their names in `metrics` to compute them.")
+        default_factory=empty_list,
+        description="User metrics by function; list their names in `metrics` to compute them.")
     positive_class: StrictBool | StrictInt | str | None = Field(
         None, description="The class `f1`, `precision`, `recall`, `roc_auc` and `average_precision` score on two "
                           "classes (classification); the second class in sorted order if omitted.")
@@ -246,7 +250,7 @@ class Autoscaling(SpecModel):
         return self
 
 
-class Serving(SpecModel):
+class Serving(GrownSpecModel):
     """How the registered model is served."""
 
     omit_when_default = frozenset({"validate_inputs", "log", "canary"})

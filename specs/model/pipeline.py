@@ -12,10 +12,12 @@ from .base import (
     ENV_VAR,
     LABEL_KEY,
     SECRET_KEY,
+    GrownSpecModel,
     Identifier,
     LabelValue,
     NonEmptyStr,
     SpecModel,
+    empty_list,
 )
 from .data import Data, Validation
 from .governance import Governance
@@ -39,7 +41,8 @@ class Metadata(SpecModel):
     intended_use: str = Field("", description="What the model is for, and what it must not be used for.")
     labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="Kubernetes-style labels copied onto artifacts, e.g. `{team: risk-ml}`.")
-    owners: list[NonEmptyStr] = Field(default_factory=list, description="Who answers for the model, e.g. team emails.")
+    owners: list[NonEmptyStr] = Field(
+        default_factory=empty_list, description="Who answers for the model, e.g. team emails.")
 
 
 class KubernetesSecret(SpecModel):
@@ -69,7 +72,7 @@ class SecretRef(SpecModel):
         return self
 
 
-class Pipeline(SpecModel):
+class Pipeline(GrownSpecModel):
     """An mlform pipeline spec."""
 
     omit_when_default = frozenset({"runtime", "state", "scoring", "governance"})

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, StrictBool, model_validator
 
-from .base import NonEmptyStr, SecretUse, SpecModel
+from .base import NonEmptyStr, SecretUse, SpecModel, empty_list
 
 __all__ = ["HASH_HEX_CHARS", "ColumnMeta", "Pii"]
 
@@ -37,7 +37,7 @@ class Pii(SpecModel):
         None, description="Secret keying the hash, as `{secret: NAME}`; only with `action: hash`. Without it the "
                           "hash is stable across projects, so short values can be guessed back.")
     allow_as_feature: list[NonEmptyStr] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="PII columns the model may still use as features (hashed: needs `action: hash`); any other PII "
                     "column among `data.features` is an error.")
 

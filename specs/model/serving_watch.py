@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .base import NonEmptyStr, SpecModel
+from .base import NonEmptyStr, SpecModel, empty_list
 from .data import ColumnRule
 
 __all__ = ["VALIDATE_INPUTS", "VALIDATE_INPUTS_HELP", "Canary", "ServingLog", "ValidateInputs", "has_row_rule"]
@@ -57,7 +57,7 @@ class Canary(SpecModel):
     traffic_percent: Annotated[int, Field(ge=1, le=99)] = Field(
         description="Share of requests, in percent, the new version gets in the first step, e.g. `10`.")
     steps: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(max_length=10)] = Field(
-        default_factory=list, description="Later traffic shares in percent, increasing, e.g. `[25, 50, 100]`; "
+        default_factory=empty_list, description="Later traffic shares in percent, increasing, e.g. `[25, 50, 100]`; "
                                           "each is an annotation on the emitted rollout for the operator.")
     max_error_rate: Annotated[float, Field(ge=0, le=1)] = Field(
         0.01, description="Share of 5xx answers of the canary above which it must be rolled back, from 0 to 1.")
