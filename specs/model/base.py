@@ -1,7 +1,5 @@
 """Building blocks shared by every spec section: the strict base model and constrained types."""
 
-from __future__ import annotations
-
 import functools
 import re
 from typing import Annotated, Any, ClassVar

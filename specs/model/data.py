@@ -1,9 +1,7 @@
 """The `data` and `validation` sections: where data comes from, how it splits, what it must satisfy."""
 
-from __future__ import annotations
-
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
@@ -59,7 +57,7 @@ class _QuerySource(SpecModel):
         default=None, description="SQL query whose result is the data; set this or `table`.")
 
     @model_validator(mode="after")
-    def _one_of_table_or_query(self) -> _QuerySource:
+    def _one_of_table_or_query(self) -> Self:
         if (self.table is None) == (self.query is None):
             msg = "set exactly one of `table` or `query`"
             raise ValueError(msg)
@@ -93,7 +91,7 @@ class SqlSource(_QuerySource, GrownSpecModel):
                     "of every row).")
 
     @model_validator(mode="after")
-    def _statistic_needs_statistic_fingerprint(self) -> SqlSource:
+    def _statistic_needs_statistic_fingerprint(self) -> Self:
         if self.statistic is not None and self.fingerprint != "statistic":
             msg = f"`statistic` only applies to `fingerprint: statistic`, not `{self.fingerprint}`"
             raise ValueError(msg)
@@ -140,7 +138,7 @@ class Split(GrownSpecModel):
                     "rows where it is false are dropped, e.g. `steps.split:create_dataset_filter`.")
 
     @model_validator(mode="after")
-    def _time_needs_column(self) -> Split:
+    def _time_needs_column(self) -> Self:
         if self.method == "time" and self.time_column is None:
             msg = "`method: time` needs `time_column`"
             raise ValueError(msg)
@@ -194,7 +192,7 @@ class RowCount(SpecModel):
         None, description="Most rows allowed (inclusive); no upper bound when omitted.")
 
     @model_validator(mode="after")
-    def _bounds_in_order(self) -> RowCount:
+    def _bounds_in_order(self) -> Self:
         if self.min is not None and self.max is not None and self.min > self.max:
             msg = f"`min` ({self.min}) is greater than `max` ({self.max})"
             raise ValueError(msg)
@@ -236,7 +234,7 @@ class ColumnRule(SpecModel):
         return regex
 
     @model_validator(mode="after")
-    def _bounds_in_order(self) -> ColumnRule:
+    def _bounds_in_order(self) -> Self:
         if self.min is not None and self.max is not None and self.min > self.max:
             msg = f"`min` ({self.min}) is greater than `max` ({self.max})"
             raise ValueError(msg)

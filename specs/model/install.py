@@ -1,7 +1,5 @@
 """The `runtime` section: where generated images and workflows install mlform from."""
 
-from __future__ import annotations
-
 import posixpath
 import re
 from dataclasses import dataclass

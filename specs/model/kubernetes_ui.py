@@ -1,7 +1,5 @@
 """`targets.kubernetes.ui`: a read-only `mlform ui` in the cluster, over a shared state backend."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Field

@@ -1,8 +1,6 @@
 """The lifecycle sections: model, evaluation, registry, tracking, serving and monitoring."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
@@ -101,7 +99,7 @@ class ModelSpec(GrownSpecModel):
                            "one, so `mlform reproduce` gives the same predictions.")
 
     @model_validator(mode="after")
-    def _one_estimator(self) -> ModelSpec:
+    def _one_estimator(self) -> Self:
         if self.estimator is None and self.estimator_function is None:
             msg = "missing required key `estimator` (or `estimator_function`)"
             raise ValueError(msg)
@@ -243,7 +241,7 @@ class Autoscaling(SpecModel):
         80, description="Average CPU use, in percent of the CPU request, that scaling aims for.")
 
     @model_validator(mode="after")
-    def _bounds_in_order(self) -> Autoscaling:
+    def _bounds_in_order(self) -> Self:
         if self.min_replicas > self.max_replicas:
             msg = f"`min_replicas` ({self.min_replicas}) is greater than `max_replicas` ({self.max_replicas})"
             raise ValueError(msg)

@@ -1,8 +1,6 @@
 """The root of a spec: `apiVersion: mlform/v1`, `kind: Pipeline`."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -65,7 +63,7 @@ class SecretRef(SpecModel):
         None, description="Kubernetes Secret key that holds the value inside the cluster.")
 
     @model_validator(mode="after")
-    def _somewhere(self) -> SecretRef:
+    def _somewhere(self) -> Self:
         if self.env is None and self.kubernetes is None:
             msg = "a secret needs `env`, `kubernetes` or both"
             raise ValueError(msg)

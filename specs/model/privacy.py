@@ -1,8 +1,6 @@
 """Column metadata (`data.columns_meta`) and personal data (`data.pii`): who owns a column, what is never stored."""
 
-from __future__ import annotations
-
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, StrictBool, model_validator
 
@@ -42,7 +40,7 @@ class Pii(SpecModel):
                     "column among `data.features` is an error.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> Pii:
+    def _consistent(self) -> Self:
         if self.salt is not None and self.action != "hash":
             msg = "`salt` only applies to `action: hash`"
             raise ValueError(msg)

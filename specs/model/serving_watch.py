@@ -1,8 +1,6 @@
 """What the prediction server watches: request validation, the sampled request log and the canary rollout."""
 
-from __future__ import annotations
-
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -44,7 +42,7 @@ class ServingLog(SpecModel):
                             "`/metrics` (`mlform_serving_log_dropped_total`).")
 
     @model_validator(mode="after")
-    def _one_target(self) -> ServingLog:
+    def _one_target(self) -> Self:
         if (self.path is None) == (self.sink is None):
             given = "both" if self.path is not None else "neither"
             raise ValueError(f"give exactly one of `path` (a folder) and `sink: backend`, not {given}")
@@ -63,7 +61,7 @@ class Canary(SpecModel):
         0.01, description="Share of 5xx answers of the canary above which it must be rolled back, from 0 to 1.")
 
     @model_validator(mode="after")
-    def _steps_increase(self) -> Canary:
+    def _steps_increase(self) -> Self:
         shares = [self.traffic_percent, *self.steps]
         bad = next((i for i in range(1, len(shares)) if shares[i] <= shares[i - 1]), None)
         if bad is not None:

@@ -1,7 +1,5 @@
 """The airflow target's declaration: `targets.airflow` settings; its DAG files compare as DAGs."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Field, StrictStr, field_validator

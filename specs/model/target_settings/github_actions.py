@@ -1,7 +1,5 @@
 """The github-actions target's declaration: `targets.github_actions` settings; its files compare as workflows."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Field

@@ -1,7 +1,5 @@
 """The kubernetes target's declaration: `targets.kubernetes` settings; its manifests compare as objects."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Field
