@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import sys
 from dataclasses import dataclass
@@ -92,10 +94,19 @@ def _internal(exc: Exception) -> str:
     return f"error: internal error in mlform: {type(exc).__name__}{text} (run with --debug for the traceback)"
 
 
+def _skip_final_collection() -> None:
+    """Leave the objects alive at exit to the process's end, not to a last garbage collection."""
+    # The interpreter's final collection walks every object (modules, spec models, validators) to free memory the
+    # process's exit frees anyway: ~4% of `mlform validate`. Registered once however often `main` runs.
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning every error into a message and exit code 1 (a traceback with --debug)."""
     from mlform.specs.errors import MlformError, SpecError
 
+    _skip_final_collection()
     session = Session()
     try:
         return cli.main(args=argv, prog_name="mlform", standalone_mode=False, obj=session)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import functools
 import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +60,8 @@ def _parquet_schema(path: str) -> tuple[str, ...]:
 
 
 def _sqlite_table(path: str, table: str) -> tuple[str, ...]:
+    import sqlite3  # only a `sqlite` source needs it: validating other specs skips its import (~1 ms)
+
     try:
         with sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True) as conn:
             columns = tuple(row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,)))

@@ -1,13 +1,11 @@
 """The `data` and `validation` sections: where data comes from, how it splits, what it must satisfy."""
 
-from __future__ import annotations
-
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator, model_validator
 
-from .base import FunctionRef, Identifier, NonEmptyStr, SecretUse, SpecModel
+from .base import FunctionRef, GrownSpecModel, Identifier, NonEmptyStr, SecretUse, SpecModel, empty_list
 from .privacy import ColumnMeta, Pii
 
 __all__ = [
@@ -59,7 +57,7 @@ class _QuerySource(SpecModel):
         default=None, description="SQL query whose result is the data; set this or `table`.")
 
     @model_validator(mode="after")
-    def _one_of_table_or_query(self) -> _QuerySource:
+    def _one_of_table_or_query(self) -> Self:
         if (self.table is None) == (self.query is None):
             msg = "set exactly one of `table` or `query`"
             raise ValueError(msg)
@@ -73,7 +71,7 @@ class SqliteSource(_QuerySource):
     path: NonEmptyStr = Field(description="SQLite database file, relative to the spec file, e.g. `data/warehouse.db`.")
 
 
-class SqlSource(_QuerySource):
+class SqlSource(_QuerySource, GrownSpecModel):
     """A table or query in any SQLAlchemy database; the URL is a secret reference."""
 
     omit_when_default = frozenset({"fingerprint", "statistic"})
@@ -93,7 +91,7 @@ class SqlSource(_QuerySource):
                     "of every row).")
 
     @model_validator(mode="after")
-    def _statistic_needs_statistic_fingerprint(self) -> SqlSource:
+    def _statistic_needs_statistic_fingerprint(self) -> Self:
         if self.statistic is not None and self.fingerprint != "statistic":
             msg = f"`statistic` only applies to `fingerprint: statistic`, not `{self.fingerprint}`"
             raise ValueError(msg)
@@ -122,7 +120,7 @@ class PythonSource(SpecModel):
 Source = Annotated[CsvSource | ParquetSource | SqliteSource | SqlSource | PythonSource, Field(discriminator="type")]
 
 
-class Split(SpecModel):
+class Split(GrownSpecModel):
     """How rows divide into train and test sets."""
 
     omit_when_default = frozenset({"filter"})
@@ -140,7 +138,7 @@ class Split(SpecModel):
                     "rows where it is false are dropped, e.g. `steps.split:create_dataset_filter`.")
 
     @model_validator(mode="after")
-    def _time_needs_column(self) -> Split:
+    def _time_needs_column(self) -> Self:
         if self.method == "time" and self.time_column is None:
             msg = "`method: time` needs `time_column`"
             raise ValueError(msg)
@@ -150,7 +148,7 @@ class Split(SpecModel):
         return self
 
 
-class Data(SpecModel):
+class Data(GrownSpecModel):
     """Sources, the training source, target and features, and the split."""
 
     omit_when_default = frozenset({"columns_meta", "pii"})
@@ -163,7 +161,8 @@ class Data(SpecModel):
     features: Annotated[list[NonEmptyStr], Field(min_length=1)] = Field(
         description="Input columns of the model, in order; the target and id columns may not be among them.")
     id_columns: list[NonEmptyStr] = Field(
-        default_factory=list, description="Identifier columns kept for joins and reports, never used as features.")
+        default_factory=empty_list,
+        description="Identifier columns kept for joins and reports, never used as features.")
     split: Split = Field(default_factory=Split, description="Train/test split; a seeded random 80/20 split by default.")
     columns_meta: dict[NonEmptyStr, ColumnMeta] = Field(
         default_factory=dict, description="Per column of the data: `owner`, `pii`, `status`, `description`.")
@@ -193,7 +192,7 @@ class RowCount(SpecModel):
         None, description="Most rows allowed (inclusive); no upper bound when omitted.")
 
     @model_validator(mode="after")
-    def _bounds_in_order(self) -> RowCount:
+    def _bounds_in_order(self) -> Self:
         if self.min is not None and self.max is not None and self.min > self.max:
             msg = f"`min` ({self.min}) is greater than `max` ({self.max})"
             raise ValueError(msg)
@@ -235,7 +234,7 @@ class ColumnRule(SpecModel):
         return regex
 
     @model_validator(mode="after")
-    def _bounds_in_order(self) -> ColumnRule:
+    def _bounds_in_order(self) -> Self:
         if self.min is not None and self.max is not None and self.min > self.max:
             msg = f"`min` ({self.min}) is greater than `max` ({self.max})"
             raise ValueError(msg)

@@ -1,7 +1,5 @@
 """Examples of a preprocessing step (`model.preprocessing[i].examples`): rows in, rows out, run by `mlform validate`."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from pydantic import Field

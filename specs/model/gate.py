@@ -1,6 +1,6 @@
 """A metric's bounds: `min`, `max` or both (gates, slices, monitoring performance)."""
 
-from __future__ import annotations
+from typing import Self
 
 from pydantic import Field, StrictFloat, StrictInt, model_validator
 
@@ -18,7 +18,7 @@ class Gate(SpecModel):
     max: Number | None = Field(None, description="The metric must be at most this (inclusive), e.g. an error bound.")
 
     @model_validator(mode="after")
-    def _has_a_bound(self) -> Gate:
+    def _has_a_bound(self) -> Self:
         if self.min is None and self.max is None:
             msg = "a gate needs `min`, `max` or both"
             raise ValueError(msg)

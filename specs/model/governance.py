@@ -1,7 +1,5 @@
 """The `governance` section: where and from what `mlform apply` may change an environment."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Field, StrictBool

@@ -1,7 +1,5 @@
 """The `runtime` section: where generated images and workflows install mlform from."""
 
-from __future__ import annotations
-
 import posixpath
 import re
 from dataclasses import dataclass
@@ -9,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, StrictStr, field_validator
 
-from .base import SpecModel
+from .base import GrownSpecModel
 
 __all__ = ["MlformSource", "Runtime", "parse_source"]
 
@@ -52,7 +50,7 @@ def parse_source(text: str) -> MlformSource:
     return MlformSource("path", normal)
 
 
-class Runtime(SpecModel):
+class Runtime(GrownSpecModel):
     """How the generated images and workflows get mlform."""
 
     omit_when_default = frozenset({"mlform"})

@@ -1,17 +1,15 @@
 """`targets.kubernetes.ui`: a read-only `mlform ui` in the cluster, over a shared state backend."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Field
 
-from .base import AWS_ROLE, Name, SecretUse, SpecModel
+from .base import AWS_ROLE, GrownSpecModel, Name, SecretUse
 
 __all__ = ["KubernetesUi"]
 
 
-class KubernetesUi(SpecModel):
+class KubernetesUi(GrownSpecModel):
     """A Deployment and ClusterIP Service running `mlform ui`; reached through the cluster's own auth."""
 
     omit_when_default = frozenset({"service_account", "aws_role", "state_url"})  # earlier specs keep their digests

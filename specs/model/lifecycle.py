@@ -1,8 +1,6 @@
 """The lifecycle sections: model, evaluation, registry, tracking, serving and monitoring."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
@@ -11,6 +9,7 @@ from .base import (
     ENV_VAR,
     Cron,
     FunctionRef,
+    GrownSpecModel,
     Identifier,
     ImportPath,
     Name,
@@ -18,6 +17,7 @@ from .base import (
     Quantity,
     SecretUse,
     SpecModel,
+    empty_list,
 )
 from .drift_methods import DEFAULT_DRIFT_METHOD, DriftMethod, drift_method_help
 from .examples import TransformerExample
@@ -52,7 +52,7 @@ Number = StrictInt | StrictFloat
 Alias = Annotated[str, Field(pattern=ALIAS, max_length=63)]
 
 
-class Transformer(SpecModel):
+class Transformer(GrownSpecModel):
     """One preprocessing step: a transformer by import path, applied to some columns."""
 
     omit_when_default = frozenset({"examples"})
@@ -63,10 +63,10 @@ class Transformer(SpecModel):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Constructor arguments, e.g. `{handle_unknown: ignore}`; checked by name.")
     examples: list[TransformerExample] = Field(
-        default_factory=list, description="Input rows and the output `mlform validate` expects the step to give.")
+        default_factory=empty_list, description="Input rows and the output `mlform validate` expects the step to give.")
 
 
-class ModelSpec(SpecModel):
+class ModelSpec(GrownSpecModel):
     """The estimator by import path, its params and optional preprocessing; all become one sklearn Pipeline."""
 
     omit_when_default = frozenset({"estimator", "estimator_function", "preprocessing_function", "tuning",
@@ -85,7 +85,8 @@ class ModelSpec(SpecModel):
     task: Task | None = Field(
         default=None, description="`classification` or `regression`; inferred from the estimator when omitted.")
     preprocessing: list[Transformer] = Field(
-        default_factory=list, description="Transformers applied to feature columns before the estimator, in order.")
+        default_factory=empty_list,
+        description="Transformers applied to feature columns before the estimator, in order.")
     preprocessing_function: FunctionRef | None = Field(
         default=None,
         description="A user function returning an unfitted transformer (or None, no transformation) applied to all "
@@ -98,7 +99,7 @@ class ModelSpec(SpecModel):
                            "one, so `mlform reproduce` gives the same predictions.")
 
     @model_validator(mode="after")
-    def _one_estimator(self) -> ModelSpec:
+    def _one_estimator(self) -> Self:
         if self.estimator is None and self.estimator_function is None:
             msg = "missing required key `estimator` (or `estimator_function`)"
             raise ValueError(msg)
@@ -135,7 +136,7 @@ class CustomMetric(SpecModel):
     greater_is_better: bool = Field(description="Whether a higher value is better; decides gates and champions.")
 
 
-class Evaluation(SpecModel):
+class Evaluation(GrownSpecModel):
     """Metrics to compute, gates they must pass, and the optional champion comparison."""
 
     omit_when_default = frozenset({"custom_metrics", "positive_class", "baseline", "slices", "fairness", "staleness",
@@ -149,7 +150,8 @@ class Evaluation(SpecModel):
     champion: Champion | None = Field(
         None, description="Compare with the registered champion; the new version is promoted only if it wins.")
     custom_metrics: list[CustomMetric] = Field(
-        default_factory=list, description="User metrics by function; list their names in `metrics` to compute them.")
+        default_factory=empty_list,
+        description="User metrics by function; list their names in `metrics` to compute them.")
     positive_class: StrictBool | StrictInt | str | None = Field(
         None, description="The class `f1`, `precision`, `recall`, `roc_auc` and `average_precision` score on two "
                           "classes (classification); the second class in sorted order if omitted.")
@@ -239,14 +241,14 @@ class Autoscaling(SpecModel):
         80, description="Average CPU use, in percent of the CPU request, that scaling aims for.")
 
     @model_validator(mode="after")
-    def _bounds_in_order(self) -> Autoscaling:
+    def _bounds_in_order(self) -> Self:
         if self.min_replicas > self.max_replicas:
             msg = f"`min_replicas` ({self.min_replicas}) is greater than `max_replicas` ({self.max_replicas})"
             raise ValueError(msg)
         return self
 
 
-class Serving(SpecModel):
+class Serving(GrownSpecModel):
     """How the registered model is served."""
 
     omit_when_default = frozenset({"validate_inputs", "log", "canary"})

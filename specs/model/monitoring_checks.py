@@ -1,8 +1,6 @@
 """The production-readiness checks of `monitoring`: model age, non-finite predictions, serving health, offline gap,
 the serving log as the current data, and where breaches are posted."""
 
-from __future__ import annotations
-
 import re
 from datetime import timedelta
 from typing import Annotated, Literal

@@ -1,8 +1,6 @@
 """The root of a spec: `apiVersion: mlform/v1`, `kind: Pipeline`."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -12,10 +10,12 @@ from .base import (
     ENV_VAR,
     LABEL_KEY,
     SECRET_KEY,
+    GrownSpecModel,
     Identifier,
     LabelValue,
     NonEmptyStr,
     SpecModel,
+    empty_list,
 )
 from .data import Data, Validation
 from .governance import Governance
@@ -39,7 +39,8 @@ class Metadata(SpecModel):
     intended_use: str = Field("", description="What the model is for, and what it must not be used for.")
     labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="Kubernetes-style labels copied onto artifacts, e.g. `{team: risk-ml}`.")
-    owners: list[NonEmptyStr] = Field(default_factory=list, description="Who answers for the model, e.g. team emails.")
+    owners: list[NonEmptyStr] = Field(
+        default_factory=empty_list, description="Who answers for the model, e.g. team emails.")
 
 
 class KubernetesSecret(SpecModel):
@@ -62,14 +63,14 @@ class SecretRef(SpecModel):
         None, description="Kubernetes Secret key that holds the value inside the cluster.")
 
     @model_validator(mode="after")
-    def _somewhere(self) -> SecretRef:
+    def _somewhere(self) -> Self:
         if self.env is None and self.kubernetes is None:
             msg = "a secret needs `env`, `kubernetes` or both"
             raise ValueError(msg)
         return self
 
 
-class Pipeline(SpecModel):
+class Pipeline(GrownSpecModel):
     """An mlform pipeline spec."""
 
     omit_when_default = frozenset({"runtime", "state", "scoring", "governance"})

@@ -1,12 +1,10 @@
 """Column metadata (`data.columns_meta`) and personal data (`data.pii`): who owns a column, what is never stored."""
 
-from __future__ import annotations
-
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, StrictBool, model_validator
 
-from .base import NonEmptyStr, SecretUse, SpecModel
+from .base import NonEmptyStr, SecretUse, SpecModel, empty_list
 
 __all__ = ["HASH_HEX_CHARS", "ColumnMeta", "Pii"]
 
@@ -37,12 +35,12 @@ class Pii(SpecModel):
         None, description="Secret keying the hash, as `{secret: NAME}`; only with `action: hash`. Without it the "
                           "hash is stable across projects, so short values can be guessed back.")
     allow_as_feature: list[NonEmptyStr] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="PII columns the model may still use as features (hashed: needs `action: hash`); any other PII "
                     "column among `data.features` is an error.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> Pii:
+    def _consistent(self) -> Self:
         if self.salt is not None and self.action != "hash":
             msg = "`salt` only applies to `action: hash`"
             raise ValueError(msg)

@@ -1,8 +1,6 @@
 """The reviewer's checks under `evaluation`: a baseline to beat, slices, fairness, staleness and feature worth."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictFloat, StrictInt, model_validator
 
@@ -53,7 +51,7 @@ class Slice(SpecModel):
         "warn", description="What a slice under `min_rows` does: `warn` (reported, not scored) or `fail`.")
 
     @model_validator(mode="after")
-    def _one_selector(self) -> Slice:
+    def _one_selector(self) -> Self:
         if (self.column is None) == (self.filter is None):
             msg = "set exactly one of `column` or `filter`"
             raise ValueError(msg)
@@ -102,7 +100,7 @@ class FeatureReview(SpecModel):
         None, description="Least importance per unit of cost a feature listed in `costs` needs, e.g. `0.01`.")
 
     @model_validator(mode="after")
-    def _has_a_bound(self) -> FeatureReview:
+    def _has_a_bound(self) -> Self:
         if self.min_gain_per_cost is not None and not self.costs:
             msg = "`min_gain_per_cost` needs `costs`"
             raise ValueError(msg)

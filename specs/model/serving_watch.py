@@ -1,12 +1,10 @@
 """What the prediction server watches: request validation, the sampled request log and the canary rollout."""
 
-from __future__ import annotations
-
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from .base import NonEmptyStr, SpecModel
+from .base import NonEmptyStr, SpecModel, empty_list
 from .data import ColumnRule
 
 __all__ = ["VALIDATE_INPUTS", "VALIDATE_INPUTS_HELP", "Canary", "ServingLog", "ValidateInputs", "has_row_rule"]
@@ -47,7 +45,7 @@ class ServingLog(SpecModel):
                             "`/metrics` (`mlform_serving_log_dropped_total`).")
 
     @model_validator(mode="after")
-    def _one_target(self) -> ServingLog:
+    def _one_target(self) -> Self:
         if (self.path is None) == (self.sink is None):
             given = "both" if self.path is not None else "neither"
             raise ValueError(f"give exactly one of `path` (a folder) and `sink: backend`, not {given}")
@@ -62,13 +60,13 @@ class Canary(SpecModel):
     traffic_percent: Annotated[int, Field(ge=1, le=99)] = Field(
         description="Share of requests, in percent, the new version gets in the first step, e.g. `10`.")
     steps: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(max_length=10)] = Field(
-        default_factory=list, description="Later traffic shares in percent, increasing, e.g. `[25, 50, 100]`; "
+        default_factory=empty_list, description="Later traffic shares in percent, increasing, e.g. `[25, 50, 100]`; "
                                           "each is an annotation on the emitted rollout for the operator.")
     max_error_rate: Annotated[float, Field(ge=0, le=1)] = Field(
         0.01, description="Share of 5xx answers of the canary above which it must be rolled back, from 0 to 1.")
 
     @model_validator(mode="after")
-    def _steps_increase(self) -> Canary:
+    def _steps_increase(self) -> Self:
         shares = [self.traffic_percent, *self.steps]
         bad = next((i for i in range(1, len(shares)) if shares[i] <= shares[i - 1]), None)
         if bad is not None:

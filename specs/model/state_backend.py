@@ -1,7 +1,5 @@
 """`state.backend`: where a project's state, locks, records, registry, runs and audit log live."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Field

@@ -1,8 +1,6 @@
 """Hyperparameter search (`model.tuning`) and batch scoring (`scoring`): the spec sections."""
 
-from __future__ import annotations
-
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Discriminator, Field, StrictFloat, StrictInt, Tag, model_validator
 
@@ -30,7 +28,7 @@ class Distribution(SpecModel):
     q: Annotated[Number, Field(gt=0)] | None = Field(None, description="Step of `quniform`, e.g. `1` or `0.05`.")
 
     @model_validator(mode="after")
-    def _bounds(self) -> Distribution:
+    def _bounds(self) -> Self:
         kind = self.distribution
         if self.low >= self.high:
             msg = f"`low` ({self.low}) must be below `high` ({self.high})"
@@ -73,7 +71,7 @@ class Tuning(SpecModel):
                                   "Each candidate's params override `model.params`.")
 
     @model_validator(mode="after")
-    def _method_fits(self) -> Tuning:
+    def _method_fits(self) -> Self:
         if self.method == "grid":
             if self.trials is not None:
                 msg = "`trials` applies to `method: random`; a grid tries every combination"
@@ -103,7 +101,7 @@ class ScoringOutput(SpecModel):
         None, description="`parquet` or `csv`; from the file's suffix if omitted.")
 
     @model_validator(mode="after")
-    def _known_format(self) -> ScoringOutput:
+    def _known_format(self) -> Self:
         if self.format is None and not self.path.endswith((".parquet", ".csv")):
             msg = f"cannot tell the format of `{self.path}` from its suffix; set `format: parquet` or `format: csv`"
             raise ValueError(msg)

@@ -6,8 +6,6 @@ Declarations are found through the entry-point group `mlform.target_settings` un
 same name as in `mlform.targets`), the built-in ones (the modules beside this one) like a plugin's.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache

@@ -1,19 +1,17 @@
 """The airflow target's declaration: `targets.airflow` settings; its DAG files compare as DAGs."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Field, StrictStr, field_validator
 
-from mlform.specs.model.base import SpecModel
+from mlform.specs.model.base import GrownSpecModel
 from mlform.specs.model.cron import MACROS, check_cron
 from mlform.specs.model.target_settings import TargetSettings
 
 __all__ = ["SETTINGS", "AirflowTarget"]
 
 
-class AirflowTarget(SpecModel):
+class AirflowTarget(GrownSpecModel):
     """An Airflow 3 DAG per environment."""
 
     omit_when_default = frozenset({"project_root"})

@@ -1,7 +1,5 @@
 """The docker target's declaration: `targets.docker` settings; its Dockerfiles compare per stage."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Field

@@ -1,19 +1,17 @@
 """The github-actions target's declaration: `targets.github_actions` settings; its files compare as workflows."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Field
 
-from mlform.specs.model.base import AWS_REGION, AWS_ROLE, PYTHON_VERSION, NonEmptyStr, SpecModel
+from mlform.specs.model.base import AWS_REGION, AWS_ROLE, PYTHON_VERSION, GrownSpecModel, NonEmptyStr
 from mlform.specs.model.data import Data
 from mlform.specs.model.target_settings import TargetSettings
 
 __all__ = ["SETTINGS", "GithubActionsTarget", "smokeable"]
 
 
-class GithubActionsTarget(SpecModel):
+class GithubActionsTarget(GrownSpecModel):
     """GitHub Actions workflows for pull requests, applies and monitoring."""
 
     omit_when_default = frozenset({"aws_role", "aws_region"})  # new settings keep the digests of specs without them

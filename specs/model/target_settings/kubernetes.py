@@ -1,19 +1,17 @@
 """The kubernetes target's declaration: `targets.kubernetes` settings; its manifests compare as objects."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import Field
 
-from mlform.specs.model.base import AWS_ROLE, Name, SpecModel
+from mlform.specs.model.base import AWS_ROLE, GrownSpecModel, Name
 from mlform.specs.model.kubernetes_ui import KubernetesUi
 from mlform.specs.model.target_settings import TargetSettings
 
 __all__ = ["SETTINGS", "KubernetesTarget"]
 
 
-class KubernetesTarget(SpecModel):
+class KubernetesTarget(GrownSpecModel):
     """Kubernetes manifests: training Job, monitoring CronJob and serving."""
 
     omit_when_default = frozenset({"aws_role", "ui"})  # new settings keep the digests of specs without them
