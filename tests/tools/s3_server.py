@@ -4,6 +4,10 @@ moto is used only as the S3 endpoint in tests: it implements conditional writes 
 on an existing key and a stale `If-Match` both give 412), which locks and compare-and-swap rely on. It keeps
 everything in memory and accepts any credentials, unless started with `authenticate=True`: then it checks
 every request's access key against its (empty) IAM users, so every key is refused.
+
+moto checks a condition and then writes without a lock, so on its threaded server two PUTs with the same
+`If-Match` can both pass (a lost update S3 itself never allows). The server here runs moto's own `main` with
+each request handled under one lock, which makes every request atomic as S3 makes each write.
 """
 
 from __future__ import annotations
@@ -26,6 +30,21 @@ __all__ = ["CREDENTIALS", "Endpoint", "start"]
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "mlform-tests", "AWS_SECRET_ACCESS_KEY": "mlform-tests-secret",
                "AWS_DEFAULT_REGION": "us-east-1"}
 _START_TIMEOUT = 30.0
+# moto's server, with its WSGI application serialised (see the module docstring); argv as `moto_server`'s
+_SERIALISED = """
+import sys, threading
+import moto.server as server
+
+class Serialised(server.DomainDispatcherApplication):
+    serial = threading.Lock()  # moto's own `lock` guards only its app cache
+
+    def __call__(self, environ, start_response):
+        with self.serial:
+            return super().__call__(environ, start_response)
+
+server.DomainDispatcherApplication = Serialised
+server.main(sys.argv[1:])
+"""
 
 
 @dataclass
@@ -69,8 +88,7 @@ def start(*, authenticate: bool = False) -> Endpoint:
     """Start `moto_server` on 127.0.0.1 and a free port; wait until it answers."""
     port = free_port()
     env = {**os.environ, **({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if authenticate else {})}
-    server = Path(sys.executable).with_name("moto_server")
-    process = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], env=env,
+    process = subprocess.Popen([sys.executable, "-c", _SERIALISED, "-H", "127.0.0.1", "-p", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     endpoint = Endpoint(process, f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + _START_TIMEOUT
