@@ -74,15 +74,10 @@ def test_an_estimator_whose_constructor_refuses_its_params(core_project: Path, m
 
 
 def test_a_preprocessing_function_returning_no_transformer(core_project: Path, mlform, edit_spec) -> None:
-    root = core_project.parent
-    (root / "steps").mkdir()
-    (root / "steps/model.py").write_text(
-        "from sklearn.linear_model import LogisticRegression\n\n\n"
-        "def prep():\n    return {'scale': True}\n\n\n"
-        "def est(**params):\n    return LogisticRegression(**params)\n")
-    edit_spec(core_project, lambda d: d.update(model={
-        "estimator_function": "steps.model:est", "preprocessing_function": "steps.model:prep",
-        "task": "classification", "params": {"max_iter": 500}}))
+    root = _user_model(core_project, edit_spec, "from sklearn.linear_model import LogisticRegression\n\n\n"
+                       "def prep():\n    return {'scale': True}\n\n\n"
+                       "def est(**params):\n    return LogisticRegression(**params)\n",
+                       preprocessing_function="steps.model:prep")
 
     assert _refused(mlform, root) == (
         "error: step `train` failed: `model.preprocessing_function: steps.model:prep` returned dict, not a "
@@ -165,14 +160,9 @@ def test_staleness_windows_beyond_the_rows_with_a_time(core_project: Path, mlfor
 
 
 def test_a_user_module_raising_while_it_is_imported(core_project: Path, mlform, edit_spec) -> None:
-    root = core_project.parent
-    (root / "steps").mkdir()
-    (root / "steps/model.py").write_text(
-        "import math\n\nLIMIT = math.sqrt(-1)\n\n\n"
-        "def est(**params):\n    from sklearn.linear_model import LogisticRegression\n"
-        "    return LogisticRegression(**params)\n")
-    edit_spec(core_project, lambda d: d.update(model={
-        "estimator_function": "steps.model:est", "task": "classification", "params": {"max_iter": 500}}))
+    root = _user_model(core_project, edit_spec, "import math\n\nLIMIT = math.sqrt(-1)\n\n\n"
+                       "def est(**params):\n    from sklearn.linear_model import LogisticRegression\n"
+                       "    return LogisticRegression(**params)\n")
 
     assert _refused(mlform, root) == (
         "error: step `train` failed: `model.estimator_function: steps.model:est`: cannot import `steps.model`: "
@@ -249,3 +239,13 @@ def test_tuning_on_a_metric_every_candidate_scores_nan(core_project: Path, mlfor
 
     assert _refused(mlform, root) == ("error: step `train` failed: `model.tuning`: every candidate scored NaN on "
                                       "`undefined`")
+
+
+def _user_model(core_project: Path, edit_spec: Any, source: str, **model: str) -> Path:
+    """Write `source` as the project's `steps/model.py` and train `steps.model:est` from it; the project folder."""
+    root = core_project.parent
+    (root / "steps").mkdir()
+    (root / "steps/model.py").write_text(source)
+    edit_spec(core_project, lambda d: d.update(model={
+        "estimator_function": "steps.model:est", **model, "task": "classification", "params": {"max_iter": 500}}))
+    return root
