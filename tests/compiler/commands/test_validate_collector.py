@@ -1,0 +1,32 @@
+"""`mlform validate` pauses the garbage collector while it builds the spec models, and restores it as it was."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlform.compiler.cli import cli
+
+IRIS = Path(__file__).parents[3] / "examples" / "iris"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize(("text", "code"), [(None, 0), ("metadata: {name: x}\nunknown: 1\n", 1)])
+def test_validate_leaves_the_collector_as_it_found_it(tmp_path: Path, enabled: bool, text: str | None,
+                                                       code: int) -> None:
+    spec = IRIS
+    if text is not None:  # a spec with errors: validate exits through SystemExit
+        spec = tmp_path / "mlform.yaml"
+        spec.write_text(text)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        result = CliRunner().invoke(cli, ["validate", str(spec)])
+        after = gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert result.exit_code == code, result.output
+    assert after is enabled
