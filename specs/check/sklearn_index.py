@@ -18,8 +18,7 @@ import hashlib
 import importlib
 import json
 from collections.abc import Iterator, Mapping
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +50,16 @@ def cache_file(version: str) -> Path:
 def installed_version() -> str | None:
     """The installed scikit-learn's version, read from its metadata (no import); None when it is not installed."""
     try:
-        return package_version("scikit-learn")
+        found = distribution("scikit-learn")
     except PackageNotFoundError:
         return None
+    # the `Version:` header of its METADATA, read without the email parser `Distribution.version` runs
+    for line in (found.read_text("METADATA") or "").splitlines():
+        if not line:
+            break
+        if line.startswith("Version:"):
+            return line.removeprefix("Version:").strip()
+    return found.version
 
 
 def task_of(cls: type) -> str | None:
