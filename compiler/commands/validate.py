@@ -69,7 +69,11 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
     printed, not counted); 1 otherwise, after reporting every error at once. With --smoke, a spec that
     cannot train on a sample of its data also fails.
     """
-    with collection_paused():  # importing and building the spec models makes no garbage worth a collection
+    from mlform.compiler.cli import Session
+
+    session = click.get_current_context().find_object(Session)
+    # importing and building the spec models makes no garbage worth a collection
+    with collection_paused(freeze=session is not None and session.console):
         from mlform.specs import validate_file
         from mlform.specs.check.names import duplicate_names
         from mlform.specs.loader import read_spec_document
