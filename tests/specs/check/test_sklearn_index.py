@@ -138,7 +138,7 @@ def test_a_damaged_cache_reads_as_missing(damage: str, tmp_path: Path, index: di
     if damage == "truncate":
         cached.write_bytes(text[: len(text) // 2])
     elif damage == "flip":
-        flipped = text.replace(b'\\"predict\\":true', b'\\"predict\\":false', 1)
+        flipped = text.replace(b'"predict":true', b'"predict":false', 1)
         assert flipped != text
         cached.write_bytes(flipped)
     elif damage == "header":
