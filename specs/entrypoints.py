@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from .fsutil import user_cache_dir, write_atomic
 
-__all__ = ["Entry", "entry_points", "stamp"]
+__all__ = ["Entry", "entry_points"]
 
 _FORMAT = 1
 _INFO = (".dist-info", ".egg-info")
@@ -55,7 +55,7 @@ def _scan() -> list[Entry]:
     return found
 
 
-def stamp() -> str:
+def _stamp() -> str:
     """What is installed on `sys.path`: each entry's metadata folders and the times their entry points changed."""
     parts = []
     for entry in sys.path:
@@ -102,7 +102,7 @@ def _cacheable() -> bool:
 def _installed() -> tuple[Entry, ...]:
     if not _cacheable():
         return tuple(_scan())
-    path, current = _cache_file(), stamp()
+    path, current = _cache_file(), _stamp()
     entries = _read(path, current)
     if entries is None:
         entries = _scan()
