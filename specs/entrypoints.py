@@ -1,5 +1,5 @@
-"""Installed entry points, read once per process and cached on disk: the target and target-settings groups and the
-plan's toolchain all select from one scan of the installed distributions.
+"""Installed entry points of mlform's groups (`mlform.*`), read once per process and cached on disk: the target and
+target-settings groups and the plan's toolchain all select from one scan of the installed distributions.
 
 Scanning every distribution's metadata costs more than a spec's validation, so the entry points are cached in
 `$XDG_CACHE_HOME/mlform/` (else `~/.cache/mlform/`), one file per `sys.path`, under a stamp of what is installed:
@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import sys
 from functools import cache
 from importlib import machinery, metadata
@@ -23,10 +22,11 @@ from typing import Any, NamedTuple
 
 from .fsutil import user_cache_dir, write_atomic
 
-__all__ = ["Entry", "entry_points"]
+__all__ = ["Entry", "entry_points", "header"]
 
 _FORMAT = 1
 _INFO = (".dist-info", ".egg-info")
+_GROUPS = "mlform."
 
 
 class Entry(NamedTuple):
@@ -43,16 +43,35 @@ class Entry(NamedTuple):
         return metadata.EntryPoint(self.name, self.value, self.group).load()
 
 
+def header(dist: metadata.Distribution, name: str) -> str | None:
+    """A header of `dist`'s metadata (`Name`, `Version`), read without parsing the description after the headers."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    for line in text.partition("\n\n")[0].splitlines():
+        if line.startswith(f"{name}:"):
+            return line.removeprefix(f"{name}:").strip()
+    return None
+
+
+def _owner(dist: metadata.Distribution | None) -> tuple[str, str]:
+    """The name and version of the distribution `dist`; `?` for what it does not say."""
+    if dist is None:
+        return "?", "?"
+    return header(dist, "Name") or "?", header(dist, "Version") or "?"
+
+
 def _scan() -> list[Entry]:
-    """Every entry point of every installed distribution, read from their metadata."""
-    found, seen = [], set()
-    for dist in metadata.distributions():
-        name, version = dist.metadata["Name"] or "?", dist.version or "?"
-        key = re.sub(r"[-_.]+", "-", name).lower()  # the first distribution of a name on the path wins, as imports do
-        if key not in seen:
-            seen.add(key)
-            found += [Entry(e.name, e.value, e.group, name, version) for e in dist.entry_points]
-    return found
+    """The entry points of mlform's groups (`mlform.*`) of every installed distribution, read from their metadata."""
+    found = metadata.entry_points()  # Python 3.11: every group in a mapping, group -> its entry points
+    # (its groups through dict's own `values`: selecting each group in turn would match every entry point each time)
+    every = found if isinstance(found, metadata.EntryPoints) else [e for eps in dict.values(found) for e in eps]
+    # only the owners of mlform's entry points have their metadata read, and only its headers
+    owners: dict[int, tuple[str, str]] = {}
+    entries = []
+    for e in every:
+        if e.group.startswith(_GROUPS):
+            owner = owners.setdefault(id(e.dist), _owner(e.dist))
+            entries.append(Entry(e.name, e.value, e.group, *owner))
+    return entries
 
 
 def _stamp() -> str:
@@ -113,5 +132,5 @@ def _installed() -> tuple[Entry, ...]:
 
 
 def entry_points(group: str) -> tuple[Entry, ...]:
-    """The installed entry points of `group`."""
+    """The installed entry points of `group`, one of mlform's (`mlform.*`)."""
     return tuple(entry for entry in _installed() if entry.group == group)

@@ -23,6 +23,7 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
+from mlform.specs.entrypoints import header
 from mlform.specs.fsutil import user_cache_dir, write_atomic
 
 from .constraints import encode
@@ -54,13 +55,7 @@ def installed_version() -> str | None:
         found = distribution("scikit-learn")
     except PackageNotFoundError:
         return None
-    # the `Version:` header of its METADATA, read without the email parser `Distribution.version` runs
-    for line in (found.read_text("METADATA") or "").splitlines():
-        if not line:
-            break
-        if line.startswith("Version:"):
-            return line.removeprefix("Version:").strip()
-    return found.version
+    return header(found, "Version") or found.version  # without the email parser `Distribution.version` runs
 
 
 def task_of(cls: type) -> str | None:

@@ -10,7 +10,7 @@ SCRIPT = """
 import sys
 sys.path.insert(0, sys.argv[1])
 from mlform.specs.entrypoints import entry_points
-print(sorted((e.name, e.value, e.dist, e.version) for e in entry_points("mlform.toy_group")))
+print(sorted((e.name, e.value, e.dist, e.version) for e in entry_points("mlform.toy-group")))
 """
 
 
@@ -26,7 +26,7 @@ def _install(site: Path, name: str, version: str, entries: str) -> None:
     dist = site / f"{name}-{version}.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    (dist / "entry_points.txt").write_text(f"[mlform.toy_group]\n{entries}")
+    (dist / "entry_points.txt").write_text(f"[mlform.toy-group]\n{entries}")
 
 
 def test_a_distribution_installed_removed_or_edited_after_caching_is_seen(tmp_path: Path) -> None:
@@ -37,7 +37,7 @@ def test_a_distribution_installed_removed_or_edited_after_caching_is_seen(tmp_pa
     assert _listed(site, cache) == "[('a', 'first_mod', 'first', '1.0')]"  # from the cache
     _install(site, "second", "2.0", "b = second_mod:obj\n")
     assert _listed(site, cache) == "[('a', 'first_mod', 'first', '1.0'), ('b', 'second_mod:obj', 'second', '2.0')]"
-    (site / "first-1.0.dist-info" / "entry_points.txt").write_text("[mlform.toy_group]\nc = first_mod\n")
+    (site / "first-1.0.dist-info" / "entry_points.txt").write_text("[mlform.toy-group]\nc = first_mod\n")
     assert _listed(site, cache) == "[('b', 'second_mod:obj', 'second', '2.0'), ('c', 'first_mod', 'first', '1.0')]"
     for child in (site / "second-2.0.dist-info").iterdir():
         child.unlink()
