@@ -67,6 +67,9 @@ class Session:
     """Settings of one `mlform` invocation that `main` needs after a command has failed."""
 
     debug: bool = False
+    # the console script's own invocation, alone in its process (not one run in-process by tests or a caller):
+    # what its command builds to last the process may be frozen out of the garbage collector's sight
+    console: bool = False
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> Any:
     from mlform.specs.errors import MlformError, SpecError
 
     _skip_final_collection()
-    session = Session()
+    session = Session(console=argv is None)
     try:
         return cli.main(args=argv, prog_name="mlform", standalone_mode=False, obj=session)
     except click.exceptions.Exit as exc:

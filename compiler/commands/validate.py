@@ -10,7 +10,7 @@ import click
 
 from mlform.specs.errors import Diagnostic
 
-from .common import env_option, policy_option, spec_files, specs_argument
+from .common import collection_paused, env_option, policy_option, spec_files, specs_argument
 from .report import FORMATS, render_diagnostics
 
 if TYPE_CHECKING:
@@ -69,29 +69,34 @@ def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt:
     printed, not counted); 1 otherwise, after reporting every error at once. With --smoke, a spec that
     cannot train on a sample of its data also fails.
     """
-    from mlform.specs import validate_file
-    from mlform.specs.check.names import duplicate_names
-    from mlform.specs.loader import read_spec_document
+    from mlform.compiler.cli import Session
 
-    loaded, diagnostics = _policy(policy)
-    results = []
-    for path in spec_files(specs):
-        resolved, found = validate_file(path, [env] if env else None)
-        if loaded is not None:
-            from mlform.specs.check.policy_check import check_policy  # its rules load only with a policy
+    session = click.get_current_context().find_object(Session)
+    # importing and building the spec models makes no garbage worth a collection
+    with collection_paused(freeze=session is not None and session.console):
+        from mlform.specs import validate_file
+        from mlform.specs.check.names import duplicate_names
+        from mlform.specs.loader import read_spec_document
 
-            found = sorted({*found, *check_policy(loaded, resolved)})
-        results.append((path, resolved, found))
-    # a file with other errors still claims its name
-    documents = [resolved[0].document if resolved else read_spec_document(path) for path, resolved, _ in results]
-    clashes = duplicate_names(doc for doc in documents if doc is not None)
-    summaries = []
-    for path, resolved, found in results:
-        found = sorted({*found, *(d for d in clashes if d.file == str(path))})
-        diagnostics.extend(found)
-        if not any(d.severity == "error" for d in found):
-            envs = ", ".join(s.env for s in resolved)
-            summaries.append(f"ok: {path} ({envs})")
+        loaded, diagnostics = _policy(policy)
+        results = []
+        for path in spec_files(specs):
+            resolved, found = validate_file(path, [env] if env else None)
+            if loaded is not None:
+                from mlform.specs.check.policy_check import check_policy  # its rules load only with a policy
+
+                found = sorted({*found, *check_policy(loaded, resolved)})
+            results.append((path, resolved, found))
+        # a file with other errors still claims its name
+        documents = [resolved[0].document if resolved else read_spec_document(path) for path, resolved, _ in results]
+        clashes = duplicate_names(doc for doc in documents if doc is not None)
+        summaries = []
+        for path, resolved, found in results:
+            found = sorted({*found, *(d for d in clashes if d.file == str(path))})
+            diagnostics.extend(found)
+            if not any(d.severity == "error" for d in found):
+                envs = ", ".join(s.env for s in resolved)
+                summaries.append(f"ok: {path} ({envs})")
     valid = [r for r in results if not any(d.severity == "error" for d in r[2])]
     if smoke:
         failed = _smoke(valid, summaries)

@@ -85,7 +85,7 @@ def toolchain() -> dict[str, Any]:
     """What every plan depends on besides the spec and its inputs: mlform, its target plugins, PLAN_PACKAGES."""
     from mlform.compiler.targets import ENTRY_POINT_GROUP
 
-    targets = sorted(f"{e.name}={e.value} ({e.dist.name if e.dist else '?'} {e.dist.version if e.dist else '?'})"
+    targets = sorted(f"{e.name}={e.value} ({e.dist} {e.version})"
                      for e in entry_points(group=ENTRY_POINT_GROUP))
     return {"mlform": installed("mlform"), "code": _code_digest(), "targets": targets,
             "packages": {name: installed(name) for name in PLAN_PACKAGES}}

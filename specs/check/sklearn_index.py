@@ -6,8 +6,9 @@ and per version of the code that builds it, so environments with other versions 
 missing file, or one that does not read as a whole index, is rebuilt (importing scikit-learn once) and replaced
 atomically, so concurrent writers each leave a whole file. The
 first line names the format, the code that built it, the version and the SHA-256 of the rest, so a torn or
-edited file, or one an mlform with other checks wrote, is rebuilt. Each estimator's entry is JSON text of its
-own, decoded when first asked for: reading the index parses only the entries a spec names.
+edited file, or one an mlform with other checks wrote, is rebuilt. The second line maps the public modules to
+their names; each further line is an estimator's import path, a space and its entry as JSON, decoded when first
+asked for: reading the index parses only the entries a spec names.
 """
 
 from __future__ import annotations
@@ -18,18 +19,18 @@ import hashlib
 import importlib
 import json
 from collections.abc import Iterator, Mapping
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
+from mlform.specs.entrypoints import header
 from mlform.specs.fsutil import user_cache_dir, write_atomic
 
 from .constraints import encode
 
 __all__ = ["FORMAT", "build", "cache_file", "index", "installed_version", "load", "task_of"]
 
-FORMAT = 2
+FORMAT = 3
 # the modules whose code shapes the index: another mlform that changes any of them rebuilds it
 _BUILDERS = ("sklearn_index.py", "constraints.py", "params.py")
 
@@ -51,9 +52,10 @@ def cache_file(version: str) -> Path:
 def installed_version() -> str | None:
     """The installed scikit-learn's version, read from its metadata (no import); None when it is not installed."""
     try:
-        return package_version("scikit-learn")
+        found = distribution("scikit-learn")
     except PackageNotFoundError:
         return None
+    return header(found, "Version") or found.version  # without the email parser `Distribution.version` runs
 
 
 def task_of(cls: type) -> str | None:
@@ -144,12 +146,11 @@ def _read(path: Path, version: str) -> dict[str, Any] | None:
         header = json.loads(head)
         if header != _header(version, body):
             return None
-        data = json.loads(body)
+        modules, *rows = body.decode().split("\n")
+        data = {"modules": json.loads(modules), "classes": _Entries(dict(row.split(" ", 1) for row in rows))}
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("classes"), dict):
-        return None
-    return {**data, "classes": _Entries(data["classes"])}
+    return data if isinstance(data["modules"], dict) else None
 
 
 def load(path: Path, version: str) -> dict[str, Any]:
@@ -158,8 +159,8 @@ def load(path: Path, version: str) -> dict[str, Any]:
     if data is not None:
         return data
     data = build(version)
-    texts = {path: json.dumps(entry, separators=(",", ":")) for path, entry in data["classes"].items()}
-    body = json.dumps({**data, "classes": texts}, separators=(",", ":")).encode()
+    rows = [f"{path} {json.dumps(entry, separators=(',', ':'))}" for path, entry in data["classes"].items()]
+    body = "\n".join([json.dumps(data["modules"], separators=(",", ":")), *rows]).encode()
     with contextlib.suppress(OSError):  # a read-only cache folder: use the index without caching it
         write_atomic(path, json.dumps(_header(version, body)).encode() + b"\n" + body, fsync=False)
     return data

@@ -2,7 +2,8 @@
 
 import functools
 import re
-from typing import Annotated, Any, ClassVar
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -46,6 +47,7 @@ __all__ = [
     "SpecModel",
     "empty_list",
     "parse_quantity",
+    "section_default",
 ]
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -109,6 +111,20 @@ class GrownSpecModel(SpecModel):
             if getattr(self, name) == _field_default(type(self), name) and isinstance(data, dict):
                 data.pop(field.alias or name, None)
         return data
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def section_default(model: type[M], **values: Any) -> Callable[[], M]:
+    """The default factory of a section a spec may omit: the section with its defaults (and `values`)."""
+
+    # Built without validating: the defaults are valid, and validating them would build the section's own
+    # validator (deferred to first use), a second one beside the spec root's (~7 M instructions a start-up).
+    def default() -> M:
+        return model.model_construct(**values)
+
+    return default
 
 
 def empty_list() -> list[Any]:

@@ -16,6 +16,7 @@ from .base import (
     NonEmptyStr,
     SpecModel,
     empty_list,
+    section_default,
 )
 from .data import Data, Validation
 from .governance import Governance
@@ -84,9 +85,10 @@ class Pipeline(GrownSpecModel):
     evaluation: Evaluation = Field(description="Metrics, the gates they must pass, and the champion comparison.")
     registry: Registry = Field(
         description="The model registry: the name versions go under, the alias a passing one gets.")
-    tracking: Tracking = Field(default_factory=Tracking, description="Where runs, params and metrics are recorded.")
+    tracking: Tracking = Field(
+        default_factory=section_default(Tracking), description="Where runs, params and metrics are recorded.")
     state: StateSettings = Field(
-        default_factory=StateSettings,
+        default_factory=section_default(StateSettings),
         description="Where state, locks, records, the registry, runs and the audit log live; per environment via "
                     "`environments`.")
     serving: Serving | None = Field(None, description="How the model is served; no serving when omitted.")
@@ -99,9 +101,11 @@ class Pipeline(GrownSpecModel):
         default_factory=Targets, description="Artifacts `mlform compile` emits: "
                                              f"{', '.join(d.key for d in declared_targets().values())}.")
     runtime: Runtime = Field(
-        default_factory=Runtime, description="How the generated Dockerfiles and workflows install mlform.")
+        default_factory=section_default(Runtime),
+        description="How the generated Dockerfiles and workflows install mlform.")
     governance: Governance = Field(
-        default_factory=Governance, description="Branches `apply` may run from and whether it needs a clean tree.")
+        default_factory=section_default(Governance),
+        description="Branches `apply` may run from and whether it needs a clean tree.")
     environments: dict[Annotated[str, Field(pattern=ENV_NAME)], dict[str, Any] | None] = Field(
         default_factory=dict, description="Overlays deep-merged onto the spec per environment; `null` deletes a key.")
     secrets: dict[Identifier, SecretRef] = Field(

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from .base import NonEmptyStr, SecretUse, SpecModel
+from .base import NonEmptyStr, SecretUse, SpecModel, section_default
 
 __all__ = ["BUCKET", "LocalStateBackend", "PostgresStateBackend", "S3StateBackend", "StateBackend", "StateSettings"]
 
@@ -44,6 +44,6 @@ class StateSettings(SpecModel):
     """Where mlform keeps what it knows between commands."""
 
     backend: StateBackend = Field(
-        default_factory=lambda: LocalStateBackend(kind="local"),
+        default_factory=section_default(LocalStateBackend, kind="local"),
         description="`{kind: local}` (default), `{kind: postgres, url: {secret: NAME}}` or "
                     "`{kind: s3, bucket: NAME, prefix: PATH}`; `$MLFORM_BACKEND` overrides it.")

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from mlform.specs.model.base import AWS_ROLE, GrownSpecModel, Name
+from mlform.specs.model.base import AWS_ROLE, GrownSpecModel, Name, section_default
 from mlform.specs.model.kubernetes_ui import KubernetesUi
 from mlform.specs.model.target_settings import TargetSettings
 
@@ -27,8 +27,9 @@ class KubernetesTarget(GrownSpecModel):
         None, description="IAM role of the created service account (IRSA) for an `s3` state backend; when omitted "
                           "the pods read AWS keys from the Secret `<name>-aws`.")
     ui: KubernetesUi = Field(
-        default_factory=KubernetesUi, description="A read-only `mlform ui` Deployment and ClusterIP Service "
-                                                  "over the shared state backend; no Ingress.")
+        default_factory=section_default(KubernetesUi),
+        description="A read-only `mlform ui` Deployment and ClusterIP Service over the shared state backend; "
+                    "no Ingress.")
 
 
 SETTINGS = TargetSettings(

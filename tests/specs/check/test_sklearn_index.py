@@ -138,7 +138,7 @@ def test_a_damaged_cache_reads_as_missing(damage: str, tmp_path: Path, index: di
     if damage == "truncate":
         cached.write_bytes(text[: len(text) // 2])
     elif damage == "flip":
-        flipped = text.replace(b'\\"predict\\":true', b'\\"predict\\":false', 1)
+        flipped = text.replace(b'"predict":true', b'"predict":false', 1)
         assert flipped != text
         cached.write_bytes(flipped)
     elif damage == "header":
@@ -181,3 +181,10 @@ def test_each_scikit_learn_version_has_its_own_cache_file() -> None:
     """Two environments with other versions keep their own index instead of rebuilding each other's."""
     assert sklearn_index.cache_file("1.9.1") != sklearn_index.cache_file("1.10.0")
     assert sklearn_index.cache_file("1.9.1").parent == sklearn_index.cache_file("1.10.0").parent
+
+
+def test_the_installed_version_is_the_one_its_metadata_declares() -> None:
+    """Read from the `Version:` header alone, it is what the full metadata parser gives."""
+    from importlib.metadata import version
+
+    assert sklearn_index.installed_version() == version("scikit-learn")
