@@ -1,11 +1,13 @@
-"""Installed entry points of mlform's groups (`mlform.*`), read once per process and cached on disk: the target and
-target-settings groups and the plan's toolchain all select from one scan of the installed distributions.
+"""Installed entry points of mlform's groups (`mlform.*`) and pydantic's, read once per process and cached on disk:
+the target and target-settings groups and the plan's toolchain all select from one scan of the installed
+distributions, and pydantic is spared its own scan for plugins when none is installed.
 
 Scanning every distribution's metadata costs more than a spec's validation, so the entry points are cached in
 `$XDG_CACHE_HOME/mlform/` (else `~/.cache/mlform/`), one file per `sys.path`, under a stamp of what is installed:
 each path entry's `*.dist-info` and `*.egg-info` folders by name, with the modification time of their
 `entry_points.txt`. Installing, removing or upgrading a distribution changes the stamp, and a stale, torn or
-unreadable file is scanned anew and replaced atomically (concurrent writers each leave a whole file).
+unreadable file is scanned anew and replaced atomically (concurrent writers each leave a whole file). Writing one
+removes those of other `sys.path`s unchanged for 30 days (a virtual environment removed long ago, a temp folder).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from functools import cache
 from importlib import machinery, metadata
 from pathlib import Path
@@ -22,11 +25,13 @@ from typing import Any, NamedTuple
 
 from .fsutil import user_cache_dir, write_atomic
 
-__all__ = ["Entry", "entry_points", "header"]
+__all__ = ["Entry", "entry_points", "header", "spare_pydantic_plugin_scan"]
 
-_FORMAT = 1
+_FORMAT = 2  # 2: pydantic's plugin group too
 _INFO = (".dist-info", ".egg-info")
 _GROUPS = "mlform."
+_PYDANTIC = "pydantic"
+_STALE_S = 30 * 86400
 
 
 class Entry(NamedTuple):
@@ -60,7 +65,7 @@ def _owner(dist: metadata.Distribution | None) -> tuple[str, str]:
 
 
 def _scan() -> list[Entry]:
-    """The entry points of mlform's groups (`mlform.*`) of every installed distribution, read from their metadata."""
+    """The entry points of mlform's groups (`mlform.*`) and pydantic's of every installed distribution."""
     found = metadata.entry_points()  # Python 3.11: every group in a mapping, group -> its entry points
     # (its groups through dict's own `values`: selecting each group in turn would match every entry point each time)
     every = found if isinstance(found, metadata.EntryPoints) else [e for eps in dict.values(found) for e in eps]
@@ -68,7 +73,7 @@ def _scan() -> list[Entry]:
     owners: dict[int, tuple[str, str]] = {}
     entries = []
     for e in every:
-        if e.group.startswith(_GROUPS):
+        if e.group.startswith(_GROUPS) or e.group == _PYDANTIC:
             owner = owners.setdefault(id(e.dist), _owner(e.dist))
             entries.append(Entry(e.name, e.value, e.group, *owner))
     return entries
@@ -128,9 +133,32 @@ def _installed() -> tuple[Entry, ...]:
         text = json.dumps({"format": _FORMAT, "stamp": current, "entries": entries}, separators=(",", ":"))
         with contextlib.suppress(OSError):  # a read-only cache folder: use the entry points without caching them
             write_atomic(path, text, fsync=False)
+            _prune(path)
     return tuple(entries)
 
 
+def _prune(kept: Path) -> None:
+    """Remove the cache files of other `sys.path`s that nothing wrote for 30 days."""
+    cutoff = time.time() - _STALE_S
+    for other in kept.parent.glob("entry-points-*.json"):
+        with contextlib.suppress(OSError):  # another process pruning, or rewriting it, at the same time
+            if other != kept and other.stat().st_mtime < cutoff:
+                other.unlink()
+
+
 def entry_points(group: str) -> tuple[Entry, ...]:
-    """The installed entry points of `group`, one of mlform's (`mlform.*`)."""
+    """The installed entry points of `group`, one of mlform's (`mlform.*`) or `pydantic`."""
     return tuple(entry for entry in _installed() if entry.group == group)
+
+
+def spare_pydantic_plugin_scan() -> None:
+    """Tell pydantic it has no plugins when no installed distribution declares one, before it scans them all."""
+    # pydantic reads every distribution's entry points the first time it builds a validator (~6 ms with 150
+    # installed, more in a data-science environment); the scan above (cached) already knows the answer. With a
+    # plugin installed, or plugins already loaded, pydantic loads them itself, as it would have.
+    if entry_points(_PYDANTIC):
+        return
+    from pydantic.plugin import _loader
+
+    if getattr(_loader, "_plugins", ...) is None:
+        _loader._plugins = {}

@@ -17,6 +17,8 @@ from pydantic import (
     model_serializer,
 )
 
+from mlform.specs.entrypoints import spare_pydantic_plugin_scan
+
 from .cron import check_cron
 
 __all__ = [
@@ -85,6 +87,9 @@ QUANTITY = r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?
 _QUANTITY = re.compile(QUANTITY)
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+
+
+spare_pydantic_plugin_scan()  # before any validator is built
 
 
 class SpecModel(BaseModel):

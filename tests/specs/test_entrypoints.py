@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iris" / "mlform.yaml"
 
 SCRIPT = """
 import sys
@@ -52,3 +58,69 @@ def test_a_torn_cache_file_is_scanned_anew(tmp_path: Path) -> None:
     (written,) = (cache / "mlform").glob("entry-points-*.json")
     written.write_text(written.read_text()[:20])
     assert _listed(site, cache) == "[('a', 'first_mod', 'first', '1.0')]"
+
+
+def test_writing_a_cache_file_removes_those_unchanged_for_30_days(tmp_path: Path) -> None:
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    _install(site, "first", "1.0", "a = first_mod\n")
+    folder = cache / "mlform"
+    folder.mkdir(parents=True)
+    old, recent, other = (folder / "entry-points-old.json", folder / "entry-points-recent.json",
+                          folder / "sklearn-index-old.json")
+    for path, days in ((old, 31), (recent, 29), (other, 400)):
+        path.write_text("{}")
+        then = time.time() - days * 86400
+        os.utime(path, (then, then))
+    _listed(site, cache)
+    names = sorted(p.name for p in folder.iterdir())
+    written = [name for name in names if name not in ("entry-points-recent.json", "sklearn-index-old.json")]
+    assert [name.startswith("entry-points-") for name in written] == [True]  # this path's, the old one gone
+    assert "entry-points-recent.json" in names
+    assert "sklearn-index-old.json" in names  # other caches are not its to remove
+
+
+PLUGIN = """
+import json, os
+
+class Plugin:
+    def new_schema_validator(self, schema, schema_type, schema_type_path, schema_kind, config, plugin_settings):
+        with open(os.environ["SEEN"], "a") as seen:
+            seen.write(schema_type_path.name + "\\n")
+        return None, None, None
+
+plugin = Plugin()
+"""
+
+VALIDATE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import pydantic.plugin._loader as loader
+scans = []
+scan = loader.entry_points
+loader.entry_points = lambda **kw: scans.append(kw) or scan(**kw)
+from mlform.specs import validate_file
+validate_file(sys.argv[2])
+print(scans)
+"""
+
+
+@pytest.mark.parametrize("with_plugin", [False, True])
+def test_pydantic_scans_for_plugins_only_when_one_is_installed(tmp_path: Path, with_plugin: bool) -> None:
+    site, cache, seen = tmp_path / "site", tmp_path / "cache", tmp_path / "seen.txt"
+    site.mkdir()
+    if with_plugin:
+        dist = site / "recorder-1.0.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: recorder\nVersion: 1.0\n")
+        (dist / "entry_points.txt").write_text("[pydantic]\nrecorder = recorder_plugin:plugin\n")
+        (site / "recorder_plugin.py").write_text(PLUGIN)
+    env = {"XDG_CACHE_HOME": str(cache), "PATH": "/usr/bin:/bin", "SEEN": str(seen)}
+    for _ in range(2):  # the second process reads the entry points from the cache
+        done = subprocess.run([sys.executable, "-c", VALIDATE, str(site), str(EXAMPLE)], capture_output=True,
+                              text=True, env=env, check=True)
+    if with_plugin:
+        assert done.stdout.strip() == "[{'group': 'pydantic'}]"
+        assert "Pipeline" in seen.read_text().split()  # the user's plugin saw the spec's validator built
+    else:
+        assert done.stdout.strip() == "[]"
+        assert not seen.exists()
