@@ -19,12 +19,11 @@ import hashlib
 import importlib
 import json
 from collections.abc import Iterator, Mapping
-from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
-from mlform.specs.entrypoints import header
 from mlform.specs.fsutil import user_cache_dir, write_atomic
+from mlform.specs.graph.libraries import installed_version as _version
 
 from .constraints import encode
 
@@ -51,11 +50,7 @@ def cache_file(version: str) -> Path:
 
 def installed_version() -> str | None:
     """The installed scikit-learn's version, read from its metadata (no import); None when it is not installed."""
-    try:
-        found = distribution("scikit-learn")
-    except PackageNotFoundError:
-        return None
-    return header(found, "Version") or found.version  # without the email parser `Distribution.version` runs
+    return _version("scikit-learn")
 
 
 def task_of(cls: type) -> str | None:

@@ -12,6 +12,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
+from mlform.specs.entrypoints import header
+
 __all__ = ["LOCK_FILES", "TRAINING_LIBRARIES", "installed_version", "lock_files"]
 
 TRAINING_LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy")
@@ -22,9 +24,11 @@ LOCK_FILES = ("uv.lock", "poetry.lock", "requirements*.txt")
 def installed_version(distribution: str) -> str | None:
     """The installed version of `distribution`, or None when it is not installed."""
     try:
-        return metadata.version(distribution)
+        found = metadata.distribution(distribution)
     except metadata.PackageNotFoundError:
         return None
+    # the headers only: `metadata.version` parses the whole file, long description included (~1 ms a library)
+    return header(found, "Version") or found.version
 
 
 def lock_files(folder: Path) -> tuple[Path, ...]:
