@@ -100,7 +100,8 @@ def _internal(exc: Exception) -> str:
 def _skip_final_collection() -> None:
     """Leave the objects alive at exit to the process's end, not to a last garbage collection."""
     # The interpreter's final collection walks every object (modules, spec models, validators) to free memory the
-    # process's exit frees anyway: ~4% of `mlform validate`. Registered once however often `main` runs.
+    # process's exit frees anyway: ~4% of `mlform validate`. Only for the console script's own process, once
+    # however often `main` runs.
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
 
@@ -109,8 +110,9 @@ def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning every error into a message and exit code 1 (a traceback with --debug)."""
     from mlform.specs.errors import MlformError, SpecError
 
-    _skip_final_collection()
     session = Session(console=argv is None)
+    if session.console:  # a caller's process keeps its own exit
+        _skip_final_collection()
     try:
         return cli.main(args=argv, prog_name="mlform", standalone_mode=False, obj=session)
     except click.exceptions.Exit as exc:
