@@ -6,7 +6,8 @@ applied (after a promotion); `mlform monitor --env prod` retrained it (after a m
 `dev` edited and applied, which moves `dev`'s alias in the shared aliases file (after another environment's apply).
 In each state `mlform plan . --artifacts-dir out` is timed as a whole process (wall clock and CPU time, user+sys:
 on a shared machine CPU time is what the code costs), and once more with `prod`'s Kubernetes namespace edited
-(artifacts change, no step runs). With `--baseline PYTHON`, an mlform installed
+(artifacts change, no step runs), and `mlform validate .` of that edited spec: the floor of any plan that has to
+validate a changed spec before it can tell that nothing trains. With `--baseline PYTHON`, an mlform installed
 elsewhere (e.g. the commit before a change) goes through the same states in its own copy, interleaved run by run.
 Goals (issue 17): no-op <= 0.4 s in every state; the plan that trains nothing <= 2x the no-op one.
 Writes benchmarks/results/plan_states.md. Run it alone with `python benchmarks/bench_plan_states.py`.
@@ -75,6 +76,12 @@ class Copy:
             raise RuntimeError(f"{self.label}: unexpected plan: {summaries}")
         return elapsed, cpu
 
+    def validate(self) -> tuple[float, float]:
+        """(wall-clock, CPU) seconds of one `mlform validate .`."""
+        started, cpu = time.perf_counter(), _children_cpu()
+        self.mlform_run("validate", ".")
+        return time.perf_counter() - started, _children_cpu() - cpu
+
     def edit_namespace(self, undo: bool = False) -> None:
         spec = self.root / "mlform.yaml"
         before, after = "namespace: ml-prod\n", "namespace: ml-prod-2\n"
@@ -99,28 +106,31 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-Samples = tuple[list[tuple[float, float]], list[tuple[float, float]]]  # (no-op, trains nothing) (wall, CPU) pairs
+# (no-op, trains nothing, validate alone) (wall, CPU) pairs
+Samples = tuple[list[tuple[float, float]], list[tuple[float, float]], list[tuple[float, float]]]
 
 
 def measure(copies: Sequence[Copy], runs: int) -> dict[str, dict[str, Samples]]:
-    """State -> label -> (no-op, trains-nothing) samples, interleaved after one warm-up round."""
+    """State -> label -> (no-op, trains-nothing, validate) samples, interleaved after one warm-up round."""
     results: dict[str, dict[str, Samples]] = {}
     for state, reach in STATES:
         print(f"{state} ...", flush=True)
         for copy in copies:
             reach(copy)
-        samples: dict[str, Samples] = {c.label: ([], []) for c in copies}
+        samples: dict[str, Samples] = {c.label: ([], [], []) for c in copies}
         for round_number in range(runs + 1):
             for copy in copies:
                 noop = copy.plan(noop=True)
                 copy.edit_namespace()
                 try:
                     changed = copy.plan(noop=False)
+                    validated = copy.validate()
                 finally:
                     copy.edit_namespace(undo=True)
                 if round_number:
                     samples[copy.label][0].append(noop)
                     samples[copy.label][1].append(changed)
+                    samples[copy.label][2].append(validated)
         results[state] = samples
     return results
 
@@ -130,11 +140,12 @@ def render(results: dict[str, dict[str, Samples]], runs: int, facts: Sequence[tu
     """The Markdown report."""
     rows, met = [], []
     for state, by_label in results.items():
-        for label, (noop, changed) in by_label.items():
+        for label, (noop, changed, validated) in by_label.items():
             a, b = (statistics.median(w for w, _ in noop), statistics.median(w for w, _ in changed))
             ca, cb = (statistics.median(c for _, c in noop), statistics.median(c for _, c in changed))
+            cv = statistics.median(c for _, c in validated)
             rows.append(f"| {state} | {label} | {a:.2f} | {b:.2f} | {b / a:.1f}x | {ca:.2f} | {cb:.2f} | "
-                        f"{cb / ca:.1f}x |")
+                        f"{cb / ca:.1f}x | {cv:.2f} | {cv / ca:.1f}x |")
             if label == "this tree":
                 met.append((a <= GOAL_S, cb / ca <= GOAL_RATIO))
     noop_ok, ratio_ok = all(m[0] for m in met), all(m[1] for m in met)
@@ -144,10 +155,13 @@ def render(results: dict[str, dict[str, Samples]], runs: int, facts: Sequence[tu
              "One iris spec, 2 environments, states reached in order (see the script). Wall-clock and CPU (user+sys) "
              "seconds of `mlform plan . --artifacts-dir out` as a whole process, median of "
              f"{runs} runs after 1 warm-up round, the installations interleaved; \"trains nothing\" edits `prod`'s "
-             "Kubernetes namespace (artifacts change, no step runs). `baseline` is the mlform the run was given with "
-             "`--baseline`, in its own copy. The no-op goal is judged on wall clock, the ratio on CPU time.", "",
+             "Kubernetes namespace (artifacts change, no step runs); \"validate\" is `mlform validate .` of that edited "
+             "spec, the floor of any plan that must validate it before it can tell that nothing trains. `baseline` is "
+             "the mlform the run was given with `--baseline`, in its own copy. The no-op goal is judged on wall "
+             "clock, the ratio on CPU time.", "",
              "| state | mlform | no-op wall s | trains nothing wall s | ratio | no-op CPU s | trains nothing CPU s "
-             "| CPU ratio |", "|---|---|---|---|---|---|---|---|", *rows, "",
+             "| CPU ratio | validate CPU s | validate / no-op CPU |", "|---|---|---|---|---|---|---|---|---|---|",
+             *rows, "",
              f"Load average (1 min) at start {load[0]}, at end {load[1]}.", "", "### Machine", "",
              "| fact | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in facts]]
     return "\n".join(lines) + "\n"
