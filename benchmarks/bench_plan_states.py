@@ -155,8 +155,9 @@ def render(results: dict[str, dict[str, Samples]], runs: int, facts: Sequence[tu
              "One iris spec, 2 environments, states reached in order (see the script). Wall-clock and CPU (user+sys) "
              "seconds of `mlform plan . --artifacts-dir out` as a whole process, median of "
              f"{runs} runs after 1 warm-up round, the installations interleaved; \"trains nothing\" edits `prod`'s "
-             "Kubernetes namespace (artifacts change, no step runs); \"validate\" is `mlform validate .` of that edited "
-             "spec, the floor of any plan that must validate it before it can tell that nothing trains. `baseline` is "
+             "Kubernetes namespace (artifacts change, no step runs); \"validate\" is `mlform validate .` of that "
+             "edited spec, the floor of any plan that must validate it before it can tell that nothing trains. "
+             "`baseline` is "
              "the mlform the run was given with `--baseline`, in its own copy. The no-op goal is judged on wall "
              "clock, the ratio on CPU time.", "",
              "| state | mlform | no-op wall s | trains nothing wall s | ratio | no-op CPU s | trains nothing CPU s "
