@@ -3,7 +3,9 @@
 The backend's `audit/log.jsonl` (locally `<state dir>/audit/log.jsonl`) holds an entry for every apply of a plan
 (who, when, the git commit, the spec and plan digests, the result, the versions registered and the aliases moved),
 and one for every other command that moved an alias (`command`: `run`, `monitor`). The hash-chained storage,
-shared with the runtime, is in `mlform.runtime.storage.auditlog`; its names are re-exported here."""
+shared with the runtime, is in `mlform.runtime.storage.auditlog`; its names are re-exported here. An entry the log
+cannot take when the apply ends is kept on this machine and appended before the next audited change
+(`mlform.runtime.storage.auditkeep`)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mlform.runtime.registry.journal import Journal
+from mlform.runtime.storage.auditkeep import append_or_keep, settle
 from mlform.runtime.storage.auditlog import (
     ACTOR_ENV,
     GENESIS,
@@ -125,7 +128,7 @@ class Recording:
         """Append this apply's entry to the audit log."""
         after = self.after if self.done else _read_state(self.spec)
         fields = entry_fields(self.spec, self.plan, result, exc, after, self.journal)
-        return append_entry(backend_for(self.spec), fields)
+        return append_or_keep(self.spec, backend_for(self.spec), fields)
 
 
 def _finish_after_error(record: Recording, result: str, exc: BaseException) -> None:
@@ -139,9 +142,10 @@ def _finish_after_error(record: Recording, result: str, exc: BaseException) -> N
 def recording(spec: ResolvedSpec, plan: Plan) -> Iterator[Recording]:
     """Record the apply of `plan` done in the block: `applied`, `refused` on PlanError, `failed` on anything else.
 
-    A broken audit log refuses the apply before it starts, so that no apply goes unrecorded. Errors re-raise.
+    A broken audit log, or entries kept on this machine that cannot be appended, refuse the apply before it starts,
+    so that no apply goes unrecorded. Errors re-raise.
     """
-    read_log(backend_for(spec))
+    settle(spec, backend_for(spec))
     record = Recording(spec, plan)
     try:
         yield record

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlform.runtime.storage.auditlog import append_entry, command_fields, read_log
+from mlform.runtime.storage.auditkeep import append_or_keep, settle
+from mlform.runtime.storage.auditlog import command_fields
 from mlform.runtime.storage.backends.url import backend_for
 from mlform.specs.errors import MlformError
 
@@ -54,11 +55,11 @@ class Journal:
     def move(self, registry: Registry, spec: ResolvedSpec, model: str, alias: str, version: int) -> int | None:
         """Point `alias` of `model` in the environment of `spec` at `version`; the version it held before.
 
-        Outside an apply, which checks the audit log before it starts, a broken log refuses the move:
-        no alias moves without its audit entry.
+        Outside an apply, which checks the audit log before it starts, a broken log, or kept entries that cannot
+        be appended, refuse the move: no alias moves without its audit entry.
         """
         if self.command != "apply":
-            read_log(backend_for(spec))
+            settle(spec, backend_for(spec))
         before = registry.set_alias(model, alias, version, env=spec.env)
         if before != version:
             self.moves.append(AliasMove(model, alias, before, version))
@@ -89,7 +90,7 @@ class Journal:
         fields = {**command_fields(spec, self.command, "failed" if error else "applied", error),
                   "plan_digest": None, "serial": None, "registered": self.registered, "promoted": self.promoted()}
         try:
-            return append_entry(backend_for(spec), fields)
+            return append_or_keep(spec, backend_for(spec), fields)
         except MlformError as failure:
             if error is None:
                 raise

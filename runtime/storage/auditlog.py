@@ -46,6 +46,7 @@ ACTOR_ENV = "MLFORM_ACTOR"
 _MAX_ERROR = 4000
 LOG_KEY = "audit/log.jsonl"
 _APPEND_TRIES = 20
+_CHAIN = ("seq", "prev", "hash")
 
 
 class AuditError(StateError):
@@ -179,26 +180,39 @@ def _next_entry(entries: list[dict[str, Any]], fields: Mapping[str, Any]) -> dic
     return entry
 
 
-def append_entry(backend: Backend, fields: Mapping[str, Any]) -> dict[str, Any]:
+def append_entry(backend: Backend, fields: Mapping[str, Any], *, once: bool = False) -> dict[str, Any]:
     """Append an entry made of `fields` plus `seq`, `prev` and `hash` to the audit log; return it as written.
 
     The whole chain is verified first, under the lock (local) or the compare-and-swap (other kinds) that
-    serializes appends: a broken log gets nothing more.
+    serializes appends: a broken log gets nothing more. With `once`, an entry already holding exactly `fields`
+    is returned instead of appending another.
     """
     if not isinstance(backend, LocalBackend):
-        return _append_swapped(backend, fields)
+        return _append_swapped(backend, fields, once)
     path = log_path(backend.root)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with locked(path.with_suffix(".lock")):
-            entry = _next_entry(verify_log(path), fields)
+            entries = verify_log(path)
+            found = _holding(entries, fields) if once else None
+            if found is not None:
+                return found
+            entry = _next_entry(entries, fields)
             _write_line(path, canonical(entry) + "\n")
     except OSError as exc:
         raise AuditError(f"cannot append to audit log {path}: {exc.strerror or exc}") from None
     return entry
 
 
-def _append_swapped(backend: Backend, fields: Mapping[str, Any]) -> dict[str, Any]:
+def _holding(entries: list[dict[str, Any]], fields: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The entry made of exactly `fields` (besides its place in the chain), if there is one."""
+    for entry in entries:
+        if {key: value for key, value in entry.items() if key not in _CHAIN} == fields:
+            return entry
+    return None
+
+
+def _append_swapped(backend: Backend, fields: Mapping[str, Any], once: bool) -> dict[str, Any]:
     """Append by replacing the document if nobody appended since it was verified; re-chain and retry if they did."""
     for attempt in range(_APPEND_TRIES):
         if attempt:  # a jittered, growing pause, so that busy appenders stop colliding in lockstep
@@ -206,7 +220,11 @@ def _append_swapped(backend: Backend, fields: Mapping[str, Any]) -> dict[str, An
         doc = backend.read(LOG_KEY)
         raw, version = (doc.data, doc.version) if doc is not None else (b"", ABSENT)
         expect: Expect = version
-        entry = _next_entry(_verify_bytes(raw, log_where(backend)), fields)
+        entries = _verify_bytes(raw, log_where(backend))
+        found = _holding(entries, fields) if once else None
+        if found is not None:
+            return found
+        entry = _next_entry(entries, fields)
         try:
             backend.write(LOG_KEY, raw + (canonical(entry) + "\n").encode(), expect=expect)
         except ConflictError:
