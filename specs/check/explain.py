@@ -181,11 +181,31 @@ def _hint(doc: Document, path: KeyPath, kind: str, value: Any) -> str:
     return ""
 
 
+# names other tools give what a spec calls otherwise: suggested where the spec's key is allowed
+_FOREIGN_KEYS = {
+    "random_state": "seed", "kind": "type", "hyperparameters": "params", "hyperparams": "params",
+    "parameters": "params", "kwargs": "params", "file": "path", "filename": "path", "filepath": "path",
+    "label": "target", "label_column": "target", "target_column": "target", "test_ratio": "test_size",
+}
+
+
 def _unknown_key(key: str, allowed: Sequence[str]) -> str:
     hint = did_you_mean(key, allowed)
+    if not hint and _FOREIGN_KEYS.get(key.casefold()) in allowed:
+        hint = f"; did you mean `{_FOREIGN_KEYS[key.casefold()]}`?"
     if not hint and allowed:
         hint = f"; expected one of {_listed(sorted(allowed))}"
     return f"unknown key `{key}`{hint}"
+
+
+def _tag_elsewhere(tag_key: str, tags: Sequence[str], value: Any) -> str:
+    """A "; did you mean" suffix when another key of the mapping holds one of the tags (`kind: csv`)."""
+    if not isinstance(value, dict):
+        return ""
+    for key, held in value.items():
+        if isinstance(held, str) and held in tags:
+            return f"; did you mean `{tag_key}: {held}` instead of `{key}: {held}`?"
+    return ""
 
 
 def _message(doc: Document, root: type[BaseModel], error: Any, path: KeyPath) -> str:
@@ -211,7 +231,8 @@ def _message(doc: Document, root: type[BaseModel], error: Any, path: KeyPath) ->
         return f"expected one of {_listed(options)}; got {describe(value)}{hint}"
     tag_key = str(ctx.get("discriminator", "type")).strip("'")
     if kind == "union_tag_not_found":
-        return f"missing required key `{tag_key}` (one of {_listed(_union_tags(root, error['loc']))})"
+        tags = _union_tags(root, error["loc"])
+        return f"missing required key `{tag_key}` (one of {_listed(tags)}){_tag_elsewhere(tag_key, tags, value)}"
     if kind == "union_tag_invalid":
         options = re.findall(r"'([^']*)'", ctx.get("expected_tags", ""))
         tag = str(ctx.get("tag"))
