@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from test_audit import log_of, make_project, mlform, set_trees
+import pytest
+from test_audit import make_project, mlform, set_trees
 
-from mlform.compiler.governance.audit import append_entry, read_entries
+from mlform.compiler.governance.audit import append_entry, log_path, read_entries
 from mlform.runtime.storage.backends.local import LocalBackend
 
 # fitting tears the audit log's last line once, as a crash of another writer would, after the apply checked it
 SABOTEUR = """
+import os
 from pathlib import Path
 
 from sklearn.ensemble import RandomForestClassifier
@@ -23,35 +25,40 @@ class Saboteur(RandomForestClassifier):
         done = Path("sabotaged")
         if not done.exists():
             done.touch()
-            with open(".mlform/audit/log.jsonl", "a") as log:
+            with open(os.environ["SABOTAGED_LOG"], "a") as log:
                 log.write('{"seq": 99, "torn')
         return super().fit(X, y, sample_weight=sample_weight)
 """
 
 
-def _project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+def _project(tmp_path: Path, shared: bool = False) -> tuple[Path, Path, dict[str, str]]:
+    """A project whose first fit tears its audit log, the state folder holding that log, and the env to run in."""
     project = make_project(tmp_path)
     (project / "house_models.py").write_text(SABOTEUR)
     spec = project / "mlform.yaml"
     spec.write_text(spec.read_text().replace("estimator: sklearn.ensemble.RandomForestClassifier",
                                              "estimator: house_models.Saboteur"))
-    (project / ".mlform" / "audit").mkdir(parents=True)
-    return project, {"PYTHONPATH": str(project)}
+    state = tmp_path / "team-state" if shared else project / ".mlform"  # a team's backend, or the project's
+    (state / "audit").mkdir(parents=True)
+    env = {"PYTHONPATH": str(project), "SABOTAGED_LOG": str(log_path(state))}
+    return project, state, {**env, "MLFORM_BACKEND": str(state)} if shared else env
 
 
 def _kept(project: Path) -> list[Path]:
     return sorted((project / ".mlform" / "audit" / "pending").glob("*.json"))
 
 
-def _repair(project: Path) -> None:
+def _repair(state: Path) -> None:
     """What the error asks of a person: remove the torn last line."""
-    log = log_of(project)
+    log = log_path(state)
     log.write_text("".join(log.read_text().splitlines(keepends=True)[:-1]))
 
 
-def test_an_entry_the_log_cannot_take_is_kept_then_appended_before_the_next_change(tmp_path: Path) -> None:
-    project, env = _project(tmp_path)
-    log = log_of(project)
+@pytest.mark.parametrize("shared", [False, True], ids=["project-state", "team-backend"])
+def test_an_entry_the_log_cannot_take_is_kept_then_appended_before_the_next_change(tmp_path: Path,
+                                                                                   shared: bool) -> None:
+    project, state_dir, env = _project(tmp_path, shared)
+    log = log_path(state_dir)
     first = mlform(project, "apply", ".", "--env", "dev", "--yes", env=env)
     assert first.returncode == 1
     (kept,) = _kept(project)
@@ -63,7 +70,7 @@ def test_an_entry_the_log_cannot_take_is_kept_then_appended_before_the_next_chan
     fields = json.loads(kept.read_text())["fields"]
     assert (fields["command"], fields["result"], fields["env"]) == ("apply", "applied", "dev")
     assert fields["registered"] == [{"model": "iris-classifier", "version": 1}]
-    state = project / ".mlform" / "state"
+    state = state_dir / "state"
     states = {path: path.read_bytes() for path in state.rglob("*") if path.is_file()}
     assert states  # the apply's changes were made: only its entry is missing
     assert mlform(project, "apply", ".", "--env", "dev", "--yes", env=env).stdout.endswith(
@@ -77,24 +84,24 @@ def test_an_entry_the_log_cannot_take_is_kept_then_appended_before_the_next_chan
     assert {path: path.read_bytes() for path in state.rglob("*") if path.is_file()} == states
     assert _kept(project) == [kept]
 
-    _repair(project)
+    _repair(state_dir)
     again = mlform(project, "apply", ".", "--env", "dev", "--yes", env=env)
     assert again.returncode == 0, again.stderr
     assert _kept(project) == []
-    entries = read_entries(LocalBackend(project / ".mlform"))
+    entries = read_entries(LocalBackend(state_dir))
     assert [e["seq"] for e in entries] == [1, 2]
     assert {k: v for k, v in entries[0].items() if k not in ("seq", "prev", "hash")} == fields
-    verified = mlform(project, "audit", "--verify")
+    verified = mlform(project, "audit", "--verify", env=env)
     assert verified.returncode == 0 and "audit log intact: 2" in verified.stdout
 
 
 def test_a_kept_entry_already_in_the_log_is_not_appended_again(tmp_path: Path) -> None:
-    project, env = _project(tmp_path)
+    project, state_dir, env = _project(tmp_path)
     assert mlform(project, "apply", ".", "--env", "dev", "--yes", env=env).returncode == 1
     (kept,) = _kept(project)
-    _repair(project)
+    _repair(state_dir)
     set_trees(project, "20", "25")
-    backend = LocalBackend(project / ".mlform")
+    backend = LocalBackend(state_dir)
     append_entry(backend, json.loads(kept.read_text())["fields"])  # appended, then a crash before its removal
     again = mlform(project, "apply", ".", "--env", "dev", "--yes", env=env)
     assert again.returncode == 0, again.stderr
