@@ -18,10 +18,18 @@ _HEADERS = ("SEQ", "TIME", "ACTOR", "SPEC", "ENV", "RESULT", "COMMAND", "PROMOTE
 
 
 def _backends(path: Path) -> list[Backend]:
-    """The backends of the specs at `path`, in order and without repeats (see `spec_backends`)."""
+    """The backends of the specs at `path`, in order and without repeats (see `spec_backends`); warns of audit
+    entries kept on this machine that wait to be appended to them."""
+    from mlform.runtime.storage.auditkeep import kept_in
+
     from .common import spec_backends, spec_files
 
-    return spec_backends(spec_files((path,)))
+    files = spec_files((path,))
+    for folder, count in dict(kept_in(file.parent) for file in files).items():
+        if count:
+            click.echo(f"warning: {count} audit entr{'y' if count == 1 else 'ies'} kept in {folder} wait to be "
+                       "appended: the next audited change on their backend appends them first", err=True)
+    return spec_backends(files)
 
 
 def _version(value: Any) -> str:

@@ -29,13 +29,22 @@ if TYPE_CHECKING:
     from mlform.runtime.storage.backends.base import Backend
     from mlform.specs.loader import ResolvedSpec
 
-__all__ = ["PENDING", "append_or_keep", "kept_entries", "settle"]
+__all__ = ["PENDING", "append_or_keep", "kept_entries", "kept_in", "settle"]
 
 PENDING = "audit/pending"
 
 
 def _folder(spec: ResolvedSpec) -> Path:
     return state_dir_for(spec.root) / PENDING
+
+
+def kept_in(spec_root: Path) -> tuple[Path, int]:
+    """The folder of the entries kept for specs in `spec_root` and how many it holds, for every backend."""
+    folder = state_dir_for(spec_root.resolve()) / PENDING
+    try:
+        return folder, sum(1 for name in os.listdir(folder) if name.endswith(".json"))
+    except OSError:
+        return folder, 0
 
 
 def kept_entries(spec: ResolvedSpec) -> list[Path]:

@@ -73,6 +73,13 @@ def test_an_entry_the_log_cannot_take_is_kept_then_appended_before_the_next_chan
     state = state_dir / "state"
     states = {path: path.read_bytes() for path in state.rglob("*") if path.is_file()}
     assert states  # the apply's changes were made: only its entry is missing
+    _repair(state_dir)
+    shown = mlform(project, "audit", env=env)
+    assert (shown.returncode, shown.stdout.strip()) == (0, "No audit entries.")
+    assert shown.stderr.strip() == (f"warning: 1 audit entry kept in {project / '.mlform' / 'audit' / 'pending'} "
+                                    "wait to be appended: the next audited change on their backend appends them "
+                                    "first")
+    log.write_text('{"seq": 99, "torn')  # torn again, for the refusal below
     assert mlform(project, "apply", ".", "--env", "dev", "--yes", env=env).stdout.endswith(
         "No changes. Nothing to apply.\n")  # no change: nothing to audit, nothing refused
 
@@ -93,6 +100,7 @@ def test_an_entry_the_log_cannot_take_is_kept_then_appended_before_the_next_chan
     assert {k: v for k, v in entries[0].items() if k not in ("seq", "prev", "hash")} == fields
     verified = mlform(project, "audit", "--verify", env=env)
     assert verified.returncode == 0 and "audit log intact: 2" in verified.stdout
+    assert verified.stderr == ""
 
 
 def test_a_kept_entry_already_in_the_log_is_not_appended_again(tmp_path: Path) -> None:
