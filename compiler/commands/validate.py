@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mlform.compiler.collector import collection_paused
 from mlform.specs.errors import Diagnostic
 
-from .common import collection_paused, env_option, policy_option, spec_files, specs_argument
+from .common import env_option, policy_option, spec_files, specs_argument
 from .report import FORMATS, render_diagnostics
 
 if TYPE_CHECKING:
