@@ -166,4 +166,4 @@ def _read_any(name: str, source: Source, pipeline: Pipeline, root: Path) -> pd.D
         return _read_python(name, source, root)
     from .sqlsource import read_sql
 
-    return read_sql(source, pipeline)
+    return read_sql(name, source, pipeline)
