@@ -13,8 +13,6 @@ changed) from a hand-edited one, and how a later compile finds the files it no l
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from pathlib import Path
 
+from mlform.compiler.collector import collection_paused
 from mlform.compiler.graph.stepgraph import StepGraph, build_graph
 from mlform.compiler.targets import Context, Layout, Target, load_targets
 from mlform.compiler.workspace import HEADER_MARK, parse_header, project_root, read_header
@@ -34,7 +33,7 @@ from mlform.specs.graph.fingerprint import StatCache
 
 from .render import Templates
 
-__all__ = ["HEADER_MARK", "Build", "Finding", "Seen", "check", "collector_paused", "compile_specs", "project_root",
+__all__ = ["HEADER_MARK", "Build", "Finding", "Seen", "check", "compile_specs", "project_root",
            "render_graphs", "resolve_specs", "write"]
 
 
@@ -156,21 +155,7 @@ def _graphs(paths: Iterable[Path], env: str | None) -> Iterator[StepGraph]:
         yield build_graph(spec, cache)
 
 
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while the body runs, and restore it after."""
-    # a compile keeps what it makes to the end and frees few cycles; collecting its ever larger heap took a fifth
-    # of its CPU time (1,000 specs: about 2 of 10 seconds)
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@collector_paused()
+@collection_paused()
 def render_graphs(graphs: Iterable[StepGraph], out: Path | None, targets: Sequence[str] | None = None,
                   templates: Path | None = None, cwd: Path | None = None) -> Build:
     """Render every selected target of each graph's spec into one Build."""

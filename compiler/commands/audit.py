@@ -69,7 +69,8 @@ def render_table(entries: list[dict[str, Any]]) -> str:
 @click.option("--model", "-m", "model", default=None, metavar="NAME",
               help="Only entries that registered a version of model NAME or moved one of its aliases.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="A table, a JSON array, or JSON lines exactly as the log stores them.")
+              help="`text` for people (a table), `json` for tools (one array), `jsonl` for export (one entry a "
+                   "line, exactly as the log stores it).")
 @click.option("--verify", is_flag=True, help="Check the whole hash chain and print its head; exit 1 when broken.")
 def audit(path: Path, env: str | None, model: str | None, fmt: str, verify: bool) -> None:
     """Show the audit log of the specs at PATH (a spec file or project folder; default: here): every apply, and

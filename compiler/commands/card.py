@@ -16,7 +16,9 @@ FORMATS = ("markdown", "html", "json")
 @click.command()
 @click.argument("target", metavar="MODEL@VERSION|MODEL@ALIAS|SPEC")
 @env_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True,
+              help="`markdown` for the repository and pull-request comments, `html` for one self-contained page "
+                   "with SVG plots, `json` (with `format_version`) for tools.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="Write the card to FILE (atomically) instead of printing it.")
 @click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path), default=None,

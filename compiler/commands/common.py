@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -13,28 +11,10 @@ import click
 if TYPE_CHECKING:
     from mlform.runtime.storage.backends.base import Backend
 
-__all__ = ["Duration", "collection_paused", "env_option", "lock_timeout_option", "policy_option", "spec_backends",
+__all__ = ["Duration", "env_option", "lock_timeout_option", "policy_option", "spec_backends",
            "spec_files", "specs_argument"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@contextmanager
-def collection_paused(*, freeze: bool) -> Iterator[None]:
-    """Pause the cyclic garbage collector for the block, then restore it as it was; with `freeze`, first move
-    every object alive then out of its sight."""
-    # Importing modules and building pydantic models allocates many objects and frees few: the collections
-    # they trigger find nothing to free (~3% of `mlform validate`), and so would the first one after the block,
-    # unless what was built is frozen: only in a process of mlform's own, where it stays to the end anyway.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if freeze:
-            gc.freeze()
-        if enabled:
-            gc.enable()
 
 
 def specs_argument(func: F) -> F:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mlform.compiler.collector import collection_paused
+
 from .common import env_option, spec_files, specs_argument
 
 if TYPE_CHECKING:
@@ -43,7 +45,7 @@ def compile_(specs: tuple[Path, ...], env: str | None, out: Path | None, targets
     """
     from mlform.compiler.artifacts import output
 
-    with output.collector_paused():  # render, check and write: the build lives to the end
+    with collection_paused():  # render, check and write: the build lives to the end
         build = output.compile_specs(spec_files(specs), env, out, _targets(targets), templates)
         (_check if check else _write)(build)
 

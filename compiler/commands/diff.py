@@ -26,7 +26,9 @@ def _repo_path(root: Path, path: Path) -> str:
 @click.option("--head", metavar="REF", default=None, help="Git ref to compare to (default: the working tree).")
 @click.option("--env", "-e", "env", default=None, metavar="ENV",
               help="Compare only this environment (default: every environment of each spec).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="`text` for people, `markdown` for pull-request comments, `json` (with `format_version`) for "
+                   "tools.")
 @click.option("--exit-code", is_flag=True, help="Exit 2 when there are differences, like `git diff --exit-code`.")
 def diff(specs: tuple[Path, ...], base: str | None, head: str | None, env: str | None, fmt: str,
          exit_code: bool) -> None:

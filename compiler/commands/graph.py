@@ -15,7 +15,9 @@ from .common import env_option, spec_files, specs_argument
 @click.command()
 @specs_argument
 @env_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="`text` for people, `mermaid` for Markdown (GitHub draws it), `dot` for Graphviz, `json` for "
+                   "tools.")
 def graph(specs: tuple[Path, ...], env: str | None, fmt: str) -> None:
     """Show the step graph of SPECS with the fingerprints a run would use now (Mermaid renders in GitHub Markdown).
 

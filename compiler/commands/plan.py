@@ -40,7 +40,9 @@ def _inputs(artifacts_dir: Path | None, targets: str | None, templates: Path | N
 @_inputs_options
 @click.option("--out", "-o", "plan_out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="Save the plan to FILE for `mlform apply FILE`.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="`text` for people, `markdown` for pull-request comments, `json` (with `format_version`) for "
+                   "tools.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when something does.")
 @policy_option
 def plan(specs: tuple[Path, ...], env: str | None, artifacts_dir: Path | None, targets: str | None,

@@ -57,7 +57,9 @@ def _at_base(paths: list[Path], env: str | None, ref: str) -> dict[tuple[str, st
 @click.command()
 @specs_argument
 @env_option
-@click.option("--format", "fmt", type=click.Choice(("text", "json", "markdown")), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(("text", "json", "markdown")), default="text", show_default=True,
+              help="`text` for people, `json` (with `format_version`) for tools, `markdown` for pull-request "
+                   "comments.")
 @click.option("--base", "base", default=None, metavar="REF",
               help="Also say what changed since the specs at git REF (e.g. `origin/main`).")
 def readiness(specs: tuple[Path, ...], env: str | None, fmt: str, base: str | None) -> None:

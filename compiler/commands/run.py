@@ -100,7 +100,7 @@ def _format_option(func: Any) -> Any:
     """--format text|json, with --json kept as a hidden alias of `--format json`."""
     func = click.option("--json", "fmt", flag_value="json", hidden=True, help="Same as --format json.")(func)
     return click.option("--format", "fmt", type=click.Choice(_FORMATS), default="text", show_default=True,
-                        help="Output format.")(func)
+                        help="`text` for people, `json` for tools.")(func)
 
 
 def _spec_and_id(args: tuple[str, ...]) -> tuple[Path | None, str]:

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mlform.compiler.collector import collection_paused
 from mlform.specs.errors import Diagnostic
 
-from .common import collection_paused, env_option, policy_option, spec_files, specs_argument
+from .common import env_option, policy_option, spec_files, specs_argument
 from .report import FORMATS, render_diagnostics
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ def _smoke(results: Iterable[tuple[Path, list[Any], list[Any]]], passed: list[st
 @env_option
 @policy_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Output format; `github` prints workflow annotations.")
+              help="`text` for people, `json` (with `format_version`) for tools, `github` for workflow "
+                   "annotations on the spec's lines in a pull request.")
 @click.option("--smoke", is_flag=True,
               help="Also fit each valid spec's whole pipeline on a 200-row sample and predict once (writes nothing).")
 def validate(specs: tuple[Path, ...], env: str | None, policy: Path | None, fmt: str, smoke: bool) -> None:

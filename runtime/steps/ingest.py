@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
@@ -72,18 +73,31 @@ def apply_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, str], where: str) -> 
     return frame
 
 
-def _read_sqlite(source: SqliteSource, root: Path, where: str) -> pd.DataFrame:
-    import pandas as pd
-
+def _read_sqlite(source: SqliteSource, root: Path, name: str) -> pd.DataFrame:
+    where = f"data.sources.{name}"
     path = root / source.path
     if not path.is_file():
-        raise IngestError(f"`{where}`: SQLite file `{source.path}` does not exist")
+        raise IngestError(f"`{where}.path`: SQLite file `{source.path}` does not exist")
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            # the file's own faults (unreadable, not a database) show here, so what fails after is the query's
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            return _sqlite_rows(source, conn, where)
+    except sqlite3.Error as exc:
+        raise IngestError(f"`{where}.path`: cannot read SQLite file `{source.path}`: {exc}") from None
+
+
+def _sqlite_rows(source: SqliteSource, conn: sqlite3.Connection, where: str) -> pd.DataFrame:
+    import pandas as pd
+
     query = source.query or f'SELECT * FROM "{(source.table or "").replace(chr(34), chr(34) * 2)}"'
     try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as conn:
-            return pd.read_sql_query(query, conn)
+        return pd.read_sql_query(query, conn)
     except (sqlite3.Error, pd.errors.DatabaseError) as exc:
-        raise IngestError(f"`{where}`: cannot read SQLite file `{source.path}`: {exc}") from None
+        cause = exc.__cause__ if isinstance(exc.__cause__, sqlite3.Error) else exc  # without pandas' echo of the SQL
+        key, failed = ("query", "query failed on") if source.query else (
+            "table", f"cannot read table `{source.table}` of")
+        raise IngestError(f"`{where}.{key}`: {failed} SQLite file `{source.path}`: {cause}") from None
 
 
 def _takes_two(fn: object) -> bool:
@@ -147,9 +161,9 @@ def _read_any(name: str, source: Source, pipeline: Pipeline, root: Path) -> pd.D
             raise IngestError(f"`{where}`: cannot read `{source.path}`: {str(exc).splitlines()[0]}") from None
         return apply_dtypes(frame, source.dtypes, f"data.sources.{name}.dtypes")
     if isinstance(source, SqliteSource):
-        return _read_sqlite(source, root, where)
+        return _read_sqlite(source, root, name)
     if isinstance(source, PythonSource):
         return _read_python(name, source, root)
     from .sqlsource import read_sql
 
-    return read_sql(source, pipeline)
+    return read_sql(name, source, pipeline)

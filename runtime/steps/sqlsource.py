@@ -28,16 +28,19 @@ T = TypeVar("T")
 _ROW_CHECKSUM = "sum(('x' || left(md5(q::text), 16))::bit(64)::bigint)"
 
 
-def _with_connection(source: SqlSource, pipeline: Pipeline, use: Callable[[sa.Connection], T]) -> T:
-    """`use` on a connection to the source's database; any driver error is redacted of the URL's secret."""
+def _with_connection(source: SqlSource, pipeline: Pipeline, use: Callable[[sa.Connection], T], key: str) -> T:
+    """`use` on a connection to the source's database; any driver error is redacted of the URL's secret, and one
+    that `use` met (not the connection) names the source's `key` whose query failed."""
     import sqlalchemy as sa
 
     secret = read_secret(pipeline, source.url.secret)
     where = f"database of secret `{secret.name}` (environment variable `{secret.variable}`)"
+    failed = f"cannot read the {where}"
     try:
         engine = sa.create_engine(secret.value)
         try:
             with engine.connect() as conn:
+                failed = f"`{key}`: query failed on the {where}"
                 return use(conn)
         finally:
             engine.dispose()
@@ -45,7 +48,7 @@ def _with_connection(source: SqlSource, pipeline: Pipeline, use: Callable[[sa.Co
         raise
     except Exception as exc:  # any driver error: its text is redacted before it is shown
         detail = " ".join(str(getattr(exc, "orig", None) or exc).split("(Background on this error")[0].split())
-        raise IngestError(secret.redact(f"cannot read the {where}: {type(exc).__name__}: {detail}")) from None
+        raise IngestError(secret.redact(f"{failed}: {type(exc).__name__}: {detail}")) from None
 
 
 def source_query(source: SqlSource, dialect: sa.Dialect) -> str:
@@ -65,17 +68,20 @@ def default_statistic(source: SqlSource, dialect: sa.Dialect, rowid: bool = True
     return f"SELECT count(*) AS count{checksum} FROM ({source_query(source, dialect)}) AS q"
 
 
-def read_sql(source: SqlSource, pipeline: Pipeline) -> pd.DataFrame:
-    """The source's rows."""
+def read_sql(name: str, source: SqlSource, pipeline: Pipeline) -> pd.DataFrame:
+    """The rows of source `name`."""
     import pandas as pd
     import sqlalchemy as sa
 
     def fetch(conn: sa.Connection) -> pd.DataFrame:
         statement = (sa.text(source.query) if source.query
                      else sa.select(sa.text("*")).select_from(sa.table(source.table or "")))
-        return pd.read_sql(statement, conn)
+        try:
+            return pd.read_sql(statement, conn)
+        except pd.errors.DatabaseError as exc:  # pandas' wrapper repeats the SQL: the driver's error says it all
+            raise (exc.__cause__ or exc) from None
 
-    return _with_connection(source, pipeline, fetch)
+    return _with_connection(source, pipeline, fetch, f"data.sources.{name}.{'query' if source.query else 'table'}")
 
 
 def sql_statistic(name: str, source: SqlSource, pipeline: Pipeline) -> str:
@@ -99,4 +105,5 @@ def sql_statistic(name: str, source: SqlSource, pipeline: Pipeline) -> str:
         values = list(zip(result.keys(), rows[0], strict=True))
         return statistic_digest(f"{source_query(source, conn.dialect)}\n{statistic}", values)
 
-    return _with_connection(source, pipeline, measure)
+    key = "statistic" if source.statistic else "query" if source.query else "table"
+    return _with_connection(source, pipeline, measure, f"data.sources.{name}.{key}")

@@ -103,6 +103,10 @@ def test_sqlite_table_and_query(tmp_path: Path, core_project: Path) -> None:
     missing = SqliteSource(type="sqlite", path="nope.db", table="flowers")
     with pytest.raises(IngestError, match=r"^`data.sources.m.path`: SQLite file `nope.db` does not exist$"):
         read_source("m", missing, spec.pipeline, tmp_path)
+    gone = SqliteSource(type="sqlite", path="local.db", table="flower")  # validate names it; it may go after
+    with pytest.raises(IngestError, match=r"^`data.sources.g.table`: cannot read table `flower` of SQLite file "
+                                          r"`local.db`: no such table: flower$"):
+        read_source("g", gone, spec.pipeline, tmp_path)
 
 
 def test_csv_and_parquet_with_dtypes(tmp_path: Path, core_project: Path) -> None:

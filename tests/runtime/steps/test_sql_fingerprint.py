@@ -157,13 +157,30 @@ def test_a_statistic_query_must_return_one_row(project: Path, statistic: str, me
     assert str(raised.value) == message
 
 
-def test_a_failing_statistic_names_the_database_by_its_secret_only(project: Path, mlform,
-                                                                   edit_spec: Callable[..., None]) -> None:
-    _source(project, edit_spec, table="flowers", statistic="SELECT max(nope) FROM flowers")
+_DATABASE = "the database of secret `warehouse` (environment variable `WAREHOUSE_URL`)"
+
+
+@pytest.mark.parametrize(("keys", "expected"), [
+    ({"table": "flowers", "statistic": "SELECT max(nope) FROM flowers"},
+     f"`data.sources.train.statistic`: query failed on {_DATABASE}: OperationalError: no such column: nope"),
+    ({"query": "SELECT * FROM nope"},
+     f"`data.sources.train.query`: query failed on {_DATABASE}: OperationalError: no such table: nope"),
+    ({"query": "SELEC * FROM flowers", "fingerprint": "result"},
+     f'`data.sources.train.query`: query failed on {_DATABASE}: OperationalError: near "SELEC": syntax error'),
+    ({"table": "nope"},
+     f"`data.sources.train.table`: query failed on {_DATABASE}: OperationalError: no such table: nope"),
+    ({"table": "flowers", "url": "missing/warehouse.db"},
+     f"cannot read {_DATABASE}: OperationalError: unable to open database file"),
+], ids=["statistic", "query", "query-fetched", "table", "unreachable"])
+def test_a_failing_query_names_its_key_and_the_database_by_its_secret_only(
+        project: Path, mlform, edit_spec: Callable[..., None], monkeypatch: pytest.MonkeyPatch,
+        keys: dict[str, str], expected: str) -> None:
+    if "url" in keys:  # a folder that does not exist: the connection fails, before any query
+        monkeypatch.setenv("WAREHOUSE_URL", f"sqlite:///{project.parent / keys.pop('url')}")
+    _source(project, edit_spec, **keys)
     failed = mlform("plan", project)
-    assert failed.code == 1
-    assert failed.err == ("error: step `ingest.train` failed: cannot read the database of secret `warehouse` "
-                          "(environment variable `WAREHOUSE_URL`): OperationalError: no such column: nope\n")
+    assert (failed.code, failed.err) == (1, f"error: step `ingest.train` failed: {expected}\n")
+    assert "Traceback" not in failed.out
 
 
 def test_a_sqlite_table_without_rowid_is_counted(project: Path) -> None:

@@ -3,6 +3,7 @@ no version registered and no temp file left."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -23,16 +24,28 @@ def _refused(mlform: Callable[..., Any], root: Path) -> str:
     return str(result.err.strip().splitlines()[-1])
 
 
-def test_a_failing_sqlite_query_names_the_source(core_project: Path, mlform, edit_spec) -> None:
+@pytest.mark.parametrize(("path", "query", "expected"), [
+    ("iris.db", "SELECT * FROM flower",
+     "`data.sources.train.query`: query failed on SQLite file `iris.db`: no such table: flower"),
+    ("iris.db", "SELECT * FROM flowers WHERE",
+     '`data.sources.train.query`: query failed on SQLite file `iris.db`: incomplete input'),
+    ("iris.db", "SELEC * FROM flowers",
+     '`data.sources.train.query`: query failed on SQLite file `iris.db`: near "SELEC": syntax error'),
+    ("iris.csv", "SELECT * FROM flowers",
+     "`data.sources.train.path`: cannot read SQLite file `iris.csv`: file is not a database"),
+    ("gone.db", "SELECT * FROM flowers", "`data.sources.train.path`: SQLite file `gone.db` does not exist"),
+], ids=["missing-table", "incomplete-query", "syntax-error", "not-a-database", "missing-file"])
+def test_a_failing_sqlite_query_names_the_query_and_a_bad_file_its_path(core_project: Path, mlform, edit_spec,
+                                                                          path: str, query: str,
+                                                                          expected: str) -> None:
     root = core_project.parent
-    with sqlite3.connect(root / "iris.db") as conn:
+    with contextlib.closing(sqlite3.connect(root / "iris.db")) as conn:
         pd.read_csv(root / "data/iris.csv").to_sql("flowers", conn, index=False)
+    (root / "iris.csv").write_bytes((root / "data/iris.csv").read_bytes())
     edit_spec(core_project, lambda d: d["data"]["sources"].update(
-        train={"type": "sqlite", "path": "iris.db", "query": "SELECT * FROM flower"}))
+        train={"type": "sqlite", "path": path, "query": query}))
 
-    assert _refused(mlform, root) == (
-        "error: step `ingest.train` failed: `data.sources.train.path`: cannot read SQLite file `iris.db`: "
-        "Execution failed on sql 'SELECT * FROM flower': no such table: flower")
+    assert _refused(mlform, root) == f"error: step `ingest.train` failed: {expected}"
 
 
 def test_a_stratified_split_with_fewer_test_rows_than_classes(core_project: Path, mlform, edit_spec) -> None:
