@@ -121,7 +121,8 @@ class InputGuard:
             lows, highs, no_nulls = lows[picked], highs[picked], no_nulls[picked]
         bad = (np.fmin.reduce(table, axis=1) < lows) | (np.fmax.reduce(table, axis=1) > highs)
         if no_nulls.any():
-            with np.errstate(invalid="ignore"):  # inf + -inf is NaN too: such a column takes the full check
+            # inf + -inf is NaN too, and large values overflow to it: such a column takes the full check
+            with np.errstate(invalid="ignore", over="ignore"):
                 bad |= no_nulls & np.isnan(np.add.reduce(table, axis=1))
         return cleared | {names[i] for i, fails in zip(where, bad.tolist(), strict=True) if not fails}
 

@@ -140,7 +140,8 @@ class Column:
         if self._nulls is None:
             if self.numeric and isinstance(self.series.dtype, np.dtype):
                 values = self.numbers
-                with np.errstate(invalid="ignore"):  # inf + -inf is NaN too: then the count tells
+                # inf + -inf is NaN too (large values overflow to them): then the count tells
+                with np.errstate(invalid="ignore", over="ignore"):
                     summed = values.dtype.kind in "iu" or not np.isnan(np.add.reduce(values))
                 self._nulls = 0 if summed else int(np.count_nonzero(np.isnan(values)))
             elif hasattr(self.series.array, "__arrow_array__") and not isinstance(self.series.dtype, np.dtype):

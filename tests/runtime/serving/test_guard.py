@@ -32,6 +32,7 @@ def columns(draw: Any) -> dict[str, np.ndarray]:
     return found
 
 
+@pytest.mark.filterwarnings("error")  # with any floats, numpy must not warn in the server's log
 @settings(max_examples=300, deadline=None)
 @given(columns())
 def test_the_quick_pass_refuses_and_words_exactly_as_the_step(arrays: dict[str, np.ndarray]) -> None:
@@ -39,6 +40,15 @@ def test_the_quick_pass_refuses_and_words_exactly_as_the_step(arrays: dict[str, 
     frame = pd.DataFrame(arrays, copy=False)
     quick, step = guard.check(frame, arrays), guard.check(frame)  # without arrays: the step's checks only
     assert quick == step
+
+
+@pytest.mark.filterwarnings("error")  # numpy must not warn in the server's log
+@pytest.mark.parametrize("d", [[1.7e308, 1.7e308], [1.7e308, 1.7e308, -np.inf]],
+                         ids=["overflow", "overflow-then-inf"])
+def test_summing_a_column_past_the_largest_float_warns_nothing(d: list[float]) -> None:
+    guard = InputGuard(RULES, ["d"], "reject")
+    arrays = {"d": np.array(d)}
+    assert guard.check(pd.DataFrame(arrays, copy=False), arrays) == []
 
 
 @pytest.mark.filterwarnings("error")  # `d` sums inf and -inf: numpy must not warn in the server's log

@@ -133,6 +133,16 @@ def test_nulls_are_counted_in_columns_of_every_kind(values: pd.Series) -> None:
         (2, "`validation.columns.v.nullable`: 2 null values (`nullable: false`)", [None, None])]
 
 
+def test_a_column_summing_past_the_largest_float_is_not_null_and_warns_nothing() -> None:
+    data = pd.DataFrame({"v": [1.7e308, 1.7e308, np.nan]})
+    rules = Validation.model_validate({"columns": {"v": {"nullable": False}}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the sum overflows to inf: numpy's warning must not be printed
+        report = validate_frame(data, rules)
+    assert [(f.failed, f.message) for f in report.failures] == [
+        (1, "`validation.columns.v.nullable`: 1 null value (`nullable: false`)")]
+
+
 def test_infinities_of_both_signs_are_out_of_bounds_not_null_and_warn_nothing() -> None:
     data = pd.DataFrame({"v": [1.0, np.inf, 3.0, -np.inf, np.nan]}, index=[10, 20, 30, 40, 50])
     rules = Validation.model_validate({"columns": {"v": {"nullable": False, "min": 0, "max": 5}}})
