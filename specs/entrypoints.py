@@ -7,7 +7,8 @@ Scanning every distribution's metadata costs more than a spec's validation, so t
 each path entry's `*.dist-info` and `*.egg-info` folders by name, with the modification time of their
 `entry_points.txt`. Installing, removing or upgrading a distribution changes the stamp, and a stale, torn or
 unreadable file is scanned anew and replaced atomically (concurrent writers each leave a whole file). Writing one
-removes those of other `sys.path`s unchanged for 30 days (a virtual environment removed long ago, a temp folder).
+removes those of other `sys.path`s neither read nor written for 30 days (a virtual environment removed long ago, a
+temp folder), as far as the file system keeps access times.
 """
 
 from __future__ import annotations
@@ -138,11 +139,12 @@ def _installed() -> tuple[Entry, ...]:
 
 
 def _prune(kept: Path) -> None:
-    """Remove the cache files of other `sys.path`s that nothing wrote for 30 days."""
+    """Remove the cache files of other `sys.path`s that nothing read or wrote for 30 days."""
     cutoff = time.time() - _STALE_S
     for other in kept.parent.glob("entry-points-*.json"):
         with contextlib.suppress(OSError):  # another process pruning, or rewriting it, at the same time
-            if other != kept and other.stat().st_mtime < cutoff:
+            st = other.stat()
+            if other != kept and max(st.st_atime, st.st_mtime) < cutoff:
                 other.unlink()
 
 

@@ -81,7 +81,7 @@ def settle(spec: ResolvedSpec, backend: Backend) -> list[dict[str, Any]]:
         except StateError as failure:  # a broken log, or a backend that cannot be read or written
             raise AuditError(f"{failure}; {len(kept) - number} audit entr{'y' if len(kept) - number == 1 else 'ies'} "
                              f"kept in {path.parent} wait to be appended first") from None
-        path.unlink()
+        path.unlink(missing_ok=True)  # another command settling at the same time removed it first
     return read_log(backend)
 
 

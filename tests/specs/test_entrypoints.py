@@ -60,22 +60,23 @@ def test_a_torn_cache_file_is_scanned_anew(tmp_path: Path) -> None:
     assert _listed(site, cache) == "[('a', 'first_mod', 'first', '1.0')]"
 
 
-def test_writing_a_cache_file_removes_those_unchanged_for_30_days(tmp_path: Path) -> None:
+def test_writing_a_cache_file_removes_those_unused_for_30_days(tmp_path: Path) -> None:
     site, cache = tmp_path / "site", tmp_path / "cache"
     _install(site, "first", "1.0", "a = first_mod\n")
     folder = cache / "mlform"
     folder.mkdir(parents=True)
-    old, recent, other = (folder / "entry-points-old.json", folder / "entry-points-recent.json",
-                          folder / "sklearn-index-old.json")
-    for path, days in ((old, 31), (recent, 29), (other, 400)):
+    old, recent, read, other = (folder / "entry-points-old.json", folder / "entry-points-recent.json",
+                                folder / "entry-points-read.json", folder / "sklearn-index-old.json")
+    for path, read_days, written_days in ((old, 31, 31), (recent, 29, 29), (read, 2, 60), (other, 400, 400)):
         path.write_text("{}")
-        then = time.time() - days * 86400
-        os.utime(path, (then, then))
+        os.utime(path, (time.time() - read_days * 86400, time.time() - written_days * 86400))
     _listed(site, cache)
     names = sorted(p.name for p in folder.iterdir())
-    written = [name for name in names if name not in ("entry-points-recent.json", "sklearn-index-old.json")]
+    kept = ("entry-points-recent.json", "entry-points-read.json", "sklearn-index-old.json")
+    written = [name for name in names if name not in kept]
     assert [name.startswith("entry-points-") for name in written] == [True]  # this path's, the old one gone
     assert "entry-points-recent.json" in names
+    assert "entry-points-read.json" in names  # written long ago, read lately
     assert "sklearn-index-old.json" in names  # other caches are not its to remove
 
 
