@@ -29,34 +29,33 @@ if TYPE_CHECKING:
     from mlform.runtime.storage.backends.base import Backend
     from mlform.specs.loader import ResolvedSpec
 
-__all__ = ["PENDING", "append_or_keep", "kept_entries", "kept_in", "settle"]
+__all__ = ["append_or_keep", "kept_in", "settle"]
 
-PENDING = "audit/pending"
-
-
-def _folder(spec: ResolvedSpec) -> Path:
-    return state_dir_for(spec.root) / PENDING
+_PENDING = "audit/pending"
 
 
-def kept_in(spec_root: Path) -> tuple[Path, int]:
-    """The folder of the entries kept for specs in `spec_root` and how many it holds, for every backend."""
-    folder = state_dir_for(spec_root.resolve()) / PENDING
+def _folder(spec_root: Path) -> Path:
+    """Where the entries are kept for the specs in `spec_root`."""
+    return state_dir_for(spec_root.resolve()) / _PENDING
+
+
+def _names(folder: Path) -> list[str]:
+    """The files of the entries kept in `folder`, oldest first (none when it does not exist)."""
     try:
-        return folder, sum(1 for name in os.listdir(folder) if name.endswith(".json"))
-    except OSError:
-        return folder, 0
-
-
-def kept_entries(spec: ResolvedSpec) -> list[Path]:
-    """The files of the entries kept for the backend of `spec`, oldest first."""
-    folder, backend = _folder(spec), backend_ref(spec)["sha256"]
-    try:
-        names = sorted(name for name in os.listdir(folder) if name.endswith(".json"))
+        return sorted(name for name in os.listdir(folder) if name.endswith(".json"))
     except FileNotFoundError:
         return []
     except OSError as exc:
         raise AuditError(f"cannot read the kept audit entries in {folder}: {exc.strerror or exc}") from None
-    return [folder / name for name in names if _read(folder / name)[0] == backend]
+
+
+def kept_in(spec_root: Path) -> tuple[Path, int]:
+    """The folder of the entries kept for specs in `spec_root` and how many it holds, for every backend."""
+    folder = _folder(spec_root)
+    try:
+        return folder, len(_names(folder))
+    except AuditError:
+        return folder, 0
 
 
 def _read(path: Path) -> tuple[str, dict[str, Any]]:
@@ -69,30 +68,42 @@ def _read(path: Path) -> tuple[str, dict[str, Any]]:
                          "it by hand and remove it once its change is in the log") from None
 
 
-def settle(spec: ResolvedSpec, backend: Backend) -> list[dict[str, Any]]:
-    """Append the entries kept for `backend`, oldest first, each once; then every entry of its verified log.
+def _append_kept(spec: ResolvedSpec, backend: Backend) -> bool:
+    """Append the entries kept for `backend`, oldest first, each once; whether there were any.
 
-    AuditError (naming how many wait) when one cannot be appended, or the log is broken: refuse the change.
+    AuditError (naming how many wait) when one cannot be appended, the log being broken or out of reach.
     """
-    kept = kept_entries(spec)
-    for number, path in enumerate(kept):
+    folder, digest = _folder(spec.root), backend_ref(spec)["sha256"]
+    kept = []
+    for name in _names(folder):
+        owner, fields = _read(folder / name)
+        if owner == digest:
+            kept.append((folder / name, fields))
+    for number, (path, fields) in enumerate(kept):
         try:
-            append_entry(backend, _read(path)[1], once=True)
+            append_entry(backend, fields, once=True)
         except StateError as failure:  # a broken log, or a backend that cannot be read or written
-            raise AuditError(f"{failure}; {len(kept) - number} audit entr{'y' if len(kept) - number == 1 else 'ies'} "
-                             f"kept in {path.parent} wait to be appended first") from None
+            waiting = len(kept) - number
+            raise AuditError(f"{failure}; {waiting} audit entr{'y' if waiting == 1 else 'ies'} kept in {folder} "
+                             "wait to be appended first") from None
         path.unlink(missing_ok=True)  # another command settling at the same time removed it first
-    return read_log(backend)
+    return bool(kept)
+
+
+def settle(spec: ResolvedSpec, backend: Backend) -> None:
+    """Before a change: append the entries kept for `backend` and verify its log; AuditError refuses the change."""
+    if not _append_kept(spec, backend):
+        read_log(backend)  # appending verified the whole chain; with nothing to append, verify it here
 
 
 def append_or_keep(spec: ResolvedSpec, backend: Backend, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Append the entry made of `fields` after those kept for `backend`; when the log cannot take it, keep it on this
     machine and raise AuditError saying where."""
     try:
-        settle(spec, backend)
-        return append_entry(backend, fields)
+        _append_kept(spec, backend)
+        return append_entry(backend, fields)  # verifies the whole chain first
     except StateError as failure:
-        folder = _folder(spec)
+        folder = _folder(spec.root)
         path = folder / f"{time.time_ns():020d}-{os.getpid()}.json"
         record = json.dumps({"backend": backend_ref(spec)["sha256"], "fields": fields}, sort_keys=True)
         try:
