@@ -18,13 +18,12 @@ import hashlib
 import json
 import os
 import sys
-import time
 from functools import cache
 from importlib import machinery, metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .fsutil import user_cache_dir, write_atomic
+from .fsutil import prune_unused, user_cache_dir, write_atomic
 
 __all__ = ["Entry", "entry_points", "header", "spare_pydantic_plugin_scan"]
 
@@ -32,7 +31,6 @@ _FORMAT = 2  # 2: pydantic's plugin group too
 _INFO = (".dist-info", ".egg-info")
 _GROUPS = "mlform."
 _PYDANTIC = "pydantic"
-_STALE_S = 30 * 86400
 
 
 class Entry(NamedTuple):
@@ -134,18 +132,8 @@ def _installed() -> tuple[Entry, ...]:
         text = json.dumps({"format": _FORMAT, "stamp": current, "entries": entries}, separators=(",", ":"))
         with contextlib.suppress(OSError):  # a read-only cache folder: use the entry points without caching them
             write_atomic(path, text, fsync=False)
-            _prune(path)
+            prune_unused(path, "entry-points-*.json")
     return tuple(entries)
-
-
-def _prune(kept: Path) -> None:
-    """Remove the cache files of other `sys.path`s that nothing read or wrote for 30 days."""
-    cutoff = time.time() - _STALE_S
-    for other in kept.parent.glob("entry-points-*.json"):
-        with contextlib.suppress(OSError):  # another process pruning, or rewriting it, at the same time
-            st = other.stat()
-            if other != kept and max(st.st_atime, st.st_mtime) < cutoff:
-                other.unlink()
 
 
 def entry_points(group: str) -> tuple[Entry, ...]:

@@ -8,18 +8,20 @@ import hashlib
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mlform.specs.errors import StateError
 
-__all__ = ["FileStamp", "LockHeldError", "file_sha256", "file_stamp", "locked", "racy", "stat_stamp", "user_cache_dir",
-           "write_atomic", "write_atomic_with", "write_changed"]
+__all__ = ["FileStamp", "LockHeldError", "file_sha256", "file_stamp", "locked", "prune_unused", "racy", "stat_stamp",
+           "user_cache_dir", "write_atomic", "write_atomic_with", "write_changed"]
 
 FileStamp = tuple[int, int, int]
 # mtimes this close to the time they were seen may still change without changing (a coarse file system clock)
 _RACY_NS = 50_000_000
 _RACY_COARSE_NS = 2_000_000_000
+_UNUSED_S = 30 * 86400
 _NEW = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -40,6 +42,17 @@ def _mode_for(path: Path) -> int:
 def user_cache_dir() -> Path:
     """mlform's folder in the user's cache: `$XDG_CACHE_HOME/mlform/`, else `~/.cache/mlform/`."""
     return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "mlform"
+
+
+def prune_unused(kept: Path, pattern: str) -> None:
+    """Remove the files beside `kept` matching `pattern`, but `kept`, that nothing read or wrote for 30 days."""
+    # a cache file per installation or `sys.path`: those of a virtual environment removed long ago stay otherwise
+    cutoff = time.time() - _UNUSED_S
+    for other in kept.parent.glob(pattern):
+        with contextlib.suppress(OSError):  # another process pruning, or rewriting it, at the same time
+            st = other.stat()
+            if other != kept and max(st.st_atime, st.st_mtime) < cutoff:
+                other.unlink()
 
 
 def write_atomic_with(path: Path, write: Callable[[Path], object], *, fsync: bool = True) -> None:

@@ -8,7 +8,6 @@ a digest also tells a file whose stat moved but whose bytes did not (a fresh che
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 from collections.abc import Iterable
@@ -21,6 +20,8 @@ from mlform.specs.entrypoints import entry_points
 from mlform.specs.fsutil import file_sha256, racy, stat_stamp
 from mlform.specs.graph.libraries import TRAINING_LIBRARIES
 from mlform.specs.graph.libraries import installed_version as installed
+
+from .codedigest import PACKAGES, code_digest
 
 if TYPE_CHECKING:
     from mlform.specs import ResolvedSpec
@@ -65,19 +66,10 @@ def unchanged(path: str | Path, recorded: Stamp | None, seen_ns: int, rehash: bo
         return False
 
 
-def _code_digest() -> str:
-    """sha256 over every file of the mlform packages in use: a changed mlform that kept its version number."""
-    files = []
-    for package in ("compiler", "runtime", "specs", "templates"):
-        for base in importlib.import_module(f"mlform.{package}").__path__:
-            for parent, dirs, names in os.walk(base):
-                dirs[:] = [d for d in dirs if d != "__pycache__"]
-                files += [(f"{package}/{os.path.relpath(parent, base)}/{name}", os.path.join(parent, name))
-                          for name in names]
-    digest = hashlib.sha256()
-    for shown, path in sorted(files):
-        digest.update(f"{shown}\0{file_sha256(path)}\n".encode())
-    return "sha256:" + digest.hexdigest()
+def _code_roots() -> list[tuple[str, str]]:
+    """Each mlform package and the folders it is imported from."""
+    return [(package, base) for package in PACKAGES
+            for base in importlib.import_module(f"mlform.{package}").__path__]
 
 
 @cache
@@ -87,7 +79,7 @@ def toolchain() -> dict[str, Any]:
 
     targets = sorted(f"{e.name}={e.value} ({e.dist} {e.version})"
                      for e in entry_points(group=ENTRY_POINT_GROUP))
-    return {"mlform": installed("mlform"), "code": _code_digest(), "targets": targets,
+    return {"mlform": installed("mlform"), "code": code_digest(_code_roots()), "targets": targets,
             "packages": {name: installed(name) for name in PLAN_PACKAGES}}
 
 
