@@ -7,9 +7,12 @@ applied (after a promotion); `mlform monitor --env prod` retrained it (after a m
 In each state `mlform plan . --artifacts-dir out` is timed as a whole process (wall clock and CPU time, user+sys:
 on a shared machine CPU time is what the code costs), and once more with `prod`'s Kubernetes namespace edited
 (artifacts change, no step runs), and `mlform validate .` of that edited spec: the floor of any plan that has to
-validate a changed spec before it can tell that nothing trains. With `--baseline PYTHON`, an mlform installed
+validate a changed spec before it can tell that nothing trains; and a process that only imports what such a plan needs
+and the no-op does not (pydantic, the spec's models, Jinja), the floor of any plan with today's validator and
+templates. With `--baseline PYTHON`, an mlform installed
 elsewhere (e.g. the commit before a change) goes through the same states in its own copy, interleaved run by run.
-Goals (issue 17): no-op <= 0.4 s in every state; the plan that trains nothing <= 2x the no-op one.
+Goals (issue 17): no-op <= 0.4 s in every state; the plan that trains nothing <= 2x the no-op one, restated as
+<= `validate` + 0.1 s of CPU (the ratio's floor is above 2x, see RESULTS.md).
 Writes benchmarks/results/plan_states.md. Run it alone with `python benchmarks/bench_plan_states.py`.
 """
 
@@ -33,7 +36,8 @@ __all__ = ["main"]
 HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE.parent / "examples" / "iris"
 RESULT = HERE / "results" / "plan_states.md"
-GOAL_S, GOAL_RATIO = 0.4, 2.0
+GOAL_S, GOAL_RATIO, GOAL_OVER_VALIDATE_S = 0.4, 2.0, 0.1
+FLOOR = "import pydantic, jinja2, mlform.specs.model.pipeline"
 NOOP = "Plan: 0 to add, 0 to change, 0 to destroy; 0 steps to run."
 DRIFT = """\
 import pandas as pd
@@ -82,6 +86,12 @@ class Copy:
         self.mlform_run("validate", ".")
         return time.perf_counter() - started, _children_cpu() - cpu
 
+    def floor(self) -> tuple[float, float]:
+        """(wall-clock, CPU) seconds of a process importing what a changed-spec plan needs beyond the no-op."""
+        started, cpu = time.perf_counter(), _children_cpu()
+        subprocess.run([self.python, "-c", FLOOR], cwd=self.root, check=True)
+        return time.perf_counter() - started, _children_cpu() - cpu
+
     def edit_namespace(self, undo: bool = False) -> None:
         spec = self.root / "mlform.yaml"
         before, after = "namespace: ml-prod\n", "namespace: ml-prod-2\n"
@@ -106,18 +116,18 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-# (no-op, trains nothing, validate alone) (wall, CPU) pairs
-Samples = tuple[list[tuple[float, float]], list[tuple[float, float]], list[tuple[float, float]]]
+# (no-op, trains nothing, validate alone, import floor) (wall, CPU) pairs
+Samples = tuple[list[tuple[float, float]], ...]
 
 
 def measure(copies: Sequence[Copy], runs: int) -> dict[str, dict[str, Samples]]:
-    """State -> label -> (no-op, trains-nothing, validate) samples, interleaved after one warm-up round."""
+    """State -> label -> (no-op, trains-nothing, validate, import floor) samples, interleaved after a warm-up."""
     results: dict[str, dict[str, Samples]] = {}
     for state, reach in STATES:
         print(f"{state} ...", flush=True)
         for copy in copies:
             reach(copy)
-        samples: dict[str, Samples] = {c.label: ([], [], []) for c in copies}
+        samples: dict[str, Samples] = {c.label: ([], [], [], []) for c in copies}
         for round_number in range(runs + 1):
             for copy in copies:
                 noop = copy.plan(noop=True)
@@ -128,9 +138,8 @@ def measure(copies: Sequence[Copy], runs: int) -> dict[str, dict[str, Samples]]:
                 finally:
                     copy.edit_namespace(undo=True)
                 if round_number:
-                    samples[copy.label][0].append(noop)
-                    samples[copy.label][1].append(changed)
-                    samples[copy.label][2].append(validated)
+                    for kept, sample in zip(samples[copy.label], (noop, changed, validated, copy.floor()), strict=True):
+                        kept.append(sample)
         results[state] = samples
     return results
 
@@ -140,28 +149,31 @@ def render(results: dict[str, dict[str, Samples]], runs: int, facts: Sequence[tu
     """The Markdown report."""
     rows, met = [], []
     for state, by_label in results.items():
-        for label, (noop, changed, validated) in by_label.items():
+        for label, (noop, changed, validated, floor) in by_label.items():
             a, b = (statistics.median(w for w, _ in noop), statistics.median(w for w, _ in changed))
             ca, cb = (statistics.median(c for _, c in noop), statistics.median(c for _, c in changed))
-            cv = statistics.median(c for _, c in validated)
+            cv, cf = statistics.median(c for _, c in validated), statistics.median(c for _, c in floor)
             rows.append(f"| {state} | {label} | {a:.2f} | {b:.2f} | {b / a:.1f}x | {ca:.2f} | {cb:.2f} | "
-                        f"{cb / ca:.1f}x | {cv:.2f} | {cv / ca:.1f}x |")
+                        f"{cb / ca:.1f}x | {cv:.2f} | {cv / ca:.1f}x | {cb - cv:.2f} | {cf:.2f} | {cf / ca:.1f}x |")
             if label == "this tree":
-                met.append((a <= GOAL_S, cb / ca <= GOAL_RATIO))
-    noop_ok, ratio_ok = all(m[0] for m in met), all(m[1] for m in met)
+                met.append((a <= GOAL_S, cb / ca <= GOAL_RATIO, cb - cv <= GOAL_OVER_VALIDATE_S))
+    noop_ok, ratio_ok, over_ok = (all(m[i] for m in met) for i in range(3))
     lines = ["## A no-op `mlform plan` in every state a user reaches (bench_plan_states)", "",
              f"Goals: no-op <= {GOAL_S} s in every state: **{'met' if noop_ok else 'NOT met'}**; a plan that trains "
-             f"nothing <= {GOAL_RATIO:.0f}x the no-op one: **{'met' if ratio_ok else 'NOT met'}**.", "",
+             f"nothing <= {GOAL_RATIO:.0f}x the no-op one: **{'met' if ratio_ok else 'NOT met'}**; restated as <= "
+             f"`validate` + {GOAL_OVER_VALIDATE_S} s of CPU: **{'met' if over_ok else 'NOT met'}**.", "",
              "One iris spec, 2 environments, states reached in order (see the script). Wall-clock and CPU (user+sys) "
              "seconds of `mlform plan . --artifacts-dir out` as a whole process, median of "
              f"{runs} runs after 1 warm-up round, the installations interleaved; \"trains nothing\" edits `prod`'s "
              "Kubernetes namespace (artifacts change, no step runs); \"validate\" is `mlform validate .` of that "
-             "edited spec, the floor of any plan that must validate it before it can tell that nothing trains. "
+             "edited spec, the floor of any plan that must validate it before it can tell that nothing trains; "
+             f"\"import floor\" is `python -c '{FLOOR}'`, what such a plan imports and the no-op does not. "
              "`baseline` is "
              "the mlform the run was given with `--baseline`, in its own copy. The no-op goal is judged on wall "
              "clock, the ratio on CPU time.", "",
              "| state | mlform | no-op wall s | trains nothing wall s | ratio | no-op CPU s | trains nothing CPU s "
-             "| CPU ratio | validate CPU s | validate / no-op CPU |", "|---|---|---|---|---|---|---|---|---|---|",
+             "| CPU ratio | validate CPU s | validate / no-op CPU | plan - validate CPU s | import floor CPU s "
+             "| floor / no-op CPU |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
              *rows, "",
              f"Load average (1 min) at start {load[0]}, at end {load[1]}.", "", "### Machine", "",
              "| fact | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in facts]]
