@@ -198,3 +198,22 @@ def test_the_bundled_examples_main_job_runs_on_each_remote_kind(
     assert outputs[8].startswith("audit log intact: 1 entry, head sha256:")
     assert (root / "build" / "card.html").read_text().startswith("<!DOCTYPE html>")
     assert not (root / ".mlform" / "state").exists() and not (root / ".mlform" / "audit").exists()
+
+
+def test_a_teammates_plan_says_why_a_step_runs_whatever_folder_the_clone_is_in(
+        tmp_path: Path, team_backend: str) -> None:
+    origin = wine_repo(tmp_path, team_backend)
+    git(tmp_path, "clone", "-q", str(origin), "laptop")
+    git(tmp_path, "clone", "-q", str(origin), "runner")
+    laptop, runner = tmp_path / "laptop" / "wine", tmp_path / "runner" / "wine"
+    ok(cli(laptop, "apply", ".", "--env", "dev", "--yes", actor="alice"))
+
+    spec = runner / "mlform.yaml"
+    spec.write_text(spec.read_text().replace("params: {n_estimators: 10}", "params: {n_estimators: 12}"))
+    plan = ok(cli(runner, "plan", ".", "--env", "dev"))  # the records of the laptop's apply say what changed
+    assert "> train                                    `model.params.n_estimators` changed: 10 -> 12" in plan
+    assert "> evaluate                                 upstream `train` changed" in plan
+    assert "no previous run" not in plan
+    card = json.loads(ok(cli(runner, "card", ".", "--env", "dev", "--format", "json")))
+    live = next(source for source in card["data"]["sources"] if source["name"] == "live")
+    assert live["digest"], live  # its content digest comes from the same records
