@@ -217,3 +217,27 @@ def test_a_teammates_plan_says_why_a_step_runs_whatever_folder_the_clone_is_in(
     card = json.loads(ok(cli(runner, "card", ".", "--env", "dev", "--format", "json")))
     live = next(source for source in card["data"]["sources"] if source["name"] == "live")
     assert live["digest"], live  # its content digest comes from the same records
+
+
+@pytest.mark.parametrize("kind", ["postgres", "s3"])
+def test_after_the_team_set_up_migration_another_clone_has_nothing_to_run(
+        tmp_path: Path, kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFORM_BACKEND", raising=False)
+    origin = wine_repo(tmp_path, "{kind: local}")
+    git(tmp_path, "clone", "-q", str(origin), "laptop")
+    git(tmp_path, "clone", "-q", str(origin), "runner")
+    laptop, runner = tmp_path / "laptop" / "wine", tmp_path / "runner" / "wine"
+    ok(cli(laptop, "apply", ".", "--env", "dev", "--yes", actor="alice"))  # state in the laptop's .mlform/
+
+    url = request.getfixturevalue(f"{kind}_url")
+    migrated = ok(cli(laptop.parent, "state", "migrate", "--to", url, "wine/"))
+    assert "step outputs" in migrated, migrated
+    monkeypatch.setenv("MLFORM_BACKEND", url)
+    for clone in (laptop, runner):
+        plan = cli(clone, "plan", ".", "--env", "dev", "--detailed-exitcode")
+        assert plan.returncode == 0, plan.stdout + plan.stderr  # nothing retrains, nothing registers again
+        assert "Plan: 0 to add, 0 to change, 0 to destroy; 0 steps to run." in plan.stdout
+    assert "registered" not in ok(cli(runner, "apply", ".", "--env", "dev", "--yes", actor="ci"))
+    monkeypatch.delenv("MLFORM_BACKEND")
+    again = ok(cli(laptop.parent, "state", "migrate", "--to", url, "wine/"))
+    assert again.rstrip().endswith("already there") and ": 0 copied," in again  # a second run copies nothing

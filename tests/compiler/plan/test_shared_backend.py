@@ -111,7 +111,8 @@ def test_migrate_copies_verifies_is_idempotent_reverses_and_reports_conflicts(tm
     registry = {k for k in tree(local / "registry") if not Path(k).name.startswith(".")}
     with sqlite3.connect(local / "tracking.db") as db:
         runs = db.execute("SELECT count(*) FROM runs").fetchone()[0]
-    count = len(registry) + 1 + 1 + 1 + runs  # registry files, state, record, audit log, runs
+    steps = len(json.loads((local / "state" / "iris.dev.json").read_text())["steps"])
+    count = len(registry) + 1 + 1 + 1 + runs + steps  # registry files, state, record, audit log, runs, step outputs
     assert f": {count} copied (1 audit log, " in moved.stdout
     assert _digests(local) == before  # the source is only read
     for key in ("state/iris.dev.json", "audit/log.jsonl", *(f"registry/{k}" for k in registry)):
