@@ -122,8 +122,8 @@ def backend_url(spec: ResolvedSpec) -> str:
         scheme = _scheme(secret.value)
         if scheme not in _POSTGRES:  # never a folder or another kind: the value may hold a password
             got = f"a `{scheme}://` URL" if scheme else "no URL"
-            raise BackendError(f"`state.backend.url`: secret `{secret.name}` (environment variable `{secret.variable}`) "
-                               f"holds {got}; `kind: postgres` needs postgresql://USER@HOST:PORT/DB")
+            raise BackendError(f"`state.backend.url`: secret `{secret.name}` (environment variable "
+                               f"`{secret.variable}`) holds {got}; `kind: postgres` needs postgresql://USER@HOST:PORT/DB")
         return secret.value
     if setting.kind == "s3":
         return f"s3://{setting.bucket}/{setting.prefix}".rstrip("/")
