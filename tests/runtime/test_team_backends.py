@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -241,3 +242,34 @@ def test_after_the_team_set_up_migration_another_clone_has_nothing_to_run(
     monkeypatch.delenv("MLFORM_BACKEND")
     again = ok(cli(laptop.parent, "state", "migrate", "--to", url, "wine/"))
     assert again.rstrip().endswith("already there") and ": 0 copied," in again  # a second run copies nothing
+
+
+HOLD = """
+import sys, time
+from mlform.runtime.storage.backends.url import open_backend
+with open_backend(sys.argv[1]).lock("state/wine.dev", "apply") as info:
+    print(info.id, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_the_force_unlock_an_s3_lock_error_names_clears_a_killed_runs_lock(tmp_path: Path, s3_url: str) -> None:
+    bucket, _, prefix = s3_url.removeprefix("s3://").partition("/")
+    clone = wine_repo(tmp_path, f"{{kind: s3, bucket: {bucket}, prefix: {prefix}}}").parent / "origin-work" / "wine"
+    holder = subprocess.Popen([os.sys.executable, "-c", HOLD, s3_url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None
+        held = holder.stdout.readline().strip()
+    finally:
+        holder.kill()  # a runner killed with -9 leaves its S3 lock behind
+        holder.wait()
+    refused = cli(clone, "apply", ".", "--env", "dev", "--yes")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    hinted = re.findall(r"clear it with `mlform ([^`]+)`", refused.stderr)
+    assert hinted == [f"force-unlock {held}"], refused.stderr
+    cleared = cli(clone, *hinted[0].split())  # as the error says, from where the apply ran
+    assert cleared.returncode == 0, cleared.stderr
+    assert cleared.stdout.startswith(f"Removed the lock held by apply by ") and f"pid {holder.pid}" in cleared.stdout
+    assert "registered `wine-cultivar` version 1" in ok(cli(clone, "apply", ".", "--env", "dev", "--yes"))
+    missing = cli(clone, "force-unlock", held)
+    assert (missing.returncode, missing.stderr) == (1, f"error: no state of mlform.yaml is locked with ID {held}\n")
