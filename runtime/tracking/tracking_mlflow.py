@@ -43,6 +43,8 @@ _URI_ENV = "MLFLOW_TRACKING_URI"
 _BATCH = 100  # most params or metrics MLflow takes in one call
 _STATUS = {"failed": "FAILED", "interrupted": "KILLED"}
 _T = TypeVar("_T")
+# MLflow's default (7 retries, backoff factor 2) waits about 4 minutes before it reports a server that is down
+_CONNECT_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
 class TrackingError(StateError):
@@ -65,6 +67,19 @@ def _batches(items: list[_T]) -> Iterator[list[_T]]:
 def mirrored_alias(alias: str, env: str) -> str:
     """The MLflow alias mirroring `alias` of environment `env`: `env-alias`, or `alias` for the base spec."""
     return alias if env == BASE else f"{env}-{alias}"
+
+
+@contextlib.contextmanager
+def _connecting() -> Iterator[None]:
+    """MLflow's HTTP retries cut short while connecting, unless set: a server that does not answer fails the command
+    in seconds instead of after the minutes of MLflow's default backoff; once connected, its defaults apply."""
+    chosen = {name: value for name, value in _CONNECT_SETTINGS.items() if name not in os.environ}
+    os.environ.update(chosen)
+    try:
+        yield
+    finally:
+        for name in chosen:
+            os.environ.pop(name, None)
 
 
 def _exists(exc: Exception) -> bool:
@@ -90,7 +105,7 @@ class MlflowRun:
                                 "pip install 'mlform[mlflow]'") from None
         self.previous = os.environ.get(_URI_ENV)
         try:
-            with self._calling("connect"):
+            with self._calling("connect"), _connecting():
                 if given is not None:
                     mlflow.set_tracking_uri(given)
                 uri = mlflow.get_tracking_uri()
