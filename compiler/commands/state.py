@@ -63,7 +63,8 @@ def force_unlock(lock_id: str, spec: Path, env: str | None) -> None:
 
     files = spec_files((spec,))
     if env is not None and len(files) == 1:
-        click.echo(f"Removed the lock held by {state_store(load_spec(files[0], env)).force_unlock(lock_id).describe()}.")
+        info = state_store(load_spec(files[0], env)).force_unlock(lock_id)
+        click.echo(f"Removed the lock held by {info.describe()}.")
         return
     for path in files:
         resolved, diagnostics = validate_file(path)

@@ -253,10 +253,12 @@ with open_backend(sys.argv[1]).lock("state/wine.dev", "apply") as info:
 """
 
 
-def test_the_force_unlock_an_s3_lock_error_names_clears_a_killed_runs_lock(tmp_path: Path, s3_url: str) -> None:
-    bucket, _, prefix = s3_url.removeprefix("s3://").partition("/")
+def test_the_force_unlock_an_s3_lock_error_names_clears_a_killed_runs_lock(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue("s3_url")
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
     clone = wine_repo(tmp_path, f"{{kind: s3, bucket: {bucket}, prefix: {prefix}}}").parent / "origin-work" / "wine"
-    holder = subprocess.Popen([os.sys.executable, "-c", HOLD, s3_url], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([os.sys.executable, "-c", HOLD, url], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None
         held = holder.stdout.readline().strip()
@@ -269,7 +271,7 @@ def test_the_force_unlock_an_s3_lock_error_names_clears_a_killed_runs_lock(tmp_p
     assert hinted == [f"force-unlock {held}"], refused.stderr
     cleared = cli(clone, *hinted[0].split())  # as the error says, from where the apply ran
     assert cleared.returncode == 0, cleared.stderr
-    assert cleared.stdout.startswith(f"Removed the lock held by apply by ") and f"pid {holder.pid}" in cleared.stdout
+    assert cleared.stdout.startswith("Removed the lock held by apply by ") and f"pid {holder.pid}" in cleared.stdout
     assert "registered `wine-cultivar` version 1" in ok(cli(clone, "apply", ".", "--env", "dev", "--yes"))
     missing = cli(clone, "force-unlock", held)
     assert (missing.returncode, missing.stderr) == (1, f"error: no state of mlform.yaml is locked with ID {held}\n")
