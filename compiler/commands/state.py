@@ -106,11 +106,15 @@ def state_migrate(specs: tuple[Path, ...], to_url: str, from_url: str | None) ->
         folders = dict.fromkeys(state_dir_for(file.resolve().parent) for file in spec_files(specs or (Path(),)))
         sources = [LocalBackend(folder) for folder in folders]
     target = opened(to_url)
-    conflicts = []
+    conflicts, found = [], 0
     for source in sources:
         done = migrate(source, target)
         click.echo(f"{source.describe()} -> {target.describe()}: {done.summary()}")
         conflicts += done.conflicts
+        found += sum(done.copied.values()) + sum(done.present.values()) + len(done.conflicts)
+    if not found:  # e.g. a clone whose specs keep their state in a backend: their state folder is empty
+        named = ", ".join(source.describe() for source in sources)
+        raise StateError(f"nothing to copy: {named} holds no state; name the backend that does with `--from BACKEND`")
     if conflicts:
         listed = "; ".join(conflicts[:5]) + (f" (and {len(conflicts) - 5} more)" if len(conflicts) > 5 else "")
         raise StateError(f"{len(conflicts)} conflict{'s' if len(conflicts) > 1 else ''}, left as they are: {listed}")

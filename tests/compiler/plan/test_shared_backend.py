@@ -134,3 +134,16 @@ def test_migrate_copies_verifies_is_idempotent_reverses_and_reports_conflicts(tm
     assert clash.stderr.strip() == (f"error: 1 conflict, left as they are: state/iris.dev.json: differs in local "
                                     f"state in {team}")
     assert '"serial" ' in edited.read_text()
+
+
+def test_migrating_from_a_state_folder_that_holds_nothing_says_so_and_names_from(tmp_path: Path) -> None:
+    root = _clone(tmp_path, "a")  # a fresh clone: its spec's state is elsewhere, its `.mlform/` empty
+    result = mlform(root, "state", "migrate", "--to", str(tmp_path / "local"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: nothing to copy: local state in {root / '.mlform'} holds no state; name the backend that does with "
+        "`--from BACKEND`")
+    shared = {"MLFORM_BACKEND": str(tmp_path / "team-state")}
+    assert mlform(root, "apply", ".", "--env", "dev", "--yes", env=shared).returncode == 0
+    moved = mlform(root, "state", "migrate", "--from", shared["MLFORM_BACKEND"], "--to", str(tmp_path / "local"))
+    assert moved.returncode == 0, moved.stderr
