@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from mlform.specs.fsutil import FileStamp, racy, stat_stamp
-from mlform.specs.read.discovery import POLICY_FILENAME
+from mlform.specs.read.discovery import POLICY_FILENAME, project_root
 
 __all__ = ["FOLDERS", "HEADER_MARK", "POLICY_ENV", "FolderOwners", "OwnerKey", "parse_header",
            "policy_file", "project_root", "read_header", "read_owner"]
@@ -27,15 +27,6 @@ OwnerKey = tuple[str, str]  # (spec path relative to the project root, environme
 # A folder with at most this many files besides the ones a spec generates has their headers read one by one;
 # a bigger one (a folder every spec writes to, such as .github/workflows) is indexed once by owner.
 _FEW = 16
-
-
-def project_root(start: Path) -> Path:
-    """The nearest folder from `start` upwards holding `.git`; `start` itself when there is none."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
-    return start
 
 
 def policy_file(explicit: Path | None, cwd: Path) -> Path | None:

@@ -34,7 +34,8 @@ def promote(spec: Path, env: str | None, version: int, dry_run: bool) -> None:
 
     Sets `environments.ENV.registry.production` (inserting the keys when missing); without --env, the base
     spec's `registry.production`, which every environment that pins no version of its own inherits. The
-    edited spec must validate in every environment before it is written. Commit it and open a pull request:
+    edited spec must validate in every environment before it is written. Compile it (the generated files name its
+    digest), commit it with them and open a pull request:
     `mlform plan` shows the promotion with its evidence and `mlform apply` performs it. Rolling back is the
     same: pin the previous version.
     """
@@ -69,17 +70,24 @@ def promote(spec: Path, env: str | None, version: int, dry_run: bool) -> None:
                    "nothing was written", err=True)
         raise SpecError(errors)
     summary = f"{display}:{edit.line}:{edit.col}: {dotted}: {_shown(edit)} -> {version}{_rollback(edit, version)}"
+    resolved = next(s for s in specs if s.env == env)
     if dry_run:
         click.echo(_diff(raw.decode("utf-8"), edit.text, display), nl=False)
         click.echo(f"{summary} (dry run: nothing written)")
     else:
         write_atomic(path.resolve(), edited)
         click.echo(summary)
-        shown_env = "" if env == BASE else f" --env {env}"
-        click.echo(f"next: commit {display} and open a pull request; `mlform plan {display}{shown_env}` shows the "
-                   "promotion with its evidence, and `mlform apply` performs it")
-    for note in _notes(doc, env, next(s for s in specs if s.env == env), version):
+        click.echo(f"next: {_next(display, '' if env == BASE else f' --env {env}', resolved)}")
+    for note in _notes(doc, env, resolved, version):
         click.echo(f"note: {note}", err=True)
+
+
+def _next(display: str, shown_env: str, resolved: ResolvedSpec) -> str:
+    """What to do after the edit: regenerate the files naming the spec's digest (the pull request checks them)."""
+    commit = (f"run `mlform compile {display}{shown_env}` and commit {display} with the files it regenerates"
+              if any(target is not None for _, target in resolved.pipeline.targets) else f"commit {display}")
+    return (f"{commit}, then open a pull request; `mlform plan {display}{shown_env}` shows the promotion with its "
+            "evidence, and `mlform apply` performs it")
 
 
 def _one_spec(spec: Path) -> Path:

@@ -50,16 +50,33 @@ def state_show(spec: Path, env: str | None) -> None:
 
 @click.command("force-unlock")
 @click.argument("lock_id")
-@click.argument("spec", type=click.Path(exists=True, path_type=Path))
-@env_option
+@click.argument("spec", required=False, default=".", type=click.Path(exists=True, path_type=Path))
+@click.option("--env", "-e", "env", default=None, metavar="ENV",
+              help="Environment whose state holds the lock (default: the one holding LOCK_ID).")
 def force_unlock(lock_id: str, spec: Path, env: str | None) -> None:
-    """Remove the lock LOCK_ID from the state of SPEC, when its holder is gone."""
+    """Remove the lock LOCK_ID, when its holder is gone, from the state of SPEC (default: the specs here) that
+    holds it, as the error naming the lock says: `mlform force-unlock LOCK_ID`."""
     from mlform.compiler.plan.planner import state_store
     from mlform.specs import load_spec
+    from mlform.specs.errors import SpecError, StateError
+    from mlform.specs.loader import validate_file
 
-    resolved = load_spec(spec_files((spec,))[0], env)
-    info = state_store(resolved).force_unlock(lock_id)
-    click.echo(f"Removed the lock held by {info.describe()}.")
+    files = spec_files((spec,))
+    if env is not None and len(files) == 1:
+        info = state_store(load_spec(files[0], env)).force_unlock(lock_id)
+        click.echo(f"Removed the lock held by {info.describe()}.")
+        return
+    for path in files:
+        resolved, diagnostics = validate_file(path)
+        if any(d.severity == "error" for d in diagnostics):
+            raise SpecError([d for d in diagnostics if d.severity == "error"])
+        for store in (state_store(r) for r in resolved if env in (None, r.env)):
+            holder = store.holder()
+            if holder is not None and holder.id == lock_id:
+                click.echo(f"Removed the lock held by {store.force_unlock(lock_id).describe()}.")
+                return
+    shown = ", ".join(str(path) for path in files)
+    raise StateError(f"no state of {shown}{f' ({env})' if env else ''} is locked with ID {lock_id}")
 
 
 @state.command("migrate")
@@ -89,11 +106,15 @@ def state_migrate(specs: tuple[Path, ...], to_url: str, from_url: str | None) ->
         folders = dict.fromkeys(state_dir_for(file.resolve().parent) for file in spec_files(specs or (Path(),)))
         sources = [LocalBackend(folder) for folder in folders]
     target = opened(to_url)
-    conflicts = []
+    conflicts, found = [], 0
     for source in sources:
         done = migrate(source, target)
         click.echo(f"{source.describe()} -> {target.describe()}: {done.summary()}")
         conflicts += done.conflicts
+        found += sum(done.copied.values()) + sum(done.present.values()) + len(done.conflicts)
+    if not found:  # e.g. a clone whose specs keep their state in a backend: their state folder is empty
+        named = ", ".join(source.describe() for source in sources)
+        raise StateError(f"nothing to copy: {named} holds no state; name the backend that does with `--from BACKEND`")
     if conflicts:
         listed = "; ".join(conflicts[:5]) + (f" (and {len(conflicts) - 5} more)" if len(conflicts) > 5 else "")
         raise StateError(f"{len(conflicts)} conflict{'s' if len(conflicts) > 1 else ''}, left as they are: {listed}")

@@ -1,5 +1,8 @@
 """`mlform state migrate`: copy a project's state, records, registry, runs and audit log to another backend.
 
+From a state folder it also uploads the step outputs its states name to the target's shared store, so that
+another working copy on the target finds every step cached, as it would after an apply there.
+
 Documents are copied byte for byte and read back; model files are uploaded and downloaded again against
 the sha256 their version's `meta.json` records. A key already in the target with the same bytes counts as
 already there (so re-running is a no-op); with other bytes it is a conflict, reported and never overwritten.
@@ -19,12 +22,14 @@ from mlform.runtime.registry.models import MODEL_FILE
 from mlform.runtime.storage.backends.base import ABSENT, Backend, ConflictError
 from mlform.runtime.storage.backends.local import LocalBackend
 from mlform.runtime.storage.statedir import StateDir
+from mlform.runtime.storage.store import Store
 from mlform.runtime.tracking.rundoc import doc_to_run, run_key, run_to_doc, runs_in_db, save_run
 from mlform.specs.errors import StateError
 
 __all__ = ["KINDS", "Migration", "migrate"]
 
-# what a project's shared state is, by key prefix; caches (store, stat cache, receipts) are not moved
+# what a project's shared state is, by key prefix; caches (stat cache, receipts, the store but the current outputs)
+# are not moved
 KINDS = {"state/": "state", "records/": "records", "registry/": "registry", "audit/": "audit log"}
 
 
@@ -158,4 +163,23 @@ def migrate(source: Backend, target: Backend) -> Migration:
             if same and kind == "registry" and key.endswith("/meta.json"):
                 _copy_model(source, target, key, Path(scratch), done)
     _copy_runs(source, target, done)
+    if isinstance(source, LocalBackend):
+        _copy_outputs(source, target, done)
     return done
+
+
+def _copy_outputs(source: LocalBackend, target: Backend, done: Migration) -> None:
+    """The step outputs the source's states name, into the target's shared store, so that a working copy on the
+    target has nothing to run again; other outputs are caches and stay."""
+    store = Store.of(source.root, target)
+    keys = [key for key in source.keys("state/") if key.endswith(".json")]
+    for key, doc in sorted(source.read_many(keys).items()):
+        try:
+            steps = json.loads(doc.data)["steps"]
+            wanted = {str(step_id): str(entry["fingerprint"]) for step_id, entry in steps.items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise StateError(f"{key} in {source.describe()} is not a state this mlform wrote") from None
+        for step_id, fingerprint in wanted.items():
+            uploaded = store.publish(step_id, fingerprint)
+            if uploaded is not None:  # None: not here (the store is a cache that may be deleted)
+                done.count("step outputs", copied=uploaded)

@@ -135,6 +135,9 @@ def review_promotion(spec: ResolvedSpec, data: Mapping[str, str] | None = None, 
     git = describe_git(lineage.get("git_commit"), lineage.get("git_dirty"), lineage.get("git_diff_sha256"))
     evidence = [f"registered {target.created or 'at an unknown time'}, sha256 {target.sha256[:12]}...",
                 f"git: {git}"]
+    trained_in = lineage.get("env")
+    if trained_in and trained_in != spec.env:  # with that environment's params and data, not this one's
+        evidence.append(f"trained in environment `{trained_in}` (this plan is for `{spec.env}`)")
     problems = []
     try:
         registry.verify(name, target_number)

@@ -17,7 +17,6 @@ outside an apply (`mlform run`, `mlform monitor`).
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import os
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlform.runtime.gitinfo import git_commit
-from mlform.runtime.storage.backends.base import ABSENT, Backend, ConflictError, Expect
+from mlform.runtime.storage.backends.base import ABSENT, ACTOR_ENV, Backend, ConflictError, Expect, actor
 from mlform.runtime.storage.backends.local import LocalBackend
 from mlform.specs.errors import MlformError, StateError
 from mlform.specs.fsutil import locked
@@ -42,7 +41,6 @@ __all__ = ["ACTOR_ENV", "GENESIS", "LOG_KEY", "AuditError", "actor", "append_ent
            "entry_hash", "error_text", "head", "log_path", "log_where", "read_log", "verify_log"]
 
 GENESIS = "sha256:" + "0" * 64
-ACTOR_ENV = "MLFORM_ACTOR"
 _MAX_ERROR = 4000
 LOG_KEY = "audit/log.jsonl"
 _APPEND_TRIES = 20
@@ -231,18 +229,6 @@ def _append_swapped(backend: Backend, fields: Mapping[str, Any], once: bool) -> 
             continue
         return entry
     raise AuditError(f"cannot append to audit log {log_where(backend)}: {_APPEND_TRIES} other appends got in first")
-
-
-def actor() -> str:
-    """Who applies: `MLFORM_ACTOR`, else `GITHUB_ACTOR`, else the OS user name."""
-    for name in (ACTOR_ENV, "GITHUB_ACTOR"):
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return f"uid {os.getuid()}"
 
 
 def error_text(exc: BaseException | None) -> str | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlform.specs.errors import StateError
+from mlform.specs.read.discovery import git_root
 
 from .backends.base import ABSENT, Backend, ConflictError, Expect
 
@@ -69,8 +70,14 @@ def state_key(spec_name: str, env: str) -> str:
 
 
 def record_key(spec_name: str, env: str, spec_path: Path) -> str:
-    """The backend key of the record of last successful steps for one spec file and environment."""
-    tag = hashlib.sha256(str(spec_path).encode()).hexdigest()[:10]
+    """The backend key of the record of last successful steps for one spec file and environment.
+
+    In a git work tree the spec file is named by its path in the repository, so every clone sharing a backend
+    finds the same record; outside one, by its absolute path.
+    """
+    top = git_root(spec_path.parent)
+    where = (spec_path.parent.resolve().relative_to(top) / spec_path.name).as_posix() if top else str(spec_path)
+    tag = hashlib.sha256(where.encode()).hexdigest()[:10]
     return f"records/{spec_name}.{env}.{tag}.json"
 
 

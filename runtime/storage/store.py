@@ -143,12 +143,32 @@ class Store:
         marker = {"step": step_id, "fingerprint": fingerprint, "values": values,
                   "seconds": round(seconds, 6), "completed": time.time(), "pid": os.getpid()}
         if self.shared is not None:
-            files = {path.relative_to(folder).as_posix(): path for path in sorted(folder.rglob("*"))
-                     if path.is_file() and path.name != MARKER}
-            marker["files"] = {rel: self.shared.put_file(_key(fingerprint, rel), path) for rel, path in files.items()}
-            self.shared.write(_key(fingerprint, MARKER), json.dumps(marker, sort_keys=True, default=str).encode())
+            self._upload(self.shared, folder, marker)
         self._mark(folder, marker)
         return Output(step_id, fingerprint, folder, values)
+
+    def publish(self, step_id: str, fingerprint: str) -> bool | None:
+        """Upload the completed output found here to the shared tier when it lacks it (as `state migrate` does):
+        True when uploaded, False when the shared tier has it, None when there is none here."""
+        if self.shared is None:
+            return None
+        with locked(self.lock_path(fingerprint)):
+            if self._local(step_id, fingerprint) is None:
+                return None
+            if self.shared.read(_key(fingerprint, MARKER)) is not None:
+                return False
+            folder = self.folder(fingerprint)
+            self._upload(self.shared, folder, dict(read_json(folder / MARKER)))
+        return True
+
+    @staticmethod
+    def _upload(shared: Backend, folder: Path, marker: dict[str, Any]) -> None:
+        """The folder's files, then its marker listing their sha256, to the shared tier."""
+        fingerprint = folder.name
+        files = {path.relative_to(folder).as_posix(): path for path in sorted(folder.rglob("*"))
+                 if path.is_file() and path.name != MARKER}
+        marker["files"] = {rel: shared.put_file(_key(fingerprint, rel), path) for rel, path in files.items()}
+        shared.write(_key(fingerprint, MARKER), json.dumps(marker, sort_keys=True, default=str).encode())
 
     @staticmethod
     def _mark(folder: Path, marker: dict[str, Any]) -> None:

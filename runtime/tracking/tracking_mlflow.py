@@ -43,6 +43,10 @@ _URI_ENV = "MLFLOW_TRACKING_URI"
 _BATCH = 100  # most params or metrics MLflow takes in one call
 _STATUS = {"failed": "FAILED", "interrupted": "KILLED"}
 _T = TypeVar("_T")
+# MLflow's default (7 retries, backoff factor 2) waits about 4 minutes before it reports a server that is down
+_CONNECT_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+# MLflow prints links to the run with the tracking URI in them: never a URI that is a secret (it may hold a password)
+_QUIET = {"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
 
 
 class TrackingError(StateError):
@@ -67,6 +71,22 @@ def mirrored_alias(alias: str, env: str) -> str:
     return alias if env == BASE else f"{env}-{alias}"
 
 
+@contextlib.contextmanager
+def _settings(settings: Mapping[str, str]) -> Iterator[None]:
+    """MLflow `settings` in the environment for the block, each unless already set there.
+
+    While connecting, its HTTP retries are cut short: a server that does not answer fails the command in seconds
+    instead of after the minutes of MLflow's default backoff; once connected, its defaults apply.
+    """
+    chosen = {name: value for name, value in settings.items() if name not in os.environ}
+    os.environ.update(chosen)
+    try:
+        yield
+    finally:
+        for name in chosen:
+            os.environ.pop(name, None)
+
+
 def _exists(exc: Exception) -> bool:
     """Whether MLflow refused to create something because it already exists (another run made it meanwhile)."""
     return getattr(exc, "error_code", None) == "RESOURCE_ALREADY_EXISTS"
@@ -82,6 +102,7 @@ class MlflowRun:
         self.logged: ModelInfo | None = None
         tracking = spec.pipeline.tracking
         given, self.where, self.redact = self._target(spec)
+        self.secret = isinstance(tracking.uri, SecretUse)
         self.params = {"spec_digest": spec.digest, "env": spec.env, **flat_params(spec.config["model"], "model")}
         try:
             import mlflow
@@ -90,7 +111,7 @@ class MlflowRun:
                                 "pip install 'mlform[mlflow]'") from None
         self.previous = os.environ.get(_URI_ENV)
         try:
-            with self._calling("connect"):
+            with self._calling("connect"), _settings(_CONNECT_SETTINGS):
                 if given is not None:
                     mlflow.set_tracking_uri(given)
                 uri = mlflow.get_tracking_uri()
@@ -221,7 +242,7 @@ class MlflowRun:
     def finish(self, status: str) -> None:
         """Close the MLflow run with the mlform run's status and restore the previous global tracking URI."""
         try:
-            with self._calling("finish the run"):
+            with self._calling("finish the run"), _settings(_QUIET if self.secret else {}):
                 self.client.set_terminated(self.run_id, _STATUS.get(status, "FINISHED"))
         finally:
             self._restore()

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["POLICY_FILENAME", "SPEC_FILENAMES", "discover"]
+__all__ = ["POLICY_FILENAME", "SPEC_FILENAMES", "discover", "git_root", "project_root"]
 
 SPEC_FILENAMES = ("mlform.yaml", "mlform.yml")
 POLICY_FILENAME = "mlform-policy.yaml"  # the organisation policy, at the project root
@@ -29,3 +29,14 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
         path = Path(raw)
         found += _specs_below(path) if path.is_dir() else [path]
     return list(dict.fromkeys(found))
+
+
+def git_root(start: Path) -> Path | None:
+    """The nearest folder from `start` upwards holding `.git` (a git work tree's top); None outside one."""
+    start = start.resolve()
+    return next((folder for folder in (start, *start.parents) if (folder / ".git").exists()), None)
+
+
+def project_root(start: Path) -> Path:
+    """The nearest folder from `start` upwards holding `.git`; `start` itself when there is none."""
+    return git_root(start) or start.resolve()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -198,3 +199,79 @@ def test_the_bundled_examples_main_job_runs_on_each_remote_kind(
     assert outputs[8].startswith("audit log intact: 1 entry, head sha256:")
     assert (root / "build" / "card.html").read_text().startswith("<!DOCTYPE html>")
     assert not (root / ".mlform" / "state").exists() and not (root / ".mlform" / "audit").exists()
+
+
+def test_a_teammates_plan_says_why_a_step_runs_whatever_folder_the_clone_is_in(
+        tmp_path: Path, team_backend: str) -> None:
+    origin = wine_repo(tmp_path, team_backend)
+    git(tmp_path, "clone", "-q", str(origin), "laptop")
+    git(tmp_path, "clone", "-q", str(origin), "runner")
+    laptop, runner = tmp_path / "laptop" / "wine", tmp_path / "runner" / "wine"
+    ok(cli(laptop, "apply", ".", "--env", "dev", "--yes", actor="alice"))
+
+    spec = runner / "mlform.yaml"
+    spec.write_text(spec.read_text().replace("params: {n_estimators: 10}", "params: {n_estimators: 12}"))
+    plan = ok(cli(runner, "plan", ".", "--env", "dev"))  # the records of the laptop's apply say what changed
+    assert "> train                                    `model.params.n_estimators` changed: 10 -> 12" in plan
+    assert "> evaluate                                 upstream `train` changed" in plan
+    assert "no previous run" not in plan
+    card = json.loads(ok(cli(runner, "card", ".", "--env", "dev", "--format", "json")))
+    live = next(source for source in card["data"]["sources"] if source["name"] == "live")
+    assert live["digest"], live  # its content digest comes from the same records
+
+
+@pytest.mark.parametrize("kind", ["postgres", "s3"])
+def test_after_the_team_set_up_migration_another_clone_has_nothing_to_run(
+        tmp_path: Path, kind: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFORM_BACKEND", raising=False)
+    origin = wine_repo(tmp_path, "{kind: local}")
+    git(tmp_path, "clone", "-q", str(origin), "laptop")
+    git(tmp_path, "clone", "-q", str(origin), "runner")
+    laptop, runner = tmp_path / "laptop" / "wine", tmp_path / "runner" / "wine"
+    ok(cli(laptop, "apply", ".", "--env", "dev", "--yes", actor="alice"))  # state in the laptop's .mlform/
+
+    url = request.getfixturevalue(f"{kind}_url")
+    migrated = ok(cli(laptop.parent, "state", "migrate", "--to", url, "wine/"))
+    assert "step outputs" in migrated, migrated
+    monkeypatch.setenv("MLFORM_BACKEND", url)
+    for clone in (laptop, runner):
+        plan = cli(clone, "plan", ".", "--env", "dev", "--detailed-exitcode")
+        assert plan.returncode == 0, plan.stdout + plan.stderr  # nothing retrains, nothing registers again
+        assert "Plan: 0 to add, 0 to change, 0 to destroy; 0 steps to run." in plan.stdout
+    assert "registered" not in ok(cli(runner, "apply", ".", "--env", "dev", "--yes", actor="ci"))
+    monkeypatch.delenv("MLFORM_BACKEND")
+    again = ok(cli(laptop.parent, "state", "migrate", "--to", url, "wine/"))
+    assert again.rstrip().endswith("already there") and ": 0 copied," in again  # a second run copies nothing
+
+
+HOLD = """
+import sys, time
+from mlform.runtime.storage.backends.url import open_backend
+with open_backend(sys.argv[1]).lock("state/wine.dev", "apply") as info:
+    print(info.id, flush=True)
+    time.sleep(120)
+"""
+
+
+def test_the_force_unlock_an_s3_lock_error_names_clears_a_killed_runs_lock(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue("s3_url")
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    clone = wine_repo(tmp_path, f"{{kind: s3, bucket: {bucket}, prefix: {prefix}}}").parent / "origin-work" / "wine"
+    holder = subprocess.Popen([os.sys.executable, "-c", HOLD, url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None
+        held = holder.stdout.readline().strip()
+    finally:
+        holder.kill()  # a runner killed with -9 leaves its S3 lock behind
+        holder.wait()
+    refused = cli(clone, "apply", ".", "--env", "dev", "--yes")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    hinted = re.findall(r"clear it with `mlform ([^`]+)`", refused.stderr)
+    assert hinted == [f"force-unlock {held}"], refused.stderr
+    cleared = cli(clone, *hinted[0].split())  # as the error says, from where the apply ran
+    assert cleared.returncode == 0, cleared.stderr
+    assert cleared.stdout.startswith("Removed the lock held by apply by ") and f"pid {holder.pid}" in cleared.stdout
+    assert "registered `wine-cultivar` version 1" in ok(cli(clone, "apply", ".", "--env", "dev", "--yes"))
+    missing = cli(clone, "force-unlock", held)
+    assert (missing.returncode, missing.stderr) == (1, f"error: no state of mlform.yaml is locked with ID {held}\n")

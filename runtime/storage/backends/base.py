@@ -25,8 +25,8 @@ from typing import ClassVar, Final
 from mlform.specs.errors import StateError
 from mlform.specs.fsutil import LockHeldError  # one error for a held lock, whichever layer found it
 
-__all__ = ["ABSENT", "ANY", "Backend", "BackendError", "ConflictError", "Doc", "Expect", "LockHeldError",
-           "LockInfo", "check_key"]
+__all__ = ["ABSENT", "ACTOR_ENV", "ANY", "Backend", "BackendError", "ConflictError", "Doc", "Expect", "LockHeldError",
+           "LockInfo", "actor", "check_key"]
 
 
 class _Expect(Enum):
@@ -45,6 +45,21 @@ class BackendError(StateError):
 
 class ConflictError(BackendError):
     """A write's expectation failed: the key changed (or appeared) since it was read."""
+
+
+ACTOR_ENV = "MLFORM_ACTOR"
+
+
+def actor() -> str:
+    """Who acts: `MLFORM_ACTOR`, else `GITHUB_ACTOR`, else the OS user name (`uid N` without a passwd entry)."""
+    for name in (ACTOR_ENV, "GITHUB_ACTOR"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid {os.getuid()}"
 
 
 @dataclass(frozen=True)
@@ -68,8 +83,8 @@ class LockInfo:
 
     @classmethod
     def mine(cls, operation: str) -> LockInfo:
-        """A holder record for this process."""
-        return cls(str(uuid.uuid4()), getpass.getuser(), os.getpid(), socket.gethostname(), time.time(), operation)
+        """A holder record for this process, owned by who the audit log names."""
+        return cls(str(uuid.uuid4()), actor(), os.getpid(), socket.gethostname(), time.time(), operation)
 
     def describe(self) -> str:
         """One line naming the holder."""

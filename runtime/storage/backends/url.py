@@ -23,6 +23,7 @@ _OPENED: dict[str, Backend] = {}  # one backend per URL per process: connections
 os.register_at_fork(after_in_child=_OPENED.clear)  # a forked worker must not share its parent's connections
 
 
+_POSTGRES = ("postgresql", "postgres")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _USERINFO = re.compile(r"(://[^:/@?#\s]*):[^@\s]*@")
 _PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#\s]*", re.IGNORECASE)
@@ -67,7 +68,7 @@ def open_backend(url: str) -> Backend:
         from .local import LocalBackend
 
         return LocalBackend(Path(url.removeprefix("file://")))
-    if scheme in ("postgresql", "postgres", "s3"):
+    if scheme in (*_POSTGRES, "s3"):
         target, location = _split_artifacts(url)
         artifacts = _artifact_store(location, url)
         try:
@@ -115,9 +116,15 @@ def backend_url(spec: ResolvedSpec) -> str:
     setting = spec.pipeline.state.backend
     if setting.kind == "postgres":
         try:
-            return read_secret(spec.pipeline, setting.url.secret).value
+            secret = read_secret(spec.pipeline, setting.url.secret)
         except MlformError as exc:
             raise BackendError(f"`state.backend.url`: {exc}") from None
+        scheme = _scheme(secret.value)
+        if scheme not in _POSTGRES:  # never a folder or another kind: the value may hold a password
+            got = f"a `{scheme}://` URL" if scheme else "no URL"
+            raise BackendError(f"`state.backend.url`: secret `{secret.name}` (environment variable "
+                               f"`{secret.variable}`) holds {got}; `kind: postgres` needs postgresql://USER@HOST:PORT/DB")
+        return secret.value
     if setting.kind == "s3":
         return f"s3://{setting.bucket}/{setting.prefix}".rstrip("/")
     return str((spec.root / setting.path).resolve() if setting.path else state_dir_for(spec.root))

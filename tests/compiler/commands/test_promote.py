@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,8 +16,9 @@ from test_cli import heavy_imports
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 MLFORM = str(Path(sys.executable).with_name("mlform"))
-NEXT = ("next: commit {spec} and open a pull request; `mlform plan {spec} --env prod` shows the promotion "
-        "with its evidence, and `mlform apply` performs it\n")
+NEXT = ("next: run `mlform compile {spec} --env prod` and commit {spec} with the files it regenerates, then open a "
+        "pull request; `mlform plan {spec} --env prod` shows the promotion with its evidence, and `mlform apply` "
+        "performs it\n")
 
 
 def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -186,3 +188,23 @@ def test_an_edit_that_would_not_validate_is_refused(tmp_path: Path) -> None:
 
 def test_help_names_the_pin(tmp_path: Path) -> None:
     assert "registry.production" in heavy_imports(tmp_path, ["promote", "--help"])[0]
+
+
+def test_following_the_next_step_keeps_the_pull_requests_compile_check_green(tmp_path: Path) -> None:
+    spec = _copy(tmp_path, "iris")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFORM_HOME", "MLFORM_POLICY")}
+
+    def mlform(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([MLFORM, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+                              check=False)
+
+    assert mlform("compile", "iris", "--env", "prod").returncode == 0  # the generated files, as committed
+    promoted = _run(tmp_path, "iris", "--env", "prod", "--version", "3")
+    assert promoted.returncode == 0, promoted.stderr
+    assert mlform("compile", "iris", "--env", "prod", "--check").returncode == 1  # their headers name the old digest
+    hinted = re.findall(r"run `mlform ([^`]+)`", promoted.stdout)
+    assert hinted == [f"compile {spec.relative_to(tmp_path)} --env prod"], promoted.stdout
+    assert mlform(*hinted[0].split()).returncode == 0
+    check = mlform("compile", "iris", "--env", "prod", "--check")
+    assert check.returncode == 0, check.stdout + check.stderr  # as the pull request's workflow runs it

@@ -178,3 +178,15 @@ def test_a_moved_alias_is_restored_and_stales_a_saved_plan(project: Path) -> Non
     assert (promotion(plan)["before"], promotion(plan)["after"]) == ("v2", "v1")
     apply(project)
     assert registry(project).aliases(MODEL, "dev")["production"] == 1
+
+
+def test_the_evidence_says_when_the_pinned_version_was_trained_by_another_environment(project: Path) -> None:
+    apply(project)  # dev trains and registers version 1
+    promoted = mlform(project, "promote", ".", "--env", "prod", "--version", "1")
+    assert promoted.returncode == 0, promoted.stderr
+    result = mlform(project, "plan", ".", "--env", "prod", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    evidence = promotion(json.loads(result.stdout)["plans"][0])["evidence"]
+    assert evidence[2] == "trained in environment `dev` (this plan is for `prod`)"
+    assert mlform(project, "promote", ".", "--env", "dev", "--version", "1").returncode == 0
+    assert not [line for line in promotion(plan_json(project))["evidence"] if "trained in" in line]  # dev's own

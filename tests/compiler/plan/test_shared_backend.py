@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
+import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_plan_apply import mlform, tree
+from test_plan_apply import MLFORM, mlform, tree
 
 from mlform.compiler.plan.state import StateStore
 from mlform.runtime.storage.backends.url import open_backend
@@ -111,7 +115,8 @@ def test_migrate_copies_verifies_is_idempotent_reverses_and_reports_conflicts(tm
     registry = {k for k in tree(local / "registry") if not Path(k).name.startswith(".")}
     with sqlite3.connect(local / "tracking.db") as db:
         runs = db.execute("SELECT count(*) FROM runs").fetchone()[0]
-    count = len(registry) + 1 + 1 + 1 + runs  # registry files, state, record, audit log, runs
+    steps = len(json.loads((local / "state" / "iris.dev.json").read_text())["steps"])
+    count = len(registry) + 1 + 1 + 1 + runs + steps  # registry files, state, record, audit log, runs, step outputs
     assert f": {count} copied (1 audit log, " in moved.stdout
     assert _digests(local) == before  # the source is only read
     for key in ("state/iris.dev.json", "audit/log.jsonl", *(f"registry/{k}" for k in registry)):
@@ -133,3 +138,77 @@ def test_migrate_copies_verifies_is_idempotent_reverses_and_reports_conflicts(tm
     assert clash.stderr.strip() == (f"error: 1 conflict, left as they are: state/iris.dev.json: differs in local "
                                     f"state in {team}")
     assert '"serial" ' in edited.read_text()
+
+
+def test_migrating_from_a_state_folder_that_holds_nothing_says_so_and_names_from(tmp_path: Path) -> None:
+    root = _clone(tmp_path, "a")  # a fresh clone: its spec's state is elsewhere, its `.mlform/` empty
+    result = mlform(root, "state", "migrate", "--to", str(tmp_path / "local"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: nothing to copy: local state in {root / '.mlform'} holds no state; name the backend that does with "
+        "`--from BACKEND`")
+    shared = {"MLFORM_BACKEND": str(tmp_path / "team-state")}
+    assert mlform(root, "apply", ".", "--env", "dev", "--yes", env=shared).returncode == 0
+    moved = mlform(root, "state", "migrate", "--from", shared["MLFORM_BACKEND"], "--to", str(tmp_path / "local"))
+    assert moved.returncode == 0, moved.stderr
+
+
+HOLD = """
+import sys, time
+from mlform.compiler.plan.state import StateStore
+from mlform.runtime.storage.backends.url import open_backend
+with StateStore(open_backend(sys.argv[1]), "iris", "dev").lock("apply") as held:
+    print(held.id, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_held_lock_names_its_actor_as_the_audit_log_does(tmp_path: Path) -> None:
+    shared = {"MLFORM_BACKEND": str(tmp_path / "team-state")}
+    root = _clone(tmp_path, "b")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, shared["MLFORM_BACKEND"]], stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, "MLFORM_ACTOR": "alice"})
+    try:
+        assert holder.stdout is not None
+        held = holder.stdout.readline().strip()
+        refused = mlform(root, "apply", ".", "--env", "dev", "--yes", env=shared)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert refused.returncode == 1
+    assert f"is locked: apply by alice (pid {holder.pid} on " in refused.stderr
+    assert f"lock ID {held}" in refused.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running as a uid without a passwd entry needs root (setpriv)")
+def test_apply_runs_as_a_uid_without_a_passwd_entry(open_folder: Path) -> None:
+    uid = next(n for n in range(10001, 10100) if not _has_passwd_entry(n))  # as the generated images' USER
+    root = _clone(open_folder, "b")
+    for path in (open_folder, *open_folder.rglob("*")):
+        path.chmod(0o777)
+    env = {"PATH": os.environ["PATH"], "HOME": str(open_folder), "XDG_CACHE_HOME": str(open_folder / ".cache")}
+    done = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *MLFORM, "apply", ".",
+                           "--env", "dev", "--yes"], cwd=root, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr  # the lock's holder record named a user it could not find
+    entry = json.loads((root / ".mlform" / "audit" / "log.jsonl").read_text().splitlines()[-1])
+    assert entry["actor"] == f"uid {uid}"
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A temporary folder every user can reach (pytest's own are private to the user running the tests)."""
+    folder = Path(tempfile.mkdtemp(prefix="mlform-uid-"))
+    folder.chmod(0o777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _has_passwd_entry(uid: int) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True

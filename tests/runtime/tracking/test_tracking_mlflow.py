@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,6 +176,20 @@ def test_unreachable_store_fails_before_any_step_naming_the_backend(core_project
     assert result.err.startswith(f"error: MLflow tracking backend at `{uri}`: cannot connect: ")
     assert "MLFLOW_TRACKING_URI" not in os.environ
     assert not (core_project.parent / ".mlform" / "tracking.db").exists()  # nothing was tracked
+
+
+def test_a_tracking_server_that_does_not_answer_fails_in_seconds(core_project: Path, mlform, edit_spec) -> None:
+    from tools.postgres_server import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    edit_spec(core_project, use_mlflow({"backend": "mlflow", "uri": uri}))
+    began = time.monotonic()
+    result = mlform("run", core_project)
+    assert time.monotonic() - began < 60  # MLflow's own retries took about 4 minutes
+    assert (result.code, result.out) == (1, "")
+    assert result.err.startswith(f"error: MLflow tracking backend at `{uri}`: cannot connect: "), result.err
+    assert "Connection refused" in result.err and "Traceback" not in result.err
+    assert not [name for name in os.environ if name.startswith("MLFLOW_HTTP_REQUEST_")]  # put back
 
 
 @pytest.mark.parametrize(("value", "message"), [

@@ -55,3 +55,14 @@ def test_a_run_is_visible_through_the_mlflow_server(core_project: Path, mlform, 
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # MLflow accepts None: unset
     rows = pd.read_csv(core_project.parent / "data" / "iris.csv").drop(columns="species")
     assert list(loaded.predict(rows)) == list(staged.model.predict(rows))
+
+
+def test_a_secret_uri_with_a_password_is_never_printed(core_project: Path, mlform, edit_spec, server: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEAM_MLFLOW_URI", server.replace("http://", "http://trainer:hunter2-pw@", 1))
+    edit_spec(core_project, lambda d: d.update(secrets={"mlflow": {"env": "TEAM_MLFLOW_URI"}},
+                                               tracking={"backend": "mlflow", "uri": {"secret": "mlflow"}}))
+    result = mlform("run", core_project)
+    assert result.code == 0, result.err
+    assert "registered `iris-classifier` version 1" in result.out
+    assert "hunter2-pw" not in result.out + result.err  # MLflow printed links to the run with the URI in them

@@ -97,3 +97,28 @@ def test_a_backend_url_secret_that_cannot_be_read_stops_the_command_before_it_wr
         1, f"error: `state.backend.url`: secret `state_db` {cause}")
     assert "Traceback" not in result.out + result.err
     assert sorted(root.rglob("*")) == before
+
+
+@pytest.mark.parametrize(("value", "got"), [
+    ("host=db.internal dbname=mlform password=hunter2", "no URL"),  # libpq's key=value form
+    ("postgresql+psycopg://ml:hunter2@db.internal/mlform", "a `postgresql+psycopg://` URL"),  # SQLAlchemy's form
+    ("s3://ml-state/hunter2", "a `s3://` URL"),
+], ids=["keywords", "sqlalchemy", "another-kind"])
+@pytest.mark.parametrize("command", [["run", "."], ["apply", ".", "--env", "dev", "--yes"], ["state", "list", "."]])
+def test_a_postgres_backend_whose_secret_holds_no_postgres_url_is_refused_without_echoing_it(
+        iris_project: Path, mlform, edit_spec, monkeypatch: pytest.MonkeyPatch, command: list[str],
+        value: str, got: str) -> None:
+    monkeypatch.setenv("STATE_DB_URL", value)
+    secret = {"env": "STATE_DB_URL", "kubernetes": {"secret": "state", "key": "url"}}
+    edit_spec(iris_project, lambda d: d.update(secrets={"state_db": secret},
+                                               state={"backend": {"kind": "postgres", "url": {"secret": "state_db"}}}))
+    root = iris_project.parent
+    before = sorted(root.rglob("*"))
+
+    result = mlform(*command, cwd=root)
+
+    assert (result.code, result.err.strip().splitlines()[-1]) == (
+        1, f"error: `state.backend.url`: secret `state_db` (environment variable `STATE_DB_URL`) holds {got}; "
+           "`kind: postgres` needs postgresql://USER@HOST:PORT/DB")
+    assert "hunter2" not in result.out + result.err and "Traceback" not in result.out + result.err
+    assert sorted(root.rglob("*")) == before  # no state folder named after the value
