@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -160,3 +162,15 @@ def test_a_syntax_error_in_a_module_is_located_in_that_file(project: Path) -> No
     (project.parent / "steps" / "metrics.py").write_text("def wrong_share(y_true, y_pred)\n    return 0\n")
     _, diagnostics = validate_file(project)
     assert [d.message for d in diagnostics] == ["`steps/metrics.py:1:32`: expected ':'"]
+
+
+def test_a_preprocessing_function_is_used_with_an_estimator_class(project: Path, run_mlform: Callable[..., Any]) -> None:
+    from mlform.runtime.registry.models import registry_for
+
+    text = project.read_text().replace('estimator_function: "steps.train:estimator"',
+                                       "estimator: sklearn.linear_model.LogisticRegression")
+    project.write_text(text.replace("params: {C: 0.5}", "params: {C: 0.5, max_iter: 5000}"))
+    result = run_mlform("run", project)
+    assert result.code == 0, result.err
+    model = registry_for(load_spec(project)).load("wine", 1).model
+    assert [type(step).__name__ for _, step in model.steps] == ["StandardScaler", "LogisticRegression"]
