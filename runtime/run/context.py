@@ -140,9 +140,12 @@ class Context:
         return self.registered[(name, version)]
 
     def run_step(self, job: Job) -> dict[str, Any]:
-        """Run `job` with the action of its step kind."""
+        """Run `job` with the action of its step kind, the spec's folder first on `sys.path` (a model pickled with
+        the project's own classes, e.g. a `preprocessing_function`'s transformer, imports them from there)."""
         from mlform.runtime.steps.actions import ACTIONS
+        from mlform.runtime.steps.usercode import use_project
 
+        use_project(self.spec.root)
         return ACTIONS[job.step.kind](job)
 
 

@@ -40,16 +40,26 @@ def use_project(root: Path) -> None:
         sys.path.insert(0, entry)
 
 
-def _forget_stale(module: str, file: Path) -> None:
+def _under(module: object, root: Path) -> bool:
+    """Whether the loaded `module` (a file, or a namespace package's folders) comes from the folder `root`."""
+    origin = getattr(module, "__file__", None)
+    places = [origin] if origin else list(getattr(module, "__path__", []))
+    return bool(places) and all(Path(p).resolve().is_relative_to(root.resolve()) for p in places)
+
+
+def _forget_stale(module: str, file: Path, root: Path) -> None:
     """Drop `module`, its packages and submodules from `sys.modules` when they come from another file or an older
-    version of this one."""
+    version of this one. Modules of the same package already loaded from `root` stay, so a class a model holds is
+    the one pickling finds."""
     loaded = sys.modules.get(module)
-    origin = getattr(loaded, "__file__", None)
-    stamp = file.stat().st_mtime_ns
-    if loaded is not None and origin and Path(origin).resolve() == file.resolve() and \
-            getattr(loaded, "__mlform_stamp__", None) == stamp:
-        return
     top = module.split(".")[0]
+    if loaded is None:
+        package = sys.modules.get(top)
+        if package is None or _under(package, root):
+            return
+    elif _under(loaded, root) and Path(loaded.__file__ or "").resolve() == file.resolve() and \
+            getattr(loaded, "__mlform_stamp__", file.stat().st_mtime_ns) == file.stat().st_mtime_ns:
+        return
     for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
         del sys.modules[name]
     importlib.invalidate_caches()
@@ -62,7 +72,7 @@ def load_function(ref: str, root: Path, where: str) -> Callable[..., Any]:
     try:
         if file is not None:
             use_project(root)
-            _forget_stale(module_name, file)
+            _forget_stale(module_name, file, root)
             module = importlib.import_module(module_name)
             module.__mlform_stamp__ = file.stat().st_mtime_ns  # type: ignore[attr-defined]
         else:

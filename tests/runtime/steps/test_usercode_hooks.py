@@ -4,6 +4,8 @@ are fingerprinted by their source files, are checked without running at validate
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -174,3 +176,31 @@ def test_a_preprocessing_function_is_used_with_an_estimator_class(project: Path,
     assert result.code == 0, result.err
     model = registry_for(load_spec(project)).load("wine", 1).model
     assert [type(step).__name__ for _, step in model.steps] == ["StandardScaler", "LogisticRegression"]
+
+
+def test_a_model_holding_a_project_class_loads_in_a_new_process(project: Path) -> None:
+    (project.parent / "steps" / "transform.py").write_text(textwrap.dedent("""
+        from sklearn.base import BaseEstimator, TransformerMixin
+
+        class Doubler(BaseEstimator, TransformerMixin):
+            def fit(self, X, y=None):
+                return self
+
+            def transform(self, X):
+                return X * 2
+
+        def scaler():
+            return Doubler()
+    """))
+    mlform = [str(Path(sys.executable).with_name("mlform"))]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*mlform, *args], cwd=project.parent.parent, capture_output=True, text=True, timeout=300)
+
+    assert cli("run", str(project)).returncode == 0
+    rerun = cli("run", str(project), "--step", "monitor", "--force")  # loads the registered model, trains nothing
+    assert rerun.returncode == 0, rerun.stderr
+    scored = cli("predict", str(project), "--model", "wine@1", "--input", str(project.parent / "data" / "a.csv"),
+                 "--output", str(project.parent / "out.csv"))
+    assert scored.returncode == 0, scored.stderr
+    assert len((project.parent / "out.csv").read_text().splitlines()) == 90
