@@ -71,7 +71,8 @@ class Run:
         self.snapshots: dict[str, Snapshot] = snapshots(self.graph, spec.root)
         self.record_key = record_key(spec.name, spec.env, spec.path)
         self.outputs: dict[str, Output] = self.store.find(self.fingerprints)  # shared ones fetched when needed
-        self.reasons = step_reasons(self.snapshots, load_record(self.backend, self.record_key), self.outputs)
+        self.record = load_record(self.backend, self.record_key)
+        self.reasons = step_reasons(self.snapshots, self.record, self.outputs)
         if "promote" in self.steps and not self.reasons["promote"]:
             from mlform.runtime.registry.promotion import pin_reason
 
@@ -226,6 +227,9 @@ def run_steps(run: Run, todo: Collection[str], shown: Collection[str], reporter:
             else:
                 output = run.materialize(step_id) if step_id in fetch else run.outputs[step_id]  # the caller reads it
                 outcome = StepRun(step_id, "cached", [], output.fingerprint, 0.0, output.values, output.dir)
+                if run.record.get(step_id, {}).get("fingerprint") != output.fingerprint:
+                    # output another environment made: recorded for this one, so its next change says what moved
+                    save_step(run.backend, run.record_key, step_id, run.snapshots[step_id].to_json())
             result.steps[step_id] = outcome
             if reporter:
                 reporter.finish(outcome)
