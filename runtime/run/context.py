@@ -101,7 +101,9 @@ class Context:
                 if name not in self.fetched:
                     self.fetched[name] = read_source(name, source, self.spec.pipeline, self.spec.root)
             except MlformError as exc:
-                raise StepError(f"ingest.{name}", str(exc)) from None
+                from .failures import failure_location
+
+                raise StepError(f"ingest.{name}", str(exc), location=failure_location(self.spec, exc)) from None
             return frame_digest(self.fetched[name])
 
         return digest

@@ -145,10 +145,10 @@ class Run:
             try:
                 values = self.context.run_step(job)
             except Exception as exc:  # estimator and library code may raise anything: put it in words, stop
-                from .failures import describe_failure
+                from .failures import describe_failure, failure_location
 
                 step = self.steps[step_id]
-                error = describe_failure(step_id, step.kind, self.spec.pipeline, self.outputs, exc)
+                error = describe_failure(step_id, step.kind, self.spec.pipeline, self.outputs, exc, self.spec.root)
                 cause = exc
             else:
                 seconds = time.perf_counter() - started
@@ -156,7 +156,7 @@ class Run:
                 save_step(self.backend, self.record_key, step_id, self.snapshots[step_id].to_json())
                 return StepRun(step_id, "ran", self.reasons[step_id], fingerprint, seconds, values, folder)
         return StepRun(step_id, "failed", self.reasons[step_id], fingerprint, time.perf_counter() - started,
-                       error=error, cause=cause)
+                       error=error, cause=cause, location=failure_location(self.spec, cause))
 
 
 def _track(tracker: Tracker, run_id: str, outcome: StepRun) -> None:
@@ -247,6 +247,7 @@ def run_steps(run: Run, todo: Collection[str], shown: Collection[str], reporter:
         if mirror:
             mirror.finish(status)
     if failed:
-        raise StepError(failed.id, failed.error or "unknown error") from failed.cause  # `--debug` shows the cause
+        # `--debug` shows the cause
+        raise StepError(failed.id, failed.error or "unknown error", location=failed.location) from failed.cause
     result.file_stats = run.file_stats()
     return result

@@ -25,6 +25,7 @@ class StepRun:
     dir: Path | None = None
     error: str | None = None
     cause: Exception | None = field(default=None, repr=False, compare=False)  # what a failed step raised
+    location: str | None = None  # `file:line:col` of the spec key a failed step failed on, when known
 
 
 @dataclass

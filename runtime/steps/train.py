@@ -46,11 +46,12 @@ def _from_functions(model: ModelSpec, root: Path) -> Pipeline:
     estimator = call_user(ref, root, "model.estimator_function", **model.params)
     if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
         raise TrainError(f"`model.estimator_function: {ref}` returned {type(estimator).__name__}, "
-                         "not an estimator with `fit` and `predict`")
+                         "not an estimator with `fit` and `predict`", key="model.estimator_function")
     task = "classification" if is_classifier(estimator) else "regression" if is_regressor(estimator) else None
     if task is not None and task != model.task:
         raise TrainError(f"`model.estimator_function: {ref}` returned a {task} estimator "
-                         f"(`{type(estimator).__name__}`), but `model.task` is {model.task}")
+                         f"(`{type(estimator).__name__}`), but `model.task` is {model.task}",
+                         key="model.estimator_function")
     _check_transformer(model, transformer)
     return Pipeline([("preprocess", transformer or "passthrough"), ("model", estimator)])
 
@@ -59,7 +60,8 @@ def _check_transformer(model: ModelSpec, transformer: Any) -> None:
     """TrainError unless what `preprocessing_function` returned is None or a transformer."""
     if transformer is not None and not (hasattr(transformer, "fit") and hasattr(transformer, "transform")):
         raise TrainError(f"`model.preprocessing_function: {model.preprocessing_function}` returned "
-                         f"{type(transformer).__name__}, not a transformer with `fit` and `transform`")
+                         f"{type(transformer).__name__}, not a transformer with `fit` and `transform`",
+                         key="model.preprocessing_function")
 
 
 def build_pipeline(model: ModelSpec, root: Path) -> Pipeline:

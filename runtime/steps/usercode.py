@@ -19,7 +19,7 @@ from typing import Any
 from mlform.specs.check.usercode import module_file, split_ref
 from mlform.specs.errors import StepPartError
 
-__all__ = ["UserCodeError", "call_user", "load_function", "use_project"]
+__all__ = ["UserCodeError", "call_user", "load_function", "raised_at", "use_project"]
 
 
 class UserCodeError(StepPartError):
@@ -78,23 +78,29 @@ def load_function(ref: str, root: Path, where: str) -> Callable[..., Any]:
         else:
             module = importlib.import_module(module_name)
     except Exception as exc:  # user code may raise anything while it imports
-        raise UserCodeError(f"`{where}: {ref}`: cannot import `{module_name}`: {_cause(exc, root)}") from exc
+        raise UserCodeError(f"`{where}: {ref}`: cannot import `{module_name}`: {_cause(exc, root)}",
+                            key=where) from exc
     found = getattr(module, function, None)
     if not callable(found):
         shown = _shown(file, root) if file else module_name
-        raise UserCodeError(f"`{where}: {ref}`: `{shown}` defines no function `{function}`")
+        raise UserCodeError(f"`{where}: {ref}`: `{shown}` defines no function `{function}`", key=where)
     return found
+
+
+def raised_at(exc: BaseException, root: Path) -> str:
+    """` (at file:line)`, the innermost line of `exc`'s traceback in a file of the project `root`; else empty."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" (at {_shown(exc.filename, root)}:{exc.lineno})"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve().is_relative_to(
+        root.resolve())]
+    return f" (at {_shown(frames[-1].filename, root.resolve())}:{frames[-1].lineno})" if frames else ""
 
 
 def _cause(exc: BaseException, root: Path) -> str:
     """`Type: text (at file:line)`, the line being the innermost one in a file of the project."""
     text = str(exc).strip().splitlines()
     head = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-    if isinstance(exc, SyntaxError) and exc.filename:
-        return f"{head} (at {_shown(exc.filename, root)}:{exc.lineno})"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve().is_relative_to(
-        root.resolve())]
-    return f"{head} (at {_shown(frames[-1].filename, root.resolve())}:{frames[-1].lineno})" if frames else head
+    return head + raised_at(exc, root)
 
 
 def call_user(ref: str, root: Path, where: str, *args: Any, **kwargs: Any) -> Any:
@@ -108,4 +114,4 @@ def call_user(ref: str, root: Path, where: str, *args: Any, **kwargs: Any) -> An
         code = getattr(fn, "__code__", None)
         defined = f" ({_shown(code.co_filename, root.resolve())}:{code.co_firstlineno})" if code else ""
         name = split_ref(ref)[1]
-        raise UserCodeError(f"`{where}: {ref}`: `{name}`{defined} raised {_cause(exc, root)}") from exc
+        raise UserCodeError(f"`{where}: {ref}`: `{name}`{defined} raised {_cause(exc, root)}", key=where) from exc

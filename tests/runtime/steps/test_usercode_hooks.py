@@ -166,7 +166,8 @@ def test_a_syntax_error_in_a_module_is_located_in_that_file(project: Path) -> No
     assert [d.message for d in diagnostics] == ["`steps/metrics.py:1:32`: expected ':'"]
 
 
-def test_a_preprocessing_function_is_used_with_an_estimator_class(project: Path, run_mlform: Callable[..., Any]) -> None:
+def test_a_preprocessing_function_is_used_with_an_estimator_class(project: Path,
+                                                                  run_mlform: Callable[..., Any]) -> None:
     from mlform.runtime.registry.models import registry_for
 
     text = project.read_text().replace('estimator_function: "steps.train:estimator"',
@@ -204,3 +205,39 @@ def test_a_model_holding_a_project_class_loads_in_a_new_process(project: Path) -
                  "--output", str(project.parent / "out.csv"))
     assert scored.returncode == 0, scored.stderr
     assert len((project.parent / "out.csv").read_text().splitlines()) == 90
+
+
+@pytest.mark.parametrize(("module", "code", "expected"), [
+    ("ingest.py", "import nosuchpkg\n\ndef load(file_path):\n    return None\n\nload_all = load\n",
+     "mlform.yaml:7:36: error: step `ingest.live` failed: `data.sources.live.function: steps.ingest.load_all`: "
+     "cannot import `steps.ingest`: ModuleNotFoundError: No module named 'nosuchpkg' (at steps/ingest.py:1)"),
+    ("ingest.py", "import pandas as pd\n\ndef load(file_path):\n    return [file_path]\n\n"
+                  "def load_all():\n    return pd.DataFrame()\n",
+     "mlform.yaml:6:37: error: step `ingest.train` failed: `data.sources.train.function: steps.ingest:load` "
+     "returned list, not a pandas DataFrame"),
+    ("ingest.py", "import pandas as pd\n\ndef load(file_path):\n    return pd.read_csv(file_path)\n\n"
+                  "def load_all():\n    pd.DataFrame()\n",  # forgot to return the frame
+     "mlform.yaml:7:36: error: step `ingest.live` failed: `data.sources.live.function: steps.ingest.load_all` "
+     "returned NoneType, not a pandas DataFrame"),
+    ("train.py", "def estimator(C):\n    return {}['solver']\n",
+     "mlform.yaml:13:23: error: step `train` failed: `model.estimator_function: steps.train:estimator`: "
+     "`estimator` (steps/train.py:1) raised KeyError: 'solver' (at steps/train.py:2)"),
+    ("transform.py", "def scaler():\n    return 'scaler'\n",
+     "mlform.yaml:16:27: error: step `train` failed: `model.preprocessing_function: steps.transform:scaler` "
+     "returned str, not a transformer with `fit` and `transform`"),
+    ("metrics.py", "def wrong_share(y_true, y_pred):\n    return 'high'\n",
+     "mlform.yaml:20:37: error: step `evaluate` failed: `evaluation.custom_metrics.0.function: "
+     "steps.metrics:wrong_share` returned str, not a number"),
+    ("transform.py", "from sklearn.base import BaseEstimator, TransformerMixin\n\n"
+                     "class Broken(BaseEstimator, TransformerMixin):\n    def fit(self, X, y=None):\n"
+                     "        raise RuntimeError('no fit today')\n\n    def transform(self, X):\n        return X\n\n"
+                     "def scaler():\n    return Broken()\n",
+     "error: step `train` failed: `model.estimator_function: steps.train:estimator`: fit raised RuntimeError: "
+     "no fit today (at steps/transform.py:5)"),
+])
+def test_a_failing_hook_is_reported_at_its_spec_line_and_its_code(project: Path, run_mlform: Callable[..., Any],
+                                                                  module: str, code: str, expected: str) -> None:
+    (project.parent / "steps" / module).write_text(code)
+    result = run_mlform("run", "mlform.yaml", cwd=project.parent)
+    assert result.code == 1
+    assert result.err.splitlines() == [expected]
