@@ -90,8 +90,9 @@ class Run:
         """The graph's step fingerprints."""
         return self.graph.fingerprints
 
-    def plan(self, selected: list[str], force: bool, upstream: Upstream) -> list[str]:
-        """The steps to execute, in order; fails when `require`d upstream output is missing."""
+    def plan(self, selected: list[str], force: bool, upstream: Upstream, forced_by: str = "--force") -> list[str]:
+        """The steps to execute, in order; fails when `require`d upstream output is missing. Steps `force`d say
+        `forced (<forced_by>)`."""
         ancestors = self.graph.upstream(selected) - set(selected)
         missing = [a for a in self.steps if a in ancestors and a not in self.outputs]
         if missing and upstream == "require":
@@ -101,7 +102,7 @@ class Run:
         todo = {s for s in selected if force or self.reasons[s]} | set(missing)
         if force:
             for step_id in selected:
-                self.reasons[step_id] = ["forced (--force)"]
+                self.reasons[step_id] = [f"forced ({forced_by})"]
         return [s for s in self.steps if s in todo]
 
     def file_stats(self) -> dict[str, list[Any] | None]:
@@ -183,20 +184,22 @@ def _mlflow_run(run: Run, run_id: str, todo: Collection[str]) -> MlflowRun | Non
 
 def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, force: bool = False,
                  upstream: Upstream = "require", reporter: Reporter | None = None,
-                 journal: Journal | None = None) -> RunResult:
+                 journal: Journal | None = None, forced_by: str = "--force") -> RunResult:
     """Run `steps` of `spec` (all when None), reusing complete outputs; raise StepError naming the first failure.
 
     `upstream="require"` fails when an upstream step of a selected one has no output for the current
-    fingerprint; `upstream="run"` runs such steps first. `force` re-runs the selected steps even when cached.
+    fingerprint; `upstream="run"` runs such steps first. `force` re-runs the selected steps even when cached,
+    giving `forced_by` as the reason.
     The registry changes go to `journal`, whose owner audits them; without one, the run audits its own
     alias moves as a `run`.
     """
     if journal is None:
         with Journal("run").auditing(spec) as own:
-            return run_pipeline(spec, steps, force=force, upstream=upstream, reporter=reporter, journal=own)
+            return run_pipeline(spec, steps, force=force, upstream=upstream, reporter=reporter, journal=own,
+                                forced_by=forced_by)
     run = Run(spec, journal)
     selected = _select(run.steps, steps)
-    todo = run.plan(selected, force, upstream)
+    todo = run.plan(selected, force, upstream, forced_by)
     return run_steps(run, todo, {*selected, *todo}, reporter, fetch=selected if steps is not None else ())
 
 
