@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlform.specs.check.usercode import module_file, split_ref
+from mlform.specs.check.usercode import module_file, split_ref, use_project
 from mlform.specs.errors import StepPartError
 
 __all__ = ["UserCodeError", "call_user", "load_function", "raised_at", "use_project"]
@@ -29,15 +29,6 @@ class UserCodeError(StepPartError):
 def _shown(file: str | Path, root: Path) -> str:
     path = Path(file)
     return os.path.relpath(path, root).replace(os.sep, "/") if path.is_relative_to(root) else str(path)
-
-
-def use_project(root: Path) -> None:
-    """Put the spec folder `root` first on `sys.path`, so its modules (and models pickled with them) import."""
-    entry = str(root.resolve())
-    if sys.path[:1] != [entry]:
-        if entry in sys.path:
-            sys.path.remove(entry)
-        sys.path.insert(0, entry)
 
 
 def _under(module: object, root: Path) -> bool:

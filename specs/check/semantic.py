@@ -21,6 +21,7 @@ from mlform.specs.model.base import SecretUse, parse_quantity
 from mlform.specs.model.metrics import Task
 from mlform.specs.model.monitoring_checks import SERVING_LOG
 from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.model.review import Baseline
 from mlform.specs.model.serving_watch import has_row_rule
 from mlform.specs.read.source import KeyPath
 
@@ -35,7 +36,7 @@ from .privacy_check import columns_meta_findings, pii_findings
 from .review_check import review_findings
 from .targets_check import kubernetes_ui_findings
 from .tuning_check import scoring_findings, tuning_findings
-from .usercode import function_findings
+from .usercode import function_findings, module_file, use_project
 
 __all__ = [
     "Finding",
@@ -272,6 +273,17 @@ def _user_functions(s: Sections) -> Iterator[tuple[KeyPath, str]]:
             yield ("evaluation", "custom_metrics", index, "function"), metric.function
 
 
+def _class_paths(s: Sections) -> Iterator[str]:
+    """The import paths of the estimator, transformer and baseline classes the valid sections name."""
+    if "model" in s:
+        if s["model"].estimator:
+            yield s["model"].estimator
+        yield from (step.transformer for step in s["model"].preprocessing)
+    baseline = s["evaluation"].baseline if "evaluation" in s else None
+    if isinstance(baseline, Baseline) and baseline.estimator:
+        yield baseline.estimator
+
+
 def _check_user_functions(s: Sections, root: Path) -> Iterator[Finding]:
     for path, ref in _user_functions(s):
         yield from function_findings(path, ref, root)
@@ -307,6 +319,8 @@ def check_sections(sections: Sections, root: Path, require_data: bool = False) -
     Data files are read only as far as their header or schema; with `require_data` (plan, apply) a missing
     training file is an error, not a warning.
     """
+    if any(module_file(root, path.rpartition(".")[0]) for path in _class_paths(sections)):
+        use_project(root)  # a class of the project's own modules imports from the spec's folder, as training does
     found = [finding for needs, check in _CHECKS if all(n in sections for n in needs) for finding in check(sections)]
     found.extend(_check_user_functions(sections, root))
     if "evaluation" in sections:

@@ -11,6 +11,7 @@ import ast
 import functools
 import glob
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from mlform.specs.read.source import KeyPath
 from .explain import did_you_mean
 from .finding import Finding
 
-__all__ = ["code_files", "function_findings", "location_files", "module_file", "split_ref"]
+__all__ = ["code_files", "function_findings", "location_files", "module_file", "split_ref", "use_project"]
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -29,6 +30,15 @@ def split_ref(ref: str) -> tuple[str, str]:
         return module, function
     module, _, function = ref.rpartition(".")
     return module, function
+
+
+def use_project(root: Path) -> None:
+    """Put the spec folder `root` first on `sys.path`, so its modules (and models pickled with them) import."""
+    entry = str(root.resolve())
+    if sys.path[:1] != [entry]:
+        if entry in sys.path:
+            sys.path.remove(entry)
+        sys.path.insert(0, entry)
 
 
 def module_file(root: Path, module: str) -> Path | None:

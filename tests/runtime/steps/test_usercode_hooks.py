@@ -241,3 +241,30 @@ def test_a_failing_hook_is_reported_at_its_spec_line_and_its_code(project: Path,
     result = run_mlform("run", "mlform.yaml", cwd=project.parent)
     assert result.code == 1
     assert result.err.splitlines() == [expected]
+
+
+def test_an_estimator_class_of_the_project_imports_from_its_folder_and_is_fingerprinted(project: Path) -> None:
+    (project.parent / "steps" / "models.py").write_text(textwrap.dedent("""
+        from sklearn.linear_model import LogisticRegression
+
+        class Shrunk(LogisticRegression):
+            def __init__(self, C=0.1, max_iter=5000):
+                super().__init__(C=C, max_iter=max_iter)
+    """))
+    text = project.read_text().replace('estimator_function: "steps.train:estimator"', "estimator: steps.models.Shrunk")
+    project.write_text(text.replace("params: {C: 0.5}", "params: {C: 0.5, max_iterations: 10}"))
+    mlform = [str(Path(sys.executable).with_name("mlform"))]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*mlform, *args, "mlform.yaml"], cwd=project.parent, capture_output=True, text=True,
+                              timeout=300)
+
+    assert cli("validate").stderr.splitlines()[0] == (
+        "mlform.yaml:14:20: error: model.params.max_iterations: `Shrunk` has no parameter `max_iterations`; "
+        "did you mean `max_iter`?")
+    project.write_text(text)
+    assert cli("run").returncode == 0
+    with (project.parent / "steps" / "models.py").open("a") as module:
+        module.write("\nSHRINK = 2\n")
+    planned = cli("plan")
+    assert "`steps/models.py` changed" in next(line for line in planned.stdout.splitlines() if "> train" in line)
