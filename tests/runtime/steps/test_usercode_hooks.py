@@ -129,6 +129,15 @@ def test_plan_names_the_user_code_file_that_changed(project: Path) -> None:
     assert preview(Run(load_spec(project))).steps["split"][1] == ["`steps/split.py` changed"]
 
 
+def test_plan_names_a_data_file_gone_from_a_loader_glob(project: Path, run_mlform: Callable[..., Any]) -> None:
+    assert run_mlform("run", project).code == 0
+    (project.parent / "data" / "b.csv").unlink()
+    planned = run_mlform("plan", project)
+    assert planned.code == 0, planned.err
+    line = next(line for line in planned.out.splitlines() if "> ingest.train" in line)
+    assert line.split(None, 2)[2] == "data `data/b.csv` is no longer read"  # was "a new mlform fingerprint format"
+
+
 def test_a_failing_function_is_named_with_its_file_and_line(project: Path) -> None:
     (project.parent / "steps" / "train.py").write_text(
         "def estimator(C):\n    settings = {}\n    return settings['solver']\n")
