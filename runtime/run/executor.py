@@ -145,7 +145,7 @@ class Run:
                       self.snapshots)
             try:
                 values = self.context.run_step(job)
-            except Exception as exc:  # estimator and library code may raise anything: put it in words, stop
+            except (Exception, SystemExit) as exc:  # estimator, library and user code may raise anything: in words
                 from .failures import describe_failure, failure_location
 
                 step = self.steps[step_id]

@@ -112,7 +112,7 @@ def _cause(exc: BaseException) -> str:
 
 
 def describe_failure(step_id: str, kind: str, pipeline: Pipeline, outputs: Mapping[str, Output],
-                     exc: Exception, root: Path | None = None) -> str:
+                     exc: BaseException, root: Path | None = None) -> str:
     """Why step `step_id` failed, in words: mlform's own message, a missing column, or the spec key and cause
     (with the innermost line of the spec folder `root`'s code it passed through, e.g. a user transformer's)."""
     if isinstance(exc, MlformError):

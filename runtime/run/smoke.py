@@ -34,7 +34,7 @@ def smoke_test(spec: ResolvedSpec, rows: int = SMOKE_ROWS) -> str:
         X, y = frame[list(data.features)], frame[data.target]
         model = fit_pipeline(pipeline.model.model_copy(update={"tuning": None}), X, y, spec.root)
         predicted = model.predict(X.head(5))
-    except Exception as exc:  # every failure is the smoke test's finding, in a run's words
+    except (Exception, SystemExit) as exc:  # every failure is the smoke test's finding, in a run's words
         raise StepError("smoke", describe_failure("train", "train", pipeline, {}, exc, spec.root)) from None
     return f"fitted on {len(X)} rows, predicted {len(predicted)}"
 

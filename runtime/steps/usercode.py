@@ -68,7 +68,7 @@ def load_function(ref: str, root: Path, where: str) -> Callable[..., Any]:
             module.__mlform_stamp__ = file.stat().st_mtime_ns  # type: ignore[attr-defined]
         else:
             module = importlib.import_module(module_name)
-    except Exception as exc:  # user code may raise anything while it imports
+    except (Exception, SystemExit) as exc:  # user code may raise anything while it imports, or call sys.exit
         raise UserCodeError(f"`{where}: {ref}`: cannot import `{module_name}`: {_cause(exc, root)}",
                             key=where) from exc
     found = getattr(module, function, None)
@@ -101,7 +101,7 @@ def call_user(ref: str, root: Path, where: str, *args: Any, **kwargs: Any) -> An
     try:
         with contextlib.chdir(root):
             return fn(*args, **kwargs)
-    except Exception as exc:  # user code may raise anything: name the function, where it is and where it raised
+    except (Exception, SystemExit) as exc:  # user code may raise anything (sys.exit too): name it, where it raised
         code = getattr(fn, "__code__", None)
         defined = f" ({_shown(code.co_filename, root.resolve())}:{code.co_firstlineno})" if code else ""
         name = split_ref(ref)[1]

@@ -228,6 +228,14 @@ def test_a_model_holding_a_project_class_loads_in_a_new_process(project: Path) -
                   "def load_all():\n    pd.DataFrame()\n",  # forgot to return the frame
      "mlform.yaml:7:36: error: step `ingest.live` failed: `data.sources.live.function: steps.ingest.load_all` "
      "returned NoneType, not a pandas DataFrame"),
+    ("train.py", "import sys\n\ndef estimator(C):\n    sys.exit(0)\n",  # a script's habit: silently exited 0
+     "mlform.yaml:13:23: error: step `train` failed: `model.estimator_function: steps.train:estimator`: "
+     "`estimator` (steps/train.py:3) raised SystemExit: 0 (at steps/train.py:4)"),
+    ("transform.py", "import sys\nfrom sklearn.preprocessing import StandardScaler\n\n"
+                     "class Quitter(StandardScaler):\n    def fit(self, X, y=None):\n        sys.exit('stop')\n\n"
+                     "def scaler():\n    return Quitter()\n",
+     "error: step `train` failed: `model.estimator_function: steps.train:estimator`: fit raised SystemExit: stop "
+     "(at steps/transform.py:6)"),
     ("train.py", "def estimator(C):\n    return {}['solver']\n",
      "mlform.yaml:13:23: error: step `train` failed: `model.estimator_function: steps.train:estimator`: "
      "`estimator` (steps/train.py:1) raised KeyError: 'solver' (at steps/train.py:2)"),
