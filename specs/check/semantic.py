@@ -109,7 +109,7 @@ def _check_scoring(s: Sections) -> Iterator[Finding]:
 
 
 def _check_performance_metrics(s: Sections) -> Iterator[Finding]:
-    yield from performance_findings(s["monitoring"], _task(s), s.get("evaluation"))
+    yield from performance_findings(s["monitoring"], _task(s), s["evaluation"])
 
 
 def _check_data(s: Sections) -> Iterator[Finding]:
@@ -297,7 +297,7 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
     (("evaluation",), _check_evaluation),
     (("model",), _check_tuning),
     (("scoring", "data", "registry"), _check_scoring),
-    (("monitoring",), _check_performance_metrics),
+    (("monitoring", "evaluation"), _check_performance_metrics),  # custom metrics are named in `evaluation`
     (("data",), _check_data),
     (("data", "model"), _check_split),
     (("evaluation", "model"), _check_positive_class),

@@ -285,3 +285,13 @@ def test_an_estimator_class_of_the_project_imports_from_its_folder_and_is_finger
         module.write("\nSHRINK = 2\n")
     planned = cli("plan")
     assert "`steps/models.py` changed" in next(line for line in planned.stdout.splitlines() if "> train" in line)
+
+
+def test_a_broken_custom_metric_entry_is_one_error_not_an_unknown_metric_too(project: Path,
+                                                                           run_mlform: Callable[..., Any]) -> None:
+    project.write_text(project.read_text().replace(', greater_is_better: false}', '}'))
+    result = run_mlform("validate", "mlform.yaml", cwd=project.parent)
+    assert result.code == 1
+    assert result.err.splitlines() == [  # monitoring.performance's `wrong_share` is not "unknown" on top of it
+        "mlform.yaml:20:7: error: evaluation.custom_metrics.0: missing required key `greater_is_better`",
+        "1 error found."]
