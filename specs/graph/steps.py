@@ -22,9 +22,11 @@ from mlform.specs.model.review import Baseline
 
 from .libraries import TRAINING_LIBRARIES, lock_files
 
-__all__ = ["QUERY_PREFIX", "SINK_LOG", "STEP_KINDS", "Step", "serving_log_files", "spec_steps"]
+__all__ = ["QUERY_PREFIX", "RESULT_PREFIX", "SINK_LOG", "STEP_KINDS", "Step", "pseudo_source", "serving_log_files",
+           "spec_steps"]
 
-QUERY_PREFIX = "sql:"
+QUERY_PREFIX = "sql:"  # the pseudo-file of a `sql` source, digested by querying
+RESULT_PREFIX = "python:"  # the pseudo-file of a `python` source that reads no file, digested by its result
 SINK_LOG = "serving_log:backend"  # the pseudo-file of a serving log in the state backend, digested by a listing
 STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "promote", "serve", "monitor", "score")
 
@@ -109,6 +111,14 @@ def serving_log_files(spec: ResolvedSpec) -> tuple[Path, ...] | None:
     return tuple(sorted(folder.glob("*.jsonl"))) or (folder / "*.jsonl",)
 
 
+def pseudo_source(filename: str) -> str | None:
+    """The source name of a source's pseudo-file name (`sql:live`, `python:live`); None for another name."""
+    for prefix in (QUERY_PREFIX, RESULT_PREFIX):
+        if filename.startswith(prefix):
+            return filename.removeprefix(prefix)
+    return None
+
+
 def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     """The steps of `spec`, keyed by ID, in a stable dependency-respecting order."""
     p = spec.pipeline
@@ -119,7 +129,8 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     for name, source in data.sources.items():
         path = getattr(source, "path", None)
         code: tuple[Path, ...] = ()
-        query = spec.root / f"{QUERY_PREFIX}{name}"  # a pseudo-file digested by querying
+        # a pseudo-file digested by querying, or by the function's result
+        query = spec.root / f"{QUERY_PREFIX if isinstance(source, SqlSource) else RESULT_PREFIX}{name}"
         if isinstance(source, SqlSource):
             reads: tuple[Path, ...] = (query,)
         elif source.type == "python":

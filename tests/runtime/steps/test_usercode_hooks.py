@@ -295,3 +295,15 @@ def test_a_broken_custom_metric_entry_is_one_error_not_an_unknown_metric_too(pro
     assert result.err.splitlines() == [  # monitoring.performance's `wrong_share` is not "unknown" on top of it
         "mlform.yaml:20:7: error: evaluation.custom_metrics.0: missing required key `greater_is_better`",
         "1 error found."]
+
+
+def test_a_loader_reading_no_file_is_named_as_a_python_source(project: Path, run_mlform: Callable[..., Any]) -> None:
+    graph = run_mlform("graph", project)
+    assert graph.code == 0, graph.err
+    line = next(line for line in graph.out.splitlines() if line.startswith("  ingest.live "))
+    assert line.endswith("python:live (fingerprint: result), queried by plan")  # was `sql:live`, as if it were SQL
+    assert run_mlform("run", project).code == 0
+    (project.parent / "data" / "b.csv").write_text((project.parent / "data" / "a.csv").read_text())
+    planned = run_mlform("plan", project)
+    line = next(line for line in planned.out.splitlines() if "> ingest.live" in line)
+    assert line.split(None, 2)[2] == "data `python:live` changed"
