@@ -116,11 +116,13 @@ class PluginError(MlformError):
 
 
 class StepError(MlformError):
-    """A runtime step failed; `step` names it, `location` (`file:line:col`) the spec line it failed on, if known."""
+    """A runtime step failed; `step` names it, `key` the dotted spec key whose value failed and `location`
+    (`file:line:col`) where that key stands, when known."""
 
-    def __init__(self, step: str, message: str, *, location: str | None = None) -> None:
+    def __init__(self, step: str, message: str, *, location: str | None = None, key: str | None = None) -> None:
         self.step = step
         self.location = location
+        self.key = key
         super().__init__(f"step `{step}` failed: {message}")
 
 

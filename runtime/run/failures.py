@@ -16,6 +16,7 @@ from mlform.runtime.storage.store import Output
 from mlform.specs.check.explain import did_you_mean
 from mlform.specs.errors import MlformError, StepPartError
 from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.read.source import key_path
 
 if TYPE_CHECKING:
     from mlform.specs.loader import ResolvedSpec
@@ -150,5 +151,5 @@ def failure_location(spec: ResolvedSpec, exc: BaseException) -> str | None:
     key = getattr(exc, "key", None) if isinstance(exc, StepPartError) else None
     if not key:
         return None
-    mark = spec.document.mark(tuple(int(part) if part.isdigit() else part for part in key.split(".")))
+    mark = spec.document.mark(key_path(key))
     return f"{spec.display}:{mark.line}:{mark.col}"
