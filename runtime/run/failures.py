@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from mlform.runtime.steps.usercode import raised_at
 from mlform.runtime.storage.store import Output
 from mlform.specs.check.explain import did_you_mean
-from mlform.specs.errors import MlformError, StepPartError
+from mlform.specs.errors import MlformError, StepError
 from mlform.specs.model.pipeline import Pipeline
 from mlform.specs.read.source import key_path
 
@@ -148,7 +148,7 @@ def _hashed_hint(pipeline: Pipeline) -> str | None:
 
 def failure_location(spec: ResolvedSpec, exc: BaseException) -> str | None:
     """`file:line:col` of the spec key a step part failed on (a user function's reference, say), or None."""
-    key = getattr(exc, "key", None) if isinstance(exc, StepPartError) else None
+    key = exc.key if isinstance(exc, StepError) else None
     if not key:
         return None
     mark = spec.document.mark(key_path(key))
