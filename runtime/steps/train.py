@@ -44,8 +44,8 @@ def _from_functions(model: ModelSpec, root: Path) -> Pipeline:
         return Pipeline([("preprocess", transformer or "passthrough"), ("model", estimator)])
     ref = model.estimator_function
     estimator = call_user(ref, root, "model.estimator_function", **model.params)
-    if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
-        raise TrainError(f"`model.estimator_function: {ref}` returned {type(estimator).__name__}, "
+    if isinstance(estimator, type) or not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
+        raise TrainError(f"`model.estimator_function: {ref}` returned {_returned(estimator)}, "
                          "not an estimator with `fit` and `predict`", key="model.estimator_function")
     task = "classification" if is_classifier(estimator) else "regression" if is_regressor(estimator) else None
     if task is not None and task != model.task:
@@ -58,10 +58,17 @@ def _from_functions(model: ModelSpec, root: Path) -> Pipeline:
 
 def _check_transformer(model: ModelSpec, transformer: Any) -> None:
     """TrainError unless what `preprocessing_function` returned is None or a transformer."""
-    if transformer is not None and not (hasattr(transformer, "fit") and hasattr(transformer, "transform")):
+    if transformer is not None and (isinstance(transformer, type) or not (
+            hasattr(transformer, "fit") and hasattr(transformer, "transform"))):
         raise TrainError(f"`model.preprocessing_function: {model.preprocessing_function}` returned "
-                         f"{type(transformer).__name__}, not a transformer with `fit` and `transform`",
+                         f"{_returned(transformer)}, not a transformer with `fit` and `transform`",
                          key="model.preprocessing_function")
+
+
+def _returned(value: Any) -> str:
+    """What a factory returned, in words: `str`, or `the class Ridge` (it must return an instance)."""
+    return f"the class `{value.__name__}` (call it: `{value.__name__}(...)`)" if isinstance(value, type) else \
+        type(value).__name__
 
 
 def build_pipeline(model: ModelSpec, root: Path) -> Pipeline:

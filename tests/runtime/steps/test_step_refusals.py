@@ -210,7 +210,12 @@ def _loader(doc: dict[str, Any]) -> None:
     ("def make():\n    return [[1, 2]]\n", _loader,
      "mlform.yaml:16:17: error: step `ingest.train` failed: `data.sources.train.function: steps.user:make` "
      "returned list, not a pandas DataFrame"),
-], ids=["estimator-not-one", "estimator-of-another-task", "metric-not-a-number", "loader-not-a-frame"])
+    ("from sklearn.tree import DecisionTreeClassifier\n\n\ndef make(**params):\n    return DecisionTreeClassifier\n",
+     _estimator_function,
+     "mlform.yaml:67:23: error: step `train` failed: `model.estimator_function: steps.user:make` returned the class "
+     "`DecisionTreeClassifier` (call it: `DecisionTreeClassifier(...)`), not an estimator with `fit` and `predict`"),
+], ids=["estimator-not-one", "estimator-of-another-task", "metric-not-a-number", "loader-not-a-frame",
+        "estimator-class-not-instance"])
 def test_a_user_function_returning_the_wrong_thing(core_project: Path, mlform, edit_spec, code: str,
                                                    change: Callable[[dict[str, Any]], None], message: str) -> None:
     root = core_project.parent
