@@ -62,6 +62,7 @@ def _subject(step_id: str, kind: str, pipeline: Pipeline) -> tuple[str, str]:
         "promote": ("registry.production", pipeline.registry.production, "promoting"),
         "serve": ("registry.model_name", pipeline.registry.model_name, "serving"),
         "monitor": ("monitoring.current", pipeline.monitoring.current if pipeline.monitoring else None, "monitoring"),
+        "score": ("scoring.source", pipeline.scoring.source if pipeline.scoring else None, "scoring"),
     }
     key, value, doing = subjects[kind]
     return f"{key}: {_yaml(value)}", doing

@@ -307,3 +307,11 @@ def test_a_loader_reading_no_file_is_named_as_a_python_source(project: Path, run
     planned = run_mlform("plan", project)
     line = next(line for line in planned.out.splitlines() if "> ingest.live" in line)
     assert line.split(None, 2)[2] == "data `python:live` changed"
+
+
+def test_a_score_step_that_raises_is_put_in_words(project: Path, run_mlform: Callable[..., Any]) -> None:
+    project.write_text(project.read_text() + "scoring: {source: live, output: {path: data/a.csv/scores.csv}}\n")
+    result = run_mlform("run", "mlform.yaml", cwd=project.parent)
+    assert result.code == 1
+    assert result.err.splitlines()[-1].startswith(  # was "internal error in mlform: KeyError: 'score'"
+        "error: step `score` failed: `scoring.source: live`: scoring raised FileExistsError: ")
