@@ -334,6 +334,7 @@ def predict(model_ref: str, source: Path, target: Path, chunk_rows: int, env: st
     from mlform.specs.read.overlays import BASE
 
     name, ref = parse_model_ref(model_ref)
+    root = (spec if spec.is_dir() else spec.parent) if spec is not None else None
     version, rows = predict_file(open_registry(spec, env), name, ref, source, target, chunk_rows, env or BASE,
-                                 explain=explain)
+                                 explain=explain, root=root)
     click.echo(f"scored {rows} rows with `{name}` version {version.version} -> {target}")

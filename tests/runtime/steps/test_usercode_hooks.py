@@ -205,7 +205,7 @@ def test_a_model_holding_a_project_class_loads_in_a_new_process(project: Path) -
     mlform = [str(Path(sys.executable).with_name("mlform"))]
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*mlform, *args], cwd=project.parent.parent, capture_output=True, text=True, timeout=300)
+        return subprocess.run([*mlform, *args], cwd=project.parent, capture_output=True, text=True, timeout=300)
 
     assert cli("run", str(project)).returncode == 0
     rerun = cli("run", str(project), "--step", "monitor", "--force")  # loads the registered model, trains nothing
@@ -214,6 +214,12 @@ def test_a_model_holding_a_project_class_loads_in_a_new_process(project: Path) -
                  "--output", str(project.parent / "out.csv"))
     assert scored.returncode == 0, scored.stderr
     assert len((project.parent / "out.csv").read_text().splitlines()) == 90
+    transform = project.parent / "steps" / "transform.py"
+    transform.write_text(transform.read_text().replace("return X * 2", "raise ValueError('no doubling today')"))
+    refused = cli("predict", str(project), "--model", "wine@1", "--input", "data/a.csv", "--output", "out.csv")
+    assert refused.returncode == 1  # was "internal error in mlform: ValueError: ..."
+    assert refused.stderr == ("error: `wine` version 1 cannot score `data/a.csv`: predict raised ValueError: "
+                              "no doubling today (at steps/transform.py:9)\n")
 
 
 @pytest.mark.parametrize(("module", "code", "expected"), [
