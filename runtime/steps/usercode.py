@@ -10,13 +10,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlform.specs.check.usercode import module_file, split_ref, use_project
+from mlform.specs.check.usercode import forget_stale, module_file, split_ref, use_project
 from mlform.specs.errors import StepPartError
 
 __all__ = ["UserCodeError", "call_user", "load_function", "raised_at", "use_project"]
@@ -31,31 +30,6 @@ def _shown(file: str | Path, root: Path) -> str:
     return os.path.relpath(path, root).replace(os.sep, "/") if path.is_relative_to(root) else str(path)
 
 
-def _under(module: object, root: Path) -> bool:
-    """Whether the loaded `module` (a file, or a namespace package's folders) comes from the folder `root`."""
-    origin = getattr(module, "__file__", None)
-    places = [origin] if origin else list(getattr(module, "__path__", []))
-    return bool(places) and all(Path(p).resolve().is_relative_to(root.resolve()) for p in places)
-
-
-def _forget_stale(module: str, file: Path, root: Path) -> None:
-    """Drop `module`, its packages and submodules from `sys.modules` when they come from another file or an older
-    version of this one. Modules of the same package already loaded from `root` stay, so a class a model holds is
-    the one pickling finds."""
-    loaded = sys.modules.get(module)
-    top = module.split(".")[0]
-    if loaded is None:
-        package = sys.modules.get(top)
-        if package is None or _under(package, root):
-            return
-    elif _under(loaded, root) and Path(loaded.__file__ or "").resolve() == file.resolve() and \
-            getattr(loaded, "__mlform_stamp__", file.stat().st_mtime_ns) == file.stat().st_mtime_ns:
-        return
-    for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
-        del sys.modules[name]
-    importlib.invalidate_caches()
-
-
 def load_function(ref: str, root: Path, where: str) -> Callable[..., Any]:
     """The function `ref` (`module:function`), its module looked up under `root` first; UserCodeError if it fails."""
     module_name, function = split_ref(ref)
@@ -63,7 +37,7 @@ def load_function(ref: str, root: Path, where: str) -> Callable[..., Any]:
     try:
         if file is not None:
             use_project(root)
-            _forget_stale(module_name, file, root)
+            forget_stale(module_name, file, root)
             module = importlib.import_module(module_name)
             module.__mlform_stamp__ = file.stat().st_mtime_ns  # type: ignore[attr-defined]
         else:

@@ -26,7 +26,7 @@ from mlform.specs.model.serving_watch import has_row_rule
 from mlform.specs.read.source import KeyPath
 
 from .columns import column_findings
-from .estimators import check_class, estimator_info, estimator_task, import_object
+from .estimators import check_class, estimator_info, estimator_task, import_object, live_info
 from .examples_check import example_findings, reproducible_findings
 from .explain import did_you_mean
 from .finding import Finding, Sections
@@ -36,7 +36,7 @@ from .privacy_check import columns_meta_findings, pii_findings
 from .review_check import review_findings
 from .targets_check import kubernetes_ui_findings
 from .tuning_check import scoring_findings, tuning_findings
-from .usercode import function_findings, module_file, use_project
+from .usercode import forget_stale, function_findings, module_file, use_project
 
 __all__ = [
     "Finding",
@@ -319,8 +319,13 @@ def check_sections(sections: Sections, root: Path, require_data: bool = False) -
     Data files are read only as far as their header or schema; with `require_data` (plan, apply) a missing
     training file is an error, not a warning.
     """
-    if any(module_file(root, path.rpartition(".")[0]) for path in _class_paths(sections)):
-        use_project(root)  # a class of the project's own modules imports from the spec's folder, as training does
+    for module in {path.rpartition(".")[0] for path in _class_paths(sections)}:
+        file = module_file(root, module)
+        if file is not None:  # a class of the project's own modules imports from the spec's folder, as training does
+            use_project(root)
+            if forget_stale(module, file, root):  # another project's module of the same name: not its classes
+                estimator_info.cache_clear()
+                live_info.cache_clear()
     found = [finding for needs, check in _CHECKS if all(n in sections for n in needs) for finding in check(sections)]
     found.extend(_check_user_functions(sections, root))
     if "evaluation" in sections:

@@ -321,3 +321,25 @@ def test_a_score_step_that_raises_is_put_in_words(project: Path, run_mlform: Cal
     assert result.code == 1
     assert result.err.splitlines()[-1].startswith(  # was "internal error in mlform: KeyError: 'score'"
         "error: step `score` failed: `scoring.source: live`: scoring raised FileExistsError: ")
+
+
+def test_two_projects_with_a_steps_package_each_validate_their_own_classes(tmp_path: Path,
+                                                                         run_mlform: Callable[..., Any]) -> None:
+    for name, param in (("a", "shrink"), ("b", "beta")):
+        (tmp_path / name / "steps").mkdir(parents=True)
+        (tmp_path / name / "steps" / "models.py").write_text(textwrap.dedent(f"""
+            from sklearn.linear_model import Ridge
+
+            class Model(Ridge):
+                def __init__(self, alpha=1.0, {param}=0.5):
+                    self.{param} = {param}
+                    super().__init__(alpha=alpha)
+        """))
+        (tmp_path / name / "train.csv").write_text("x,y\n" + "".join(f"{i},{2 * i}\n" for i in range(20)))
+        (tmp_path / name / "mlform.yaml").write_text(
+            f"apiVersion: mlform/v1\nkind: Pipeline\nmetadata: {{name: {name}}}\n"
+            "data: {sources: {train: {type: csv, path: train.csv}}, target: y, features: [x]}\n"
+            f"model: {{estimator: steps.models.Model, params: {{{param}: 0.1}}}}\n"
+            f"evaluation: {{metrics: [rmse]}}\nregistry: {{model_name: {name}}}\n")
+    result = run_mlform("validate", ".", cwd=tmp_path)  # b's `steps.models` is not a's, already imported
+    assert (result.code, result.err) == (0, ""), result.err
