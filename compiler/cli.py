@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> Any:
     except MlformError as exc:
         if session.debug:
             _print_traceback(exc)
-        click.echo(f"error: {exc}", err=True)
+        location = getattr(exc, "location", None)
+        click.echo(f"{location}: error: {exc}" if location else f"error: {exc}", err=True)
         sys.exit(1)
     except Exception as exc:  # a bug or an unforeseen library error: one line, the traceback with --debug
         if session.debug:

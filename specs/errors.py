@@ -116,16 +116,24 @@ class PluginError(MlformError):
 
 
 class StepError(MlformError):
-    """A runtime step failed; `step` names it."""
+    """A runtime step failed; `step` names it, `key` the dotted spec key whose value failed and `location`
+    (`file:line:col`) where that key stands, when known."""
 
-    def __init__(self, step: str, message: str) -> None:
+    def __init__(self, step: str, message: str, *, location: str | None = None, key: str | None = None) -> None:
         self.step = step
+        self.location = location
+        self.key = key
         super().__init__(f"step `{step}` failed: {message}")
 
 
 class StepPartError(StepError):
-    """A part of a step failed; it does not know its step (`step` is empty), the runner names it around it."""
+    """A part of a step failed; it does not know its step (`step` is empty), the runner names it around it.
 
-    def __init__(self, message: str) -> None:
+    `key` is the dotted spec key whose value failed (`data.sources.train.function`), when one did.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
         self.step = ""
+        self.location = None
+        self.key = key
         MlformError.__init__(self, message)

@@ -40,7 +40,7 @@ def _retrain(resolved: ResolvedSpec, reporter: Any, journal: Journal) -> str | N
 
     click.echo(f"on_breach: retrain -> {' -> '.join(_RETRAIN_STEPS)}")
     result = run_pipeline(resolved, list(_RETRAIN_STEPS), force=True, upstream="run", reporter=reporter,
-                          journal=journal)
+                          journal=journal, forced_by="`monitoring.on_breach: retrain`")
     registered = result.steps["register"].values
     if registered.get("created") is False:
         return f"retraining reproduced version {registered['version']} (identical model bytes)"
@@ -94,9 +94,12 @@ def _monitor(resolved: ResolvedSpec, out: Path | None, journal: Journal, open_pr
     monitoring = resolved.pipeline.monitoring
     assert monitoring is not None  # checked by the command
     # these read the clock or a running server, which no fingerprint covers: never reuse an earlier verdict
-    live = bool(monitoring.max_model_age or monitoring.serving or monitoring.current == SERVING_LOG)
-    step = run_pipeline(resolved, ["monitor"], force=live, upstream="run", reporter=reporter,
-                        journal=journal).steps["monitor"]
+    live = [why for why, on in (("`monitoring.max_model_age` reads the clock", monitoring.max_model_age),
+                                ("`monitoring.serving` reads the server", monitoring.serving),
+                                ("`monitoring.current: serving_log` reads the server's log",
+                                 monitoring.current == SERVING_LOG)) if on]
+    step = run_pipeline(resolved, ["monitor"], force=bool(live), upstream="run", reporter=reporter,
+                        journal=journal, forced_by="; ".join(live)).steps["monitor"]
     values = step.values
     assert step.dir is not None  # the monitor step completed
     reports = _reports(step.dir, values)

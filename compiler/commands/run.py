@@ -45,13 +45,19 @@ def _state_root(spec: Path | None) -> Path:
 
 
 def open_registry(spec: Path | None, env: str | None) -> Registry:
-    """The model registry of `spec` (its `registry.path`, else its state folder's); the current folder's without one."""
+    """The model registry of `spec` (its `registry.path`, else its state folder's); the current folder's without one.
 
+    The spec's folder goes first on `sys.path`, so a model pickled with the project's own classes (a
+    `preprocessing_function`'s transformer, say) loads as it does in a run.
+    """
     from mlform.runtime.registry.models import registry_at, registry_for
+    from mlform.runtime.steps.usercode import use_project
 
     if spec is None:
         return registry_at(_state_root(None))
-    return registry_for(load_resolved(spec, env))
+    resolved = load_resolved(spec, env)
+    use_project(resolved.root)
+    return registry_for(resolved)
 
 
 def _when(seconds: float | None) -> str:
@@ -328,6 +334,7 @@ def predict(model_ref: str, source: Path, target: Path, chunk_rows: int, env: st
     from mlform.specs.read.overlays import BASE
 
     name, ref = parse_model_ref(model_ref)
+    root = (spec if spec.is_dir() else spec.parent) if spec is not None else None
     version, rows = predict_file(open_registry(spec, env), name, ref, source, target, chunk_rows, env or BASE,
-                                 explain=explain)
+                                 explain=explain, root=root)
     click.echo(f"scored {rows} rows with `{name}` version {version.version} -> {target}")

@@ -35,10 +35,11 @@ def _policy(explicit: Path | None) -> tuple[LoadedPolicy | None, list[Diagnostic
 
 
 def _smoke(results: Iterable[tuple[Path, list[Any], list[Any]]], passed: list[str]) -> list[Diagnostic]:
-    """Smoke-test each resolved spec: a line in `passed` for each that trains; a diagnostic at `model` for each
-    that does not, so every format (JSON and annotations too) counts it."""
+    """Smoke-test each resolved spec: a line in `passed` for each that trains; a diagnostic for each that does not
+    (at the user function that failed, else at `model`), so every format (JSON and annotations too) counts it."""
     from mlform.runtime.run.smoke import smoke_test
     from mlform.specs.errors import MlformError
+    from mlform.specs.read.source import key_path
 
     failed = []
     for path, resolved, _ in results:
@@ -46,8 +47,11 @@ def _smoke(results: Iterable[tuple[Path, list[Any], list[Any]]], passed: list[st
             try:
                 passed.append(f"smoke: {path} ({spec.env}): {smoke_test(spec)}")
             except MlformError as exc:
-                mark = spec.document.keys.get(("model",)) or spec.document.mark(("model",))
-                failed.append(Diagnostic(str(path), mark.line, mark.col, "model", f"smoke ({spec.env}): {exc}"))
+                key = getattr(exc, "key", None)  # the user function that failed, at its value; else the model
+                mark = spec.document.mark(key_path(key)) if key else (
+                    spec.document.keys.get(("model",)) or spec.document.mark(("model",)))
+                failed.append(Diagnostic(str(path), mark.line, mark.col, key or "model",
+                                         f"smoke ({spec.env}): {exc}"))
     return failed
 
 

@@ -116,7 +116,9 @@ def _compare(registered: Any, retrained: Any, X: Any) -> tuple[int, float]:
 def reproduce(spec: ResolvedSpec, model: str, ref: str) -> Reproduction:
     """Retrain version `ref` (a number or an alias of the spec's environment) of `model` from its lineage."""
     from mlform.runtime.registry.models import registry_for
+    from mlform.specs.check.usercode import use_project
 
+    use_project(spec.root)  # a model holding the project's own classes imports them from its folder
     loaded = registry_for(spec).load(model, ref, spec.env)
     lineage, label = loaded.version.lineage, f"model `{model}` version {loaded.version.version}"
     commit = lineage.get("git_commit")

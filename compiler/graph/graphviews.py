@@ -16,11 +16,11 @@ FORMATS = ("text", "mermaid", "dot", "json")
 def _measured_by(g: StepGraph, pseudo: str) -> str:
     """How a plan measures the pseudo-file `pseudo`: a `sql` source by its `fingerprint` mode, a `python` source
     that reads no file by its result, the serving log in the state backend by listing its batches."""
-    from mlform.specs.graph.steps import QUERY_PREFIX, SINK_LOG
+    from mlform.specs.graph.steps import SINK_LOG, pseudo_source
 
     if pseudo == SINK_LOG:
         return "listing"
-    source = g.spec.pipeline.data.sources[pseudo.removeprefix(QUERY_PREFIX)]
+    source = g.spec.pipeline.data.sources[pseudo_source(pseudo) or ""]
     return getattr(source, "fingerprint", "result")
 
 

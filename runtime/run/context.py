@@ -17,7 +17,7 @@ from mlform.runtime.storage.store import Output
 from mlform.specs.errors import MlformError, StepError
 from mlform.specs.graph.fingerprint import UNQUERIED, StatCache
 from mlform.specs.graph.pipeline import PipelineGraph, derive_graph
-from mlform.specs.graph.steps import QUERY_PREFIX, SINK_LOG, Step
+from mlform.specs.graph.steps import SINK_LOG, Step, pseudo_source
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.model.data import PythonSource, SqlSource
 
@@ -74,14 +74,15 @@ class Context:
         in the state backend."""
         if path == self.spec.root / SINK_LOG:
             return True
-        if path.parent != self.spec.root or not path.name.startswith(QUERY_PREFIX):
+        name = pseudo_source(path.name)
+        if path.parent != self.spec.root or name is None:
             return False
-        source = self.spec.pipeline.data.sources.get(path.name.removeprefix(QUERY_PREFIX))
+        source = self.spec.pipeline.data.sources.get(name)
         return isinstance(source, SqlSource) or (isinstance(source, PythonSource) and source.path is None)
 
     def data_digest(self, file_digest: Callable[[Path], str], query: bool = True) -> Callable[[Path], str]:
         """A digest function: files through `file_digest`; `sql:<name>` (with `query`) by its statistic query, or
-        by fetching the source once (`fingerprint: result`, and `python` sources that read no file)."""
+        by fetching the source once (`fingerprint: result`, and `python:<name>`, a `python` source reading no file)."""
         from mlform.runtime.steps.ingest import read_source
 
         def digest(path: Path) -> str:
@@ -91,7 +92,7 @@ class Context:
                 return file_digest(path)
             if not query:
                 return UNQUERIED
-            name = path.name.removeprefix(QUERY_PREFIX)
+            name = pseudo_source(path.name) or ""
             source = self.spec.pipeline.data.sources[name]
             try:
                 if isinstance(source, SqlSource) and source.fingerprint == "statistic":
@@ -101,7 +102,9 @@ class Context:
                 if name not in self.fetched:
                     self.fetched[name] = read_source(name, source, self.spec.pipeline, self.spec.root)
             except MlformError as exc:
-                raise StepError(f"ingest.{name}", str(exc)) from None
+                from .failures import failure_location
+
+                raise StepError(f"ingest.{name}", str(exc), location=failure_location(self.spec, exc)) from None
             return frame_digest(self.fetched[name])
 
         return digest
@@ -140,9 +143,12 @@ class Context:
         return self.registered[(name, version)]
 
     def run_step(self, job: Job) -> dict[str, Any]:
-        """Run `job` with the action of its step kind."""
+        """Run `job` with the action of its step kind, the spec's folder first on `sys.path` (a model pickled with
+        the project's own classes, e.g. a `preprocessing_function`'s transformer, imports them from there)."""
         from mlform.runtime.steps.actions import ACTIONS
+        from mlform.runtime.steps.usercode import use_project
 
+        use_project(self.spec.root)
         return ACTIONS[job.step.kind](job)
 
 

@@ -71,7 +71,8 @@ class Run:
         self.snapshots: dict[str, Snapshot] = snapshots(self.graph, spec.root)
         self.record_key = record_key(spec.name, spec.env, spec.path)
         self.outputs: dict[str, Output] = self.store.find(self.fingerprints)  # shared ones fetched when needed
-        self.reasons = step_reasons(self.snapshots, load_record(self.backend, self.record_key), self.outputs)
+        self.record = load_record(self.backend, self.record_key)
+        self.reasons = step_reasons(self.snapshots, self.record, self.outputs)
         if "promote" in self.steps and not self.reasons["promote"]:
             from mlform.runtime.registry.promotion import pin_reason
 
@@ -89,8 +90,9 @@ class Run:
         """The graph's step fingerprints."""
         return self.graph.fingerprints
 
-    def plan(self, selected: list[str], force: bool, upstream: Upstream) -> list[str]:
-        """The steps to execute, in order; fails when `require`d upstream output is missing."""
+    def plan(self, selected: list[str], force: bool, upstream: Upstream, forced_by: str = "--force") -> list[str]:
+        """The steps to execute, in order; fails when `require`d upstream output is missing. Steps `force`d say
+        `forced (<forced_by>)`."""
         ancestors = self.graph.upstream(selected) - set(selected)
         missing = [a for a in self.steps if a in ancestors and a not in self.outputs]
         if missing and upstream == "require":
@@ -100,7 +102,7 @@ class Run:
         todo = {s for s in selected if force or self.reasons[s]} | set(missing)
         if force:
             for step_id in selected:
-                self.reasons[step_id] = ["forced (--force)"]
+                self.reasons[step_id] = [f"forced ({forced_by})"]
         return [s for s in self.steps if s in todo]
 
     def file_stats(self) -> dict[str, list[Any] | None]:
@@ -143,11 +145,11 @@ class Run:
                       self.snapshots)
             try:
                 values = self.context.run_step(job)
-            except Exception as exc:  # estimator and library code may raise anything: put it in words, stop
-                from .failures import describe_failure
+            except (Exception, SystemExit) as exc:  # estimator, library and user code may raise anything: in words
+                from .failures import describe_failure, failure_location
 
                 step = self.steps[step_id]
-                error = describe_failure(step_id, step.kind, self.spec.pipeline, self.outputs, exc)
+                error = describe_failure(step_id, step.kind, self.spec.pipeline, self.outputs, exc, self.spec.root)
                 cause = exc
             else:
                 seconds = time.perf_counter() - started
@@ -155,7 +157,7 @@ class Run:
                 save_step(self.backend, self.record_key, step_id, self.snapshots[step_id].to_json())
                 return StepRun(step_id, "ran", self.reasons[step_id], fingerprint, seconds, values, folder)
         return StepRun(step_id, "failed", self.reasons[step_id], fingerprint, time.perf_counter() - started,
-                       error=error, cause=cause)
+                       error=error, cause=cause, location=failure_location(self.spec, cause))
 
 
 def _track(tracker: Tracker, run_id: str, outcome: StepRun) -> None:
@@ -182,20 +184,22 @@ def _mlflow_run(run: Run, run_id: str, todo: Collection[str]) -> MlflowRun | Non
 
 def run_pipeline(spec: ResolvedSpec, steps: Iterable[str] | None = None, *, force: bool = False,
                  upstream: Upstream = "require", reporter: Reporter | None = None,
-                 journal: Journal | None = None) -> RunResult:
+                 journal: Journal | None = None, forced_by: str = "--force") -> RunResult:
     """Run `steps` of `spec` (all when None), reusing complete outputs; raise StepError naming the first failure.
 
     `upstream="require"` fails when an upstream step of a selected one has no output for the current
-    fingerprint; `upstream="run"` runs such steps first. `force` re-runs the selected steps even when cached.
+    fingerprint; `upstream="run"` runs such steps first. `force` re-runs the selected steps even when cached,
+    giving `forced_by` as the reason.
     The registry changes go to `journal`, whose owner audits them; without one, the run audits its own
     alias moves as a `run`.
     """
     if journal is None:
         with Journal("run").auditing(spec) as own:
-            return run_pipeline(spec, steps, force=force, upstream=upstream, reporter=reporter, journal=own)
+            return run_pipeline(spec, steps, force=force, upstream=upstream, reporter=reporter, journal=own,
+                                forced_by=forced_by)
     run = Run(spec, journal)
     selected = _select(run.steps, steps)
-    todo = run.plan(selected, force, upstream)
+    todo = run.plan(selected, force, upstream, forced_by)
     return run_steps(run, todo, {*selected, *todo}, reporter, fetch=selected if steps is not None else ())
 
 
@@ -226,6 +230,9 @@ def run_steps(run: Run, todo: Collection[str], shown: Collection[str], reporter:
             else:
                 output = run.materialize(step_id) if step_id in fetch else run.outputs[step_id]  # the caller reads it
                 outcome = StepRun(step_id, "cached", [], output.fingerprint, 0.0, output.values, output.dir)
+                if run.record.get(step_id, {}).get("fingerprint") != output.fingerprint:
+                    # output another environment made: recorded for this one, so its next change says what moved
+                    save_step(run.backend, run.record_key, step_id, run.snapshots[step_id].to_json())
             result.steps[step_id] = outcome
             if reporter:
                 reporter.finish(outcome)
@@ -243,6 +250,7 @@ def run_steps(run: Run, todo: Collection[str], shown: Collection[str], reporter:
         if mirror:
             mirror.finish(status)
     if failed:
-        raise StepError(failed.id, failed.error or "unknown error") from failed.cause  # `--debug` shows the cause
+        # `--debug` shows the cause
+        raise StepError(failed.id, failed.error or "unknown error", location=failed.location) from failed.cause
     result.file_stats = run.file_stats()
     return result

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mlform.runtime.steps.usercode import raised_at
 from mlform.runtime.storage.store import Output
 from mlform.specs.check.explain import did_you_mean
-from mlform.specs.errors import MlformError
+from mlform.specs.errors import MlformError, StepError
 from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.read.source import key_path
 
-__all__ = ["describe_failure", "missing_columns"]
+if TYPE_CHECKING:
+    from mlform.specs.loader import ResolvedSpec
+
+__all__ = ["describe_failure", "failure_location", "missing_columns"]
 
 _MAX_CAUSE = 300  # characters of an exception's first line; `--debug` shows all of it
 
@@ -55,6 +62,7 @@ def _subject(step_id: str, kind: str, pipeline: Pipeline) -> tuple[str, str]:
         "promote": ("registry.production", pipeline.registry.production, "promoting"),
         "serve": ("registry.model_name", pipeline.registry.model_name, "serving"),
         "monitor": ("monitoring.current", pipeline.monitoring.current if pipeline.monitoring else None, "monitoring"),
+        "score": ("scoring.source", pipeline.scoring.source if pipeline.scoring else None, "scoring"),
     }
     key, value, doing = subjects[kind]
     return f"{key}: {_yaml(value)}", doing
@@ -106,8 +114,9 @@ def _cause(exc: BaseException) -> str:
 
 
 def describe_failure(step_id: str, kind: str, pipeline: Pipeline, outputs: Mapping[str, Output],
-                     exc: Exception) -> str:
-    """Why step `step_id` failed, in words: mlform's own message, a missing column, or the spec key and cause."""
+                     exc: BaseException, root: Path | None = None) -> str:
+    """Why step `step_id` failed, in words: mlform's own message, a missing column, or the spec key and cause
+    (with the innermost line of the spec folder `root`'s code it passed through, e.g. a user transformer's)."""
     if isinstance(exc, MlformError):
         return str(exc).removeprefix(f"step `{step_id}` failed: ")
     if isinstance(exc, KeyError):
@@ -116,7 +125,7 @@ def describe_failure(step_id: str, kind: str, pipeline: Pipeline, outputs: Mappi
             return "; ".join(missing)
     line, doing = _subject(step_id, kind, pipeline)
     cause = _cause(exc)
-    message = f"`{line}`: {doing} raised {cause}"
+    message = f"`{line}`: {doing} raised {cause}{raised_at(exc, root) if root is not None else ''}"
     hint = next((h for pattern, h in _HINTS if pattern.search(cause)), None)
     if hint is _HINTS[1][1]:
         hint = _hashed_hint(pipeline) or hint
@@ -136,3 +145,12 @@ def _hashed_hint(pipeline: Pipeline) -> str | None:
     return (f"{names} is hashed by `data.pii` (`action: hash`), so the model gets text, whatever the column held: "
             "encode it in `model.preprocessing` (e.g. `sklearn.preprocessing.OneHotEncoder` with "
             "`handle_unknown: ignore`), or drop it from `data.features`")
+
+
+def failure_location(spec: ResolvedSpec, exc: BaseException) -> str | None:
+    """`file:line:col` of the spec key a step part failed on (a user function's reference, say), or None."""
+    key = exc.key if isinstance(exc, StepError) else None
+    if not key:
+        return None
+    mark = spec.document.mark(key_path(key))
+    return f"{spec.display}:{mark.line}:{mark.col}"

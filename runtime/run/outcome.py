@@ -24,7 +24,8 @@ class StepRun:
     values: dict[str, Any] = field(default_factory=dict)
     dir: Path | None = None
     error: str | None = None
-    cause: Exception | None = field(default=None, repr=False, compare=False)  # what a failed step raised
+    cause: BaseException | None = field(default=None, repr=False, compare=False)  # what a failed step raised
+    location: str | None = None  # `file:line:col` of the spec key a failed step failed on, when known
 
 
 @dataclass

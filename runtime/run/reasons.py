@@ -126,12 +126,14 @@ def _changed(current: Snapshot, previous: Snapshot) -> list[str]:
             reasons.append(f"data `{file}` is new")
         elif old != digest:
             reasons.append(f"data `{file}` {statistic_change(old, digest) or 'changed'}")
+    reasons.extend(f"data `{file}` is no longer read" for file in previous.data if file not in current.data)
     for file, digest in current.code.items():
         old = previous.code.get(file)
         if digest == "missing":
             reasons.append(f"`{file}` is missing")
         elif old != digest:
             reasons.append(f"`{file}` changed" if old else f"`{file}` is new")
+    reasons.extend(f"`{file}` is no longer used" for file in previous.code if file not in current.code)
     reasons.extend(_library_changes(current.libraries, previous.libraries))
     reasons.extend(f"upstream `{need}` changed" for need, fp in current.upstream.items()
                    if previous.upstream.get(need) != fp)

@@ -94,10 +94,25 @@ def write_chunks(chunks: Iterator[pd.DataFrame], path: Path, fmt: str) -> int:
     return rows
 
 
+def _predicted(model: Any, features: pd.DataFrame, version: ModelVersion, source: Path, root: Path | None) -> Any:
+    """The model's predictions; PredictError, naming the project's line it raised at (under `root`), if it raises."""
+    from mlform.runtime.steps.usercode import raised_at
+
+    try:
+        return model.predict(features)
+    except (Exception, SystemExit) as exc:  # the model runs the project's code too (a transformer class)
+        text = (str(exc).strip().splitlines() or [""])[0]
+        where = raised_at(exc, root) if root is not None else ""
+        raise PredictError(f"`{version.name}` version {version.version} cannot score `{source}`: predict raised "
+                           f"{type(exc).__name__}{': ' + text if text else ''}{where}") from exc
+
+
 def predict_file(registry: Registry, name: str, ref: int | str, source: Path, target: Path,
-                 chunk_rows: int = CHUNK_ROWS, env: str = BASE, *, explain: bool = False) -> tuple[ModelVersion, int]:
+                 chunk_rows: int = CHUNK_ROWS, env: str = BASE, *, explain: bool = False,
+                 root: Path | None = None) -> tuple[ModelVersion, int]:
     """Score `source` into `target` (input columns plus `prediction`, and a JSON `explanation` with `explain`), chunk
-    by chunk, with version `ref` (a number or an alias of environment `env`); returns (version, rows)."""
+    by chunk, with version `ref` (a number or an alias of environment `env`); returns (version, rows). A model
+    that raises is a PredictError naming the line of the project folder `root` it raised at."""
     _format(source, "--input")
     out_fmt = _format(target, "--output")
     if not source.is_file():
@@ -107,7 +122,7 @@ def predict_file(registry: Registry, name: str, ref: int | str, source: Path, ta
     def scored() -> Iterator[pd.DataFrame]:
         for chunk in _chunks(source, chunk_rows):
             features = check_signature(chunk, loaded.version)
-            out = chunk.assign(prediction=loaded.model.predict(features))
+            out = chunk.assign(prediction=_predicted(loaded.model, features, loaded.version, source, root))
             if explain:
                 import orjson
 

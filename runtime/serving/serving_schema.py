@@ -121,7 +121,8 @@ class Signature:
             raise HttpError(422, "the body must be a JSON object with `records` or `columns`")
         unknown = [k for k in request if k not in ("records", "columns", "probabilities")]
         if unknown:
-            raise HttpError(422, f"unknown key `{unknown[0]}`; expected `records` or `columns`, and `probabilities`")
+            raise HttpError(422, f"unknown key `{unknown[0]}`; expected `records` or `columns`, and optionally "
+                                 "`probabilities` or `explain`")
         if ("records" in request) == ("columns" in request):
             raise HttpError(422, "give exactly one of `records` or `columns`")
         want_proba = request.get("probabilities", False)
@@ -192,14 +193,16 @@ class Signature:
             raise HttpError(422, "`columns` must be an object of arrays")
         if columns.keys() != self._wanted(columns):
             self._columns_of(columns, "`columns`", columns)
-        lengths = set()
+        lengths: dict[str, int] = {}
         for name, values in columns.items():
             if type(values) is not list:
                 raise HttpError(422, f"`columns.{name}` must be an array, not {_json_type(values)}")
-            lengths.add(len(values))
-        if len(lengths) > 1:
-            raise HttpError(422, f"the arrays in `columns` differ in length ({', '.join(map(str, sorted(lengths)))})")
-        rows = lengths.pop()
+            lengths[name] = len(values)
+        (first, rows), *rest = lengths.items()
+        odd = next(((name, size) for name, size in rest if size != rows), None)
+        if odd is not None:
+            raise HttpError(422, f"`columns.{odd[0]}` has {odd[1]} values but `columns.{first}` has {rows}: the arrays "
+                                 "in `columns` differ in length")
         self._rows(rows, "columns")
         return columns, rows, lambda c, i: f"`columns.{c}[{i}]`"
 

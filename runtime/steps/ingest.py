@@ -129,9 +129,9 @@ def _read_python(name: str, source: PythonSource, root: Path) -> pd.DataFrame:
         frames = [call_user(source.function, root, where, str(file),
                             *((source.format or file.suffix.lstrip("."),) if two else ()), **source.args)
                   for file in files]
-    wrong = next((f for f in frames if not isinstance(f, pd.DataFrame)), None)
-    if wrong is not None:
-        raise IngestError(f"`{where}: {source.function}` returned {type(wrong).__name__}, not a pandas DataFrame")
+    wrong = [type(f).__name__ for f in frames if not isinstance(f, pd.DataFrame)]  # None: a loader without `return`
+    if wrong:
+        raise IngestError(f"`{where}: {source.function}` returned {wrong[0]}, not a pandas DataFrame", key=where)
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return apply_dtypes(frame, source.dtypes, f"data.sources.{name}.dtypes")
 

@@ -28,7 +28,7 @@ from mlform.specs.check.estimators import import_object
 from mlform.specs.model.metrics import METRICS, Metric
 
 from .metric_functions import Outputs
-from .usercode import call_user
+from .usercode import UserCodeError, call_user
 
 __all__ = ["compute_metrics"]
 
@@ -54,13 +54,13 @@ def _check(names: Sequence[str], model: Any, X: pd.DataFrame, y: pd.Series, tabl
 def _value(metric: Metric, truth: np.ndarray, outputs: Outputs, root: Path | None) -> float:
     if not metric.user:
         return float(import_object(metric.compute)(truth, outputs))
-    where = f"evaluation.custom_metrics.{metric.name}.function"
+    where = metric.key or f"evaluation.custom_metrics.{metric.name}.function"
     value = call_user(metric.compute, root or Path.cwd(), where, truth, outputs.predicted)
     try:
         return float(value)
     except (TypeError, ValueError):
         msg = f"`{where}: {metric.compute}` returned {type(value).__name__}, not a number"
-        raise ValueError(msg) from None
+        raise UserCodeError(msg, key=where) from None
 
 
 def compute_metrics(names: Sequence[str], model: Any, X: pd.DataFrame, y: pd.Series,

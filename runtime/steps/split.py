@@ -55,5 +55,5 @@ def filter_rows(frame: pd.DataFrame, positions: np.ndarray, ref: str, root: Path
     keep = np.asarray(call_user(ref, root, where, rows))
     if keep.shape != (len(rows),) or keep.dtype != bool:
         raise SplitError(f"`{where}: {ref}` must return one boolean per row ({len(rows)}), "
-                         f"got {keep.dtype} of shape {keep.shape}")
+                         f"got {keep.dtype} of shape {keep.shape}", key=where)
     return positions[keep]

@@ -29,7 +29,8 @@ def _make(import_path: str, params: dict[str, Any], where: str) -> Any:
 
 
 def _from_functions(model: ModelSpec, root: Path) -> Pipeline:
-    """The pipeline of user factories: the transformer `preprocessing_function` returns (or none), the estimator."""
+    """The pipeline of user factories: the transformer `preprocessing_function` returns (or none), then the
+    estimator `estimator_function` returns, or the `estimator` class built with `params`."""
     from sklearn.base import is_classifier, is_regressor
     from sklearn.pipeline import Pipeline
 
@@ -37,19 +38,37 @@ def _from_functions(model: ModelSpec, root: Path) -> Pipeline:
 
     transformer = (call_user(model.preprocessing_function, root, "model.preprocessing_function")
                    if model.preprocessing_function else None)
-    ref = model.estimator_function or ""
+    if model.estimator_function is None:
+        estimator = _make(model.estimator or "", model.params, "model.estimator")
+        _check_transformer(model, transformer)
+        return Pipeline([("preprocess", transformer or "passthrough"), ("model", estimator)])
+    ref = model.estimator_function
     estimator = call_user(ref, root, "model.estimator_function", **model.params)
-    if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
-        raise TrainError(f"`model.estimator_function: {ref}` returned {type(estimator).__name__}, "
-                         "not an estimator with `fit` and `predict`")
+    if isinstance(estimator, type) or not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
+        raise TrainError(f"`model.estimator_function: {ref}` returned {_returned(estimator)}, "
+                         "not an estimator with `fit` and `predict`", key="model.estimator_function")
     task = "classification" if is_classifier(estimator) else "regression" if is_regressor(estimator) else None
     if task is not None and task != model.task:
         raise TrainError(f"`model.estimator_function: {ref}` returned a {task} estimator "
-                         f"(`{type(estimator).__name__}`), but `model.task` is {model.task}")
-    if transformer is not None and not hasattr(transformer, "transform"):
-        raise TrainError(f"`model.preprocessing_function: {model.preprocessing_function}` returned "
-                         f"{type(transformer).__name__}, not a transformer with `fit` and `transform`")
+                         f"(`{type(estimator).__name__}`), but `model.task` is {model.task}",
+                         key="model.estimator_function")
+    _check_transformer(model, transformer)
     return Pipeline([("preprocess", transformer or "passthrough"), ("model", estimator)])
+
+
+def _check_transformer(model: ModelSpec, transformer: Any) -> None:
+    """TrainError unless what `preprocessing_function` returned is None or a transformer."""
+    if transformer is not None and (isinstance(transformer, type) or not (
+            hasattr(transformer, "fit") and hasattr(transformer, "transform"))):
+        raise TrainError(f"`model.preprocessing_function: {model.preprocessing_function}` returned "
+                         f"{_returned(transformer)}, not a transformer with `fit` and `transform`",
+                         key="model.preprocessing_function")
+
+
+def _returned(value: Any) -> str:
+    """What a factory returned, in words: `str`, or `the class Ridge` (it must return an instance)."""
+    return f"the class `{value.__name__}` (call it: `{value.__name__}(...)`)" if isinstance(value, type) else \
+        type(value).__name__
 
 
 def build_pipeline(model: ModelSpec, root: Path) -> Pipeline:
@@ -60,7 +79,7 @@ def build_pipeline(model: ModelSpec, root: Path) -> Pipeline:
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
-    if model.estimator_function is not None:
+    if model.estimator_function is not None or model.preprocessing_function is not None:
         return _from_functions(model, root)
 
     transformers = [

@@ -10,16 +10,15 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlform.specs.check.usercode import module_file, split_ref
+from mlform.specs.check.usercode import forget_stale, module_file, split_ref, use_project
 from mlform.specs.errors import StepPartError
 
-__all__ = ["UserCodeError", "call_user", "load_function", "use_project"]
+__all__ = ["UserCodeError", "call_user", "load_function", "raised_at", "use_project"]
 
 
 class UserCodeError(StepPartError):
@@ -31,30 +30,6 @@ def _shown(file: str | Path, root: Path) -> str:
     return os.path.relpath(path, root).replace(os.sep, "/") if path.is_relative_to(root) else str(path)
 
 
-def use_project(root: Path) -> None:
-    """Put the spec folder `root` first on `sys.path`, so its modules (and models pickled with them) import."""
-    entry = str(root.resolve())
-    if sys.path[:1] != [entry]:
-        if entry in sys.path:
-            sys.path.remove(entry)
-        sys.path.insert(0, entry)
-
-
-def _forget_stale(module: str, file: Path) -> None:
-    """Drop `module`, its packages and submodules from `sys.modules` when they come from another file or an older
-    version of this one."""
-    loaded = sys.modules.get(module)
-    origin = getattr(loaded, "__file__", None)
-    stamp = file.stat().st_mtime_ns
-    if loaded is not None and origin and Path(origin).resolve() == file.resolve() and \
-            getattr(loaded, "__mlform_stamp__", None) == stamp:
-        return
-    top = module.split(".")[0]
-    for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
-        del sys.modules[name]
-    importlib.invalidate_caches()
-
-
 def load_function(ref: str, root: Path, where: str) -> Callable[..., Any]:
     """The function `ref` (`module:function`), its module looked up under `root` first; UserCodeError if it fails."""
     module_name, function = split_ref(ref)
@@ -62,29 +37,35 @@ def load_function(ref: str, root: Path, where: str) -> Callable[..., Any]:
     try:
         if file is not None:
             use_project(root)
-            _forget_stale(module_name, file)
+            forget_stale(module_name, file, root)
             module = importlib.import_module(module_name)
             module.__mlform_stamp__ = file.stat().st_mtime_ns  # type: ignore[attr-defined]
         else:
             module = importlib.import_module(module_name)
-    except Exception as exc:  # user code may raise anything while it imports
-        raise UserCodeError(f"`{where}: {ref}`: cannot import `{module_name}`: {_cause(exc, root)}") from exc
+    except (Exception, SystemExit) as exc:  # user code may raise anything while it imports, or call sys.exit
+        raise UserCodeError(f"`{where}: {ref}`: cannot import `{module_name}`: {_cause(exc, root)}",
+                            key=where) from exc
     found = getattr(module, function, None)
     if not callable(found):
         shown = _shown(file, root) if file else module_name
-        raise UserCodeError(f"`{where}: {ref}`: `{shown}` defines no function `{function}`")
+        raise UserCodeError(f"`{where}: {ref}`: `{shown}` defines no function `{function}`", key=where)
     return found
+
+
+def raised_at(exc: BaseException, root: Path) -> str:
+    """` (at file:line)`, the innermost line of `exc`'s traceback in a file of the project `root`; else empty."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" (at {_shown(exc.filename, root)}:{exc.lineno})"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve().is_relative_to(
+        root.resolve())]
+    return f" (at {_shown(frames[-1].filename, root.resolve())}:{frames[-1].lineno})" if frames else ""
 
 
 def _cause(exc: BaseException, root: Path) -> str:
     """`Type: text (at file:line)`, the line being the innermost one in a file of the project."""
     text = str(exc).strip().splitlines()
     head = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-    if isinstance(exc, SyntaxError) and exc.filename:
-        return f"{head} (at {_shown(exc.filename, root)}:{exc.lineno})"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve().is_relative_to(
-        root.resolve())]
-    return f"{head} (at {_shown(frames[-1].filename, root.resolve())}:{frames[-1].lineno})" if frames else head
+    return head + raised_at(exc, root)
 
 
 def call_user(ref: str, root: Path, where: str, *args: Any, **kwargs: Any) -> Any:
@@ -94,8 +75,8 @@ def call_user(ref: str, root: Path, where: str, *args: Any, **kwargs: Any) -> An
     try:
         with contextlib.chdir(root):
             return fn(*args, **kwargs)
-    except Exception as exc:  # user code may raise anything: name the function, where it is and where it raised
+    except (Exception, SystemExit) as exc:  # user code may raise anything (sys.exit too): name it, where it raised
         code = getattr(fn, "__code__", None)
         defined = f" ({_shown(code.co_filename, root.resolve())}:{code.co_firstlineno})" if code else ""
         name = split_ref(ref)[1]
-        raise UserCodeError(f"`{where}: {ref}`: `{name}`{defined} raised {_cause(exc, root)}") from exc
+        raise UserCodeError(f"`{where}: {ref}`: `{name}`{defined} raised {_cause(exc, root)}", key=where) from exc

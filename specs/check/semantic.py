@@ -21,11 +21,12 @@ from mlform.specs.model.base import SecretUse, parse_quantity
 from mlform.specs.model.metrics import Task
 from mlform.specs.model.monitoring_checks import SERVING_LOG
 from mlform.specs.model.pipeline import Pipeline
+from mlform.specs.model.review import Baseline
 from mlform.specs.model.serving_watch import has_row_rule
 from mlform.specs.read.source import KeyPath
 
 from .columns import column_findings
-from .estimators import check_class, estimator_info, estimator_task, import_object
+from .estimators import check_class, estimator_info, estimator_task, import_object, live_info
 from .examples_check import example_findings, reproducible_findings
 from .explain import did_you_mean
 from .finding import Finding, Sections
@@ -35,7 +36,7 @@ from .privacy_check import columns_meta_findings, pii_findings
 from .review_check import review_findings
 from .targets_check import kubernetes_ui_findings
 from .tuning_check import scoring_findings, tuning_findings
-from .usercode import function_findings
+from .usercode import forget_stale, function_findings, module_file, use_project
 
 __all__ = [
     "Finding",
@@ -108,7 +109,7 @@ def _check_scoring(s: Sections) -> Iterator[Finding]:
 
 
 def _check_performance_metrics(s: Sections) -> Iterator[Finding]:
-    yield from performance_findings(s["monitoring"], _task(s), s.get("evaluation"))
+    yield from performance_findings(s["monitoring"], _task(s), s["evaluation"])
 
 
 def _check_data(s: Sections) -> Iterator[Finding]:
@@ -272,6 +273,17 @@ def _user_functions(s: Sections) -> Iterator[tuple[KeyPath, str]]:
             yield ("evaluation", "custom_metrics", index, "function"), metric.function
 
 
+def _class_paths(s: Sections) -> Iterator[str]:
+    """The import paths of the estimator, transformer and baseline classes the valid sections name."""
+    if "model" in s:
+        if s["model"].estimator:
+            yield s["model"].estimator
+        yield from (step.transformer for step in s["model"].preprocessing)
+    baseline = s["evaluation"].baseline if "evaluation" in s else None
+    if isinstance(baseline, Baseline) and baseline.estimator:
+        yield baseline.estimator
+
+
 def _check_user_functions(s: Sections, root: Path) -> Iterator[Finding]:
     for path, ref in _user_functions(s):
         yield from function_findings(path, ref, root)
@@ -285,7 +297,7 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[Sections], Iterator[Finding]]], 
     (("evaluation",), _check_evaluation),
     (("model",), _check_tuning),
     (("scoring", "data", "registry"), _check_scoring),
-    (("monitoring",), _check_performance_metrics),
+    (("monitoring", "evaluation"), _check_performance_metrics),  # custom metrics are named in `evaluation`
     (("data",), _check_data),
     (("data", "model"), _check_split),
     (("evaluation", "model"), _check_positive_class),
@@ -307,6 +319,13 @@ def check_sections(sections: Sections, root: Path, require_data: bool = False) -
     Data files are read only as far as their header or schema; with `require_data` (plan, apply) a missing
     training file is an error, not a warning.
     """
+    for module in {path.rpartition(".")[0] for path in _class_paths(sections)}:
+        file = module_file(root, module)
+        if file is not None:  # a class of the project's own modules imports from the spec's folder, as training does
+            use_project(root)
+            if forget_stale(module, file, root):  # another project's module of the same name: not its classes
+                estimator_info.cache_clear()
+                live_info.cache_clear()
     found = [finding for needs, check in _CHECKS if all(n in sections for n in needs) for finding in check(sections)]
     found.extend(_check_user_functions(sections, root))
     if "evaluation" in sections:

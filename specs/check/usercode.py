@@ -10,7 +10,9 @@ from __future__ import annotations
 import ast
 import functools
 import glob
+import importlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from mlform.specs.read.source import KeyPath
 from .explain import did_you_mean
 from .finding import Finding
 
-__all__ = ["code_files", "function_findings", "location_files", "module_file", "split_ref"]
+__all__ = ["code_files", "forget_stale", "function_findings", "location_files", "module_file", "split_ref",
+           "use_project"]
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -29,6 +32,41 @@ def split_ref(ref: str) -> tuple[str, str]:
         return module, function
     module, _, function = ref.rpartition(".")
     return module, function
+
+
+def use_project(root: Path) -> None:
+    """Put the spec folder `root` first on `sys.path`, so its modules (and models pickled with them) import."""
+    entry = str(root.resolve())
+    if sys.path[:1] != [entry]:
+        if entry in sys.path:
+            sys.path.remove(entry)
+        sys.path.insert(0, entry)
+
+
+def _under(module: object, root: Path) -> bool:
+    """Whether the loaded `module` (a file, or a namespace package's folders) comes from the folder `root`."""
+    origin = getattr(module, "__file__", None)
+    places = [origin] if origin else list(getattr(module, "__path__", []))
+    return bool(places) and all(Path(p).resolve().is_relative_to(root.resolve()) for p in places)
+
+
+def forget_stale(module: str, file: Path, root: Path) -> bool:
+    """Drop `module`, its packages and submodules from `sys.modules` when they come from another file or an older
+    version of this one (True when it did). Modules of the same package already loaded from `root` stay, so a class
+    a model holds is the one pickling finds."""
+    loaded = sys.modules.get(module)
+    top = module.split(".")[0]
+    if loaded is None:
+        package = sys.modules.get(top)
+        if package is None or _under(package, root):
+            return False
+    elif _under(loaded, root) and Path(loaded.__file__ or "").resolve() == file.resolve() and \
+            getattr(loaded, "__mlform_stamp__", file.stat().st_mtime_ns) == file.stat().st_mtime_ns:
+        return False
+    for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    return True
 
 
 def module_file(root: Path, module: str) -> Path | None:

@@ -16,14 +16,17 @@ from mlform.specs.check.monitoring_check import serving_log_path, serving_log_si
 from mlform.specs.check.usercode import code_files, location_files
 from mlform.specs.loader import ResolvedSpec
 from mlform.specs.model.data import SqlSource
-from mlform.specs.model.lifecycle import Evaluation
+from mlform.specs.model.lifecycle import Evaluation, ModelSpec
 from mlform.specs.model.monitoring_checks import SERVING_LOG
+from mlform.specs.model.review import Baseline
 
 from .libraries import TRAINING_LIBRARIES, lock_files
 
-__all__ = ["QUERY_PREFIX", "SINK_LOG", "STEP_KINDS", "Step", "serving_log_files", "spec_steps"]
+__all__ = ["QUERY_PREFIX", "RESULT_PREFIX", "SINK_LOG", "STEP_KINDS", "Step", "pseudo_source", "serving_log_files",
+           "spec_steps"]
 
-QUERY_PREFIX = "sql:"
+QUERY_PREFIX = "sql:"  # the pseudo-file of a `sql` source, digested by querying
+RESULT_PREFIX = "python:"  # the pseudo-file of a `python` source that reads no file, digested by its result
 SINK_LOG = "serving_log:backend"  # the pseudo-file of a serving log in the state backend, digested by a listing
 STEP_KINDS = ("ingest", "validate", "split", "train", "evaluate", "register", "promote", "serve", "monitor", "score")
 
@@ -67,8 +70,20 @@ def _train_config(spec: ResolvedSpec) -> Any:
 
 
 def _code(spec: ResolvedSpec, *refs: str | None) -> tuple[Path, ...]:
-    """The project files the user functions `refs` run (None entries skipped)."""
+    """The project files the user functions or classes `refs` run (None entries skipped); a class of another
+    package (`sklearn.linear_model.Ridge`) has none."""
     return tuple(sorted({file for ref in refs if ref for file in code_files(spec.root, ref)}))
+
+
+def _model_classes(model: ModelSpec) -> list[str | None]:
+    """The import paths of the estimator and transformer classes `model` names."""
+    return [model.estimator, *(step.transformer for step in model.preprocessing)]
+
+
+def _baseline_code(spec: ResolvedSpec) -> tuple[Path, ...]:
+    """The project files of a baseline estimator class that lives in the spec's folder."""
+    baseline = spec.pipeline.evaluation.baseline
+    return _code(spec, baseline.estimator) if isinstance(baseline, Baseline) else ()
 
 
 def _metric_code(spec: ResolvedSpec, names: list[str]) -> tuple[Path, ...]:
@@ -96,6 +111,14 @@ def serving_log_files(spec: ResolvedSpec) -> tuple[Path, ...] | None:
     return tuple(sorted(folder.glob("*.jsonl"))) or (folder / "*.jsonl",)
 
 
+def pseudo_source(filename: str) -> str | None:
+    """The source name of a source's pseudo-file name (`sql:live`, `python:live`); None for another name."""
+    for prefix in (QUERY_PREFIX, RESULT_PREFIX):
+        if filename.startswith(prefix):
+            return filename.removeprefix(prefix)
+    return None
+
+
 def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     """The steps of `spec`, keyed by ID, in a stable dependency-respecting order."""
     p = spec.pipeline
@@ -106,7 +129,8 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     for name, source in data.sources.items():
         path = getattr(source, "path", None)
         code: tuple[Path, ...] = ()
-        query = spec.root / f"{QUERY_PREFIX}{name}"  # a pseudo-file digested by querying
+        # a pseudo-file digested by querying, or by the function's result
+        query = spec.root / f"{QUERY_PREFIX if isinstance(source, SqlSource) else RESULT_PREFIX}{name}"
         if isinstance(source, SqlSource):
             reads: tuple[Path, ...] = (query,)
         elif source.type == "python":
@@ -127,11 +151,12 @@ def spec_steps(spec: ResolvedSpec) -> dict[str, Step]:
     marker = p.monitoring.retrain_marker if p.monitoring is not None else None
     retrain = {"retrain_marker": marker} if marker is not None else {}  # absent: fingerprints stay as they were
     steps.append(Step("train", "train", ("split",), {"model": _train_config(spec), **columns, **retrain},
-                      code=tuple(sorted({*_code(spec, p.model.estimator_function, p.model.preprocessing_function),
+                      code=tuple(sorted({*_code(spec, p.model.estimator_function, p.model.preprocessing_function,
+                                                *_model_classes(p.model)),
                                          *_metric_code(spec, tuned), *lock_files(spec.root)})),
                       libraries=TRAINING_LIBRARIES))
     steps.append(Step("evaluate", "evaluate", ("train", "split"), {"evaluation": _dump(spec, "evaluation"), **columns},
-                      code=_metric_code(spec, _evaluated(p.evaluation))))
+                      code=tuple(sorted({*_metric_code(spec, _evaluated(p.evaluation)), *_baseline_code(spec)}))))
     registry = _dump(spec, "registry")
     pinned = registry.pop("production")  # moving the pin must not register a new version
     # aliases are per environment: each environment registers and promotes its own version

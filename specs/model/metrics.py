@@ -28,6 +28,8 @@ class Metric:
     """Import path of `(y_true, outputs) -> float`; `mlform.runtime.steps.metric_functions.<name>` when empty.
     A user metric's is its function reference, `(y_true, y_pred) -> float`, relative to the spec's folder."""
     user: bool = False
+    key: str = ""
+    """The spec key a user metric's function is named at (`evaluation.custom_metrics.0.function`)."""
 
     def __post_init__(self) -> None:
         if not self.compute:
@@ -66,4 +68,6 @@ METRICS: dict[str, Metric] = {
 
 def metric_table(custom: Iterable[CustomMetric] = ()) -> dict[str, Metric]:
     """The built-in metrics and a spec's `evaluation.custom_metrics`, by name."""
-    return {**METRICS, **{m.name: Metric(m.name, None, m.greater_is_better, m.function, user=True) for m in custom}}
+    return {**METRICS, **{m.name: Metric(m.name, None, m.greater_is_better, m.function, user=True,
+                                          key=f"evaluation.custom_metrics.{index}.function")
+                          for index, m in enumerate(custom)}}

@@ -25,6 +25,7 @@ __all__ = [
     "KeyPath",
     "Mark",
     "Tables",
+    "key_path",
     "parse_document",
     "read_document",
     "resolve_plain",
@@ -35,6 +36,11 @@ MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
 
 KeyPath = tuple[str | int, ...]
+
+
+def key_path(dotted: str) -> KeyPath:
+    """The key path of a dotted key as messages write it: `evaluation.custom_metrics.0.function`."""
+    return tuple(int(part) if part.isdigit() else part for part in dotted.split("."))
 
 _STR = "tag:yaml.org,2002:str"
 _PLAIN = "tag:mlform:plain"  # private: an untagged plain scalar, resolved here with YAML 1.2 rules

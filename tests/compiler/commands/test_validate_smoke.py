@@ -66,3 +66,16 @@ def test_a_failed_smoke_is_a_located_error_in_every_format(tmp_path: Path, run_m
     assert (found["line"], found["path"]) == (10, "model") and "a feature holds text" in found["message"]
     annotation = run_mlform("validate", spec, "--smoke", "--format", "github").out
     assert annotation.startswith(f"::error file={spec},line=10,col=1")
+
+
+def test_a_failing_loader_is_located_at_its_function(tmp_path: Path, run_mlform: Callable[..., Any]) -> None:
+    spec = _project(tmp_path, ENCODED)
+    spec.write_text(spec.read_text().replace("train: {type: csv, path: train.csv}",
+                                             'train: {type: python, function: "loaders:read"}'))
+    (tmp_path / "loaders.py").write_text("import pandas as pd\n\n\n"
+                                         "def read():\n    return pd.read_csv('train.csv')['y']\n")
+    result = run_mlform("validate", spec, "--smoke")
+    assert result.code == 1
+    assert result.err.splitlines()[0] == (  # at the function that failed, not at `model`
+        f"{spec}:7:37: error: data.sources.train.function: smoke (default): step `smoke` failed: "
+        "`data.sources.train.function: loaders:read` returned Series, not a pandas DataFrame")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,3 +76,22 @@ def test_a_malformed_reference_is_a_usage_error(iris_project: Path, run_mlform: 
     assert result.code == 1
     assert result.err.splitlines()[-1] == (f"Error: Invalid value for 'MODEL@VERSION': expected MODEL@VERSION, e.g. "
                                            f"`fraud-detector@3`; got `{ref}`")
+
+
+def test_a_version_holding_a_project_class_reproduces_in_a_new_process(iris_project: Path, run_mlform: Cli) -> None:
+    (iris_project.parent / "steps").mkdir()
+    (iris_project.parent / "steps" / "prep.py").write_text(
+        "from sklearn.base import BaseEstimator, TransformerMixin\n\n\n"
+        "class Doubler(BaseEstimator, TransformerMixin):\n"
+        "    def fit(self, X, y=None):\n        return self\n\n"
+        "    def transform(self, X):\n        return X * 2\n\n\n"
+        "def doubler():\n    return Doubler()\n")
+    root = _applied(iris_project, run_mlform, ("    random_state: 42\n",
+                                               "    random_state: 42\n  preprocessing_function: steps.prep:doubler\n"))
+    mlform = Path(sys.executable).with_name("mlform")  # a process that has not imported the project's modules
+
+    done = subprocess.run([mlform, "reproduce", root, "iris-classifier@1", "--env", "dev"], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("reproduced iris-classifier version 1 (commit ")

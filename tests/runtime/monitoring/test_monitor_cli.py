@@ -68,6 +68,7 @@ def test_on_breach_retrain_registers_and_promotes_a_new_version(mlform: Cli, edi
     result = mlform("monitor", str(iris_project), "--env", "prod")
     assert result.code == 0, result.err
     assert "on_breach: retrain -> train -> evaluate -> register" in result.out
+    assert re.search(r"^train +ran .* forced \(`monitoring.on_breach: retrain`\)$", result.out, re.M), result.out
     assert result.out.splitlines()[-1] == "monitor: breach handled, the retrained version was promoted"
     versions = Registry(iris_project.parent / ".mlform" / "registry").versions("iris-classifier", "prod")
     assert [(v.version, v.aliases) for v in versions] == [(1, []), (2, ["staging"])]
@@ -104,6 +105,16 @@ def test_errors_exit_1_without_a_traceback(mlform: Cli, edit_spec: Edit, iris_pr
     result = mlform("monitor", str(iris_project), *args)
     assert result.code == 1
     assert message in result.err and "Traceback" not in result.err
+
+
+def test_a_monitor_that_reads_the_clock_says_why_it_runs_again(mlform: Cli, edit_spec: Edit,
+                                                              iris_project: Path) -> None:
+    edit_spec(iris_project, lambda d: d["monitoring"].update(max_model_age="30d"))
+    assert mlform("monitor", str(iris_project)).code == 0
+    again = mlform("monitor", str(iris_project))  # nothing changed, yet the verdict depends on the clock
+    assert again.code == 0, again.err
+    assert re.search(r"^monitor +ran .* forced \(`monitoring.max_model_age` reads the clock\)$", again.out, re.M), \
+        again.out
 
 
 def test_help_documents_the_exit_codes(mlform: Cli) -> None:

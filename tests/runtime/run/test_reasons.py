@@ -41,6 +41,10 @@ def test_config_change_names_the_spec_key_path(before: dict[str, Any], after: di
     (snap("a", data={"d.csv": "sha256:1"}), snap("b", data={"d.csv": "sha256:2"}), (), ["data `d.csv` changed"]),
     (snap("a", data={}), snap("b", data={"d.csv": "sha256:2"}), (), ["data `d.csv` is new"]),
     (snap("a", data={"d.csv": "sha256:1"}), snap("b", data={"d.csv": "missing"}), (), ["data `d.csv` is missing"]),
+    (snap("a", data={"a.csv": "sha256:1", "b.csv": "sha256:2"}), snap("b", data={"a.csv": "sha256:1"}), (),
+     ["data `b.csv` is no longer read"]),  # a file gone from a folder or glob source
+    (Snapshot("a", {}, {}, {}, {"steps/a.py": "1", "steps/util.py": "2"}),
+     Snapshot("b", {}, {}, {}, {"steps/a.py": "1"}), (), ["`steps/util.py` is no longer used"]),
     (snap("a", upstream={"train": "1", "split": "2"}), snap("b", upstream={"train": "9", "split": "2"}), (),
      ["upstream `train` changed"]),
     (snap("a"), snap("b"), (), ["fingerprint changed (a new mlform fingerprint format)"]),

@@ -80,6 +80,20 @@ def test_data_change_reruns_ingest_with_a_data_reason(core_project: Path, mlform
     assert seen["validate.train"] == ("ran", "upstream `ingest.train` changed")
 
 
+def test_a_step_cached_from_another_environment_says_what_changed_later(iris_project: Path, mlform) -> None:
+    assert mlform("run", iris_project, "--env", "dev").code == 0
+    first_prod = outcomes(mlform("run", iris_project, "--env", "prod").out)
+    assert first_prod["ingest.train"][0] == "cached"  # dev's output: same fingerprint
+    data = iris_project.parent / "data" / "iris.csv"
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join([lines[0], *lines[2:], lines[1]]) + "\n")
+    planned = mlform("plan", iris_project, "--env", "prod")
+    reasons = {line.split()[1]: line.split(None, 2)[2] for line in planned.out.splitlines()
+               if line.startswith("  > ")}
+    assert reasons["ingest.train"] == "data `data/iris.csv` changed"  # was "no previous run"
+    assert reasons["split"] == "upstream `validate.train` changed"
+
+
 def test_removed_completion_marker_reruns_only_that_step(core_project: Path, mlform) -> None:
     assert mlform("run", core_project).code == 0
     markers = list((core_project.parent / ".mlform" / "store").glob(f"*/*/{MARKER}"))

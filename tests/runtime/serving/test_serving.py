@@ -128,7 +128,8 @@ BAD_BODIES = [
     (b"[]", 422, "the body must be a JSON object with `records` or `columns`"),
     ({}, 422, "give exactly one of `records` or `columns`"),
     ({"records": [ROW], "columns": {}}, 422, "give exactly one of `records` or `columns`"),
-    ({"rows": [ROW]}, 422, "unknown key `rows`; expected `records` or `columns`, and `probabilities`"),
+    ({"rows": [ROW]}, 422, "unknown key `rows`; expected `records` or `columns`, and optionally `probabilities` or "
+                           "`explain`"),
     ({"records": []}, 422, "`records` has no rows"),
     ({"records": {"length": 1}}, 422, "`records` must be an array of objects"),
     ({"records": [[5.0, 3, "red", True]]}, 422, "`records[0]` must be an object, not an array"),
@@ -147,7 +148,7 @@ BAD_BODIES = [
     ({"records": [ROW] * (MAX_ROWS + 1)}, 413, f"`records` has {MAX_ROWS + 1} rows; the limit (`max_batch_size`) is "
                                                f"{MAX_ROWS}"),
     ({"columns": {"length": [1.0, 2.0], "count": [1], "color": ["red"], "flag": [True]}}, 422,
-     "the arrays in `columns` differ in length (1, 2)"),
+     "`columns.count` has 1 values but `columns.length` has 2: the arrays in `columns` differ in length"),
     ({"columns": {"length": [1.0], "count": [1], "color": ["red"]}}, 422, "`columns` is missing column `flag`"),
     ({"columns": [[1.0, 1, "red", True]]}, 422, "`columns` must be an object of arrays"),
     ({"columns": {"length": 1.0, "count": [1], "color": ["red"], "flag": [True]}}, 422,

@@ -65,8 +65,8 @@ def test_a_split_filter_returning_too_few_booleans(core_project: Path, mlform, e
 
     # 150 rows less the 30 test rows
     assert _refused(mlform, root) == (
-        "error: step `split` failed: `data.split.filter: steps.split:keep` must return one boolean per row (120), "
-        "got bool of shape (3,)")
+        "mlform.yaml:31:13: error: step `split` failed: `data.split.filter: steps.split:keep` must return one "
+        "boolean per row (120), got bool of shape (3,)")
 
 
 def test_an_estimator_whose_constructor_refuses_its_params(core_project: Path, mlform, edit_spec,
@@ -93,7 +93,8 @@ def test_a_preprocessing_function_returning_no_transformer(core_project: Path, m
                        preprocessing_function="steps.model:prep")
 
     assert _refused(mlform, root) == (
-        "error: step `train` failed: `model.preprocessing_function: steps.model:prep` returned dict, not a "
+        "mlform.yaml:68:27: error: step `train` failed: `model.preprocessing_function: steps.model:prep` returned "
+        "dict, not a "
         "transformer with `fit` and `transform`")
 
 
@@ -178,7 +179,8 @@ def test_a_user_module_raising_while_it_is_imported(core_project: Path, mlform, 
                        "    return LogisticRegression(**params)\n")
 
     assert _refused(mlform, root) == (
-        "error: step `train` failed: `model.estimator_function: steps.model:est`: cannot import `steps.model`: "
+        "mlform.yaml:67:23: error: step `train` failed: `model.estimator_function: steps.model:est`: cannot import "
+        "`steps.model`: "
         "ValueError: math domain error (at steps/model.py:3)")
 
 
@@ -197,18 +199,23 @@ def _loader(doc: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(("code", "change", "message"), [
     ("def make(**params):\n    return 'forest'\n", _estimator_function,
-     "step `train` failed: `model.estimator_function: steps.user:make` returned str, not an estimator with `fit` and "
-     "`predict`"),
+     "mlform.yaml:67:23: error: step `train` failed: `model.estimator_function: steps.user:make` returned str, "
+     "not an estimator with `fit` and `predict`"),
     ("from sklearn.linear_model import Ridge\n\n\ndef make(**params):\n    return Ridge()\n", _estimator_function,
-     "step `train` failed: `model.estimator_function: steps.user:make` returned a regression estimator (`Ridge`), "
-     "but `model.task` is classification"),
+     "mlform.yaml:67:23: error: step `train` failed: `model.estimator_function: steps.user:make` returned a "
+     "regression estimator (`Ridge`), but `model.task` is classification"),
     ("def make(y_true, y_pred):\n    return 'good'\n", _custom_metric,
-     "step `evaluate` failed: `evaluation.metrics: [accuracy, f1_macro, label]`: scoring raised ValueError: "
-     "`evaluation.custom_metrics.label.function: steps.user:make` returned str, not a number"),
+     "mlform.yaml:87:15: error: step `evaluate` failed: `evaluation.custom_metrics.0.function: steps.user:make` "
+     "returned str, not a number"),
     ("def make():\n    return [[1, 2]]\n", _loader,
-     "step `ingest.train` failed: `data.sources.train.function: steps.user:make` returned list, not a pandas "
-     "DataFrame"),
-], ids=["estimator-not-one", "estimator-of-another-task", "metric-not-a-number", "loader-not-a-frame"])
+     "mlform.yaml:16:17: error: step `ingest.train` failed: `data.sources.train.function: steps.user:make` "
+     "returned list, not a pandas DataFrame"),
+    ("from sklearn.tree import DecisionTreeClassifier\n\n\ndef make(**params):\n    return DecisionTreeClassifier\n",
+     _estimator_function,
+     "mlform.yaml:67:23: error: step `train` failed: `model.estimator_function: steps.user:make` returned the class "
+     "`DecisionTreeClassifier` (call it: `DecisionTreeClassifier(...)`), not an estimator with `fit` and `predict`"),
+], ids=["estimator-not-one", "estimator-of-another-task", "metric-not-a-number", "loader-not-a-frame",
+        "estimator-class-not-instance"])
 def test_a_user_function_returning_the_wrong_thing(core_project: Path, mlform, edit_spec, code: str,
                                                    change: Callable[[dict[str, Any]], None], message: str) -> None:
     root = core_project.parent
@@ -216,7 +223,7 @@ def test_a_user_function_returning_the_wrong_thing(core_project: Path, mlform, e
     (root / "steps/user.py").write_text(code)
     edit_spec(core_project, change)
 
-    assert _refused(mlform, root) == f"error: {message}"
+    assert _refused(mlform, root) == message
 
 
 def test_a_baseline_whose_constructor_refuses_its_params(core_project: Path, mlform, edit_spec,
