@@ -11,8 +11,8 @@ validate a changed spec before it can tell that nothing trains; and a process th
 and the no-op does not (pydantic, the spec's models, Jinja), the floor of any plan with today's validator and
 templates. With `--baseline PYTHON`, an mlform installed
 elsewhere (e.g. the commit before a change) goes through the same states in its own copy, interleaved run by run.
-Goals (issue 17): no-op <= 0.4 s in every state; the plan that trains nothing <= 2x the no-op one, restated as
-<= `validate` + 0.1 s of CPU (the ratio's floor is above 2x, see RESULTS.md).
+Goals (issue 17): no-op <= 0.4 s in every state; the plan that trains nothing <= 2x the no-op one (the import
+floor alone is 1.5-2x the no-op, see RESULTS.md).
 Writes benchmarks/results/plan_states.md. Run it alone with `python benchmarks/bench_plan_states.py`.
 """
 
@@ -36,7 +36,7 @@ __all__ = ["main"]
 HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE.parent / "examples" / "iris"
 RESULT = HERE / "results" / "plan_states.md"
-GOAL_S, GOAL_RATIO, GOAL_OVER_VALIDATE_S = 0.4, 2.0, 0.1
+GOAL_S, GOAL_RATIO = 0.4, 2.0
 FLOOR = "import pydantic, jinja2, mlform.specs.model.pipeline"
 NOOP = "Plan: 0 to add, 0 to change, 0 to destroy; 0 steps to run."
 DRIFT = """\
@@ -156,12 +156,11 @@ def render(results: dict[str, dict[str, Samples]], runs: int, facts: Sequence[tu
             rows.append(f"| {state} | {label} | {a:.2f} | {b:.2f} | {b / a:.1f}x | {ca:.2f} | {cb:.2f} | "
                         f"{cb / ca:.1f}x | {cv:.2f} | {cv / ca:.1f}x | {cb - cv:.2f} | {cf:.2f} | {cf / ca:.1f}x |")
             if label == "this tree":
-                met.append((a <= GOAL_S, cb / ca <= GOAL_RATIO, cb - cv <= GOAL_OVER_VALIDATE_S))
-    noop_ok, ratio_ok, over_ok = (all(m[i] for m in met) for i in range(3))
+                met.append((a <= GOAL_S, cb / ca <= GOAL_RATIO))
+    noop_ok, ratio_ok = all(m[0] for m in met), all(m[1] for m in met)
     lines = ["## A no-op `mlform plan` in every state a user reaches (bench_plan_states)", "",
              f"Goals: no-op <= {GOAL_S} s in every state: **{'met' if noop_ok else 'NOT met'}**; a plan that trains "
-             f"nothing <= {GOAL_RATIO:.0f}x the no-op one: **{'met' if ratio_ok else 'NOT met'}**; restated as <= "
-             f"`validate` + {GOAL_OVER_VALIDATE_S} s of CPU: **{'met' if over_ok else 'NOT met'}**.", "",
+             f"nothing <= {GOAL_RATIO:.0f}x the no-op one: **{'met' if ratio_ok else 'NOT met'}**.", "",
              "One iris spec, 2 environments, states reached in order (see the script). Wall-clock and CPU (user+sys) "
              "seconds of `mlform plan . --artifacts-dir out` as a whole process, median of "
              f"{runs} runs after 1 warm-up round, the installations interleaved; \"trains nothing\" edits `prod`'s "
